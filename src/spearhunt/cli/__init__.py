@@ -1,0 +1,1 @@
+"""Thin commands: the only place that prints, exits or draws progress bars."""

@@ -1,0 +1,88 @@
+"""The ``spearhunt`` command: global options, sub-command registration, error mapping."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from spearhunt import __version__
+from spearhunt.cli.console import err, setup_logging
+from spearhunt.errors import SpearhuntError, UsageError
+
+app = typer.Typer(
+    name="spearhunt",
+    help=(
+        "Hunt espionage campaigns end to end: triage the phishing mail, run Sigma rules over "
+        "Windows event logs and telemetry, and chain what you find into a campaign story."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+# Each module registers its commands on ``app`` when imported. New stages add a line here.
+COMMAND_MODULES = (
+    "spearhunt.cli.hunt",
+    "spearhunt.cli.rules",
+)
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spearhunt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only results and errors; no progress."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail on stderr (-vv for debug)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """spearhunt: from the spear-phishing mail to the exfiltration."""
+    setup_logging(quiet, verbose)
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map spearhunt errors to messages and exit codes."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except SpearhuntError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            return exc.exit_code
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        raise
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

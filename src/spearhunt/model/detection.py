@@ -1,0 +1,129 @@
+"""Rules as the engine knows them, and what a rule found."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+LEVELS = ("informational", "low", "medium", "high", "critical")
+LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
+
+_TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
+_TACTICS = {
+    "reconnaissance": "TA0043",
+    "resource_development": "TA0042",
+    "initial_access": "TA0001",
+    "execution": "TA0002",
+    "persistence": "TA0003",
+    "privilege_escalation": "TA0004",
+    "defense_evasion": "TA0005",
+    "credential_access": "TA0006",
+    "discovery": "TA0007",
+    "lateral_movement": "TA0008",
+    "collection": "TA0009",
+    "command_and_control": "TA0011",
+    "exfiltration": "TA0010",
+    "impact": "TA0040",
+}
+
+
+def attack_techniques(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """ATT&CK technique ids (``T1059.001``) named by Sigma tags, in tag order."""
+    out = []
+    for tag in tags:
+        m = _TECHNIQUE.match(tag)
+        if m:
+            out.append(m.group(1).upper())
+    return tuple(dict.fromkeys(out))
+
+
+def attack_tactics(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """ATT&CK tactic names (``lateral_movement``) named by Sigma tags, in tag order."""
+    out = []
+    for tag in tags:
+        low = tag.lower()
+        if low.startswith("attack."):
+            name = low[len("attack.") :].replace("-", "_")
+            if name in _TACTICS:
+                out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
+def tactic_id(name: str) -> str | None:
+    """ATT&CK id (``TA0008``) of a tactic name (``lateral_movement``)."""
+    return _TACTICS.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """What the engine knows about one Sigma rule, independent of how it is executed."""
+
+    rule_id: str
+    title: str
+    level: str
+    tags: tuple[str, ...] = ()
+    source: str = ""  # file the rule came from
+    status: str = ""
+    description: str = ""
+    author: str = ""
+    falsepositives: tuple[str, ...] = ()
+
+    @property
+    def techniques(self) -> tuple[str, ...]:
+        """ATT&CK technique ids from the tags."""
+        return attack_techniques(self.tags)
+
+    @property
+    def tactics(self) -> tuple[str, ...]:
+        """ATT&CK tactic names from the tags."""
+        return attack_tactics(self.tags)
+
+    @property
+    def level_rank(self) -> int:
+        """Ordering of the level, informational lowest; unknown levels count as informational."""
+        return LEVEL_RANK.get(self.level, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One rule matching one event."""
+
+    rule: RuleInfo
+    timestamp: datetime | None
+    computer: str | None
+    channel: str | None
+    event_id: int | None
+    record_id: int | None
+    source: str
+    event: dict[str, Any] = field(default_factory=dict)
+    event_key: int = 0  # the event's row id in its store, for joins by later stages
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON output contract of one detection."""
+        return {
+            "rule_id": self.rule.rule_id,
+            "rule_title": self.rule.title,
+            "level": self.rule.level,
+            "tags": list(self.rule.tags),
+            "tactics": list(self.rule.tactics),
+            "techniques": list(self.rule.techniques),
+            "timestamp": _iso(self.timestamp),
+            "computer": self.computer,
+            "channel": self.channel,
+            "event_id": self.event_id,
+            "record_id": self.record_id,
+            "source": self.source,
+            "event_key": self.event_key,
+            "event": self.event,
+        }
+
+
+def _iso(ts: datetime | None) -> str | None:
+    if ts is None:
+        return None
+    text = ts.isoformat(timespec="microseconds")
+    if ts.tzinfo is None:
+        return text + "Z"
+    return text.replace("+00:00", "Z")
