@@ -1,0 +1,1 @@
+"""Detection: Sigma rules compiled to a dialect-neutral predicate tree, and the engines that run it."""

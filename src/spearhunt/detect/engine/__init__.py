@@ -1,0 +1,1 @@
+"""Engines that run compiled rules: DuckDB (embedded default) and, optionally, Spark."""

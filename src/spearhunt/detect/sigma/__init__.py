@@ -1,0 +1,1 @@
+"""Sigma rules: loading, processing pipelines, compilation to the predicate tree (``ir``)."""

@@ -1,0 +1,63 @@
+"""Which pySigma processing pipelines map a rule's logsource onto Windows channels.
+
+A rule is compiled once per *variant*: Sysmon (generic categories -> Sysmon event ids) plus
+channel conditions for every service, and, for the categories Windows' own audit log also
+records (process creation 4688, registry 4657), a second time with the audit pipeline and its
+field renames. The engine keeps both variants and reports one detection per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sigma.pipelines.sysmon import sysmon_pipeline
+from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import ValueListPlaceholderTransformation
+
+# Categories the audit pipeline knows (pysigma-pipeline-windows); others only have a Sysmon form.
+AUDIT_CATEGORIES = frozenset({"process_creation", "registry_event", "registry_set", "registry_add"})
+PIPELINE_VERSION = "1"  # bump when the mapping below changes: it keys the compiled-rule cache
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A named way of mapping a rule's logsource: its name and the pipeline that does it."""
+
+    name: str
+    pipeline: ProcessingPipeline
+
+
+def _placeholders(values: Mapping[str, Sequence[str]]) -> ProcessingPipeline:
+    if not values:
+        return ProcessingPipeline()
+    return ProcessingPipeline(
+        name="spearhunt placeholders",
+        priority=5,
+        items=[
+            ProcessingItem(
+                identifier="spearhunt_placeholders",
+                transformation=ValueListPlaceholderTransformation(include=list(values)),
+            )
+        ],
+        vars={k: list(v) for k, v in values.items()},
+    )
+
+
+def variants_for(category: str | None, placeholders: Mapping[str, Sequence[str]]) -> list[Variant]:
+    """The variants a rule with this logsource category is compiled in."""
+    ph = _placeholders(placeholders)
+    out = [Variant("sysmon", ph + sysmon_pipeline() + windows_logsource_pipeline())]
+    if category in AUDIT_CATEGORIES:
+        out.append(Variant("audit", ph + windows_audit_pipeline() + windows_logsource_pipeline()))
+    return out
+
+
+def config_digest(placeholders: Mapping[str, Sequence[str]]) -> str:
+    """A digest of everything besides the rule text that changes how a rule compiles."""
+    h = hashlib.sha256(f"pipelines={PIPELINE_VERSION}".encode())
+    for key in sorted(placeholders):
+        h.update(f"\0{key}=" .encode() + "\x1f".join(placeholders[key]).encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,193 @@
+"""Readers of event logs: EVTX, JSON Lines and JSON arrays (plain or gzip).
+
+Readers do as little as possible in Python: they hand the engine each record's JSON text
+and where it came from; parsing and flattening happen in the engine's native JSON code. A
+bad record becomes an ``IngestWarning`` and the file goes on; a file that cannot be read at
+all raises ``IngestError`` for that file only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import accumulate
+from pathlib import Path
+from typing import BinaryIO
+
+import evtx
+import orjson
+
+from spearhunt.errors import IngestError
+from spearhunt.ingest.sources import Kind, Source
+from spearhunt.model import IngestWarning
+
+log = logging.getLogger(__name__)
+
+BATCH = 50_000
+BLOCK = 16 * 1024 * 1024
+MAX_LINE = 16 * 1024 * 1024  # one JSON event larger than this is skipped as hostile
+MAX_JSON_ARRAY = 1024 * 1024 * 1024  # a JSON array file is parsed whole; bound it
+MAX_GZ_EVTX = 2 * 1024 * 1024 * 1024
+
+WarningSink = Callable[[IngestWarning], None]
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Records of one file: JSON text (str or UTF-8 bytes) with line/record numbers and offsets."""
+
+    source: str
+    kind: Kind
+    texts: list[str] | list[bytes] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)  # line (JSON) or record id (EVTX)
+    offsets: list[int] | None = None  # byte offsets (JSON lines only)
+    size_bytes: int = 0
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def read_events(src: Source, on_warning: WarningSink, batch: int = BATCH) -> Iterator[RawBatch]:
+    """Yield batches of raw records from one event file."""
+    if src.kind is Kind.EVTX:
+        yield from _read_evtx(src, on_warning, batch)
+    elif src.kind is Kind.JSON_LINES:
+        yield from _read_json_lines(src, on_warning, batch)
+    elif src.kind is Kind.JSON_ARRAY:
+        yield from _read_json_array(src, on_warning, batch)
+    else:
+        raise IngestError(f"not an event log ({src.kind.value})", where=str(src.path))
+
+
+def _open(src: Source) -> BinaryIO:
+    try:
+        return gzip.open(src.path, "rb") if src.gzipped else src.path.open("rb")  # type: ignore[return-value]
+    except OSError as exc:
+        raise IngestError(f"cannot open: {exc.strerror or exc}", where=str(src.path)) from exc
+
+
+def _read_evtx(src: Source, on_warning: WarningSink, batch: int) -> Iterator[RawBatch]:
+    name = str(src.path)
+    try:
+        if src.gzipped:
+            with gzip.open(src.path, "rb") as gz:
+                data = gz.read(MAX_GZ_EVTX + 1)
+            if len(data) > MAX_GZ_EVTX:
+                raise IngestError("gzipped EVTX larger than 2 GiB uncompressed", where=name)
+            parser = evtx.PyEvtxParser(io.BytesIO(data))
+        else:
+            parser = evtx.PyEvtxParser(name)
+        records = parser.records_json()
+    except (OSError, RuntimeError, ValueError, EOFError) as exc:
+        raise IngestError(f"not a readable EVTX file: {exc}", where=name) from exc
+    out = RawBatch(name, Kind.EVTX)
+    texts: list[str] = out.texts  # type: ignore[assignment]
+    n = 0
+    while True:
+        try:
+            rec = next(records)
+        except StopIteration:
+            break
+        except Exception as exc:  # the Rust parser reports a bad chunk or record and goes on
+            on_warning(IngestWarning(name, f"skipped unreadable EVTX data: {exc}", record=n + 1))
+            continue
+        n += 1
+        texts.append(rec["data"])
+        out.positions.append(rec["event_record_id"])
+        if len(texts) >= batch:
+            yield out
+            out = RawBatch(name, Kind.EVTX)
+            texts = out.texts  # type: ignore[assignment]
+    if texts:
+        yield out
+
+
+def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterator[RawBatch]:
+    name = str(src.path)
+    fh = _open(src)
+    line_no = 0
+    offset = 0
+    carry = b""
+    out = RawBatch(name, Kind.JSON_LINES, offsets=[])
+    try:
+        while True:
+            try:
+                block = fh.read(BLOCK)
+            except (OSError, EOFError) as exc:
+                on_warning(IngestWarning(name, f"file ends early or is corrupt: {exc}",
+                                         offset=offset, line=line_no + 1))
+                block = b""
+                carry = b""  # a partial trailing record cannot be trusted
+            if not block:
+                lines = [carry] if carry else []
+                carry = b""
+            else:
+                lines = (carry + block).split(b"\n")
+                carry = lines.pop()
+                if len(carry) > MAX_LINE:
+                    on_warning(IngestWarning(name, f"line longer than {MAX_LINE} bytes skipped",
+                                             offset=offset, line=line_no + 1))
+                    carry = b""
+                    _skip_to_newline(fh)
+            starts = list(accumulate((len(x) + 1 for x in lines), initial=0))
+            for i, raw in enumerate(lines):
+                line_no += 1
+                text = raw.strip()
+                if not text:
+                    continue
+                if len(text) > MAX_LINE:
+                    on_warning(IngestWarning(name, "line too long, skipped",
+                                             offset=offset + starts[i], line=line_no))
+                    continue
+                out.texts.append(text)  # type: ignore[arg-type]
+                out.positions.append(line_no)
+                out.offsets.append(offset + starts[i])  # type: ignore[union-attr]
+                out.size_bytes += len(text)
+                if len(out.texts) >= batch:
+                    yield out
+                    out = RawBatch(name, Kind.JSON_LINES, offsets=[])
+            offset += starts[-1]
+            if not block:
+                break
+    finally:
+        fh.close()
+    if out.texts:
+        yield out
+
+
+def _skip_to_newline(fh: BinaryIO) -> None:
+    while True:
+        chunk = fh.read(BLOCK)
+        if not chunk or b"\n" in chunk:
+            return
+
+
+def _read_json_array(src: Source, on_warning: WarningSink, batch: int) -> Iterator[RawBatch]:
+    name = str(src.path)
+    with _open(src) as fh:
+        data = fh.read(MAX_JSON_ARRAY + 1)
+    if len(data) > MAX_JSON_ARRAY:
+        raise IngestError("JSON array file larger than 1 GiB; use JSON Lines", where=name)
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise IngestError(f"invalid JSON: {exc}", where=name) from exc
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        raise IngestError("JSON file holds neither an array nor an object", where=name)
+    out = RawBatch(name, Kind.JSON_ARRAY)
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            on_warning(IngestWarning(name, "array element is not a JSON object", record=i))
+            continue
+        out.texts.append(orjson.dumps(item))  # type: ignore[arg-type]
+        out.positions.append(i)
+        if len(out.texts) >= batch:
+            yield out
+            out = RawBatch(name, Kind.JSON_ARRAY)
+    if out.texts:
+        yield out

@@ -1,0 +1,142 @@
+"""Windows event shapes (evtx_dump JSON, flat Sigma-field JSON, Winlogbeat/ECS) -> events.
+
+The mapping is data: for each column of the event schema, the JSON paths that fill it, by
+shape. ``normalize_sql`` turns it into one SQL statement that the engine runs in its native
+JSON code, parsing each record once; no record is parsed in Python. Each record's shape is
+sniffed from its own keys, so files mixing shapes still work.
+"""
+
+from __future__ import annotations
+
+# The event schema shared by the engine and the case store.
+EVENT_COLUMNS = (
+    ("eid", "BIGINT"),  # spearhunt's event key, unique in a store
+    ("ts", "TIMESTAMP"),  # UTC
+    ("computer", "VARCHAR"),
+    ("channel", "VARCHAR"),
+    ("provider", "VARCHAR"),
+    ("event_id", "INTEGER"),
+    ("record_id", "BIGINT"),
+    ("src", "INTEGER"),  # index of the source file
+    ("pos", "BIGINT"),  # line (JSON) or record number (EVTX) in the source
+    ("fields", "JSON"),  # the event's own fields with Sigma names, a flat object
+)
+
+SHAPE_EVTX, SHAPE_ECS, SHAPE_FLAT = 1, 2, 3
+
+# column -> (shape, JSON path) in the order tried
+PATHS: dict[str, list[tuple[int, str]]] = {
+    "channel": [(SHAPE_EVTX, '$.Event.System.Channel'), (SHAPE_ECS, '$.winlog.channel'),
+                (SHAPE_FLAT, '$.Channel')],
+    "provider": [(SHAPE_EVTX, '$.Event.System.Provider."#attributes".Name'),
+                 (SHAPE_ECS, '$.winlog.provider_name'), (SHAPE_FLAT, '$.Provider_Name'),
+                 (SHAPE_FLAT, '$.SourceName')],
+    "event_id": [(SHAPE_EVTX, '$.Event.System.EventID."#text"'),
+                 (SHAPE_EVTX, '$.Event.System.EventID'), (SHAPE_ECS, '$.winlog.event_id'),
+                 (SHAPE_FLAT, '$.EventID')],
+    "computer": [(SHAPE_EVTX, '$.Event.System.Computer'), (SHAPE_ECS, '$.winlog.computer_name'),
+                 (SHAPE_ECS, '$.host.name'), (SHAPE_FLAT, '$.Computer'),
+                 (SHAPE_FLAT, '$.Hostname')],
+    "ts": [(SHAPE_EVTX, '$.Event.System.TimeCreated."#attributes".SystemTime'),
+           (SHAPE_ECS, '$."@timestamp"'), (SHAPE_FLAT, '$.TimeCreated'),
+           (SHAPE_FLAT, '$.SystemTime'), (SHAPE_FLAT, '$."@timestamp"'),
+           (SHAPE_FLAT, '$.UtcTime'), (SHAPE_FLAT, '$.EventTime'), (SHAPE_FLAT, '$.timestamp')],
+    "record_id": [(SHAPE_EVTX, '$.Event.System.EventRecordID'), (SHAPE_ECS, '$.winlog.record_id'),
+                  (SHAPE_FLAT, '$.EventRecordID'), (SHAPE_FLAT, '$.RecordNumber')],
+}
+# Sub-objects holding the event's own fields, by shape.
+OBJECTS = {"eventdata": '$.Event.EventData', "userdata": '$.Event.UserData',
+           "ecs": '$.winlog.event_data'}
+# System values of the evtx shape that rules may name as fields (the flat shape has them
+# inline). Kept as chunk columns ``sys:<Field>``, read only by slices whose rules name them.
+EVTX_SYSTEM_FIELDS = {
+    "Provider_Name": '$.Event.System.Provider."#attributes".Name',
+    "Level": '$.Event.System.Level',
+    "Task": '$.Event.System.Task',
+    "Keywords": '$.Event.System.Keywords',
+    "Version": '$.Event.System.Version',
+    "Opcode": '$.Event.System.Opcode',
+    "ProcessID": '$.Event.System.Execution."#attributes".ProcessID',
+    "ThreadID": '$.Event.System.Execution."#attributes".ThreadID',
+    "UserID": '$.Event.System.Security."#attributes".UserID',
+}
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str | None) -> str:
+    """SELECT turning ``raw(src, pos, j)`` rows into the event schema plus ``sys:*`` columns.
+
+    A record that is not a JSON object gets ``fields`` NULL (the engine reports and drops it).
+    """
+    flat: list[str] = []
+
+    def at(path: str) -> int:
+        if path not in flat:
+            flat.append(path)
+        return flat.index(path) + 1
+
+    picks = {}
+    for col, entries in PATHS.items():
+        by_shape: dict[int, list[str]] = {}
+        for shape, path in entries:
+            by_shape.setdefault(shape, []).append(f"s[{at(path)}]")
+        picks[col] = "CASE shape " + " ".join(
+            f"WHEN {shape} THEN " + (f"coalesce({', '.join(v)})" if len(v) > 1 else v[0])
+            for shape, v in by_shape.items()) + " END"
+    ed, ud, ecs = (at(p) for p in OBJECTS.values())
+    sys_cols = {name: at(path) for name, path in EVTX_SYSTEM_FIELDS.items()}
+    evtx_channel, evtx_eid = at(PATHS["channel"][0][1]), at(PATHS["event_id"][1][1])
+    ecs_channel, ecs_eid = at('$.winlog.channel'), at('$.winlog.event_id')
+    plist = "[" + ", ".join(_lit(p) for p in flat) + "]"
+    # EventData holds named fields (kept as text, not re-parsed) except in classic logs, where
+    # it is an unnamed <Data> list: that becomes one 'Data' field with the items on lines.
+    data_list = (
+        "json_merge_patch(s[{ed}], json_object('Data', CASE json_type(s[{ed}], '$.Data.\"#text\"') "
+        "WHEN 'ARRAY' THEN array_to_string(json_extract_string(s[{ed}], '$.Data.\"#text\"[*]'), chr(10)) "
+        "WHEN 'NULL' THEN NULL ELSE coalesce(json_extract_string(s[{ed}], '$.Data.\"#text\"'), "
+        "array_to_string(json_extract_string(s[{ed}], '$.Data[*]'), chr(10))) END))"
+    ).format(ed=ed)
+    evtx_fields = (
+        f"CASE WHEN s[{ed}] IS NOT NULL AND starts_with(s[{ed}], '{{') THEN "
+        f"CASE WHEN contains(s[{ed}], '\"Data\":') AND json_type(s[{ed}], '$.Data') IN ('OBJECT', 'ARRAY') "
+        f"THEN {data_list} ELSE s[{ed}] END "
+        f"WHEN s[{ud}] IS NOT NULL AND starts_with(s[{ud}], '{{') THEN "
+        f"coalesce(json_extract(s[{ud}], '$.*')[1]::VARCHAR, '{{}}') ELSE '{{}}' END"
+    )
+    filters = []
+    if time_from:
+        filters.append(f"ts >= TIMESTAMP {_lit(time_from)}")
+    if time_to:
+        filters.append(f"ts <= TIMESTAMP {_lit(time_to)}")
+    cond = ("WHERE " + " AND ".join(filters)) if filters else ""
+    sys_select = ", ".join(
+        f"CASE WHEN shape = 1 THEN s[{i}] END AS \"sys:{name.lower()}\"" for name, i in sys_cols.items())
+    return f"""
+SELECT * FROM (
+SELECT {eid_base} + row_number() OVER () AS eid,
+  CAST(TRY_CAST({picks['ts']} AS TIMESTAMPTZ) AS TIMESTAMP) AS ts,
+  {picks['computer']} AS computer,
+  {picks['channel']} AS channel,
+  {picks['provider']} AS provider,
+  TRY_CAST({picks['event_id']} AS INTEGER) AS event_id,
+  TRY_CAST({picks['record_id']} AS BIGINT) AS record_id,
+  src, pos,
+  CAST(CASE WHEN s IS NULL OR NOT starts_with(ltrim(j), '{{') THEN NULL
+    WHEN shape = 1 THEN {evtx_fields}
+    WHEN shape = 2 THEN coalesce(s[{ecs}], '{{}}') ELSE j END AS JSON) AS fields,
+  {sys_select}
+FROM (
+  SELECT src, pos, j, s,
+    CASE WHEN s[{evtx_channel}] IS NOT NULL OR s[{evtx_eid}] IS NOT NULL OR s[{ed}] IS NOT NULL
+              OR s[{ud}] IS NOT NULL THEN 1
+         WHEN s[{ecs}] IS NOT NULL OR s[{ecs_channel}] IS NOT NULL OR s[{ecs_eid}] IS NOT NULL THEN 2
+         ELSE 3 END AS shape
+  FROM (SELECT src, pos, j, try(json_extract_string(j, {plist})) AS s FROM {raw})
+)) {cond}
+"""
+
+
+SYSTEM_FIELD_COLUMNS = {name.lower(): f'"sys:{name.lower()}"' for name in EVTX_SYSTEM_FIELDS}
