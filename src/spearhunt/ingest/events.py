@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ def read_events(src: Source, on_warning: WarningSink, batch: int = BATCH) -> Ite
         yield from _read_json_lines(src, on_warning, batch)
     elif src.kind is Kind.JSON_ARRAY:
         yield from _read_json_array(src, on_warning, batch)
+    elif src.kind is Kind.JSON_STREAM:
+        yield from _read_json_stream(src, on_warning, batch)
     else:
         raise IngestError(f"not an event log ({src.kind.value})", where=str(src.path))
 
@@ -189,5 +192,45 @@ def _read_json_array(src: Source, on_warning: WarningSink, batch: int) -> Iterat
         if len(out.texts) >= batch:
             yield out
             out = RawBatch(name, Kind.JSON_ARRAY)
+    if out.texts:
+        yield out
+
+
+def _read_json_stream(src: Source, on_warning: WarningSink, batch: int) -> Iterator[RawBatch]:
+    """Concatenated JSON objects, pretty-printed or not (``evtx_dump -o json``)."""
+    name = str(src.path)
+    with _open(src) as fh:
+        data = fh.read(MAX_JSON_ARRAY + 1)
+    if len(data) > MAX_JSON_ARRAY:
+        raise IngestError("JSON stream file larger than 1 GiB; use JSON Lines", where=name)
+    text = data.decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+    out = RawBatch(name, Kind.JSON_STREAM)
+    pos, n, end = 0, 0, len(text)
+    while True:
+        while pos < end and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= end:
+            break
+        try:
+            obj, nxt = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            on_warning(IngestWarning(name, f"invalid JSON skipped: {getattr(exc, 'msg', exc)}",
+                                     offset=pos, line=text.count("\n", 0, pos) + 1))
+            resync = text.find("\n{", pos + 1)
+            if resync < 0:
+                break
+            pos = resync + 1
+            continue
+        n += 1
+        pos = nxt
+        if not isinstance(obj, dict):
+            on_warning(IngestWarning(name, "JSON value is not an object", record=n))
+            continue
+        out.texts.append(orjson.dumps(obj))  # type: ignore[arg-type]
+        out.positions.append(n)
+        if len(out.texts) >= batch:
+            yield out
+            out = RawBatch(name, Kind.JSON_STREAM)
     if out.texts:
         yield out

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+import orjson
+
 from spearhunt.errors import UsageError
 
 SNIFF_BYTES = 8192
@@ -21,6 +23,7 @@ class Kind(str, Enum):
     EVTX = "evtx"
     JSON_LINES = "jsonl"
     JSON_ARRAY = "json"
+    JSON_STREAM = "json-stream"  # concatenated (pretty-printed) objects, as evtx_dump writes
     ZEEK_TSV = "zeek"
     MAIL = "mail"
     UNKNOWN = "unknown"
@@ -80,6 +83,14 @@ _MAIL_HEADERS = (b"received:", b"return-path:", b"from:", b"delivered-to:", b"me
                  b"authentication-results:", b"content-type:", b"reply-to:", b"thread-")
 
 
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def sniff(path: Path) -> Source:
     """Decide what a file holds from its first bytes."""
     try:
@@ -96,6 +107,9 @@ def sniff(path: Path) -> Source:
     if text.startswith(b"{"):
         if b'"_path"' in text[:2048] or b'"id.orig_h"' in text[:4096]:
             return Source(path, Kind.ZEEK_TSV, gz)  # Zeek's JSON logs go to the network reader
+        first = text.split(b"\n", 1)[0].strip()
+        if len(first) < len(text.strip()) and not _is_json(first):
+            return Source(path, Kind.JSON_STREAM, gz)
         return Source(path, Kind.JSON_LINES, gz)
     if text.startswith(b"["):
         return Source(path, Kind.JSON_ARRAY, gz)

@@ -53,7 +53,12 @@ def _q(name: str) -> str:
 
 def column_name(field: str, cased: bool) -> str:
     """Slice-table column of a field: lowercased values, or original case for ``cased``."""
-    return _q(("o:" if cased else "c:") + field.lower())
+    return _q(slot(field, cased))
+
+
+def slot(field: str, cased: bool) -> str:
+    """Unquoted slice-table column name of a field."""
+    return ("o:" if cased else "c:") + ir.field_key(field)
 
 
 def _json_path(key: str) -> str:
@@ -105,6 +110,7 @@ class DuckEngine:
         time_from: str | None = None,
         time_to: str | None = None,
         eid_base: int = 0,
+        src_base: int = 0,
     ) -> None:
         self.rules = list(rules)
         self.router = Router(self.rules)
@@ -113,7 +119,7 @@ class DuckEngine:
         self.con = con or connect()
         self.stats = EngineStats()
         self.sources: list[str] = []
-        self._src_base = 0
+        self._src_base = src_base
         self._buf_src: list[int] = []
         self._buf_pos: list[int] = []
         self._buf_text: list[Any] = []
@@ -128,7 +134,7 @@ class DuckEngine:
     def source(self, path: str) -> int:
         """Register an input file; returns its index for ``add``."""
         self.sources.append(path)
-        return len(self.sources) - 1
+        return self._src_base + len(self.sources) - 1
 
     def add(self, src_index: int, batch: RawBatch) -> None:
         """Buffer one batch; runs a chunk when the buffer is full."""
@@ -167,7 +173,8 @@ class DuckEngine:
         self._next_eid += raw.num_rows
         bad = con.execute("SELECT src, pos FROM chunk WHERE fields IS NULL ORDER BY src, pos").fetchall()
         for src, pos in bad:
-            self.on_warning(IngestWarning(self.sources[src], "invalid JSON record skipped",
+            self.on_warning(IngestWarning(self.sources[src - self._src_base],
+                                          "invalid JSON record skipped",
                                           line=pos))
         if bad:
             con.execute("DELETE FROM chunk WHERE fields IS NULL")
@@ -188,7 +195,8 @@ class DuckEngine:
         for gid, channel, provider, event_id, count, keys, evtx_shape in groups:
             keys = list(keys or [])
             if evtx_shape:
-                keys += [k for k in SYSTEM_FIELD_COLUMNS if k not in {x.lower() for x in keys}]
+                known = {ir.field_key(x) for x in keys}
+                keys += [k for k in SYSTEM_FIELD_COLUMNS if k not in known]
             self._append_slice(gid, channel, provider, event_id, count, keys)
         con.execute("DROP TABLE chunk")
         self.stats.phase["slices"] = self.stats.phase.get("slices", 0) + time.perf_counter() - t2
@@ -219,7 +227,7 @@ class DuckEngine:
             return
         by_lower: dict[str, list[str]] = {}
         for k in keys:
-            by_lower.setdefault(k.lower(), []).append(k)
+            by_lower.setdefault(ir.field_key(k), []).append(k)
         present = (set(by_lower) | {"computer"}) & s.needed
         s.present |= set(by_lower) | {"computer"}
         for f in sorted(present - set(s.columns)):
@@ -304,7 +312,7 @@ class DuckEngine:
         rows = self.con.execute(f"SELECT * FROM {s.table}").fetchall()
 
         def index(field: str, cased: bool) -> int:
-            return pos[("o:" if cased else "c:") + field.lower()]
+            return pos[slot(field, cased)]
 
         def kw_index(cased: bool) -> int:
             return pos["_kw_cs" if cased else "_kw"]

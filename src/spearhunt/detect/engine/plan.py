@@ -49,7 +49,7 @@ def route(node: ir.Node) -> Route:
     """Necessary conditions on channel / event id / provider for the tree to be true."""
     match node:
         case ir.Match(field, "eq", value, False):
-            key = field.lower()
+            key = ir.field_key(field)
             if key == "channel":
                 return Route(frozenset({value}), None, None)
             if key == "eventid" and value.lstrip("-").isdigit():
@@ -136,6 +136,6 @@ def needed_fields(trees: Iterable[ir.Node]) -> tuple[set[str], set[str]]:
     lower: set[str] = set()
     cased: set[str] = set()
     for t in trees:
-        lower |= {f.lower() for f in ir.fields(t)}
-        cased |= {f.lower() for f in ir.cased_fields(t)}
+        lower |= {ir.field_key(f) if f != "*" else f for f in ir.fields(t)}
+        cased |= {ir.field_key(f) for f in ir.cased_fields(t)}
     return lower, cased

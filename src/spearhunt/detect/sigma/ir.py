@@ -20,6 +20,12 @@ from typing import Any, Union
 
 # A glob value uses ``*`` and ``?`` as wildcards; a literal ``*``, ``?`` or ``\`` is escaped by ``\``.
 MATCH_OPS = ("eq", "prefix", "suffix", "contains", "glob")
+
+
+def field_key(name: str) -> str:
+    """How field names are compared: ignoring case and spaces (Defender logs 'Threat Name',
+    rules say 'ThreatName'; providers disagree on 'ProcessId' / 'ProcessID')."""
+    return name.lower().replace(" ", "")
 CMP_OPS = ("<", "<=", ">", ">=")
 
 
@@ -199,11 +205,11 @@ def specialize(node: Node, constants: Mapping[str, Any], present: Callable[[str]
         case Const() | Keyword():
             return node
         case FieldRef(field=f, other=o):
-            if not present(f.lower()) or not present(o.lower()):
+            if not present(field_key(f)) or not present(field_key(o)):
                 return FALSE
             return node
         case _:
-            key = node.field.lower()  # type: ignore[union-attr]
+            key = field_key(node.field)  # type: ignore[union-attr]
             if key in constants:
                 return Const(evaluate(node, {key: constants[key]}))
             if not present(key):
@@ -274,35 +280,39 @@ def _number(text: str) -> float | None:
 
 
 def evaluate(node: Node, event: Mapping[str, Any]) -> bool:
-    """Evaluate the tree on one event (field lookups case-insensitive, by lowercased name)."""
+    """Evaluate the tree on one event (field names compared by ``field_key``)."""
+    return _eval(node, {field_key(k): v for k, v in event.items()})
+
+
+def _eval(node: Node, event: Mapping[str, Any]) -> bool:
     match node:
         case Const(value):
             return value
         case And(args):
-            return all(evaluate(a, event) for a in args)
+            return all(_eval(a, event) for a in args)
         case Or(args):
-            return any(evaluate(a, event) for a in args)
+            return any(_eval(a, event) for a in args)
         case Not(arg):
-            return not evaluate(arg, event)
+            return not _eval(arg, event)
         case Match(field, op, value, cased):
-            text = as_text(event.get(field.lower()))
+            text = as_text(event.get(field_key(field)))
             return text is not None and match_value(op, value, text, cased)
         case Regex(field, pattern, flags):
-            text = as_text(event.get(field.lower()))
+            text = as_text(event.get(field_key(field)))
             return text is not None and compiled_regex(pattern, flags).search(text) is not None
         case Cmp(field, op, number):
-            text = as_text(event.get(field.lower()))
+            text = as_text(event.get(field_key(field)))
             num = _number(text) if text is not None else None
             if num is None:
                 return False
             return {"<": num < number, "<=": num <= number, ">": num > number,
                     ">=": num >= number}[op]
         case Exists(field):
-            return event.get(field.lower()) is not None
+            return event.get(field_key(field)) is not None
         case IsNull(field):
-            return event.get(field.lower()) is None
+            return event.get(field_key(field)) is None
         case FieldRef(field, other, op, cased):
-            a, b = as_text(event.get(field.lower())), as_text(event.get(other.lower()))
+            a, b = as_text(event.get(field_key(field))), as_text(event.get(field_key(other)))
             if a is None or b is None:
                 return False
             if not cased:

@@ -1,0 +1,170 @@
+"""``spearhunt hunt``: Sigma rules over event logs."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from spearhunt.cli.console import STATE, err, out, progress_bar
+from spearhunt.cli.main import app
+from spearhunt.detect.hunt import HuntOptions, HuntSummary, hunt
+from spearhunt.errors import UsageError
+from spearhunt.model import Detection, IngestWarning
+from spearhunt.model.detection import LEVELS
+from spearhunt.report.detections import DetectionWriter, details
+
+FORMATS = ("table", "csv", "jsonl", "json")
+LEVEL_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
+               "low": "cyan", "informational": "dim"}
+WARNINGS_SHOWN = 20
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """ISO 8601 date or date-time (UTC unless an offset is given) -> naive UTC datetime."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(f"{option}: not an ISO 8601 date or time: {text!r}") from exc
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+@app.command("hunt")
+def hunt_command(
+    paths: list[str] = typer.Argument(..., help="EVTX files, JSON/JSONL(.gz) event files, folders (recursive) or globs."),
+    rules: list[Path] = typer.Option([], "--rules", "-r", help="Sigma rule file or folder (repeatable). spearhunt's own pack is always included unless --no-pack."),
+    no_pack: bool = typer.Option(False, "--no-pack", help="Do not load spearhunt's built-in rule pack."),
+    min_level: str = typer.Option("informational", "--min-level", "-l", help="Only rules at this level or above: " + ", ".join(LEVELS) + "."),
+    time_from: str | None = typer.Option(None, "--from", help="Only events at or after this time (ISO 8601, UTC)."),
+    time_to: str | None = typer.Option(None, "--to", help="Only events at or before this time (ISO 8601, UTC)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, csv, jsonl or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write results to this file instead of stdout."),
+    store: Path | None = typer.Option(None, "--store", help="Append events and detections to this DuckDB case file for correlate/report."),
+    placeholders: Path | None = typer.Option(None, "--placeholders", help="YAML file with values for Sigma %placeholders%."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompile every rule instead of using the compiled-rule cache."),
+    memory_limit: str = typer.Option("1GB", "--memory-limit", help="Engine memory before it spills to disk (e.g. 512MB, 4GB)."),
+    threads: int | None = typer.Option(None, "--threads", help="Engine threads (default: all cores)."),
+) -> None:
+    """Run Sigma rules (SigmaHQ's and spearhunt's pack) over Windows event logs and JSON telemetry."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    if min_level not in LEVELS:
+        raise UsageError(f"--min-level must be one of {', '.join(LEVELS)}")
+    opts = HuntOptions(
+        paths=paths, rules=rules, with_pack=not no_pack, min_level=min_level,
+        time_from=parse_time(time_from, "--from"), time_to=parse_time(time_to, "--to"),
+        store=store, placeholders=placeholders, use_cache=not no_cache,
+        memory_limit=memory_limit, threads=threads, command="hunt " + " ".join(sys.argv[2:]),
+    )
+    with ExitStack() as stack:
+        stream: TextIO = (stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+                          if output else sys.stdout)
+        lines = TableLines(stream, color=output is None and sys.stdout.isatty()) if fmt == "table" else None
+        writer = None if lines else DetectionWriter(fmt, stream)
+
+        def on_detection(d: Detection) -> None:
+            if lines:
+                lines.add(d)
+            else:
+                writer.write(d)  # type: ignore[union-attr]
+
+        def on_warning(w: IngestWarning) -> None:
+            if STATE.verbose:
+                err.print(f"warning: {w.location()}: {w.message}", markup=False)
+
+        bar = stack.enter_context(progress_bar("hunting"))
+        summary = hunt(opts, on_detection, on_progress=bar, on_warning=on_warning)
+        if writer:
+            writer.close(summary.to_dict())
+        if lines:
+            lines.close()
+    # The summary is for people: on stdout after a table, else on stderr so pipes stay clean.
+    if not STATE.quiet or fmt == "table":
+        print_summary(summary, out if fmt == "table" and output is None else err)
+
+
+class TableLines:
+    """Detections as aligned lines (streams; a table of 100k rows would not)."""
+
+    def __init__(self, stream: TextIO, color: bool) -> None:
+        from rich.console import Console
+
+        self.console = Console(file=stream, force_terminal=color, no_color=not color,
+                               highlight=False, soft_wrap=True, width=10_000 if not color else None)
+        self.count = 0
+
+    def add(self, d: Detection) -> None:
+        ts = d.to_dict()["timestamp"] or "-"
+        line = Text()
+        line.append(ts[:23].replace("T", " ") + "  ")
+        line.append(f"{d.rule.level[:4].upper():4}", style=LEVEL_STYLE.get(d.rule.level, ""))
+        line.append(f"  {d.computer or '-'}  {d.channel or '-'}:{d.event_id}  ")
+        line.append(d.rule.title, style="bold")
+        techs = ",".join(d.rule.techniques)
+        if techs:
+            line.append(f"  [{techs}]", style="dim")
+        det = details(d.event, limit=4)
+        if det:
+            line.append("\n    " + det, style="dim")
+        self.console.print(line)
+        self.count += 1
+
+    def close(self) -> None:
+        if self.count == 0:
+            self.console.print("no detections")
+
+
+def print_summary(s: HuntSummary, console: object) -> None:
+    """The end-of-run summary: what was read, what fired, what could not run."""
+    from rich.console import Console
+
+    con: Console = console  # type: ignore[assignment]
+    rate = f"{s.events / s.seconds:,.0f} events/s" if s.seconds else ""
+    con.print(f"\n[bold]Summary[/]  {s.files:,} files, {s.events:,} events, "
+              f"{s.detections:,} detections in {s.seconds:.1f}s ({rate}); "
+              f"{s.rules_loaded:,} rules ({s.rules_cached:,} file(s) from cache)")
+    if s.by_level:
+        t = Table(title="Detections by level", show_header=False, box=None, title_justify="left")
+        for level in reversed(LEVELS):
+            if s.by_level.get(level):
+                t.add_row(Text(level, style=LEVEL_STYLE[level]), f"{s.by_level[level]:,}")
+        con.print(t)
+    if s.by_tactic:
+        t = Table(title="By ATT&CK tactic", show_header=False, box=None, title_justify="left")
+        for tactic, n in s.by_tactic.most_common():
+            t.add_row(tactic, f"{n:,}")
+        con.print(t)
+    if s.by_rule:
+        t = Table(title="Top rules", box=None, title_justify="left")
+        t.add_column("count", justify="right")
+        t.add_column("level")
+        t.add_column("rule")
+        for (_rid, title, level), n in s.by_rule.most_common(10):
+            t.add_row(f"{n:,}", Text(level, style=LEVEL_STYLE.get(level, "")), Text(title))
+        con.print(t)
+    if s.by_host:
+        t = Table(title="Top hosts", box=None, title_justify="left", show_header=False)
+        for host, n in s.by_host.most_common(10):
+            t.add_row(Text(host), f"{n:,}")
+        con.print(t)
+    if s.rules_not_run or s.rules_failed:
+        con.print(f"[yellow]{len(s.rules_not_run) + len(s.rules_failed)} rule(s) could not run[/] "
+                  "(see `spearhunt rules check`)")
+    if s.warnings:
+        con.print(f"[yellow]{len(s.warnings):,} warning(s)[/]: records or files skipped")
+        for w in s.warnings[:WARNINGS_SHOWN]:
+            con.print(Text(f"  {w.location()}: {w.message}"))
+        if len(s.warnings) > WARNINGS_SHOWN:
+            con.print(f"  ... {len(s.warnings) - WARNINGS_SHOWN:,} more (use --store to keep them all)")
+    if s.store:
+        con.print(f"case store: {s.store}")

@@ -1,0 +1,234 @@
+"""One hunt: read the inputs, compile the rules, run the engine, summarize.
+
+Library code: it reports through callbacks (``on_progress``, ``on_warning``,
+``on_detection``) and returns a frozen summary; printing is the CLI's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from spearhunt.detect.engine.duck import DuckEngine, connect
+from spearhunt.detect.sigma.compiler import FileResult, RuleCompiler, RuleProblem, find_rule_files
+from spearhunt.detect.sigma.placeholders import load_placeholders
+from spearhunt.errors import IngestError, UsageError
+from spearhunt.ingest.events import read_events
+from spearhunt.ingest.sources import Kind, expand_paths, sniff
+from spearhunt.model import Detection, IngestWarning
+from spearhunt.model.detection import LEVEL_RANK
+from spearhunt.store.case import CaseStore
+
+log = logging.getLogger(__name__)
+
+PACK = Path(__file__).resolve().parent / "sigma" / "pack"
+EVENT_KINDS = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM)
+Progress = Callable[[int, int | None, str], None]
+
+
+@dataclass
+class HuntOptions:
+    """What the user asked for."""
+
+    paths: Sequence[str]
+    rules: Sequence[Path] = ()
+    with_pack: bool = True
+    min_level: str = "informational"
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    store: Path | None = None
+    placeholders: Path | None = None
+    use_cache: bool = True
+    memory_limit: str = "1GB"
+    threads: int | None = None
+    command: str = "hunt"
+
+
+@dataclass
+class HuntSummary:
+    """What a hunt did and found, for the end-of-run summary and the JSON output."""
+
+    files: int = 0
+    files_failed: int = 0
+    events: int = 0
+    detections: int = 0
+    rules_loaded: int = 0
+    rules_cached: int = 0
+    rules_not_run: list[RuleProblem] = field(default_factory=list)
+    rules_failed: dict[str, str] = field(default_factory=dict)
+    warnings: list[IngestWarning] = field(default_factory=list)
+    by_level: Counter[str] = field(default_factory=Counter)
+    by_tactic: Counter[str] = field(default_factory=Counter)
+    by_rule: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    by_host: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    seconds_rules_compile: float = 0.0
+    engine: dict[str, Any] = field(default_factory=dict)
+    store: str | None = None
+
+    def count(self, d: Detection) -> None:
+        """Add one detection to the tallies."""
+        self.detections += 1
+        self.by_level[d.rule.level] += 1
+        for t in d.rule.tactics:
+            self.by_tactic[t] += 1
+        self.by_rule[(d.rule.rule_id, d.rule.title, d.rule.level)] += 1
+        self.by_host[d.computer or "?"] += 1
+
+    def to_dict(self, top: int = 10) -> dict[str, Any]:
+        """The JSON form of the summary."""
+        return {
+            "files": self.files,
+            "files_failed": self.files_failed,
+            "events": self.events,
+            "detections": self.detections,
+            "events_per_second": round(self.events / self.seconds) if self.seconds else None,
+            "seconds": round(self.seconds, 3),
+            "rules": {
+                "loaded": self.rules_loaded,
+                "from_cache": self.rules_cached,
+                "not_run": len(self.rules_not_run),
+                "failed_at_run_time": len(self.rules_failed),
+            },
+            "by_level": dict(sorted(self.by_level.items(), key=lambda kv: -LEVEL_RANK.get(kv[0], 0))),
+            "by_tactic": dict(self.by_tactic.most_common()),
+            "top_rules": [{"rule_id": r[0], "title": r[1], "level": r[2], "count": n}
+                          for r, n in self.by_rule.most_common(top)],
+            "top_hosts": [{"computer": h, "count": n} for h, n in self.by_host.most_common(top)],
+            "warnings": len(self.warnings),
+            "store": self.store,
+        }
+
+
+def load_rules(rule_dirs: Sequence[Path], with_pack: bool, placeholders: Path | None,
+               use_cache: bool, on_progress: Progress | None = None) -> tuple[FileResult, RuleCompiler]:
+    """Compile our pack and the user's rule folders (cached)."""
+    roots = ([PACK] if with_pack else []) + list(rule_dirs)
+    for r in rule_dirs:
+        if not r.exists():
+            raise UsageError(f"no such rule file or folder: {r}")
+    files = find_rule_files(roots)
+    if not files:
+        raise UsageError("no Sigma rule files found (give --rules DIR)")
+    compiler = RuleCompiler(load_placeholders(placeholders), use_cache=use_cache)
+    return compiler.compile_all(files, on_progress), compiler
+
+
+def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
+         on_progress: Progress | None = None,
+         on_warning: Callable[[IngestWarning], None] | None = None) -> HuntSummary:
+    """Run the hunt; detections reach ``on_detection`` in time order."""
+    t0 = time.perf_counter()
+    summary = HuntSummary()
+    files = expand_paths(list(opts.paths))
+    rules_result, compiler = load_rules(opts.rules, opts.with_pack, opts.placeholders,
+                                        opts.use_cache, on_progress)
+    summary.seconds_rules_compile = time.perf_counter() - t0
+    min_rank = LEVEL_RANK.get(opts.min_level, 0)
+    rules = [r for r in rules_result.rules if r.info.level_rank >= min_rank]
+    summary.rules_loaded = len(rules)
+    summary.rules_cached = compiler.cache_hits
+    summary.rules_not_run = [p for p in rules_result.problems if p.kind != "skipped"]
+
+    def warn(w: IngestWarning) -> None:
+        summary.warnings.append(w)
+        if on_warning:
+            on_warning(w)
+
+    store = CaseStore(opts.store, opts.command) if opts.store else None
+    tmp = tempfile.TemporaryDirectory(prefix="spearhunt-")
+    try:
+        con = store.con if store else connect()
+        eid_base, src_base = store.next_ids() if store else (0, 0)
+        con.execute(f"SET memory_limit = '{opts.memory_limit}'")
+        con.execute(f"SET temp_directory = '{tmp.name}'")
+        if opts.threads:
+            con.execute(f"SET threads = {int(opts.threads)}")
+        engine = DuckEngine(
+            rules, con=con, on_warning=warn, eid_base=eid_base, src_base=src_base,
+            time_from=opts.time_from.isoformat(sep=" ") if opts.time_from else None,
+            time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None,
+        )
+        for n, route in enumerate(engine.router.unrouted):
+            rule = rules[route[0]]
+            summary.rules_not_run.append(RuleProblem(
+                rule.info.source, f"{route[1]}: logsource maps to no channel or provider; "
+                "matching on event id alone would fire across unrelated logs",
+                rule.info.rule_id, rule.info.title, "unsupported"))
+            del n
+        sources = [sniff(p) for p in files]
+        event_sources = [s for s in sources if s.kind in EVENT_KINDS]
+        for s in sources:
+            if s.kind not in EVENT_KINDS:
+                log.debug("not an event log, skipped: %s (%s)", s.path, s.kind.value)
+        if not event_sources:
+            named = [s for s in sources if s.kind not in EVENT_KINDS]
+            if named and len(files) == len(named) and all(Path(a).is_file() for a in opts.paths):
+                raise UsageError("none of the inputs is an event log (EVTX, JSON Lines or JSON)")
+        if store:
+            store.add_sources(src_base, [(str(s.path), s.kind.value) for s in event_sources])
+        done_bytes, total_bytes = 0, sum(_size(s.path) for s in event_sources) or 1
+        for s in event_sources:
+            idx = engine.source(str(s.path))
+            summary.files += 1
+            try:
+                for batch in read_events(s, warn):
+                    engine.add(idx, batch)
+                    if on_progress:
+                        on_progress(done_bytes, total_bytes, f"{engine.stats.events:,} events")
+            except IngestError as exc:
+                summary.files_failed += 1
+                warn(IngestWarning(str(s.path), exc.message))
+            done_bytes += _size(s.path)
+            if on_progress:
+                on_progress(done_bytes, total_bytes, f"{s.path.name}")
+        engine.flush()
+        if on_progress:
+            on_progress(0, None, "matching rules")
+        engine.run_rules()
+        batch: list[Detection] = []
+        for d in engine.detections():
+            summary.count(d)
+            on_detection(d)
+            if store:
+                batch.append(d)
+                if len(batch) >= 50_000:
+                    store.add_detections(batch)
+                    batch = []
+        if store:
+            store.add_detections(batch)
+            store.add_warnings(summary.warnings)
+        st = engine.stats
+        summary.events = st.events
+        summary.rules_failed = {rules[i].info.rule_id: msg for i, msg in st.failed_rules.items()}
+        summary.engine = {
+            "chunks": st.chunks, "slices": st.slices, "queries": st.queries,
+            "python_slices": st.python_slices, "rule_slices": st.rule_slices,
+            "invalid_records": st.invalid_records,
+            "seconds_normalize": round(st.seconds_normalize, 3),
+            "seconds_rules": round(st.seconds_rules, 3),
+        }
+        summary.seconds = time.perf_counter() - t0
+        if store:
+            store.finish(summary.events, summary.detections)
+            summary.store = str(opts.store)
+    finally:
+        if store:
+            store.close()
+        tmp.cleanup()
+    return summary
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

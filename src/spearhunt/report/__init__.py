@@ -1,0 +1,1 @@
+"""Report: renderers that only read results (detections, summaries, stories)."""
