@@ -128,7 +128,7 @@ def compile_tree(node: ir.Node, index: Index, kw_index: Callable[[bool], int]) -
             return lambda r: r[i] is not None
         case ir.IsNull(field):
             i = index(field, False)
-            return lambda r: r[i] is None
+            return lambda r: r[i] is None or r[i] == ""
         case ir.FieldRef(field, other, op, cased):
             a, b = index(field, cased), index(other, cased)
             if op == "eq":

@@ -115,7 +115,8 @@ class Renderer:
             case ir.Exists(field):
                 return f"({self.col(field, False)} IS NOT NULL)"
             case ir.IsNull(field):
-                return f"({self.col(field, False)} IS NULL)"
+                col = self.col(field, False)
+                return f"({col} IS NULL OR {col} = '')"
             case ir.FieldRef(field, other, op, cased):
                 a, b = self.col(field, cased), self.col(other, cased)
                 if op == "eq":
@@ -206,7 +207,9 @@ def to_sqlglot(node: ir.Node, columns: Callable[[str, bool], exp.Expression]) ->
             case ir.Exists(field):
                 return exp.Not(this=exp.Is(this=columns(field, False), expression=exp.Null()))
             case ir.IsNull(field):
-                return exp.Is(this=columns(field, False), expression=exp.Null())
+                col = columns(field, False)
+                return exp.or_(exp.Is(this=col, expression=exp.Null()),
+                               exp.EQ(this=col.copy(), expression=lit("")))
             case ir.FieldRef(field, other, op, cased):
                 a, b = columns(field, cased), columns(other, cased)
                 cls2 = {"eq": exp.EQ, "prefix": exp.StartsWith, "suffix": exp.EndsWith}[op]

@@ -169,12 +169,12 @@ class IRBackend(Backend):
     def convert_condition_field_not_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        return ir.IsNull(cond.field)
+        return ir.not_(ir.Exists(cond.field))
 
     def convert_condition_field_eq_val_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        return ir.Exists(cond.field) if cond.value else ir.IsNull(cond.field)
+        return ir.Exists(cond.field) if cond.value else ir.not_(ir.Exists(cond.field))
 
     # -- field-less (keyword) searches
     def convert_condition_val_str(

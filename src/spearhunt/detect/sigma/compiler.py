@@ -20,6 +20,7 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
+from sigma.modifiers import SigmaWideModifier, modifier_mapping
 from sigma.rule import SigmaRule
 
 from spearhunt import __version__
@@ -29,6 +30,9 @@ from spearhunt.detect.sigma.pipelines import config_digest, variants_for
 from spearhunt.model import RuleInfo
 
 log = logging.getLogger(__name__)
+
+# The Sigma specification names 'utf16le' as a synonym of 'wide'; pySigma 1.5 only knows 'wide'.
+modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 
 try:  # libyaml is ~6x faster than the pure-Python loader on 2.4k rules
     _Loader: Any = yaml.CSafeLoader

@@ -88,7 +88,7 @@ class Exists:
 
 @dataclass(frozen=True, slots=True)
 class IsNull:
-    """``field`` is absent or null."""
+    """``field`` has no value: absent, null or empty (Windows logs write empty <Data/> as "")."""
 
     field: str
 
@@ -310,7 +310,7 @@ def _eval(node: Node, event: Mapping[str, Any]) -> bool:
         case Exists(field):
             return event.get(field_key(field)) is not None
         case IsNull(field):
-            return event.get(field_key(field)) is None
+            return event.get(field_key(field)) in (None, "")
         case FieldRef(field, other, op, cased):
             a, b = as_text(event.get(field_key(field))), as_text(event.get(field_key(other)))
             if a is None or b is None:
