@@ -209,6 +209,25 @@ class HostLog:
         self.buffer.append((ts, ev))
         return ev
 
+    def image_load(self, ts: int, proc: Proc, path: str, hashes: str, signed: bool = False,
+                   description: str = "", original: str = "") -> Event:
+        """Sysmon 7, an image (DLL) loaded into a process."""
+        ev: Event = {
+            "EventID": 7, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
+            "Image": proc.image.path, "ImageLoaded": path, "FileVersion": "-",
+            "Description": description or "-", "Product": "-", "Company": "-",
+            "OriginalFileName": original or "-", "Hashes": hashes,
+            "Signed": "true" if signed else "false",
+            "Signature": "Microsoft Windows" if signed else "-",
+            "SignatureStatus": "Valid" if signed else "Unavailable",
+            "User": proc.account.qualified,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
     def registry(self, ts: int, proc: Proc, key: str, details: str,
                  event_type: str = "SetValue") -> Event:
         """Sysmon 13 (value set) or 12 (key created / deleted)."""

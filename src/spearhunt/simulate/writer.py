@@ -84,7 +84,7 @@ def simulate(out_dir: Path | str, config: SimulationConfig | None = None, *,
     campaign = plan_campaign(sim, variant)
     mails = write_mail(sim, campaign, out / "mail")
     endpoint_events = _write_logs(sim, out, on_progress)
-    truth = build_truth(sim, campaign, variant)
+    truth = build_truth(sim, campaign, variant, mails)
     paths = {"mail": out / "mail", "endpoint": out / "endpoint", "network": out / "network",
              "truth": out / "truth.json", "readme": out / "README.txt"}
     write_truth(truth, paths["truth"])
