@@ -17,9 +17,9 @@ from spearhunt.simulate import documents
 from spearhunt.simulate.clock import HOUR, MINUTE, US
 from spearhunt.simulate.config import Variant
 from spearhunt.simulate.context import HostState, Session, Sim
-from spearhunt.simulate.endpoint import SYSTEM_ACCOUNT, Account, Event, Proc, user_account
+from spearhunt.simulate.endpoint import Account, Event, Proc, user_account
 from spearhunt.simulate.images import IMAGES, Image, make_image, sysmon_hashes
-from spearhunt.simulate.world import AD_DOMAIN, MAIL_DOMAIN, NETBIOS, Host, User
+from spearhunt.simulate.world import AD_DOMAIN, NETBIOS, Host, User
 
 C2_DOMAINS = ("officeupdate-cdn.example.net", "telemetry-sync.example.org",
               "cdn-docshare.example.com", "msft-edge-static.example.net",
@@ -576,7 +576,8 @@ class Planner:
         log = hs.log
         dump = "C:\\ProgramData\\Intel\\Logs\\wdmp.bin"
         with self.step(hs, "credential_access", "T1003.001", c.victim.sam, "LSASS memory"):
-            if self.rng.random() < 0.5 or high.image.path.endswith("TeamsUpdater.exe") is False:
+            in_rundll32 = high.image.path.lower().endswith("\\rundll32.exe")
+            if in_rundll32 or self.rng.random() < 0.5:
                 md, _ = log.process(
                     t, IMAGES["rundll32"],
                     f"\"C:\\Windows\\System32\\rundll32.exe\" C:\\Windows\\System32\\comsvcs.dll, "
@@ -608,5 +609,3 @@ def attachment_hashes(lure: Lure) -> str:
     """The Sysmon 15 Hash value of the attachment."""
     return sysmon_hashes(lure.sha256, lure.md5)
 
-
-_ = (SYSTEM_ACCOUNT, MAIL_DOMAIN)

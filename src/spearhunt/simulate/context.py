@@ -118,7 +118,7 @@ class Sim:
         user = self.world.owner_of(host)
         rng = random.Random(f"{self.cfg.seed}:session:{host.name}:{day}")
         weekday = (self.cfg.start.weekday() + day) % 7
-        works = user is not None and (weekday < 5 and rng.random() < 0.93 or rng.random() < 0.08)
+        works = user is not None and ((weekday < 5 and rng.random() < 0.93) or rng.random() < 0.08)
         if not works or user is None:
             self._sessions[key] = None
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING
 
-from spearhunt.simulate.clock import HOUR, MINUTE, US
+from spearhunt.simulate.clock import US
 from spearhunt.simulate.context import HostState
 from spearhunt.simulate.endpoint import SYSTEM_ACCOUNT, Account, Proc, user_account
 from spearhunt.simulate.images import IMAGES, make_image
@@ -131,7 +131,7 @@ class LateralPlanner:
             return wmiprvse, remote, t + 600_000
         # RDP: one interactive session per target and day.
         with p.step(src, "lateral_movement", tech, vic, f"RDP to {name}"):
-            ck, _ = src_log.process(
+            src_log.process(
                 t - 30 * US, IMAGES["cmd"],
                 f"cmd.exe /c cmdkey /generic:TERMSRV/{name} /user:{NETBIOS}\\{self.admin.name} "
                 "/pass:********", self.actor, self.actor.account, integrity="High")
@@ -333,7 +333,7 @@ class LateralPlanner:
                           resp_bytes=14_000, duration=4.0, subject="CN=*.api.mega.co.nz")
         records += [("conn", uid, t + 30_000), ("ssl", uid, t + 30_000)]
         t += 6 * US
-        for name, size in volumes:
+        for _name, size in volumes:
             storage = f"gfs{rng.randrange(200, 300)}n{rng.randrange(10, 200):03d}.userstorage.mega.co.nz"
             ip = sim.ext.ip(storage)
             rate = 1e6 + rng.random() * 2e6
@@ -364,10 +364,9 @@ class LateralPlanner:
         proc, t = self.remote_exec(fs, t, "powershell", cmd, "exfiltration", "T1048.003",
                                    "DNS tunnelling script")
         session = f"{rng.getrandbits(20):05x}"
-        alphabet = "abcdefghijklmnopqrstuvwxyz234567"
         records: list[tuple[str, str, int]] = []
         with self.p.step(fs, "exfiltration", "T1048.003", self.admin.name, "DNS tunnel queries"):
-            for name, size in volumes:
+            for _name, size in volumes:
                 per_query = 70
                 n = -(-size // per_query)
                 start = t
@@ -380,7 +379,6 @@ class LateralPlanner:
                                                        ["TXT 2 ok"], qtype="TXT", ttl=0), t))
                     t += int((0.12 + rng.random() * 0.3) * US)
                 self._flow(domain, ns_ip, n * per_query, start, t, "dns")
-                _ = (name, alphabet)
         self.p.net("exfiltration", "T1048.003", fs.host, records, "DNS tunnel")
 
     def cleanup(self) -> None:
@@ -398,5 +396,3 @@ def _at(image: object, path: str) -> object:
     from dataclasses import replace
     return replace(image, path=path)  # type: ignore[type-var]
 
-
-_ = (HOUR, MINUTE)

@@ -15,7 +15,7 @@ from spearhunt.simulate.clock import HOUR, MINUTE, US
 from spearhunt.simulate.context import HostState, Session, Sim
 from spearhunt.simulate.endpoint import SYSTEM_ACCOUNT, Account, Proc, user_account
 from spearhunt.simulate.images import IMAGES
-from spearhunt.simulate.world import MAIL_DOMAIN, NETBIOS
+from spearhunt.simulate.world import NETBIOS
 
 BROWSING = (
     "www.google.com", "www.bing.com", "login.microsoftonline.com", "www.linkedin.com",
@@ -181,7 +181,7 @@ def admin_work(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
             "powershell.exe -NoProfile -Command \"Get-WinEvent -ComputerName fs-01 -LogName System -MaxEvents 50\"",
             "powershell.exe -NoProfile -Command \"Test-NetConnection bk-01 -Port 445\"",
         ))
-        proc, _ = log.process(ts, ps, cmd, s.explorer, adm, integrity="High")
+        log.process(ts, ps, cmd, s.explorer, adm, integrity="High")
         log.script_block(ts + 400_000, cmd.split("-Command ", 1)[-1].strip('"'))
         return
     rel = ts + 3 * US

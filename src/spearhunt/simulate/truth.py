@@ -24,14 +24,14 @@ def build_truth(sim: Sim, c: Campaign, variant: Variant, mails: MailCounts) -> d
     """The truth document; call after the logs are written (event ids are assigned then)."""
     iso = sim.clock.iso
     cfg = sim.cfg
-    events = []
-    for step in c.steps:
-        for ev in step.events:
-            events.append({
+    events = [
+        {
                 "id": ev["SpearhuntEventId"], "stage": step.stage, "technique": step.technique,
                 "host": step.host, "user": step.user, "event_id": ev["EventID"],
-                "channel": ev["Channel"], "time": ev["TimeCreated"], "note": step.note,
-            })
+            "channel": ev["Channel"], "time": ev["TimeCreated"], "note": step.note,
+        }
+        for step in c.steps for ev in step.events
+    ]
     events.sort(key=lambda e: (e["time"], e["id"]))
     network = [
         {"log": log, "uid": uid, "stage": ns.stage, "technique": ns.technique, "host": ns.host,
