@@ -44,6 +44,13 @@ class Clock:
         s, us = divmod(rem, US)
         return f"{self._days[d + 1]} {_HMS[s]}.{us // 1000:03d}"
 
+    def both(self, ts: int) -> tuple[str, str]:
+        """(TimeCreated, Sysmon UtcTime) in one go."""
+        d, rem = divmod(ts - self.t0, DAY)
+        s, us = divmod(rem, US)
+        day, hms = self._days[d + 1], _HMS[s]
+        return f"{day}T{hms}.{us:06d}Z", f"{day} {hms}.{us // 1000:03d}"
+
     def zeek(self, ts: int) -> str:
         """``1772439295.123456`` (Zeek epoch seconds)."""
         s, us = divmod(ts, US)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from spearhunt.simulate.clock import HOUR, MINUTE, US, Clock
 from spearhunt.simulate.config import SimulationConfig
@@ -47,6 +48,7 @@ class Session:
     outlook: Proc
     browser: Proc | None = None
     share_logon: bool = False  # already mapped the file share today
+    templates: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

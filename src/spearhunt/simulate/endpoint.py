@@ -434,6 +434,11 @@ class HostLog:
         self.buffer.append((ts, ev))
         return ev
 
+    # ---- templates: pre-serialized events for the high-volume noise ----------------------
+    def raw(self, ts: int, template: Template, args: tuple[Any, ...]) -> None:
+        """Append a templated event: ``args`` fill the template's variable fields in order."""
+        self.buffer.append((ts, (template, args)))  # type: ignore[arg-type]
+
     # ---- output ------------------------------------------------------------------------
     def finalize(self, until: int | None = None) -> list[bytes]:
         """Sort the buffer, fill ids and times, and return JSON lines (events up to ``until``).
@@ -450,6 +455,7 @@ class HostLog:
             ready, self.buffer = buf, []
         iso = self.clock.iso
         sysmon_time = self.clock.sysmon
+        both = self.clock.both
         record_ids = self.record_ids
         prefix = self.host.name + "-"
         seq = self.seq
@@ -457,6 +463,19 @@ class HostLog:
         lines = []
         append = lines.append
         for ts, ev in ready:
+            if ev.__class__ is tuple:
+                template, args = ev  # type: ignore[misc]
+                channel = template.channel
+                rid = record_ids.get(channel, 0) + 1
+                record_ids[channel] = rid
+                seq += 1
+                if template.sysmon:
+                    created, utc = both(ts)
+                    head: tuple[Any, ...] = (created, rid, f"{prefix}{seq:08d}", utc)
+                else:
+                    head = (iso(ts), rid, f"{prefix}{seq:08d}")
+                append((template.fmt % (head + args)).encode())
+                continue
             channel = ev["Channel"]
             rid = record_ids.get(channel, 0) + 1
             record_ids[channel] = rid
@@ -476,6 +495,40 @@ class HostLog:
 
 def _first(item: tuple[int, Event]) -> int:
     return item[0]
+
+
+class Template:
+    """An event serialized once with ``%s`` holes for the fields that vary.
+
+    Built from an event made by the ordinary builders, so a templated event has exactly the
+    fields, order and types of a dict event. Values for string holes must be JSON-safe text
+    (no quote, backslash or control character): addresses, host names, plain words.
+    """
+
+    __slots__ = ("channel", "fmt", "sysmon")
+
+    def __init__(self, event: Event, variable: tuple[str, ...]) -> None:
+        ev = dict(event)
+        self.channel = ev["Channel"]
+        self.sysmon = self.channel == SYSMON
+        keys = ("TimeCreated", "EventRecordID", "SpearhuntEventId")
+        keys += ("UtcTime",) if self.sysmon else ()
+        keys += variable
+        quoted = {k: not isinstance(ev.get(k), int) for k in keys}
+        quoted["EventRecordID"] = False
+        if self.sysmon and "CreationUtcTime" in ev:
+            raise ValueError("templates do not fill CreationUtcTime")
+        for i, key in enumerate(keys):
+            if key not in ev:
+                raise KeyError(key)
+            ev[key] = f"@@{i}@@"
+        text = orjson.dumps(ev).decode().replace("%", "%%")
+        for i, key in enumerate(keys):
+            marker = f'"@@{i}@@"'
+            if text.count(marker) != 1:
+                raise ValueError(f"template marker for {key} not unique")
+            text = text.replace(marker, '"%s"' if quoted[key] else "%s")
+        self.fmt = text
 
 
 _PORT_NAMES = {443: "https", 80: "http", 445: "microsoft-ds", 135: "epmap", 53: "domain",

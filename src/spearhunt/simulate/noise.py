@@ -10,10 +10,12 @@ import random
 from bisect import bisect
 from collections.abc import Callable
 from itertools import accumulate
+from math import log as ln
+from typing import Any
 
 from spearhunt.simulate.clock import HOUR, MINUTE, US
 from spearhunt.simulate.context import HostState, Session, Sim
-from spearhunt.simulate.endpoint import SYSTEM_ACCOUNT, Account, Proc, user_account
+from spearhunt.simulate.endpoint import SYSTEM_ACCOUNT, Account, Proc, Template, user_account
 from spearhunt.simulate.images import IMAGES
 from spearhunt.simulate.world import NETBIOS
 
@@ -48,31 +50,47 @@ def _pick(rng: random.Random, items: tuple[str, ...]) -> str:
 
 
 # ---- workstation activities ----------------------------------------------------------------
-def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
-    """The browser (or Teams/Outlook) resolves a name and opens a TLS connection."""
-    if s is None:
-        return
-    log, net, host = hs.log, sim.net, hs.host
-    if s.browser is None:
+def _browse_templates(sim: Sim, hs: HostState, s: Session, ts: int) -> dict[str, Any]:
+    t = s.templates
+    if not t:
+        log = hs.log
         s.browser, _ = log.process(ts - 5 * US, IMAGES["msedge"],
                                    f"\"{IMAGES['msedge'].path}\" --profile-directory=Default",
                                    s.explorer, s.account, cwd=f"C:\\Users\\{s.user.sam}\\")
-    roll = rng.random()
-    if roll < 0.7:
-        name, proc = _pick(rng, BROWSING), s.browser
-    elif roll < 0.85:
-        name, proc = _pick(rng, SAAS), s.outlook
-    else:
-        name, proc = _pick(rng, SAAS), s.browser
-    ip = sim.ext.ip(name)
-    log.dns(ts, proc, name, f"::ffff:{ip};")
-    sport = net.port()
-    log.network(ts + 20_000, proc, host.ip, sport, ip, 443, name)
-    dc = sim.dc_ip
-    net.dns(ts, host.ip, dc, name, [ip])
-    size = int(rng.expovariate(1 / 60_000))
-    net.tls(ts + 20_000, host.ip, ip, name, orig_bytes=900 + size // 20, resp_bytes=4_000 + size,
-            duration=0.2 + rng.random() * 30)
+        for key, proc in (("browser", s.browser), ("outlook", s.outlook)):
+            # Built once from real events, which are then dropped from the buffer.
+            q = log.dns(ts, proc, "x", "x")
+            n = log.network(ts, proc, hs.host.ip, 1, "x", 443, "x")
+            del log.buffer[-2:]
+            t[key] = (Template(q, ("QueryName", "QueryResults")),
+                      Template(n, ("SourcePort", "DestinationIp", "DestinationHostname")))
+    return t
+
+
+def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
+    """A page load: the browser (or Outlook) resolves a few names and opens TLS connections."""
+    if s is None:
+        return
+    templates = _browse_templates(sim, hs, s, ts)
+    raw, net, src, dc = hs.log.raw, sim.net, hs.host.ip, sim.dc_ip
+    ext_ip = sim.ext.ip
+    rnd = rng.random
+    outlook = rnd() < 0.15
+    q_tpl, n_tpl = templates["outlook" if outlook else "browser"]
+    names = SAAS if outlook else BROWSING
+    t = ts
+    for _ in range(1 + int(rnd() * 6)):
+        name = names[int(rnd() * len(names))]
+        ip = ext_ip(name)
+        raw(t, q_tpl, (name, f"::ffff:{ip};"))
+        net.dns(t, src, dc, name, [ip])
+        t += 20_000
+        sport = 49152 + int(rnd() * 16000)
+        raw(t, n_tpl, (sport, ip, name))
+        size = int(-60_000 * ln(1.0 - rnd()))
+        net.tls(t, src, ip, name, orig_bytes=900 + size // 20, resp_bytes=4_000 + size,
+                duration=0.2 + rnd() * 30)
+        t += int(rnd() * 900_000)
 
 
 def app_launch(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
-from base64 import b64encode
 from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from spearhunt.simulate.clock import Clock
 
@@ -56,7 +55,6 @@ FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 LOGS = tuple(FIELDS)
 
-_ALNUM = bytes.maketrans(b"+/", b"Zk")  # uids are alphanumeric
 _QTYPES = {"A": 1, "AAAA": 28, "TXT": 16, "CNAME": 5, "SRV": 33, "PTR": 12}
 _CIPHER = "TLS_AES_256_GCM_SHA384"
 
@@ -78,17 +76,19 @@ class NetRecord:
 class NetLog:
     """Buffers Zeek lines as ``(ts, text)`` per log; ``flush`` writes them in time order."""
 
-    __slots__ = ("_rng", "buffers", "clock", "counts")
+    __slots__ = ("_rng", "_tails", "_uids", "buffers", "clock", "counts")
 
     def __init__(self, clock: Clock, rng: random.Random) -> None:
         self.clock = clock
         self._rng = rng
+        self._uids = UidSource(rng)
+        self._tails: dict[tuple[object, ...], Any] = {}
         self.buffers: dict[str, list[tuple[int, str]]] = {name: [] for name in LOGS}
         self.counts: dict[str, int] = dict.fromkeys(LOGS, 0)
 
     def uid(self, prefix: str = "C") -> str:
-        """A Zeek-looking connection uid (``C`` + 16 base62-looking characters)."""
-        return prefix + b64encode(self._rng.randbytes(12)).translate(_ALNUM).decode()
+        """A unique Zeek-looking id (``C`` + 16 characters; ``F`` for file ids)."""
+        return prefix + self._uids()[1:]
 
     def port(self) -> int:
         """An ephemeral source port."""
@@ -102,48 +102,68 @@ class NetLog:
         """One conn.log record; returns its uid."""
         uid = uid or self.uid()
         sport = sport or self.port()
-        opk = orig_bytes // 1400 + 3
-        rpk = resp_bytes // 1400 + 3
-        tcp = proto == "tcp"
-        history = ("ShADadFf" if state == "SF" else "S") if tcp else "Dd"
-        hdr = 52 if tcp else 28
-        line = (f"{self.clock.zeek(ts)}\t{uid}\t{src}\t{sport}\t{dst}\t{dport}\t{proto}\t"
-                f"{service}\t{duration:.6f}\t{orig_bytes}\t{resp_bytes}\t{state}\t"
-                f"{'T' if is_internal(src) else 'F'}\t{'T' if is_internal(dst) else 'F'}\t0\t"
-                f"{history}\t{opk}\t{orig_bytes + opk * hdr}\t{rpk}\t{resp_bytes + rpk * hdr}\t-")
-        self.buffers["conn"].append((ts, line))
+        self.buffers["conn"].append(
+            (ts, _conn_line(self.clock.zeek(ts), uid, src, sport, dst, dport, proto, service,
+                            duration, orig_bytes, resp_bytes, state)))
         return uid
 
     def dns(self, ts: int, src: str, resolver: str, query: str, answers: list[str],
             qtype: str = "A", ttl: int = 300, rcode: str = "NOERROR") -> str:
         """A DNS query from ``src`` to its resolver: dns.log and its conn.log record."""
-        uid = self.uid()
-        sport = self.port()
-        rtt = 0.0004 + self._rng.random() * 0.04
-        ans = ",".join(answers) if answers else "-"
-        ttls = ",".join(f"{ttl}.000000" for _ in answers) if answers else "-"
-        rc = 0 if rcode == "NOERROR" else 3
-        line = (f"{self.clock.zeek(ts)}\t{uid}\t{src}\t{sport}\t{resolver}\t53\tudp\t"
-                f"{int(self._rng.random() * 65535)}\t{rtt:.6f}\t{query}\t1\tC_INTERNET\t"
-                f"{_QTYPES.get(qtype, 1)}\t{qtype}\t{rc}\t{rcode}\tF\tF\tT\tT\t0\t{ans}\t"
-                f"{ttls}\tF")
-        self.buffers["dns"].append((ts, line))
-        self.conn(ts, src, resolver, 53, proto="udp", service="dns", duration=rtt,
-                  orig_bytes=len(query) + 17, resp_bytes=(len(query) + 33) * max(1, len(answers)),
-                  sport=sport, uid=uid)
+        rnd = self._rng.random
+        uid = self._uids()
+        sport = 49152 + int(rnd() * 16000)
+        rtt = 0.0004 + rnd() * 0.04
+        key = (query, answers[0] if len(answers) == 1 else ",".join(answers), qtype, ttl, rcode,
+               resolver, src[:3] == "10.")
+        tails = self._tails.get(key)
+        if tails is None:
+            tails = self._dns_tails(query, answers, qtype, ttl, rcode, resolver, src)
+            if len(self._tails) < 50_000:  # tunnel queries are unique: do not grow forever
+                self._tails[key] = tails
+        dns_tail, conn_tail = tails
+        stamp = self.clock.zeek(ts)
+        self.buffers["dns"].append(
+            (ts, f"{stamp}\t{uid}\t{src}\t{sport}\t{dns_tail[0]}{int(rnd() * 65535)}\t"
+                 f"{rtt:.6f}{dns_tail[1]}"))
+        self.buffers["conn"].append(
+            (ts, f"{stamp}\t{uid}\t{src}\t{sport}\t{conn_tail[0]}{rtt:.6f}{conn_tail[1]}"))
         return uid
+
+    @staticmethod
+    def _dns_tails(query: str, answers: list[str], qtype: str, ttl: int, rcode: str,
+                   resolver: str, src: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        if answers:
+            ans = ",".join(answers)
+            ttls = ",".join([f"{ttl}.000000"] * len(answers))
+        else:
+            ans = ttls = "-"
+        dns_tail = (f"{resolver}\t53\tudp\t",
+                    f"\t{query}\t1\tC_INTERNET\t{_QTYPES.get(qtype, 1)}\t{qtype}\t"
+                    f"{0 if rcode == 'NOERROR' else 3}\t{rcode}\tF\tF\tT\tT\t0\t{ans}\t{ttls}\tF")
+        line = _conn_line("@", "@", src, 0, resolver, 53, "udp", "dns", 0.0, len(query) + 17,
+                          (len(query) + 33) * (len(answers) or 1), "SF")
+        head, tail = line.split("\t0.000000\t", 1)
+        conn_tail = (head.split("\t", 4)[4] + "\t", "\t" + tail)
+        return dns_tail, conn_tail
 
     def tls(self, ts: int, src: str, dst: str, server_name: str, *, orig_bytes: int,
             resp_bytes: int, duration: float, port: int = 443,
             subject: str | None = None, issuer: str = "CN=R11,O=Let's Encrypt,C=US") -> str:
         """An HTTPS session: conn.log and ssl.log sharing one uid."""
-        uid = self.conn(ts, src, dst, port, service="ssl", duration=duration,
-                        orig_bytes=orig_bytes, resp_bytes=resp_bytes)
-        subj = subject or f"CN={server_name}"
-        line = (f"{self.clock.zeek(ts + 2_000)}\t{uid}\t{src}\t-\t{dst}\t{port}\tTLSv13\t"
-                f"{_CIPHER}\tx25519\t{server_name}\tF\t-\th2\tT\tCsiI\t-\t-\t{subj}\t"
-                f"{issuer}\t-\t-\tT\tok")
-        self.buffers["ssl"].append((ts + 2_000, line))
+        uid = self._uids()
+        sport = 49152 + int(self._rng.random() * 16000)
+        zeek = self.clock.zeek
+        self.buffers["conn"].append((ts, _conn_line(
+            zeek(ts), uid, src, sport, dst, port, "tcp", "ssl", duration, orig_bytes,
+            resp_bytes, "SF")))
+        key = (dst, port, server_name, subject, issuer)
+        tail = self._tails.get(key)
+        if tail is None:
+            tail = self._tails[key] = (
+                f"\t{dst}\t{port}\tTLSv13\t{_CIPHER}\tx25519\t{server_name}\tF\t-\th2\tT\t"
+                f"CsiI\t-\t-\t{subject or 'CN=' + server_name}\t{issuer}\t-\t-\tT\tok")
+        self.buffers["ssl"].append((ts + 2_000, f"{zeek(ts + 2_000)}\t{uid}\t{src}\t{sport}{tail}"))
         return uid
 
     def http(self, ts: int, src: str, dst: str, host: str, uri: str, *, method: str = "GET",
@@ -155,7 +175,7 @@ class NetLog:
                         orig_bytes=request_len + 180 + len(uri), resp_bytes=response_len + 240)
         status_msg = {200: "OK", 204: "No Content", 304: "Not Modified", 404: "Not Found"}.get(
             status, "OK")
-        fuid = "F" + self.uid("")[1:] if response_len else "-"
+        fuid = "F" + self._uids()[1:] if response_len else "-"
         line = (f"{self.clock.zeek(ts + 1_000)}\t{uid}\t{src}\t-\t{dst}\t{port}\t1\t{method}\t"
                 f"{host}\t{uri}\t-\t1.1\t{user_agent}\t-\t{request_len}\t{response_len}\t"
                 f"{status}\t{status_msg}\t-\t-\t(empty)\t-\t-\t-\t-\t-\t-\t{fuid}\t-\t"
@@ -182,6 +202,39 @@ class NetLog:
 
 def _first(item: tuple[int, str]) -> int:
     return item[0]
+
+
+_UID_CHARS = str.maketrans("0123456789abcdef", "q7HvW2kXd9LmRt4Z")
+_GOLDEN = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+
+
+class UidSource:
+    """Unique uids without a random draw per record: a counter scrambled by a bijection."""
+
+    __slots__ = ("_n", "_salt")
+
+    def __init__(self, rng: random.Random) -> None:
+        self._salt = rng.getrandbits(64)
+        self._n = rng.getrandbits(20)
+
+    def __call__(self) -> str:
+        self._n += 1
+        return "C" + format(((self._n * _GOLDEN) ^ self._salt) & _MASK, "016x").translate(
+            _UID_CHARS)
+
+
+def _conn_line(stamp: str, uid: str, src: str, sport: int, dst: str, dport: int, proto: str,
+               service: str, duration: float, ob: int, rb: int, state: str) -> str:
+    tcp = proto == "tcp"
+    opk = ob // 1400 + 3
+    rpk = rb // 1400 + 3
+    hdr = 52 if tcp else 28
+    history = ("ShADadFf" if state == "SF" else "S") if tcp else "Dd"
+    return (f"{stamp}\t{uid}\t{src}\t{sport}\t{dst}\t{dport}\t{proto}\t{service}\t"
+            f"{duration:.6f}\t{ob}\t{rb}\t{state}\t{'T' if src[:3] == '10.' else 'F'}\t"
+            f"{'T' if dst[:3] == '10.' else 'F'}\t0\t{history}\t{opk}\t{ob + opk * hdr}\t"
+            f"{rpk}\t{rb + rpk * hdr}\t-")
 
 
 def open_logs(folder: Path, clock: Clock) -> dict[str, IO[str]]:
