@@ -11,7 +11,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import shared_data
 from tests.simulate.conftest import Sim
 
@@ -38,10 +37,9 @@ def queries() -> list[tuple[str, str]]:
     assert not missing, missing
     rules = SigmaCollection.load_ruleset([str(p) for p in paths])
     backend = sqliteBackend(sysmon_pipeline() + windows_logsource_pipeline())
-    out = []
-    for rule in rules.rules:
-        for sql in backend.convert_rule(rule):
-            out.append((rule.title, sql.replace("SELECT * FROM", 'SELECT "SpearhuntEventId" FROM', 1)))
+    select = 'SELECT "SpearhuntEventId" FROM'
+    out = [(rule.title, sql.replace("SELECT * FROM", select, 1))
+           for rule in rules.rules for sql in backend.convert_rule(rule)]
     assert len(out) >= 60
     return out
 
