@@ -41,3 +41,7 @@ class StoreError(SpearhuntError):
 
 class MailError(SpearhuntError):
     """A mail or attachment could not be analysed at all."""
+
+
+class SimulateError(SpearhuntError):
+    """The campaign simulator was asked for something it cannot generate."""

@@ -1,0 +1,539 @@
+"""Windows events in the flat Sigma-field shape: Sysmon, Security, System and friends.
+
+Each builder returns one event ``dict`` and appends ``(timestamp_us, event)`` to the host's
+buffer. System fields come first with placeholders; ``finalize`` fills ``TimeCreated``,
+``EventRecordID`` (per host and channel) and ``SpearhuntEventId`` once the buffer is sorted,
+so those follow the time order of the file.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from spearhunt.simulate.clock import Clock
+from spearhunt.simulate.images import IMAGES, Image
+from spearhunt.simulate.world import NETBIOS, Host, User
+
+Event = dict[str, Any]
+
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+SYSMON_P = "Microsoft-Windows-Sysmon"
+SECURITY = "Security"
+SECURITY_P = "Microsoft-Windows-Security-Auditing"
+SYSTEM = "System"
+SCM_P = "Service Control Manager"
+POWERSHELL = "Microsoft-Windows-PowerShell/Operational"
+POWERSHELL_P = "Microsoft-Windows-PowerShell"
+RCM = "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational"
+RCM_P = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
+
+_INTEGRITY_LABEL = {"Low": "S-1-16-4096", "Medium": "S-1-16-8192", "High": "S-1-16-12288",
+                    "System": "S-1-16-16384"}
+
+
+@dataclass(slots=True)
+class Account:
+    """Who a process or logon runs as, within one logon session."""
+
+    name: str
+    domain: str
+    sid: str
+    logon_id: str  # hex, e.g. 0x3e7
+    logon_guid: str = "00000000-0000-0000-0000-000000000000"
+
+    @property
+    def qualified(self) -> str:
+        """``DOMAIN\\name`` as Sysmon's User field shows it."""
+        return f"{self.domain}\\{self.name}"
+
+
+SYSTEM_ACCOUNT = Account("SYSTEM", "NT AUTHORITY", "S-1-5-18", "0x3e7")
+NETWORK_SERVICE = Account("NETWORK SERVICE", "NT AUTHORITY", "S-1-5-20", "0x3e4")
+
+
+def user_account(user: User, logon_id: str, logon_guid: str, *, admin: bool = False) -> Account:
+    """A domain account in a logon session (the admin account when ``admin``)."""
+    if admin and user.admin_sam and user.admin_sid:
+        return Account(user.admin_sam, NETBIOS, user.admin_sid, logon_id, logon_guid)
+    return Account(user.sam, NETBIOS, user.sid, logon_id, logon_guid)
+
+
+@dataclass(slots=True)
+class Proc:
+    """A running process, to be referenced as a parent or as the actor of later events."""
+
+    guid: str
+    pid: int
+    image: Image
+    cmdline: str
+    account: Account
+    integrity: str = "Medium"
+
+
+class HostLog:
+    """The event buffer and id counters of one host."""
+
+    __slots__ = ("_guid_prefix", "_guid_seq", "_rng", "account_sid_machine", "buffer", "clock",
+                 "computer", "host", "record_ids", "seq", "written")
+
+    def __init__(self, host: Host, clock: Clock, rng: random.Random) -> None:
+        self.host = host
+        self.clock = clock
+        self.computer = host.fqdn
+        self.buffer: list[tuple[int, Event]] = []
+        self.record_ids: dict[str, int] = {}
+        self.seq = 0
+        self.written = 0
+        self._rng = rng
+        self._guid_prefix = f"{rng.getrandbits(32):08X}"
+        self._guid_seq = rng.randrange(0x100, 0x2000)
+        self.account_sid_machine = host.machine_account
+
+    # ---- identifiers -------------------------------------------------------------------
+    def guid(self, ts: int) -> str:
+        """A Sysmon-style process GUID: machine part, start time, a per-boot counter."""
+        self._guid_seq += 1
+        secs = ts // 1_000_000
+        return (f"{self._guid_prefix}-{secs & 0xFFFF:04X}-{(secs >> 16) & 0xFFFF:04X}-"
+                f"{self._guid_seq & 0xFFFF:04X}-{self._guid_seq >> 16:08X}0000")
+
+    def pid(self) -> int:
+        """A plausible Windows process id (multiple of 4)."""
+        return (int(self._rng.random() * 9000) + 300) * 4
+
+    def root_proc(self, key: str, cmdline: str, account: Account = SYSTEM_ACCOUNT,
+                  ts: int = 0) -> Proc:
+        """A process started before the logs begin (services.exe, svchost.exe ...)."""
+        return Proc(self.guid(ts), self.pid(), IMAGES[key], cmdline, account, "System")
+
+    # ---- Sysmon ------------------------------------------------------------------------
+    def process(self, ts: int, image: Image, cmdline: str, parent: Proc, account: Account,
+                cwd: str = "C:\\Windows\\system32\\", integrity: str = "Medium",
+                security: bool = True) -> tuple[Proc, Event]:
+        """Process creation: Sysmon 1 and (by default) Security 4688."""
+        proc = Proc(self.guid(ts), self.pid(), image, cmdline, account, integrity)
+        ev: Event = {
+            "EventID": 1, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
+            "Image": image.path, "FileVersion": image.version, "Description": image.description,
+            "Product": image.product, "Company": image.company,
+            "OriginalFileName": image.original, "CommandLine": cmdline, "CurrentDirectory": cwd,
+            "User": account.qualified, "LogonGuid": account.logon_guid,
+            "LogonId": account.logon_id, "TerminalSessionId": 0 if account.logon_id == "0x3e7" else 1,
+            "IntegrityLevel": integrity, "Hashes": image.hashes,
+            "ParentProcessGuid": parent.guid, "ParentProcessId": parent.pid,
+            "ParentImage": parent.image.path, "ParentCommandLine": parent.cmdline,
+            "ParentUser": parent.account.qualified,
+        }
+        self.buffer.append((ts, ev))
+        if security:
+            self.buffer.append((ts + 37, {
+                "EventID": 4688, "Channel": SECURITY, "Provider_Name": SECURITY_P,
+                "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+                "SpearhuntEventId": "",
+                "SubjectUserSid": account.sid, "SubjectUserName": account.name,
+                "SubjectDomainName": account.domain, "SubjectLogonId": account.logon_id,
+                "NewProcessId": hex(proc.pid), "NewProcessName": image.path,
+                "TokenElevationType": "%%1938" if integrity != "High" else "%%1937",
+                "ProcessId": hex(parent.pid), "CommandLine": cmdline,
+                "TargetUserSid": "S-1-0-0", "TargetUserName": "-", "TargetDomainName": "-",
+                "TargetLogonId": "0x0", "ParentProcessName": parent.image.path,
+                "MandatoryLabel": _INTEGRITY_LABEL.get(integrity, "S-1-16-8192"),
+            }))
+        return proc, ev
+
+    def network(self, ts: int, proc: Proc, src_ip: str, src_port: int, dst_ip: str,
+                dst_port: int, dst_host: str = "", protocol: str = "tcp",
+                initiated: bool = True) -> Event:
+        """Sysmon 3, network connection."""
+        ev: Event = {
+            "EventID": 3, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
+            "Image": proc.image.path, "User": proc.account.qualified, "Protocol": protocol,
+            "Initiated": "true" if initiated else "false", "SourceIsIpv6": "false",
+            "SourceIp": src_ip, "SourceHostname": self.computer if initiated else "",
+            "SourcePort": src_port, "SourcePortName": "",
+            "DestinationIsIpv6": "false", "DestinationIp": dst_ip,
+            "DestinationHostname": dst_host, "DestinationPort": dst_port,
+            "DestinationPortName": _PORT_NAMES.get(dst_port, ""),
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def dns(self, ts: int, proc: Proc, query: str, results: str, status: int = 0) -> Event:
+        """Sysmon 22, DNS query (QueryResults as Sysmon writes them: ``::ffff:a.b.c.d;``)."""
+        ev: Event = {
+            "EventID": 22, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
+            "QueryName": query, "QueryStatus": str(status), "QueryResults": results,
+            "Image": proc.image.path, "User": proc.account.qualified,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def file_create(self, ts: int, proc: Proc, path: str) -> Event:
+        """Sysmon 11, file created."""
+        ev: Event = {
+            "EventID": 11, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
+            "Image": proc.image.path, "TargetFilename": path, "CreationUtcTime": "",
+            "User": proc.account.qualified,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def stream_hash(self, ts: int, proc: Proc, path: str, hashes: str, contents: str) -> Event:
+        """Sysmon 15, alternate data stream (Zone.Identifier) written beside a file."""
+        ev: Event = {
+            "EventID": 15, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
+            "Image": proc.image.path, "TargetFilename": path + ":Zone.Identifier",
+            "CreationUtcTime": "", "Hash": hashes, "Contents": contents,
+            "User": proc.account.qualified,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def image_load(self, ts: int, proc: Proc, path: str, hashes: str, signed: bool = False,
+                   description: str = "", original: str = "") -> Event:
+        """Sysmon 7, an image (DLL) loaded into a process."""
+        ev: Event = {
+            "EventID": 7, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
+            "Image": proc.image.path, "ImageLoaded": path, "FileVersion": "-",
+            "Description": description or "-", "Product": "-", "Company": "-",
+            "OriginalFileName": original or "-", "Hashes": hashes,
+            "Signed": "true" if signed else "false",
+            "Signature": "Microsoft Windows" if signed else "-",
+            "SignatureStatus": "Valid" if signed else "Unavailable",
+            "User": proc.account.qualified,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def registry(self, ts: int, proc: Proc, key: str, details: str,
+                 event_type: str = "SetValue") -> Event:
+        """Sysmon 13 (value set) or 12 (key created / deleted)."""
+        is_set = event_type == "SetValue"
+        ev: Event = {
+            "EventID": 13 if is_set else 12, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "EventType": event_type, "UtcTime": "", "ProcessGuid": proc.guid,
+            "ProcessId": proc.pid, "Image": proc.image.path, "TargetObject": key,
+            "User": proc.account.qualified,
+        }
+        if is_set:
+            ev["Details"] = details
+        self.buffer.append((ts, ev))
+        return ev
+
+    def process_access(self, ts: int, source: Proc, target: Proc, access: str,
+                       call_trace: str) -> Event:
+        """Sysmon 10, a process opened another (LSASS access and its benign look-alikes)."""
+        ev: Event = {
+            "EventID": 10, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "UtcTime": "", "SourceProcessGUID": source.guid,
+            "SourceProcessId": source.pid, "SourceThreadId": self.pid() + 1,
+            "SourceImage": source.image.path, "TargetProcessGUID": target.guid,
+            "TargetProcessId": target.pid, "TargetImage": target.image.path,
+            "GrantedAccess": access, "CallTrace": call_trace,
+            "SourceUser": source.account.qualified, "TargetUser": target.account.qualified,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def pipe(self, ts: int, proc: Proc, name: str, connected: bool = False) -> Event:
+        """Sysmon 17 (pipe created) or 18 (pipe connected)."""
+        ev: Event = {
+            "EventID": 18 if connected else 17, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "EventType": "ConnectPipe" if connected else "CreatePipe",
+            "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
+            "PipeName": name, "Image": proc.image.path, "User": proc.account.qualified,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def wmi(self, ts: int, event_id: int, account: Account, name: str, **fields: str) -> Event:
+        """Sysmon 19/20/21: WMI event filter, consumer, binding."""
+        ev: Event = {
+            "EventID": event_id, "Channel": SYSMON, "Provider_Name": SYSMON_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "RuleName": "-", "EventType": "WmiBindingEvent" if event_id == 21 else
+            ("WmiFilterEvent" if event_id == 19 else "WmiConsumerEvent"),
+            "UtcTime": "", "Operation": "Created", "User": account.qualified,
+        }
+        if event_id != 21:
+            ev["Name"] = f'"{name}"'
+        ev.update(fields)
+        self.buffer.append((ts, ev))
+        return ev
+
+    # ---- Security ----------------------------------------------------------------------
+    def logon(self, ts: int, account: Account, logon_type: int, ip: str = "-",
+              workstation: str = "-", *, elevated: bool = False, kerberos: bool = True,
+              port: int = 0) -> Event:
+        """Security 4624 and, for privileged accounts, 4672."""
+        network = logon_type in (3,)
+        ev: Event = {
+            "EventID": 4624, "Channel": SECURITY, "Provider_Name": SECURITY_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "SubjectUserSid": "S-1-0-0" if network else "S-1-5-18",
+            "SubjectUserName": "-" if network else self.account_sid_machine,
+            "SubjectDomainName": "-" if network else NETBIOS,
+            "SubjectLogonId": "0x0" if network else "0x3e7",
+            "TargetUserSid": account.sid, "TargetUserName": account.name,
+            "TargetDomainName": account.domain, "TargetLogonId": account.logon_id,
+            "LogonType": logon_type,
+            "LogonProcessName": "Kerberos" if (network and kerberos) else
+            ("NtLmSsp " if network else "User32 "),
+            "AuthenticationPackageName": "Kerberos" if (network and kerberos) else
+            ("NTLM" if network else "Negotiate"),
+            "WorkstationName": workstation, "LogonGuid": account.logon_guid,
+            "TransmittedServices": "-", "LmPackageName": "-" if kerberos or not network else "NTLM V2",
+            "KeyLength": 0 if kerberos or not network else 128,
+            "ProcessId": "0x0" if network else "0x2f4",
+            "ProcessName": "-" if network else "C:\\Windows\\System32\\svchost.exe",
+            "IpAddress": ip, "IpPort": str(port) if port else ("-" if ip == "-" else "0"),
+            "ImpersonationLevel": "%%1833", "RestrictedAdminMode": "-",
+            "VirtualAccount": "%%1843", "ElevatedToken": "%%1842" if elevated else "%%1843",
+        }
+        self.buffer.append((ts, ev))
+        if elevated:
+            self.buffer.append((ts + 11, {
+                "EventID": 4672, "Channel": SECURITY, "Provider_Name": SECURITY_P,
+                "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+                "SpearhuntEventId": "",
+                "SubjectUserSid": account.sid, "SubjectUserName": account.name,
+                "SubjectDomainName": account.domain, "SubjectLogonId": account.logon_id,
+                "PrivilegeList": "SeSecurityPrivilege\r\n\t\t\tSeBackupPrivilege\r\n\t\t\t"
+                                 "SeRestorePrivilege\r\n\t\t\tSeTakeOwnershipPrivilege\r\n\t\t\t"
+                                 "SeDebugPrivilege\r\n\t\t\tSeSystemEnvironmentPrivilege\r\n\t\t\t"
+                                 "SeLoadDriverPrivilege\r\n\t\t\tSeImpersonatePrivilege",
+            }))
+        return ev
+
+    def explicit_logon(self, ts: int, subject: Account, target_name: str, target_domain: str,
+                       target_server: str, proc: Proc, ip: str = "-") -> Event:
+        """Security 4648, a logon with explicit credentials (runas, PsExec -u, wmic /user)."""
+        ev: Event = {
+            "EventID": 4648, "Channel": SECURITY, "Provider_Name": SECURITY_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "SubjectUserSid": subject.sid, "SubjectUserName": subject.name,
+            "SubjectDomainName": subject.domain, "SubjectLogonId": subject.logon_id,
+            "LogonGuid": "00000000-0000-0000-0000-000000000000",
+            "TargetUserName": target_name, "TargetDomainName": target_domain,
+            "TargetLogonGuid": "00000000-0000-0000-0000-000000000000",
+            "TargetServerName": target_server, "TargetInfo": target_server,
+            "ProcessId": hex(proc.pid), "ProcessName": proc.image.path,
+            "IpAddress": ip, "IpPort": "0" if ip != "-" else "-",
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def share_access(self, ts: int, account: Account, ip: str, share: str,
+                     relative: str | None = None, access_mask: str = "0x1") -> Event:
+        """Security 5140 (share opened) or, with ``relative``, 5145 (file in share checked)."""
+        ev: Event = {
+            "EventID": 5145 if relative is not None else 5140, "Channel": SECURITY,
+            "Provider_Name": SECURITY_P, "Computer": self.computer, "TimeCreated": "",
+            "EventRecordID": 0, "SpearhuntEventId": "",
+            "SubjectUserSid": account.sid, "SubjectUserName": account.name,
+            "SubjectDomainName": account.domain, "SubjectLogonId": account.logon_id,
+            "ObjectType": "File", "IpAddress": ip, "IpPort": str(49152 + self.pid() % 16000),
+            "ShareName": f"\\\\*\\{share}",
+            "ShareLocalPath": _SHARE_PATHS.get(share.upper(), f"\\??\\D:\\Shares\\{share}"),
+            "AccessMask": access_mask, "AccessList": "%%4416",
+        }
+        if relative is not None:
+            ev["RelativeTargetName"] = relative
+            ev["AccessReason"] = "-"
+        self.buffer.append((ts, ev))
+        return ev
+
+    def task_created(self, ts: int, account: Account, name: str, command: str,
+                     arguments: str, trigger: str) -> Event:
+        """Security 4698, a scheduled task was created."""
+        content = (
+            '<?xml version="1.0" encoding="UTF-16"?>\r\n<Task version="1.2" '
+            'xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">\r\n  <Triggers>'
+            f"{trigger}</Triggers>\r\n  <Actions Context=\"Author\">\r\n    <Exec>\r\n      "
+            f"<Command>{command}</Command>\r\n      <Arguments>{arguments}</Arguments>\r\n"
+            "    </Exec>\r\n  </Actions>\r\n</Task>"
+        )
+        ev: Event = {
+            "EventID": 4698, "Channel": SECURITY, "Provider_Name": SECURITY_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "SubjectUserSid": account.sid, "SubjectUserName": account.name,
+            "SubjectDomainName": account.domain, "SubjectLogonId": account.logon_id,
+            "TaskName": name, "TaskContent": content,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    # ---- System and others -------------------------------------------------------------
+    def service_installed(self, ts: int, name: str, image_path: str,
+                          account: str = "LocalSystem", start_type: str = "demand start",
+                          service_type: str = "user mode service") -> Event:
+        """System 7045, a service was installed."""
+        ev: Event = {
+            "EventID": 7045, "Channel": SYSTEM, "Provider_Name": SCM_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "ServiceName": name, "ImagePath": image_path, "ServiceType": service_type,
+            "StartType": start_type, "AccountName": account,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def rdp_authenticated(self, ts: int, user: str, domain: str, ip: str) -> Event:
+        """RemoteConnectionManager 1149: RDP user authentication succeeded (network level)."""
+        ev: Event = {
+            "EventID": 1149, "Channel": RCM, "Provider_Name": RCM_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "Param1": user, "Param2": domain, "Param3": ip,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    def script_block(self, ts: int, text: str, path: str = "") -> Event:
+        """PowerShell 4104, script block logged."""
+        ev: Event = {
+            "EventID": 4104, "Channel": POWERSHELL, "Provider_Name": POWERSHELL_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "MessageNumber": 1, "MessageTotal": 1, "ScriptBlockText": text,
+            "ScriptBlockId": self.guid(ts).lower(), "Path": path,
+        }
+        self.buffer.append((ts, ev))
+        return ev
+
+    # ---- templates: pre-serialized events for the high-volume noise ----------------------
+    def raw(self, ts: int, template: Template, args: tuple[Any, ...]) -> None:
+        """Append a templated event: ``args`` fill the template's variable fields in order."""
+        self.buffer.append((ts, (template, args)))  # type: ignore[arg-type]
+
+    # ---- output ------------------------------------------------------------------------
+    def finalize(self, until: int | None = None) -> list[bytes]:
+        """Sort the buffer, fill ids and times, and return JSON lines (events up to ``until``).
+
+        Events after ``until`` stay buffered for a later call, so a day can be written while
+        scheduled events of later days wait.
+        """
+        buf = self.buffer
+        buf.sort(key=_first)
+        if until is not None:
+            cut = bisect_left(buf, until, key=_first)
+            ready, self.buffer = buf[:cut], buf[cut:]
+        else:
+            ready, self.buffer = buf, []
+        iso = self.clock.iso
+        sysmon_time = self.clock.sysmon
+        both = self.clock.both
+        record_ids = self.record_ids
+        prefix = self.host.name + "-"
+        seq = self.seq
+        dumps = orjson.dumps
+        lines = []
+        append = lines.append
+        for ts, ev in ready:
+            if ev.__class__ is tuple:
+                template, args = ev  # type: ignore[misc]
+                channel = template.channel
+                rid = record_ids.get(channel, 0) + 1
+                record_ids[channel] = rid
+                seq += 1
+                if template.sysmon:
+                    created, utc = both(ts)
+                    head: tuple[Any, ...] = (created, rid, f"{prefix}{seq:08d}", utc)
+                else:
+                    head = (iso(ts), rid, f"{prefix}{seq:08d}")
+                append((template.fmt % (head + args)).encode())
+                continue
+            channel = ev["Channel"]
+            rid = record_ids.get(channel, 0) + 1
+            record_ids[channel] = rid
+            seq += 1
+            ev["EventRecordID"] = rid
+            ev["TimeCreated"] = iso(ts)
+            ev["SpearhuntEventId"] = f"{prefix}{seq:08d}"
+            if channel is SYSMON:
+                ev["UtcTime"] = sysmon_time(ts)
+                if "CreationUtcTime" in ev:
+                    ev["CreationUtcTime"] = ev["UtcTime"]
+            append(dumps(ev))
+        self.seq = seq
+        self.written += len(lines)
+        return lines
+
+
+def _first(item: tuple[int, Event]) -> int:
+    return item[0]
+
+
+class Template:
+    """An event serialized once with ``%s`` holes for the fields that vary.
+
+    Built from an event made by the ordinary builders, so a templated event has exactly the
+    fields, order and types of a dict event. Values for string holes must be JSON-safe text
+    (no quote, backslash or control character): addresses, host names, plain words.
+    """
+
+    __slots__ = ("channel", "fmt", "sysmon")
+
+    def __init__(self, event: Event, variable: tuple[str, ...]) -> None:
+        ev = dict(event)
+        self.channel = ev["Channel"]
+        self.sysmon = self.channel == SYSMON
+        keys = ("TimeCreated", "EventRecordID", "SpearhuntEventId")
+        keys += ("UtcTime",) if self.sysmon else ()
+        keys += variable
+        quoted = {k: not isinstance(ev.get(k), int) for k in keys}
+        quoted["EventRecordID"] = False
+        if self.sysmon and "CreationUtcTime" in ev:
+            raise ValueError("templates do not fill CreationUtcTime")
+        for i, key in enumerate(keys):
+            if key not in ev:
+                raise KeyError(key)
+            ev[key] = f"@@{i}@@"
+        text = orjson.dumps(ev).decode().replace("%", "%%")
+        for i, key in enumerate(keys):
+            marker = f'"@@{i}@@"'
+            if text.count(marker) != 1:
+                raise ValueError(f"template marker for {key} not unique")
+            text = text.replace(marker, '"%s"' if quoted[key] else "%s")
+        self.fmt = text
+
+
+_PORT_NAMES = {443: "https", 80: "http", 445: "microsoft-ds", 135: "epmap", 53: "domain",
+               3389: "ms-wbt-server", 389: "ldap", 88: "kerberos", 5985: "wsman"}
+_SHARE_PATHS = {"ADMIN$": "\\??\\C:\\Windows", "C$": "\\??\\C:\\", "IPC$": "",
+                "SYSVOL": "\\??\\C:\\Windows\\SYSVOL\\sysvol", "NETLOGON":
+                "\\??\\C:\\Windows\\SYSVOL\\sysvol\\corp.example\\SCRIPTS"}
+

@@ -1,0 +1,163 @@
+"""The answer key (truth.json) and the analyst's README.txt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from spearhunt.simulate.campaign import Campaign
+from spearhunt.simulate.config import VARIANT_HELP, Variant
+from spearhunt.simulate.context import Sim
+from spearhunt.simulate.lateral import TECHNIQUE
+from spearhunt.simulate.mail import MailCounts
+from spearhunt.simulate.world import AD_DOMAIN, MAIL_DOMAIN
+
+SCHEMA = "spearhunt.simulate.truth/1"
+STAGES = ("initial_access", "execution", "persistence", "privilege_escalation",
+          "credential_access", "discovery", "lateral_movement", "collection",
+          "command_and_control", "exfiltration", "defense_evasion")
+
+
+def build_truth(sim: Sim, c: Campaign, variant: Variant, mails: MailCounts) -> dict[str, Any]:
+    """The truth document; call after the logs are written (event ids are assigned then)."""
+    iso = sim.clock.iso
+    cfg = sim.cfg
+    events = [
+        {
+                "id": ev["SpearhuntEventId"], "stage": step.stage, "technique": step.technique,
+                "host": step.host, "user": step.user, "event_id": ev["EventID"],
+            "channel": ev["Channel"], "time": ev["TimeCreated"], "note": step.note,
+        }
+        for step in c.steps for ev in step.events
+    ]
+    events.sort(key=lambda e: (e["time"], e["id"]))
+    network = [
+        {"log": log, "uid": uid, "stage": ns.stage, "technique": ns.technique, "host": ns.host,
+         "time": iso(ts), "note": ns.note}
+        for ns in c.net_steps for log, uid, ts in ns.records
+    ]
+    network.sort(key=lambda r: (r["time"], r["log"], r["uid"]))
+    victim_host = c.victim_host
+    lure = c.lure
+    beacons = c.beacons
+    stage_counts: dict[str, int] = {}
+    for e in events:
+        stage_counts[e["stage"]] = stage_counts.get(e["stage"], 0) + 1
+    return {
+        "schema": SCHEMA,
+        "seed": cfg.seed,
+        "variant": {"name": variant.name, "access": variant.access,
+                    "persistence": variant.persistence, "lateral": variant.lateral,
+                    "exfil": variant.exfil},
+        "config": {"hosts": cfg.hosts, "users": cfg.users, "days": cfg.days, "noise": cfg.noise,
+                   "scale": cfg.scale, "start": cfg.start.isoformat()},
+        "time_range": {"start": iso(sim.clock.day_start(0)),
+                       "end": iso(sim.clock.day_start(cfg.days) - 1)},
+        "organisation": {
+            "ad_domain": AD_DOMAIN, "mail_domain": MAIL_DOMAIN,
+            "egress_ip": sim.world.egress_ip,
+            "hosts": [{"name": h.name, "fqdn": h.fqdn, "ip": h.ip, "role": h.role,
+                       "owner": h.owner} for h in sim.world.hosts],
+        },
+        "story": {
+            "patient_zero": {
+                "host": victim_host.name, "fqdn": victim_host.fqdn, "ip": victim_host.ip,
+                "user": c.victim.sam, "email": c.victim.email, "message_id": lure.message_id,
+                "mail_file": mails.files.get(lure.message_id),
+                "sender": lure.sender, "subject": lure.subject,
+                "attachment": {"name": lure.filename, "sha256": lure.sha256,
+                               "md5": lure.md5, "size": len(lure.data),
+                               "saved_as": c.extra.get("attachment_path")},
+                "received": iso(lure.sent),
+            },
+            "implant": {"path": c.extra.get("implant_path"), "sha256": c.implant_sha256.lower(),
+                        "launch": c.extra.get("launch")},
+            "c2": {"domain": c.c2_domain, "ip": c.c2_ip, "port": 443,
+                   "beacon_interval_s": c.beacon_interval, "beacons": len(beacons),
+                   "first_seen": iso(beacons[0]) if beacons else None,
+                   "last_seen": iso(beacons[-1]) if beacons else None},
+            "persistence": c.extra.get("persistence"),
+            "credential_access": c.extra.get("credential_method"),
+            "stolen_account": c.admin.admin_sam,
+            "lateral_hosts": [
+                {"host": h.host, "from_host": h.from_host, "method": h.technique,
+                 "technique": TECHNIQUE[h.technique], "account": h.account,
+                 "first_seen": iso(h.first_seen)} for h in c.hops
+            ],
+            "staging": c.extra.get("archive"),
+            "exfiltration": [
+                {"host": f.host, "destination": {"domain": f.domain, "ip": f.ip},
+                 "channel": f.channel, "bytes": f.bytes, "first_seen": iso(f.first_seen),
+                 "last_seen": iso(f.last_seen)} for f in c.exfil
+            ],
+        },
+        "mails": [{"message_id": lure.message_id, "file": mails.files.get(lure.message_id),
+                   "stage": "initial_access", "technique": "T1566.001", "user": c.victim.sam,
+                   "host": victim_host.name}],
+        "events": events,
+        "network": network,
+        "counts": {"malicious_events": len(events), "malicious_network_records": len(network),
+                   "events_by_stage": dict(sorted(stage_counts.items()))},
+    }
+
+
+def write_truth(truth: dict[str, Any], path: Path) -> None:
+    """Write truth.json (indented, stable key order)."""
+    path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+README = """\
+spearhunt simulated intrusion
+=============================
+
+A synthetic espionage intrusion at a defence contractor ({org_domain}), hidden in ordinary
+office activity. Everything here is generated: hosts, people, addresses and documents are
+fictional; external addresses are documentation ranges (RFC 5737); attacker and lure domains
+are reserved example domains. The attachments are inert (a macro that shows a message box, a
+template URL on templates.example.com, a shortcut that prints a line).
+
+seed {seed}, variant {variant}, {days} days from {start}, {hosts} hosts, {users} users.
+
+mail/
+    Inbound mail as .eml (RFC 5322), one file per message, named <date>_<arrival order>.eml:
+    internal mail, newsletters, supplier invoices, partner mail, some spam, and one
+    spear-phishing mail with a weaponized (inert) attachment.
+
+endpoint/<host>.jsonl
+    One file per host, one JSON object per line, in time order. Each object is one Windows
+    event flattened the way Sigma rules name fields: the EventData fields (Image, CommandLine,
+    ParentImage, TargetObject, LogonType, IpAddress, ...) at the top level, plus
+      EventID, Channel, Provider_Name, Computer (FQDN), TimeCreated (ISO 8601 UTC, Z),
+      EventRecordID (increasing per host and channel), SpearhuntEventId (unique id).
+    Channels: Microsoft-Windows-Sysmon/Operational (1, 3, 7, 10, 11, 12, 13, 15, 17, 18, 19,
+    20, 21, 22), Security (4624, 4648, 4672, 4688, 4698, 5140, 5145), System (7045),
+    Microsoft-Windows-PowerShell/Operational (4104),
+    Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational (1149).
+
+network/{{conn,dns,http,ssl}}.log
+    Zeek logs in Zeek's TSV format (#separator, #fields and #types headers, '-' unset,
+    '(empty)' empty), ts in epoch seconds, in time order. The sensor sits on the core
+    switch: it sees workstation-to-server traffic (SMB, RPC, RDP, Kerberos), queries to the
+    internal resolver ({dc}) and traffic to the Internet.
+
+truth.json
+    The answer key. Do not open it before hunting. It lists every malicious mail (by
+    Message-ID), endpoint event (by SpearhuntEventId) and network record (by Zeek uid) with
+    its stage, ATT&CK technique, host and user, and the expected story: patient zero, C2,
+    persistence, the hosts reached laterally and from where, the staging archive and the
+    exfiltration (destination, bytes, first and last seen).
+
+Variants
+    {variant_help}
+"""
+
+
+def write_readme(sim: Sim, variant: Variant, path: Path) -> None:
+    """Write README.txt for the analyst."""
+    cfg = sim.cfg
+    path.write_text(README.format(
+        org_domain=AD_DOMAIN, seed=cfg.seed, variant=variant.name, days=cfg.days,
+        start=cfg.start.isoformat(), hosts=cfg.hosts, users=cfg.users, dc=sim.dc_ip,
+        variant_help=VARIANT_HELP), encoding="utf-8")

@@ -1,0 +1,259 @@
+"""Zeek conn/dns/http/ssl logs in Zeek's TSV format, as a sensor on the core switch sees them."""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from spearhunt.simulate.clock import Clock
+
+FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "conn": (
+        ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
+        ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"), ("service", "string"),
+        ("duration", "interval"), ("orig_bytes", "count"), ("resp_bytes", "count"),
+        ("conn_state", "string"), ("local_orig", "bool"), ("local_resp", "bool"),
+        ("missed_bytes", "count"), ("history", "string"), ("orig_pkts", "count"),
+        ("orig_ip_bytes", "count"), ("resp_pkts", "count"), ("resp_ip_bytes", "count"),
+        ("tunnel_parents", "set[string]"),
+    ),
+    "dns": (
+        ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
+        ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"), ("trans_id", "count"),
+        ("rtt", "interval"), ("query", "string"), ("qclass", "count"), ("qclass_name", "string"),
+        ("qtype", "count"), ("qtype_name", "string"), ("rcode", "count"),
+        ("rcode_name", "string"), ("AA", "bool"), ("TC", "bool"), ("RD", "bool"),
+        ("RA", "bool"), ("Z", "count"), ("answers", "vector[string]"),
+        ("TTLs", "vector[interval]"), ("rejected", "bool"),
+    ),
+    "http": (
+        ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
+        ("id.resp_h", "addr"), ("id.resp_p", "port"), ("trans_depth", "count"),
+        ("method", "string"), ("host", "string"), ("uri", "string"), ("referrer", "string"),
+        ("version", "string"), ("user_agent", "string"), ("origin", "string"),
+        ("request_body_len", "count"), ("response_body_len", "count"),
+        ("status_code", "count"), ("status_msg", "string"), ("info_code", "count"),
+        ("info_msg", "string"), ("tags", "set[enum]"), ("username", "string"),
+        ("password", "string"), ("proxied", "set[string]"), ("orig_fuids", "vector[string]"),
+        ("orig_filenames", "vector[string]"), ("orig_mime_types", "vector[string]"),
+        ("resp_fuids", "vector[string]"), ("resp_filenames", "vector[string]"),
+        ("resp_mime_types", "vector[string]"),
+    ),
+    "ssl": (
+        ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
+        ("id.resp_h", "addr"), ("id.resp_p", "port"), ("version", "string"),
+        ("cipher", "string"), ("curve", "string"), ("server_name", "string"),
+        ("resumed", "bool"), ("last_alert", "string"), ("next_protocol", "string"),
+        ("established", "bool"), ("ssl_history", "string"), ("cert_chain_fps", "vector[string]"),
+        ("client_cert_chain_fps", "vector[string]"), ("subject", "string"),
+        ("issuer", "string"), ("client_subject", "string"), ("client_issuer", "string"),
+        ("sni_matches_cert", "bool"), ("validation_status", "string"),
+    ),
+}
+LOGS = tuple(FIELDS)
+
+_QTYPES = {"A": 1, "AAAA": 28, "TXT": 16, "CNAME": 5, "SRV": 33, "PTR": 12}
+_CIPHER = "TLS_AES_256_GCM_SHA384"
+
+
+def is_internal(ip: str) -> bool:
+    """RFC 1918 10/8 is the corporate network in the simulation."""
+    return ip.startswith("10.")
+
+
+@dataclass(frozen=True, slots=True)
+class NetRecord:
+    """A reference to one malicious network record, for the truth file."""
+
+    log: str
+    uid: str
+    ts: int
+
+
+class NetLog:
+    """Buffers Zeek lines as ``(ts, text)`` per log; ``flush`` writes them in time order."""
+
+    __slots__ = ("_rng", "_tails", "_uids", "buffers", "clock", "counts")
+
+    def __init__(self, clock: Clock, rng: random.Random) -> None:
+        self.clock = clock
+        self._rng = rng
+        self._uids = UidSource(rng)
+        self._tails: dict[tuple[object, ...], Any] = {}
+        self.buffers: dict[str, list[tuple[int, str]]] = {name: [] for name in LOGS}
+        self.counts: dict[str, int] = dict.fromkeys(LOGS, 0)
+
+    def uid(self, prefix: str = "C") -> str:
+        """A unique Zeek-looking id (``C`` + 16 characters; ``F`` for file ids)."""
+        return prefix + self._uids()[1:]
+
+    def port(self) -> int:
+        """An ephemeral source port."""
+        return 49152 + int(self._rng.random() * 16000)
+
+    # ---- records -----------------------------------------------------------------------
+    def conn(self, ts: int, src: str, dst: str, dport: int, *, proto: str = "tcp",
+             service: str = "-", duration: float = 0.1, orig_bytes: int = 0,
+             resp_bytes: int = 0, state: str = "SF", sport: int | None = None,
+             uid: str | None = None) -> str:
+        """One conn.log record; returns its uid."""
+        uid = uid or self.uid()
+        sport = sport or self.port()
+        self.buffers["conn"].append(
+            (ts, _conn_line(self.clock.zeek(ts), uid, src, sport, dst, dport, proto, service,
+                            duration, orig_bytes, resp_bytes, state)))
+        return uid
+
+    def dns(self, ts: int, src: str, resolver: str, query: str, answers: list[str],
+            qtype: str = "A", ttl: int = 300, rcode: str = "NOERROR") -> str:
+        """A DNS query from ``src`` to its resolver: dns.log and its conn.log record."""
+        rnd = self._rng.random
+        uid = self._uids()
+        sport = 49152 + int(rnd() * 16000)
+        rtt = 0.0004 + rnd() * 0.04
+        key = (query, answers[0] if len(answers) == 1 else ",".join(answers), qtype, ttl, rcode,
+               resolver, src[:3] == "10.")
+        tails = self._tails.get(key)
+        if tails is None:
+            tails = self._dns_tails(query, answers, qtype, ttl, rcode, resolver, src)
+            if len(self._tails) < 50_000:  # tunnel queries are unique: do not grow forever
+                self._tails[key] = tails
+        dns_tail, conn_tail = tails
+        stamp = self.clock.zeek(ts)
+        self.buffers["dns"].append(
+            (ts, f"{stamp}\t{uid}\t{src}\t{sport}\t{dns_tail[0]}{int(rnd() * 65535)}\t"
+                 f"{rtt:.6f}{dns_tail[1]}"))
+        self.buffers["conn"].append(
+            (ts, f"{stamp}\t{uid}\t{src}\t{sport}\t{conn_tail[0]}{rtt:.6f}{conn_tail[1]}"))
+        return uid
+
+    @staticmethod
+    def _dns_tails(query: str, answers: list[str], qtype: str, ttl: int, rcode: str,
+                   resolver: str, src: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        if answers:
+            ans = ",".join(answers)
+            ttls = ",".join([f"{ttl}.000000"] * len(answers))
+        else:
+            ans = ttls = "-"
+        dns_tail = (f"{resolver}\t53\tudp\t",
+                    f"\t{query}\t1\tC_INTERNET\t{_QTYPES.get(qtype, 1)}\t{qtype}\t"
+                    f"{0 if rcode == 'NOERROR' else 3}\t{rcode}\tF\tF\tT\tT\t0\t{ans}\t{ttls}\tF")
+        line = _conn_line("@", "@", src, 0, resolver, 53, "udp", "dns", 0.0, len(query) + 17,
+                          (len(query) + 33) * (len(answers) or 1), "SF")
+        head, tail = line.split("\t0.000000\t", 1)
+        conn_tail = (head.split("\t", 4)[4] + "\t", "\t" + tail)
+        return dns_tail, conn_tail
+
+    def tls(self, ts: int, src: str, dst: str, server_name: str, *, orig_bytes: int,
+            resp_bytes: int, duration: float, port: int = 443,
+            subject: str | None = None, issuer: str = "CN=R11,O=Let's Encrypt,C=US") -> str:
+        """An HTTPS session: conn.log and ssl.log sharing one uid."""
+        uid = self._uids()
+        sport = 49152 + int(self._rng.random() * 16000)
+        zeek = self.clock.zeek
+        self.buffers["conn"].append((ts, _conn_line(
+            zeek(ts), uid, src, sport, dst, port, "tcp", "ssl", duration, orig_bytes,
+            resp_bytes, "SF")))
+        key = (dst, port, server_name, subject, issuer)
+        tail = self._tails.get(key)
+        if tail is None:
+            tail = self._tails[key] = (
+                f"\t{dst}\t{port}\tTLSv13\t{_CIPHER}\tx25519\t{server_name}\tF\t-\th2\tT\t"
+                f"CsiI\t-\t-\t{subject or 'CN=' + server_name}\t{issuer}\t-\t-\tT\tok")
+        self.buffers["ssl"].append((ts + 2_000, f"{zeek(ts + 2_000)}\t{uid}\t{src}\t{sport}{tail}"))
+        return uid
+
+    def http(self, ts: int, src: str, dst: str, host: str, uri: str, *, method: str = "GET",
+             user_agent: str, request_len: int = 0, response_len: int = 0,
+             status: int = 200, mime: str = "text/html", port: int = 80) -> str:
+        """A plain HTTP request: conn.log and http.log sharing one uid."""
+        uid = self.conn(ts, src, dst, port, service="http",
+                        duration=0.05 + response_len / 5e6,
+                        orig_bytes=request_len + 180 + len(uri), resp_bytes=response_len + 240)
+        status_msg = {200: "OK", 204: "No Content", 304: "Not Modified", 404: "Not Found"}.get(
+            status, "OK")
+        fuid = "F" + self._uids()[1:] if response_len else "-"
+        line = (f"{self.clock.zeek(ts + 1_000)}\t{uid}\t{src}\t-\t{dst}\t{port}\t1\t{method}\t"
+                f"{host}\t{uri}\t-\t1.1\t{user_agent}\t-\t{request_len}\t{response_len}\t"
+                f"{status}\t{status_msg}\t-\t-\t(empty)\t-\t-\t-\t-\t-\t-\t{fuid}\t-\t"
+                f"{mime if response_len else '-'}")
+        self.buffers["http"].append((ts + 1_000, line))
+        return uid
+
+    # ---- output ------------------------------------------------------------------------
+    def flush(self, files: dict[str, IO[str]], until: int | None = None) -> None:
+        """Write buffered records up to ``until`` (all when None) in time order."""
+        for name, buf in self.buffers.items():
+            buf.sort(key=_first)
+            if until is None:
+                ready, rest = buf, []
+            else:
+                cut = bisect_left(buf, until, key=_first)
+                ready, rest = buf[:cut], buf[cut:]
+            if ready:
+                files[name].write("\n".join(line for _, line in ready))
+                files[name].write("\n")
+            self.counts[name] += len(ready)
+            self.buffers[name] = rest
+
+
+def _first(item: tuple[int, str]) -> int:
+    return item[0]
+
+
+_UID_CHARS = str.maketrans("0123456789abcdef", "q7HvW2kXd9LmRt4Z")
+_GOLDEN = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+
+
+class UidSource:
+    """Unique uids without a random draw per record: a counter scrambled by a bijection."""
+
+    __slots__ = ("_n", "_salt")
+
+    def __init__(self, rng: random.Random) -> None:
+        self._salt = rng.getrandbits(64)
+        self._n = rng.getrandbits(20)
+
+    def __call__(self) -> str:
+        self._n += 1
+        return "C" + format(((self._n * _GOLDEN) ^ self._salt) & _MASK, "016x").translate(
+            _UID_CHARS)
+
+
+def _conn_line(stamp: str, uid: str, src: str, sport: int, dst: str, dport: int, proto: str,
+               service: str, duration: float, ob: int, rb: int, state: str) -> str:
+    tcp = proto == "tcp"
+    opk = ob // 1400 + 3
+    rpk = rb // 1400 + 3
+    hdr = 52 if tcp else 28
+    history = ("ShADadFf" if state == "SF" else "S") if tcp else "Dd"
+    return (f"{stamp}\t{uid}\t{src}\t{sport}\t{dst}\t{dport}\t{proto}\t{service}\t"
+            f"{duration:.6f}\t{ob}\t{rb}\t{state}\t{'T' if src[:3] == '10.' else 'F'}\t"
+            f"{'T' if dst[:3] == '10.' else 'F'}\t0\t{history}\t{opk}\t{ob + opk * hdr}\t"
+            f"{rpk}\t{rb + rpk * hdr}\t-")
+
+
+def open_logs(folder: Path, clock: Clock) -> dict[str, IO[str]]:
+    """Open the four logs and write their headers."""
+    opened = clock.datetime(clock.t0).strftime("%Y-%m-%d-%H-%M-%S")
+    files: dict[str, IO[str]] = {}
+    for name, fields in FIELDS.items():
+        fh = (folder / f"{name}.log").open("w", encoding="utf-8", newline="\n")
+        fh.write("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
+                 f"#unset_field\t-\n#path\t{name}\n#open\t{opened}\n")
+        fh.write("#fields\t" + "\t".join(f for f, _ in fields) + "\n")
+        fh.write("#types\t" + "\t".join(t for _, t in fields) + "\n")
+        files[name] = fh
+    return files
+
+
+def close_logs(files: dict[str, IO[str]], clock: Clock) -> None:
+    """Write the ``#close`` trailer and close the files."""
+    closed = clock.datetime(clock.day_start(clock.days)).strftime("%Y-%m-%d-%H-%M-%S")
+    for fh in files.values():
+        fh.write(f"#close\t{closed}\n")
+        fh.close()
