@@ -1,0 +1,1 @@
+"""Detection: rules and checks that turn read input into findings."""
