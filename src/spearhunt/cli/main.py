@@ -28,6 +28,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "spearhunt.cli.hunt",
     "spearhunt.cli.rules",
+    "spearhunt.cli.mail",
 )
 
 EXIT_USAGE = 2

@@ -14,6 +14,9 @@ from pathlib import Path
 from spearhunt.ingest.mail import Blob
 
 log = logging.getLogger(__name__)
+# oletools chatters on every odd-but-harmless record; our own reasons say what matters
+for _name in ("olevba", "oleobj", "rtfobj", "msodde", "ooxml", "xls_parser", "crypto", "mraptor"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 OFFICE_TYPES = frozenset({"ole", "ooxml", "rtf", "xml", "odf"})
 EQUATION_CLSIDS = ("0002ce02-0000-0000-c000-000000000046", "0002ce03-0000-0000-c000-000000000046")
