@@ -84,9 +84,12 @@ def from_message(msg: Message, source: str, limits: Limits, *, depth: int = 0, s
         if count >= limits.max_parts:
             warnings.append(f"more than {limits.max_parts} MIME parts; the rest were not analysed")
             break
-        ctype = part.get_content_type().lower()
+        try:
+            ctype = part.get_content_type().lower()
+        except (AttributeError, TypeError, ValueError):  # 8-bit junk in Content-Type
+            ctype = "application/octet-stream"
         filename = _filename(part)
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         payload = _payload(part, warnings)
         if ctype in ("text/plain", "text/html") and not filename and disposition != "attachment":
             text = _to_text(payload, part.get_content_charset())
@@ -145,7 +148,7 @@ def _attached_messages(msg: Message) -> list[Message]:
 def _filename(part: Message) -> str:
     try:
         name = part.get_filename() or part.get_param("name") or ""
-    except (ValueError, LookupError, TypeError):
+    except (ValueError, LookupError, TypeError, AttributeError):
         name = ""
     if isinstance(name, tuple):  # RFC 2231 triple
         name = email.utils.collapse_rfc2231_value(name)
