@@ -14,10 +14,8 @@ from tests.mail.helpers import ANALYZER, file_report, finding_ids, fx, ids, judg
 
 
 def _all(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list:
-    out = []
-    for item in read_bytes(data, "fuzz.eml", limits):
-        out.append(item if isinstance(item, MailFailure) else ANALYZER.analyze(item))
-    return out
+    return [item if isinstance(item, MailFailure) else ANALYZER.analyze(item)
+            for item in read_bytes(data, "fuzz.eml", limits)]
 
 
 def test_zip_bomb_is_reported_not_expanded() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,14 +18,14 @@ EXIT_VERDICT = 3
 
 @app.command("mail")
 def mail(
-    paths: list[Path] = typer.Argument(..., help="Mail files (.eml, .msg, mbox) or folders of them."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or jsonl."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write results here instead of stdout."),
-    store: Path | None = typer.Option(None, "--store", help="Append results to this case DuckDB."),
-    extract_dir: Path | None = typer.Option(None, "--extract", help="Write attachments here (defanged names, no exec bits)."),
-    fail_on: str | None = typer.Option(None, "--fail-on", help="Exit 3 when a mail is at least this bad: suspicious|malicious."),
-    config: Path | None = typer.Option(None, "--config", help="YAML overriding the shipped mail config."),
-    yara_dir: Path | None = typer.Option(None, "--yara", help="Folder of YARA rules run on every extracted part."),
+    paths: Annotated[list[Path], typer.Argument(help="Mail files (.eml, .msg, mbox) or folders of them.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write results here instead of stdout.")] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="Append results to this case DuckDB.")] = None,
+    extract_dir: Annotated[Path | None, typer.Option("--extract", help="Write attachments here (defanged names, no exec bits).")] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 3 when a mail is at least this bad: suspicious|malicious.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML overriding the shipped mail config.")] = None,
+    yara_dir: Annotated[Path | None, typer.Option("--yara", help="Folder of YARA rules run on every extracted part.")] = None,
 ) -> None:
     """Give an explained verdict (malicious / suspicious / clean) for every mail and attachment."""
     from spearhunt.detect.mail import MailAnalyzer, YaraRules, load_config

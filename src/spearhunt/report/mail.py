@@ -52,8 +52,8 @@ def to_text(verdict: MailVerdict) -> str:
         where = "" if r.where == "message" else f" in {defang(r.where)}"
         lines.append(f"  - {r.severity:<8} +{r.score:<3} {r.title}{attack}{where}")
         lines.extend(f"        {defang(e)}" for e in r.evidence[:3])
-    for att in verdict.all_attachments():
-        lines.append(f"  * {'  ' * att.depth}{defang(att.name)} ({att.type}, {att.size} B) sha256 {att.sha256}")
+    lines.extend(f"  * {'  ' * att.depth}{defang(att.name)} ({att.type}, {att.size} B) sha256 {att.sha256}"
+                 for att in verdict.all_attachments())
     shown = [i for i in verdict.iocs if i.kind in ("sender", "reply_to", "ip", "url", "domain")][:15]
     if shown:
         lines.append("  IOCs: " + ", ".join(f"{i.kind}={defang(i.value)}" for i in shown))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from spearhunt.detect.mail import files, headers, language, links
 from spearhunt.detect.mail.attachments import report
-from spearhunt.detect.mail.config import MailConfig
 from spearhunt.detect.mail.catalogue import reason
+from spearhunt.detect.mail.config import MailConfig
 from spearhunt.detect.mail.context import Link, MailContext, build_context
 from spearhunt.detect.mail.iocs import collect
 from spearhunt.detect.mail.scoring import total, verdict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
@@ -27,7 +28,7 @@ def split(host: str) -> tuple[str, str, str]:
 @functools.lru_cache(maxsize=8192)
 def root(host: str) -> str:
     """Registrable domain (``mail.google.com`` -> ``google.com``); the host itself when none."""
-    sub, label, suffix = split(host)
+    _sub, label, suffix = split(host)
     if label and suffix:
         return f"{label}.{suffix}"
     return host.strip(".").lower()
@@ -49,10 +50,8 @@ def to_unicode(host: str) -> str:
     labels = []
     for label in host.split("."):
         if label.startswith("xn--"):
-            try:
+            with contextlib.suppress(UnicodeError, ValueError):
                 label = label[4:].encode("ascii").decode("punycode")
-            except (UnicodeError, ValueError):
-                pass
         labels.append(label)
     return ".".join(labels)
 

@@ -11,16 +11,13 @@ from spearhunt.detect.mail.htmlscan import scan_html
 from spearhunt.ingest.mail import Blob
 from spearhunt.model.mail import Reason
 
-EXECUTABLE_EXT = frozenset("exe dll scr com pif cpl msi msp msix appx appxbundle sys drv ocx jar apk dmg pkg "
-                           "app bin elf run xll gadget".split())
-SCRIPT_EXT = frozenset("js jse vbs vbe wsf wsh wsc hta ps1 psm1 psd1 bat cmd sct reg inf scf library-ms "
-                       "settingcontent-ms chm one onepkg py pyw sh applescript scpt xbap msc".split())
-RISKY_EXT = frozenset("url iqy slk mht mhtml svg website desktop".split())
-DISK_EXT = frozenset("iso img vhd vhdx udf".split())
-MACRO_EXT = frozenset("docm dotm xlsm xltm xlam pptm potm ppsm sldm xlsb".split())
-HTML_EXT = frozenset("htm html shtml xhtml".split())
-DOC_EXT = frozenset("pdf doc docx xls xlsx ppt pptx rtf txt csv odt ods jpg jpeg png gif bmp tif tiff zip rar "
-                    "7z mp3 mp4 wav avi mov eml msg".split())
+EXECUTABLE_EXT = frozenset(["exe", "dll", "scr", "com", "pif", "cpl", "msi", "msp", "msix", "appx", "appxbundle", "sys", "drv", "ocx", "jar", "apk", "dmg", "pkg", "app", "bin", "elf", "run", "xll", "gadget"])
+SCRIPT_EXT = frozenset(["js", "jse", "vbs", "vbe", "wsf", "wsh", "wsc", "hta", "ps1", "psm1", "psd1", "bat", "cmd", "sct", "reg", "inf", "scf", "library-ms", "settingcontent-ms", "chm", "one", "onepkg", "py", "pyw", "sh", "applescript", "scpt", "xbap", "msc"])
+RISKY_EXT = frozenset(["url", "iqy", "slk", "mht", "mhtml", "svg", "website", "desktop"])
+DISK_EXT = frozenset(["iso", "img", "vhd", "vhdx", "udf"])
+MACRO_EXT = frozenset(["docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "potm", "ppsm", "sldm", "xlsb"])
+HTML_EXT = frozenset(["htm", "html", "shtml", "xhtml"])
+DOC_EXT = frozenset(["pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "rtf", "txt", "csv", "odt", "ods", "jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "zip", "rar", "7z", "mp3", "mp4", "wav", "avi", "mov", "eml", "msg"])
 EXEC_TYPES = frozenset({"pe", "elf", "macho"})
 DISK_TYPES = frozenset({"iso", "vhd", "vhdx"})
 LNK_COMMANDS = re.compile(r"(?i)\b(powershell|pwsh|cmd(?:\.exe)?|mshta|wscript|cscript|rundll32|regsvr32|certutil|"
@@ -82,10 +79,9 @@ def check_file(blob: Blob, config: MailConfig, where: str,
         out.extend(_html(blob, config, where))
     if kind == "pdf":
         out.extend(_pdf(blob, config, where, props))
-    if ext == "ics" or blob.declared_type == "text/calendar":
-        if re.search(rb"https?://", blob.data[:1_000_000]):
-            add("att.ics", f"{blob.name} holds links")
-    if ext == "mobileconfig" or b"PayloadType" in blob.data[:200_000] and b"plist" in blob.data[:200_000]:
+    if (ext == "ics" or blob.declared_type == "text/calendar") and re.search(rb"https?://", blob.data[:1_000_000]):
+        add("att.ics", f"{blob.name} holds links")
+    if ext == "mobileconfig" or (b"PayloadType" in blob.data[:200_000] and b"plist" in blob.data[:200_000]):
         add("att.mobileconfig", blob.name)
     out.extend(_notes(blob, config, where, body_passwords))
     return out, props
@@ -125,7 +121,7 @@ def lnk_command(data: bytes) -> str:
         import LnkParse3
 
         info = LnkParse3.lnk_file(indata=data).get_json()
-    except Exception:  # noqa: BLE001 - LnkParse3 raises anything on malformed shortcuts
+    except Exception:
         text = data[:65536].decode("utf-16-le", "ignore") + data[:65536].decode("latin-1", "ignore")
         found = LNK_COMMANDS.search(text)
         return found.group(0) if found else ""

@@ -73,7 +73,7 @@ def analyse(blob: Blob, passwords: tuple[str, ...] = ()) -> OfficeFacts:
     for step in (_vba, _ole_objects, _external, _rtf, _dde):
         try:
             step(blob.name, data, facts)
-        except Exception as exc:  # noqa: BLE001 - oletools raises anything on hostile documents
+        except Exception as exc:
             log.debug("%s failed on %s", step.__name__, blob.name, exc_info=True)
             facts.errors.append(f"{step.__name__.strip('_')}: {type(exc).__name__}: {exc}"[:200])
     return facts
@@ -86,7 +86,7 @@ def _decrypt(data: bytes, passwords: tuple[str, ...], facts: OfficeFacts) -> byt
         office = msoffcrypto.OfficeFile(io.BytesIO(data))
         if not office.is_encrypted():
             return data
-    except Exception:  # noqa: BLE001 - not an Office OLE file msoffcrypto knows: analyse as is
+    except Exception:
         return data
     facts.encrypted = True
     for pw in passwords:
@@ -95,7 +95,7 @@ def _decrypt(data: bytes, passwords: tuple[str, ...], facts: OfficeFacts) -> byt
             office.load_key(password=pw)
             out = io.BytesIO()
             office.decrypt(out)
-        except Exception:  # noqa: BLE001 - wrong password / unsupported cipher look alike
+        except Exception:
             continue
         facts.password = pw
         return out.getvalue()
@@ -130,7 +130,7 @@ def _vba(name: str, data: bytes, facts: OfficeFacts) -> None:
                 for word in ("auto_open", "auto_close", "workbook_open"):
                     if word in text.lower():
                         facts.autoexec.append(word)
-        except Exception:  # noqa: BLE001 - plugin_biff fails on odd BIFF records
+        except Exception:
             log.debug("xlm detection failed on %s", name, exc_info=True)
     finally:
         parser.close()
@@ -162,7 +162,7 @@ def _ole_objects(name: str, data: bytes, facts: OfficeFacts) -> None:
             continue
         for parts in ole.listdir():
             path = "/".join(parts)
-            if parts[0] == "ObjectPool" and len(parts) == 2 or "embeddings" in path.lower():
+            if (parts[0] == "ObjectPool" and len(parts) == 2) or "embeddings" in path.lower():
                 facts.ole_objects.append(path)
             if parts[-1].lower() != "\x01ole10native":
                 continue
@@ -199,7 +199,7 @@ def _external(name: str, data: bytes, facts: OfficeFacts) -> None:
 
 
 def _rtf(name: str, data: bytes, facts: OfficeFacts) -> None:
-    if not data[:4] == b"{\\rt":
+    if data[:4] != b"{\\rt":
         return
     from oletools import rtfobj
 

@@ -69,9 +69,9 @@ def disguised_words(text: str) -> list[str]:
         has_latin = any(ch.isascii() for ch in letters)
         if has_latin and scripts & {"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"}:
             found.append(word)
-    for chunk in re.findall(r"[A-Za-z][\u0300-\u036f\u0700-\u074f\u0591-\u05c7]+[A-Za-z]", text[:2000]):
-        if any(0x0700 <= ord(c) <= 0x074F or 0x0591 <= ord(c) <= 0x05C7 for c in chunk):
-            found.append(chunk)
+    found.extend(
+        chunk for chunk in re.findall(r"[A-Za-z][\u0300-\u036f\u0700-\u074f\u0591-\u05c7]+[A-Za-z]", text[:2000])
+        if any(0x0700 <= ord(c) <= 0x074F or 0x0591 <= ord(c) <= 0x05C7 for c in chunk))
     return found
 
 

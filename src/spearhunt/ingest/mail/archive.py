@@ -125,7 +125,7 @@ def _find_password(zf: object, encrypted: list, passwords: tuple[str, ...], note
                 fh.read(1 << 16)
         except (RuntimeError, ValueError, zlib.error, EOFError, OSError):
             continue
-        except Exception:  # noqa: BLE001 - pyzipper's bad-password errors vary by method
+        except Exception:
             continue
         notes.append(Note("password_found", f"encrypted archive opened with password {pw!r}"))
         return pw
@@ -140,7 +140,7 @@ def _open_7z(blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list
             products = _read_7z(blob.data, pw, limits, notes)
         except _Refused:
             return
-        except Exception:  # noqa: BLE001 - a wrong password shows as many different errors
+        except Exception:
             continue
         if pw:
             notes.append(Note("password_found", f"encrypted archive opened with password {pw!r}"))

@@ -114,8 +114,8 @@ class Blob:
     def hashes(self) -> tuple[str, str, str]:
         """(md5, sha1, sha256) of the content."""
         return (
-            hashlib.md5(self.data).hexdigest(),  # noqa: S324 - an IOC, not a security use
-            hashlib.sha1(self.data).hexdigest(),  # noqa: S324
+            hashlib.md5(self.data).hexdigest(),
+            hashlib.sha1(self.data).hexdigest(),
             hashlib.sha256(self.data).hexdigest(),
         )
 

@@ -35,7 +35,7 @@ def _convert(msg: Any, source: str, limits: Limits, depth: int, size: int) -> Ra
         hdr = msg.header
         if hdr is not None:
             headers = [(str(k), decode_header(v, limits.max_header_chars)) for k, v in hdr.items()[:500]]
-    except Exception as exc:  # noqa: BLE001 - header synthesis in extract-msg fails in many ways
+    except Exception as exc:
         warnings.append(f"msg headers unreadable: {exc}")
     present = {k.lower() for k, _ in headers}
     for key, attr in (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Subject", "subject"),
@@ -62,7 +62,7 @@ def _convert(msg: Any, source: str, limits: Limits, depth: int, size: int) -> Ra
                 continue
             try:
                 embedded.append(_convert(data, f"{source}>{name}", limits, depth + 1, 0))
-            except Exception as exc:  # noqa: BLE001 - one broken nested mail must not lose the outer
+            except Exception as exc:
                 warnings.append(f"attached mail {name!r} unreadable: {exc}")
             continue
         attachments.append(make_blob(str(name), bytes(data or b""), depth=depth + 1))
@@ -74,7 +74,7 @@ def _safe(obj: Any, attr: str) -> Any:
     """Attribute of an extract-msg object, or None when computing it fails on a broken file."""
     try:
         value = getattr(obj, attr)
-    except Exception:  # noqa: BLE001 - lazily decoded properties raise on corrupt streams
+    except Exception:
         log.debug("msg property %s unreadable", attr, exc_info=True)
         return None
     if attr == "date" and value is not None:
