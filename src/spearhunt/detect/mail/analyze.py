@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from spearhunt.detect.mail import files, headers, language, links
+from spearhunt.detect.mail import auth, benign, files, headers, language, links, structure
 from spearhunt.detect.mail.attachments import report
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.config import MailConfig
@@ -20,11 +20,14 @@ from spearhunt.model.mail import AttachmentReport, MailVerdict, Reason
 
 Check = Callable[[MailContext], list[Reason]]
 MESSAGE_CHECKS: tuple[Check, ...] = (
-    headers.check_auth,
+    auth.check_auth,
+    auth.check_alignment,
     headers.check_addresses,
     headers.check_sender_domain,
     links.check_links,
     language.check_language,
+    structure.check_structure,
+    benign.check_benign,
 )
 
 

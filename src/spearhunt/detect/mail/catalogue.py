@@ -13,6 +13,8 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "auth.dmarc_fail": ("DMARC failed: the From domain is not authenticated", "T1566"),
     "auth.compauth_fail": ("Composite authentication failed (spoofed sender)", "T1566"),
     "auth.unauthenticated": ("No SPF, DKIM or DMARC pass for the sender", "T1566"),
+    "auth.dkim_unaligned": ("DKIM signed by another domain than the From domain (no DMARC pass)", "T1566"),
+    "auth.forged_message_id": ("Message-ID claims a mail provider the mail never passed through", "T1036"),
     "hdr.reply_to_mismatch": ("Reply-To points to another domain than From", "T1566"),
     "hdr.reply_to_freemail": ("Replies go to a free-mail address while From is not free-mail", "T1566"),
     "hdr.return_path_mismatch": ("Return-Path domain differs from From", None),
@@ -51,6 +53,11 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "link.suspicious_tld": ("Link to a top-level domain favoured for abuse", "T1566.002"),
     "link.brand_not_linked": ("Mail speaks for a brand but links elsewhere", "T1566.002"),
     "link.credential_form": ("Mail body holds a form asking for a password", "T1566.002"),
+    "hdr.emoji": ("Emoji in the sender name or subject (bulk lure styling)", None),
+    "body.hidden_text": ("Text hidden from the reader (filter-evasion salad or split words)", "T1027"),
+    "body.tiny_lure": ("Almost no text: the mail is just a link, image or attachment", "T1566"),
+    "ben.mailing_list": ("Sent through a mailing list whose headers agree with the sender", None),
+    "ben.thread": ("Reply in an existing conversation, quoting it", None),
     "lang.credential": ("Credential-harvesting language", "T1566"),
     "lang.urgency": ("Urgency or threat language", "T1566"),
     "lang.money": ("Money, crypto, invoice or prize lure", "T1566"),
@@ -97,7 +104,7 @@ _SEVERITY = ((70, "critical"), (45, "high"), (25, "medium"), (10, "low"))
 
 
 def severity(score: int) -> str:
-    """Severity word for a score."""
+    """Severity word for a score (benign evidence, with a negative score, is "info")."""
     for floor, word in _SEVERITY:
         if score >= floor:
             return word

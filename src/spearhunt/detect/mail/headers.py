@@ -1,4 +1,4 @@
-"""Header checks: authentication results, sender/reply mismatches, impersonation, hidden characters."""
+"""Header checks: sender/reply mismatches, impersonation, hidden characters."""
 
 from __future__ import annotations
 
@@ -10,61 +10,7 @@ from spearhunt.detect.mail.context import MailContext
 from spearhunt.detect.mail.text import disguised_words, fold, hidden_chars
 from spearhunt.model.mail import Reason
 
-_RESULT = re.compile(r"\b(spf|dkim|dmarc|compauth)\s*=\s*([a-z]+)", re.IGNORECASE)
 _EMAILISH = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
-def _authserv(value: str) -> str:
-    head = value.split(";", 1)[0].strip().lower()
-    return "" if "=" in head else head
-
-
-def auth_results(ctx: MailContext) -> dict[str, str]:
-    """Outcome per method from the receiving server's Authentication-Results (top one first)."""
-    raw = ctx.raw
-    headers = raw.header_all("Authentication-Results") or raw.header_all("ARC-Authentication-Results")
-    found: dict[str, str] = {}
-    # the receiving server may split its results over several headers with the same authserv-id
-    top = _authserv(headers[0]) if headers else ""
-    for value in headers[:20]:
-        if _authserv(value) != top:
-            continue
-        for method, result in _RESULT.findall(value):
-            found.setdefault(method.lower(), result.lower())
-    if "spf" not in found:
-        spf = raw.header("Received-SPF").split(" ", 1)[0].lower()
-        if spf:
-            found["spf"] = spf
-    return found
-
-
-def check_auth(ctx: MailContext) -> list[Reason]:
-    """SPF / DKIM / DMARC / composite-auth outcomes."""
-    res = auth_results(ctx)
-    if not res:
-        return []
-    cfg = ctx.config
-    out = []
-    shown = [f"{k}={v}" for k, v in res.items()]
-    # a DMARC pass means an aligned SPF or DKIM pass: other failures are forwarding noise
-    dmarc_pass = res.get("dmarc") in ("pass", "bestguesspass")
-    if dmarc_pass:
-        pass
-    elif res.get("spf") in ("fail", "hardfail"):
-        out.append(reason(cfg, "auth.spf_fail", shown))
-    elif res.get("spf") == "softfail":
-        out.append(reason(cfg, "auth.spf_softfail", shown))
-    if res.get("dkim") == "fail" and not dmarc_pass:
-        out.append(reason(cfg, "auth.dkim_fail", shown))
-    if res.get("dmarc") == "fail":
-        # p=none: the domain owner only monitors, so a failure is as likely misconfiguration
-        monitor = any("p=none" in v.lower() for v in ctx.raw.header_all("Authentication-Results")[:5])
-        out.append(reason(cfg, "auth.dmarc_fail", shown,
-                          score=cfg.score("auth.dmarc_fail") // 2 if monitor else None))
-    if res.get("compauth") == "fail":
-        out.append(reason(cfg, "auth.compauth_fail", shown))
-    passes = [k for k in ("spf", "dkim", "dmarc") if res.get(k) in ("pass", "bestguesspass")]
-    if not passes and any(k in res for k in ("spf", "dkim", "dmarc")):
-        out.append(reason(cfg, "auth.unauthenticated", shown))
-    return out
 
 
 def check_addresses(ctx: MailContext) -> list[Reason]:

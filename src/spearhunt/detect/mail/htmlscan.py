@@ -12,6 +12,14 @@ from html.parser import HTMLParser
 
 MAX_ITEMS = 500
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])", re.I)
+# Inline styles that keep text from a reader while filters still read it (salad, split words).
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](?:\.\d+)?(?:px|pt)?\s*(?:;|$|!)|"
+                           r"opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)", re.I)
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+                   "track", "wbr"})
+_BLOCK = frozenset({"p", "div", "br", "td", "th", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+                    "section", "article", "header", "footer", "blockquote", "center", "hr", "pre", "title"})
+MAX_STACK = 1000
 
 
 @dataclass(slots=True)
@@ -25,6 +33,7 @@ class HtmlFacts:
     refresh: list[str] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     iframes: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)  # text inside elements styled to be invisible
 
 
 class _Scanner(HTMLParser):
@@ -35,10 +44,18 @@ class _Scanner(HTMLParser):
         self._anchor_text: list[str] = []
         self._in_script = False
         self._skip = 0  # inside <style>/<head> text that is never shown
+        self._stack: list[tuple[str, bool]] = []  # open elements and whether each hides its content
+        self._hiding = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k.lower(): (v or "") for k, v in attrs}
         f = self.facts
+        if tag in _BLOCK and len(f.text) < 20_000:
+            f.text.append("\n")
+        if tag not in _VOID and len(self._stack) < MAX_STACK:
+            hides = "hidden" in a or bool(_HIDING_STYLE.search(a.get("style", "")))
+            self._stack.append((tag, hides))
+            self._hiding += hides
         if tag == "a" and "href" in a:
             self._href = a["href"].strip()
             self._anchor_text = []
@@ -58,6 +75,14 @@ class _Scanner(HTMLParser):
             self._skip += 1
 
     def handle_endtag(self, tag: str) -> None:
+        if any(t == tag for t, _ in self._stack):
+            while self._stack:
+                t, hides = self._stack.pop()
+                self._hiding -= hides
+                if t == tag:
+                    break
+        if tag in _BLOCK and len(self.facts.text) < 20_000:
+            self.facts.text.append("\n")
         if tag == "a" and self._href is not None:
             if len(self.facts.anchors) < MAX_ITEMS:
                 self.facts.anchors.append((self._href, " ".join("".join(self._anchor_text).split())[:300]))
@@ -74,10 +99,14 @@ class _Scanner(HTMLParser):
             return
         if self._skip:
             return
+        if self._hiding:
+            if data.strip() and len(self.facts.hidden) < MAX_ITEMS:
+                self.facts.hidden.append(data[:2000])
+            return
         if self._href is not None:
             self._anchor_text.append(data)
-        if data.strip() and len(self.facts.text) < 20_000:
-            self.facts.text.append(data)
+        if data and len(self.facts.text) < 20_000:
+            self.facts.text.append(data if data.strip() else " ")
 
 
 def scan_html(markup: str) -> HtmlFacts:
@@ -95,7 +124,7 @@ def scan_html(markup: str) -> HtmlFacts:
 
 def visible_text(facts: HtmlFacts) -> str:
     """The page's text as a reader would see it (roughly: hidden styling is not evaluated)."""
-    return " ".join(" ".join(facts.text).split())
+    return " ".join("".join(facts.text).split())
 
 
 def has_hidden_styling(markup: str) -> bool:

@@ -1,0 +1,73 @@
+"""Body structure: hidden text, near-empty bodies that only carry a link, emoji and junk in headers."""
+
+from __future__ import annotations
+
+import re
+
+from spearhunt.detect.mail import domains
+from spearhunt.detect.mail.catalogue import reason
+from spearhunt.detect.mail.context import MailContext
+from spearhunt.model.mail import Reason
+
+# a newsletter's one hidden preview line is normal; salad, or letters split by hidden junk, is not
+HIDDEN_SEGMENTS = 3
+HIDDEN_WORDS = 40
+TINY_BODY = 250
+_WORD = re.compile(r"\w{2,}")
+_TOKEN = re.compile(r"^[A-Za-z0-9]{8,}$")
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u203c\u2049\u23f0-\u23ff\U0001f000-\U0001f2ff]")
+_TAIL_JUNK = re.compile(r"(?:\s{2,}|\.{2,}|\.(?=[A-Z]))\s*([A-Z0-9]{4,12})\s*$|"
+                        r"\b([b-df-hj-np-tv-z]{3,}[a-z]{0,3}(?:\.[a-z]{4,6}){2,})\b")
+_REPLY = re.compile(r"(?i)^\s*(?:re|aw|sv|antw|odp)\s*:")
+
+
+def check_structure(ctx: MailContext) -> list[Reason]:
+    """Hidden text, link-only bodies, emoji and junk tokens in the sender name or subject."""
+    out = _hidden(ctx)
+    out.extend(_tiny(ctx))
+    cfg = ctx.config
+    display = ctx.sender.display if ctx.sender else ""
+    emoji = _EMOJI.findall(f"{display} {ctx.subject}")
+    if emoji:
+        out.append(reason(cfg, "hdr.emoji", [f"{''.join(emoji[:6])} in sender name or subject",
+                                              f"subject {ctx.subject[:80]!r}"]))
+    junk = _TAIL_JUNK.search(ctx.subject) or _TAIL_JUNK.search(display)
+    if junk:
+        out.append(reason(cfg, "hdr.random_token", [f"junk token {(junk.group(1) or junk.group(2))!r} "
+                                                    f"in {ctx.subject[:80]!r}"]))
+    return out
+
+
+def _hidden(ctx: MailContext) -> list[Reason]:
+    hidden = [h.strip() for h in ctx.html.hidden if _WORD.search(h)]
+    if not hidden:
+        return []
+    words = sum(len(_WORD.findall(h)) for h in hidden)
+    tokens = [h for h in hidden if _TOKEN.match(h) and (domains.looks_random(h) or re.search(r"\d", h))]
+    if len(hidden) < HIDDEN_SEGMENTS and words < HIDDEN_WORDS and not tokens:
+        return []
+    return [reason(ctx.config, "body.hidden_text", [
+        f"{len(hidden)} hidden text block(s), {words} words", *(repr(h[:60]) for h in (tokens or hidden)[:3])])]
+
+
+def _tiny(ctx: MailContext) -> list[Reason]:
+    """A body with almost no words whose whole point is a link, an image or an attachment."""
+    if _REPLY.match(ctx.subject) or ctx.raw.header("In-Reply-To"):
+        return []
+    visible = " ".join(ctx.body.split())
+    if len(visible) >= TINY_BODY:
+        return []
+    images = ctx.raw.html.lower().count("<img")
+    carried = [b.name for b in ctx.raw.attachments if b.type not in ("image",)]
+    own = ctx.sender.root if ctx.sender else ""
+    away = [link for link in ctx.links if link.host and domains.root(link.host) != own]
+    if not (away or carried):
+        return []
+    what = [f"{len(visible)} characters of visible text"]
+    if away:
+        what.append(f"{len(away)} link(s) away from the sender's domain, first {away[0].url[:80]}")
+    if images:
+        what.append(f"{images} image(s)")
+    if carried:
+        what.append(f"attachment {carried[0][:60]}")
+    return [reason(ctx.config, "body.tiny_lure", what)]

@@ -1,0 +1,97 @@
+"""Signals added for the quality bar: each with a mail that shows it and one that does not."""
+
+from __future__ import annotations
+
+from spearhunt.detect.mail.htmlscan import scan_html, visible_text
+from tests.mail.helpers import fx, ids, judge
+
+LONG = "Hello team, the minutes of Tuesday's planning meeting are below. " * 6
+
+
+def test_dkim_signed_by_another_domain_is_unaligned() -> None:
+    sig = "v=1; a=rsa-sha256; d=bulk-sender.example; s=s1; b=abc"
+    assert "auth.dkim_unaligned" in ids(judge(fx.mail(headers={"DKIM-Signature": sig})))
+
+
+def test_dkim_signed_by_the_from_domain_is_aligned() -> None:
+    sig = "v=1; a=rsa-sha256; d=mail.example.net; s=s1; b=abc"
+    assert "auth.dkim_unaligned" not in ids(judge(fx.mail(headers={"DKIM-Signature": sig})))
+
+
+def test_gmail_message_id_without_google_hop_is_forged() -> None:
+    raw = fx.mail(sender="Shop <news@shop-example.com>").replace(
+        b"<fixture-1@example.net>", b"<5sF3H.R9PV9tJuL@mail.gmail.com>")
+    assert "auth.forged_message_id" in ids(judge(raw))
+
+
+def test_gmail_message_id_sent_through_google_is_fine() -> None:
+    mid = b"<CAAbjxLtKHedRzy9E_C00etWwDMVPbvzD+gqbYvazHOFggo5vag@mail.gmail.com>"
+    raw = fx.mail(sender="Ann <ann@shop-example.com>",
+                  headers={"Received": "from mail-ej1-f42.google.com (mail-ej1-f42.google.com [209.85.218.42])"})
+    assert "auth.forged_message_id" not in ids(judge(raw.replace(b"<fixture-1@example.net>", mid)))
+
+
+def test_hidden_text_splitting_words_is_flagged() -> None:
+    junk = '<span style="font-size:0px">X34QDJLJ89</span>'
+    html = f"<p>Your A{junk}mazon Prime Mem{junk}bership ex{junk}pired. Up{junk}date now.</p>"
+    v = judge(fx.mail(html=html))
+    assert "body.hidden_text" in ids(v)
+
+
+def test_single_hidden_preview_line_is_not_flagged() -> None:
+    html = '<div style="display:none;max-height:0">Your October newsletter is here</div><p>' + LONG + "</p>"
+    assert "body.hidden_text" not in ids(judge(fx.mail(body=LONG, html=html)))
+
+
+def test_hidden_text_is_kept_out_of_the_visible_text() -> None:
+    facts = scan_html('<p>Pay<span style="display:none">salad words</span>ment</p><p>due</p>')
+    assert visible_text(facts) == "Payment due"
+    assert facts.hidden == ["salad words"]
+
+
+def test_link_only_body_is_a_tiny_lure() -> None:
+    v = judge(fx.mail(body="See here: https://win-prize.example.org/claim", sender="Promo <a@promo-example.com>"))
+    assert "body.tiny_lure" in ids(v)
+
+
+def test_short_reply_or_own_link_is_not_a_tiny_lure() -> None:
+    own = judge(fx.mail(body="Docs: https://www.example.net/docs"))
+    reply = judge(fx.mail(body="Agreed: https://other.example.org/x", subject="Re: plan"))
+    assert "body.tiny_lure" not in ids(own) | ids(reply)
+
+
+def test_emoji_in_subject() -> None:
+    assert "hdr.emoji" in ids(judge(fx.mail(subject="\U0001f389 You are a winner")))
+    assert "hdr.emoji" not in ids(judge(fx.mail(subject="You are a winner")))
+
+
+def test_junk_token_after_subject_padding() -> None:
+    assert "hdr.random_token" in ids(judge(fx.mail(subject="Laatste plekken in uw gemeente...ACZDOCCQRF")))
+    assert "hdr.random_token" not in ids(judge(fx.mail(subject="Minutes of the ACME meeting")))
+
+
+LIST_HEADERS = {"List-Id": "Team discussion <team.lists.example.net>", "Return-Path": "<team-bounces@lists.example.net>"}
+
+
+def test_consistent_mailing_list_lowers_the_score() -> None:
+    v = judge(fx.mail(sender="Bob <bob@other.example.org>", headers=LIST_HEADERS))
+    assert "ben.mailing_list" in ids(v)
+    assert next(r for r in v.reasons if r.id == "ben.mailing_list").score < 0
+
+
+def test_placeholder_list_id_is_not_a_mailing_list() -> None:
+    v = judge(fx.mail(sender="Bob <bob@other.example.org>", headers={"List-Id": "<Lh7NiC2Ul.xt.local>"}))
+    assert "ben.mailing_list" not in ids(v)
+
+
+def test_quoted_reply_is_a_thread() -> None:
+    hdrs = {"In-Reply-To": "<a1@example.net>", "References": "<a0@example.net> <a1@example.net>"}
+    v = judge(fx.mail(body="Fine by me.\n\nOn Monday Ann wrote:\n> shall we meet?\n", headers=hdrs))
+    assert "ben.thread" in ids(v)
+    assert "ben.thread" not in ids(judge(fx.mail(body="Fine by me.\n", subject="Re: meet", headers={"In-Reply-To": "<x@y.z>"})))
+
+
+def test_benign_evidence_never_hides_a_payload() -> None:
+    hdrs = {**LIST_HEADERS, "In-Reply-To": "<a1@example.net>", "References": "<a1@example.net>"}
+    v = judge(fx.mail(body="see\n> quoted\n", attachments={"invoice.pdf.exe": b"MZ" + b"\0" * 200}, headers=hdrs))
+    assert v.verdict == "malicious"
