@@ -95,3 +95,29 @@ def test_benign_evidence_never_hides_a_payload() -> None:
     hdrs = {**LIST_HEADERS, "In-Reply-To": "<a1@example.net>", "References": "<a1@example.net>"}
     v = judge(fx.mail(body="see\n> quoted\n", attachments={"invoice.pdf.exe": b"MZ" + b"\0" * 200}, headers=hdrs))
     assert v.verdict == "malicious"
+
+
+def _pdf(pages: int, objects: bytes, compress: bool) -> bytes:
+    import zlib
+
+    body = zlib.compress(objects) if compress else objects
+    kids = b"".join(b"<< /Type /Page >>\n" for _ in range(pages))
+    return (b"%PDF-1.7\n1 0 obj\n<< /Type /ObjStm /Filter /FlateDecode >>\nstream\n" + body
+            + b"\nendstream\nendobj\n" + kids + b"%%EOF\n")
+
+
+def test_one_page_pdf_with_a_link_in_a_compressed_stream_is_a_lure() -> None:
+    from tests.mail.helpers import file_report, finding_ids
+
+    data = _pdf(1, b"<< /S /URI /URI (https://acesso.example-host.net/login) >>", compress=True)
+    found = finding_ids(file_report("statement.pdf", data))
+    assert {"att.pdf_links", "att.pdf_link_lure"} <= found
+
+
+def test_long_pdf_or_pdf_without_links_is_not_a_lure() -> None:
+    from tests.mail.helpers import file_report, finding_ids
+
+    long_doc = _pdf(12, b"<< /S /URI /URI (https://www.example.org/) >>", compress=True)
+    no_link = _pdf(1, b"<< /Length 10 >>", compress=True)
+    assert "att.pdf_link_lure" not in finding_ids(file_report("manual.pdf", long_doc))
+    assert not {"att.pdf_links", "att.pdf_link_lure"} & finding_ids(file_report("memo.pdf", no_link))

@@ -78,6 +78,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "att.pdf_active": ("PDF with JavaScript or launch actions", "T1204.002"),
     "att.pdf_embedded": ("PDF with embedded files", "T1027"),
     "att.pdf_links": ("PDF with links", "T1566.001"),
+    "att.pdf_link_lure": ("Short or encrypted PDF whose content is a link to follow", "T1566.001"),
     "att.vba": ("Office document with VBA macros", "T1204.002"),
     "att.vba_autoexec": ("Macro runs automatically on open", "T1204.002"),
     "att.vba_suspicious": ("Macro writes or executes (mraptor)", "T1059.005"),

@@ -8,6 +8,7 @@ import re
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.config import MailConfig
 from spearhunt.detect.mail.htmlscan import scan_html
+from spearhunt.detect.mail.pdf import pdf_facts
 from spearhunt.ingest.mail import Blob
 from spearhunt.model.mail import Reason
 
@@ -28,9 +29,8 @@ _SMUGGLE_SOURCE = re.compile(r"\batob\s*\(|new\s+Blob\s*\(|Uint8Array|base64,|fr
 _OBFUSCATION = re.compile(r"eval\s*\(\s*(?:atob|unescape|decodeURIComponent|String\.fromCharCode)|"
                           r"document\.write\s*\(\s*(?:atob|unescape|decodeURIComponent)", re.I)
 _REDIRECT = re.compile(r"(?:window|document|top|self)\.location(?:\.href)?\s*=(?!=)|location\.(?:replace|assign)\s*\(", re.I)
-_PDF_NAMES = {name: re.compile(rb"/" + name.encode() + rb"(?![A-Za-z])")
-              for name in ("JavaScript", "JS", "Launch", "EmbeddedFile", "OpenAction", "AA", "URI",
-                           "SubmitForm", "RichMedia", "XFA")}
+PDF_LURE_PAGES = 2  # a one- or two-page PDF whose point is one link is a lure, not a document
+PDF_LURE_LINKS = 3
 
 
 def extensions(name: str) -> list[str]:
@@ -87,7 +87,6 @@ def check_file(blob: Blob, config: MailConfig, where: str,
     return out, props
 
 
-_PDF_URI = re.compile(rb"/URI\s*\(([^)]{4,2000})\)")
 _REL_TARGET = re.compile(rb'Target="(https?://[^"]{4,2000})"[^>]*TargetMode="External"|TargetMode="External"[^>]*Target="(https?://[^"]{4,2000})"')
 
 
@@ -96,7 +95,7 @@ def attachment_links(blob: Blob, limit: int = 100) -> list[str]:
     found: list[str] = []
     kind = blob.type
     if kind == "pdf":
-        found = [m.decode("latin-1").replace("\\", "") for m in _PDF_URI.findall(blob.data[:20_000_000])]
+        found = list(pdf_facts(blob.data).uris)
     elif kind == "html":
         found = [h for h, _ in scan_html(blob.data[:3_000_000].decode("utf-8", "replace")).anchors
                  if h.lower().startswith(("http://", "https://"))]
@@ -157,8 +156,8 @@ def _html(blob: Blob, config: MailConfig, where: str) -> list[Reason]:
 
 
 def _pdf(blob: Blob, config: MailConfig, where: str, props: dict[str, str]) -> list[Reason]:
-    data = blob.data[:20_000_000]
-    counts = {name: len(rx.findall(data)) for name, rx in _PDF_NAMES.items()}
+    facts = pdf_facts(blob.data)
+    counts = facts.counts
     props.update({f"pdf_{k.lower()}": str(v) for k, v in counts.items() if v})
     out = []
     active = {k: v for k, v in counts.items() if k in ("JavaScript", "JS", "Launch", "SubmitForm", "RichMedia", "XFA") and v}
@@ -168,6 +167,12 @@ def _pdf(blob: Blob, config: MailConfig, where: str, props: dict[str, str]) -> l
         out.append(reason(config, "att.pdf_embedded", [f"EmbeddedFile x{counts['EmbeddedFile']}"], where=where))
     if counts["URI"]:
         out.append(reason(config, "att.pdf_links", [f"URI x{counts['URI']}"], where=where))
+        lure = 1 <= facts.pages <= PDF_LURE_PAGES and counts["URI"] <= PDF_LURE_LINKS
+        if lure or counts["Encrypt"]:
+            shown = list(facts.uris[:2]) or ["link targets unreadable (encrypted)"]
+            out.append(reason(config, "att.pdf_link_lure", [
+                f"{facts.pages} page(s), {counts['URI']} link(s)" + (", encrypted" if counts["Encrypt"] else ""),
+                *shown], where=where))
     return out
 
 
