@@ -121,3 +121,29 @@ def test_long_pdf_or_pdf_without_links_is_not_a_lure() -> None:
     no_link = _pdf(1, b"<< /Length 10 >>", compress=True)
     assert "att.pdf_link_lure" not in finding_ids(file_report("manual.pdf", long_doc))
     assert not {"att.pdf_links", "att.pdf_link_lure"} & finding_ids(file_report("memo.pdf", no_link))
+
+
+def test_generated_mailbox_names_on_company_domains() -> None:
+    from spearhunt.detect.mail.structure import random_local
+
+    assert random_local("moses_mor_38838") and random_local("flmdpkcd") and random_local("117756535765781")
+    assert "hdr.random_sender" in ids(judge(fx.mail(sender="Kit Auto <flmdpkcd@shop-example.com>")))
+
+
+def test_people_roles_and_bounce_ids_are_not_generated_names() -> None:
+    from spearhunt.detect.mail.structure import random_local
+
+    assert not any(random_local(x) for x in ("john.smith", "DoNotUse", "Online#3.20777.51-8J4zgE1Uu7_vxsRR.1", "info"))
+    assert "hdr.random_sender" not in ids(judge(fx.mail(sender="Kit <support@shop-example.com>")))
+
+
+def test_from_with_two_mailboxes_or_a_broken_domain_is_malformed() -> None:
+    two = judge(fx.mail(sender='"Win big!", <service@shop-example.de>, Office, <x@other-example.com>'))
+    broken = judge(fx.mail(sender="Taxa <taxas@%atendimento.com>"))
+    assert "hdr.malformed_from" in ids(two) & ids(broken)
+    assert "hdr.malformed_from" not in ids(judge(fx.mail()))
+
+
+def test_reference_number_in_subject() -> None:
+    assert "hdr.reference_number" in ids(judge(fx.mail(subject="Your Order Confirmation #NP09312186721")))
+    assert "hdr.reference_number" not in ids(judge(fx.mail(subject="[PATCH v3 19/37] bluetooth: fix 2024 leak")))

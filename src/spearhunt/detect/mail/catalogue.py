@@ -53,6 +53,8 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "link.suspicious_tld": ("Link to a top-level domain favoured for abuse", "T1566.002"),
     "link.brand_not_linked": ("Mail speaks for a brand but links elsewhere", "T1566.002"),
     "link.credential_form": ("Mail body holds a form asking for a password", "T1566.002"),
+    "hdr.reference_number": ("Order, claim or account number in the subject (lure framing)", "T1566"),
+    "hdr.malformed_from": ("From header holds no single valid address", "T1036"),
     "hdr.emoji": ("Emoji in the sender name or subject (bulk lure styling)", None),
     "body.hidden_text": ("Text hidden from the reader (filter-evasion salad or split words)", "T1027"),
     "body.tiny_lure": ("Almost no text: the mail is just a link, image or attachment", "T1566"),

@@ -6,7 +6,7 @@ import re
 
 from spearhunt.detect.mail import domains
 from spearhunt.detect.mail.catalogue import reason
-from spearhunt.detect.mail.context import MailContext
+from spearhunt.detect.mail.context import MailContext, parse_addresses
 from spearhunt.model.mail import Reason
 
 # a newsletter's one hidden preview line is normal; salad, or letters split by hidden junk, is not
@@ -19,6 +19,9 @@ _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u203c\u2049\u23f0
 _TAIL_JUNK = re.compile(r"(?:\s{2,}|\.{2,}|\.(?=[A-Z]))\s*([A-Z0-9]{4,12})\s*$|"
                         r"\b([b-df-hj-np-tv-z]{3,}[a-z]{0,3}(?:\.[a-z]{4,6}){2,})\b")
 _REPLY = re.compile(r"(?i)^\s*(?:re|aw|sv|antw|odp)\s*:")
+_REFERENCE = re.compile(r"(?<![\w.-])\d{7,}(?![\w.-])|#\s?[A-Z0-9][A-Z0-9-]{5,}\b")
+_HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})$")
+_VOWELS = frozenset("aeiouy")
 
 
 def check_structure(ctx: MailContext) -> list[Reason]:
@@ -31,6 +34,10 @@ def check_structure(ctx: MailContext) -> list[Reason]:
     if emoji:
         out.append(reason(cfg, "hdr.emoji", [f"{''.join(emoji[:6])} in sender name or subject",
                                               f"subject {ctx.subject[:80]!r}"]))
+    ref = _REFERENCE.search(ctx.subject)
+    if ref:
+        out.append(reason(cfg, "hdr.reference_number", [f"{ref.group(0)!r} in subject {ctx.subject[:80]!r}"]))
+    out.extend(_sender_shape(ctx))
     junk = _TAIL_JUNK.search(ctx.subject) or _TAIL_JUNK.search(display)
     if junk:
         out.append(reason(cfg, "hdr.random_token", [f"junk token {(junk.group(1) or junk.group(2))!r} "
@@ -71,3 +78,34 @@ def _tiny(ctx: MailContext) -> list[Reason]:
     if carried:
         what.append(f"attachment {carried[0][:60]}")
     return [reason(ctx.config, "body.tiny_lure", what)]
+
+
+def random_local(local: str) -> str:
+    """Why a mailbox name looks generated ('' when it reads like a person or a role)."""
+    if re.fullmatch(r"[A-Za-z]+_[A-Za-z]+_\d{4,}", local):
+        return "name_name_digits pattern"
+    if re.fullmatch(r"\d{8,}", local):
+        return "only digits"
+    if re.search(r"[\d#=]", local):
+        return ""  # bounce and tracking addresses of mailing services encode ids; not judged
+    for token in re.split(r"[._+-]", local):
+        letters = token.lower()
+        if len(letters) >= 5 and letters.isalpha() and sum(c in _VOWELS for c in letters) / len(letters) < 0.2:
+            return f"unpronounceable {token!r}"
+    return ""
+
+
+def _sender_shape(ctx: MailContext) -> list[Reason]:
+    """Generated mailbox names on a company domain; From headers that hold no usable address."""
+    cfg = ctx.config
+    sender = ctx.sender
+    raw_from = ctx.raw.header("From")
+    domain = sender.domain if sender else ""
+    mailboxes = [a for a in parse_addresses(raw_from) if "@" in a.address]
+    if not domain or ("." in domain and not _HOSTNAME.match(domain)) or len(mailboxes) > 1:
+        return [reason(cfg, "hdr.malformed_from", [f"From: {raw_from[:120]!r}"])]
+    if sender is None or sender.root in cfg.free_email:
+        return []  # free-mail local parts are the user's own choice; headers.py judges those
+    original = raw_from.rsplit("<", 1)[-1].split("@", 1)[0].strip()
+    why = random_local(original)
+    return [reason(cfg, "hdr.random_sender", [f"{original}@{domain}: {why}"])] if why else []
