@@ -147,3 +147,27 @@ def test_from_with_two_mailboxes_or_a_broken_domain_is_malformed() -> None:
 def test_reference_number_in_subject() -> None:
     assert "hdr.reference_number" in ids(judge(fx.mail(subject="Your Order Confirmation #NP09312186721")))
     assert "hdr.reference_number" not in ids(judge(fx.mail(subject="[PATCH v3 19/37] bluetooth: fix 2024 leak")))
+
+
+def test_masked_brand_in_display_name_is_seen() -> None:
+    assert "hdr.brand_display_name" in ids(judge(fx.mail(sender="F.e.d.E.x <moses@parcel-example.shop>")))
+    assert "hdr.brand_display_name" in ids(judge(fx.mail(sender='"lRS.GOV" <claims@tax-example.com>')))
+    assert "hdr.brand_display_name" not in ids(judge(fx.mail(sender="Fred Ex <fred@example.net>")))
+
+
+def test_brand_name_inside_a_foreign_domain() -> None:
+    from spearhunt.detect.mail import domains
+    from tests.mail.helpers import CONFIG
+
+    assert domains.brand_in_host("info-flyingblue.com", CONFIG.brands) == "flying blue"
+    assert domains.brand_in_host("paypal.com.verify-account.example", CONFIG.brands) == "paypal"
+    assert "dom.brand_in_domain" in ids(judge(fx.mail(sender="KLM <news@info-flyingblue.com>")))
+
+
+def test_brand_owned_domains_and_vendor_subdomains_are_not_brand_abuse() -> None:
+    from spearhunt.detect.mail import domains
+    from tests.mail.helpers import CONFIG
+
+    assert domains.brand_in_host("mail.paypal.com", CONFIG.brands) is None
+    assert domains.brand_in_host("outlook.4team.biz", CONFIG.brands) is None
+    assert "dom.brand_in_domain" not in ids(judge(fx.mail(sender="PayPal <service@paypal.com>")))

@@ -42,6 +42,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "dom.punycode": ("Internationalised (punycode) domain", "T1583.001"),
     "dom.confusable": ("Domain uses characters that imitate another script", "T1583.001"),
     "dom.suspicious_tld": ("Sender domain on a top-level domain favoured for abuse", None),
+    "dom.brand_in_domain": ("Domain carries a brand name the brand does not own", "T1583.001"),
     "dom.random_domain": ("Sender domain looks randomly generated", "T1583.001"),
     "link.text_href_mismatch": ("Link text shows one address, the link goes elsewhere", "T1566.002"),
     "link.ip_literal": ("Link to a bare IP address", "T1566.002"),

@@ -146,3 +146,22 @@ def looks_random(label: str) -> bool:
         return True
     vowels = sum(ch in "aeiouy" for ch in letters)
     return len(letters) >= 10 and vowels / max(len(letters), 1) < 0.2
+
+
+def brand_in_host(host: str, brands: dict[str, frozenset[str]]) -> str | None:
+    """The brand whose name is the registrable label or a hyphen-part of it ("paypal-secure.com"), or
+    whose own domain is spelled out in front of another one ("paypal.com.verify.example"); None when
+    the brand owns ``host``. Product names in a vendor's sub-domain ("outlook.vendor.biz") do not count."""
+    host = host.lower().strip(".")
+    owned_by = {b: ds for b, ds in brands.items() if ds}
+    if any(within(host, ds) for ds in owned_by.values()):
+        return None
+    sub, label, _suffix = split(host)
+    parts = {label, *label.split("-")}
+    for brand, owned in owned_by.items():
+        key = re.sub(r"[^a-z0-9]", "", brand)
+        if len(key) >= 5 and key in parts:
+            return brand
+        if sub and any(f"{d}." in f"{sub}." for d in owned if "." in d and len(d) >= 8):
+            return brand
+    return None

@@ -7,7 +7,7 @@ import re
 from spearhunt.detect.mail import domains
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.context import MailContext
-from spearhunt.detect.mail.text import disguised_words, fold, hidden_chars
+from spearhunt.detect.mail.text import disguised_words, fold, hidden_chars, unmask
 from spearhunt.model.mail import Reason
 
 _EMAILISH = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
@@ -90,7 +90,8 @@ def _impersonation(ctx: MailContext, display: str) -> list[Reason]:
     out: list[Reason] = []
     low = display.lower()
     if cfg.brand_pattern is not None and low:
-        for match in cfg.brand_pattern.finditer(low):
+        shown = f"{low} | {unmask(sender.display).lower()}"
+        for match in cfg.brand_pattern.finditer(shown):
             brand = match.group(1).lower()
             owned = cfg.brands.get(brand, frozenset())
             if s_root in owned or domains.within(sender.domain, owned) or s_root in cfg.protected_domains:
@@ -149,7 +150,12 @@ def check_sender_domain(ctx: MailContext) -> list[Reason]:
     suffix = domains.split(host)[2]
     if suffix.rsplit(".", 1)[-1] in cfg.suspicious_tlds and sender.root not in cfg.free_email:
         out.append(reason(cfg, "dom.suspicious_tld", [f"sender domain {host}"]))
+    brand = domains.brand_in_host(host, cfg.brands)
+    if brand:
+        out.append(reason(cfg, "dom.brand_in_domain", [f"sender domain {host} carries {brand!r}",
+                                                        f"{brand} sends from {', '.join(sorted(cfg.brands[brand])[:3])}"]))
     label = domains.split(host)[1]
     if domains.looks_random(label):
         out.append(reason(cfg, "dom.random_domain", [f"sender domain {host}"]))
     return out
+

@@ -61,6 +61,9 @@ def check_links(ctx: MailContext) -> list[Reason]:
         if look:
             hit("dom.confusable" if look[1] == "homoglyphs" else "dom.lookalike",
                 f"link host {host} imitates {look[0]}: {look[1]}")
+        brand = domains.brand_in_host(host, cfg.brands) if root != sender_root else None
+        if brand:
+            hit("dom.brand_in_domain", f"link host {host} carries {brand!r}")
         shown = _shown_domain(link)
         if shown and domains.root(shown) not in (root, sender_root) and root != sender_root \
                 and not domains.within(host, cfg.shorteners):

@@ -78,3 +78,23 @@ def disguised_words(text: str) -> list[str]:
 def strip_hidden_keep_styles(text: str) -> str:
     """Hidden characters removed but styled letters kept (so they can be seen)."""
     return "".join(ch for ch in text if not _hidden(ch))
+
+
+_SPACED = re.compile(r"\b(?:[A-Za-z][.\s_*-]){2,}[A-Za-z]\b")
+_DIGIT_LETTERS = str.maketrans("013457@$", "oleastas")
+
+
+def _unmask_word(word: str) -> str:
+    if not any(ch.isalpha() for ch in word):
+        return word
+    word = word.translate(_DIGIT_LETTERS) if any(ch.isdigit() for ch in word) else word
+    upper = sum(ch.isupper() for ch in word)
+    if upper > len(word) / 2:
+        return word.replace("l", "I")  # "lRS" reads as "IRS"
+    return word[:1] + word[1:].replace("I", "l")  # "PayPaI" reads as "PayPal"
+
+
+def unmask(text: str) -> str:
+    """Text with the usual filter-dodging tricks undone: "F.e.d.E.x", "CL0UD", "lRS", "PayPaI"."""
+    text = _SPACED.sub(lambda m: re.sub(r"[.\s_*-]", "", m.group(0)), fold(text))
+    return re.sub(r"[\w@$]+", lambda m: _unmask_word(m.group(0)), text)
