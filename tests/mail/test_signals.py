@@ -171,3 +171,10 @@ def test_brand_owned_domains_and_vendor_subdomains_are_not_brand_abuse() -> None
     assert domains.brand_in_host("mail.paypal.com", CONFIG.brands) is None
     assert domains.brand_in_host("outlook.4team.biz", CONFIG.brands) is None
     assert "dom.brand_in_domain" not in ids(judge(fx.mail(sender="PayPal <service@paypal.com>")))
+
+
+def test_spam_offer_language_in_several_languages() -> None:
+    for body in ("Controleer of u in aanmerking komt voor subsidie op zonnepanelen.",
+                 "Trouvez votre crédit idéal, jusqu'à 70 % pris en charge.", "See if you qualify today."):
+        assert "lang.offer" in ids(judge(fx.mail(body=body))), body
+    assert "lang.offer" not in ids(judge(fx.mail(body=LONG)))

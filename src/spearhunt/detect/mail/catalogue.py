@@ -66,6 +66,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "lang.money": ("Money, crypto, invoice or prize lure", "T1566"),
     "lang.callback": ("Call-back (telephone) lure", "T1566.004"),
     "lang.action": ("Asks to click, open or download", "T1204"),
+    "lang.offer": ("Spam-offer lure: eligibility, dating, health, loans, subsidies", "T1566"),
     "lang.combo": ("Several lure families together", "T1566"),
     "att.executable": ("Executable attached", "T1204.002"),
     "att.script": ("Script or script-host file attached", "T1204.002"),

@@ -30,4 +30,4 @@ def check_language(ctx: MailContext) -> list[Reason]:
 
 
 _PHONE = re.compile(r"(?:\+?\d{1,2}[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b")
-_KNOWN = frozenset({"lang.credential", "lang.urgency", "lang.money", "lang.callback", "lang.action"})
+_KNOWN = frozenset({"lang.credential", "lang.urgency", "lang.money", "lang.callback", "lang.action", "lang.offer"})
