@@ -28,6 +28,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "spearhunt.cli.hunt",
     "spearhunt.cli.rules",
+    "spearhunt.cli.mail",
     "spearhunt.cli.simulate",
 )
 
@@ -61,7 +62,10 @@ def run(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map spearhunt errors to messages and exit codes."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        # with standalone_mode=False click hands back typer.Exit's code instead of raising it
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except SpearhuntError as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE

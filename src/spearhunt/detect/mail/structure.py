@@ -1,0 +1,111 @@
+"""Body structure: hidden text, near-empty bodies that only carry a link, emoji and junk in headers."""
+
+from __future__ import annotations
+
+import re
+
+from spearhunt.detect.mail import domains
+from spearhunt.detect.mail.catalogue import reason
+from spearhunt.detect.mail.context import MailContext, parse_addresses
+from spearhunt.model.mail import Reason
+
+# a newsletter's one hidden preview line is normal; salad, or letters split by hidden junk, is not
+HIDDEN_SEGMENTS = 3
+HIDDEN_WORDS = 40
+TINY_BODY = 250
+_WORD = re.compile(r"\w{2,}")
+_TOKEN = re.compile(r"^[A-Za-z0-9]{8,}$")
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u203c\u2049\u23f0-\u23ff\U0001f000-\U0001f2ff]")
+_TAIL_JUNK = re.compile(r"(?:\s{2,}|\.{2,}|\.(?=[A-Z]))\s*([A-Z0-9]{4,12})\s*$|"
+                        r"\b([b-df-hj-np-tv-z]{3,}[a-z]{0,3}(?:\.[a-z]{4,6}){2,})\b")
+_REPLY = re.compile(r"(?i)^\s*(?:re|aw|sv|antw|odp)\s*:")
+_REFERENCE = re.compile(r"(?<![\w.-])\d{7,}(?![\w.-])|#\s?[A-Z0-9][A-Z0-9-]{5,}\b")
+_HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})$")
+_VOWELS = frozenset("aeiouy")
+
+
+def check_structure(ctx: MailContext) -> list[Reason]:
+    """Hidden text, link-only bodies, emoji and junk tokens in the sender name or subject."""
+    out = _hidden(ctx)
+    out.extend(_tiny(ctx))
+    cfg = ctx.config
+    display = ctx.sender.display if ctx.sender else ""
+    emoji = _EMOJI.findall(f"{display} {ctx.subject}")
+    if emoji:
+        out.append(reason(cfg, "hdr.emoji", [f"{''.join(emoji[:6])} in sender name or subject",
+                                              f"subject {ctx.subject[:80]!r}"]))
+    ref = _REFERENCE.search(ctx.subject)
+    if ref:
+        out.append(reason(cfg, "hdr.reference_number", [f"{ref.group(0)!r} in subject {ctx.subject[:80]!r}"]))
+    out.extend(_sender_shape(ctx))
+    junk = _TAIL_JUNK.search(ctx.subject) or _TAIL_JUNK.search(display)
+    if junk:
+        out.append(reason(cfg, "hdr.random_token", [f"junk token {(junk.group(1) or junk.group(2))!r} "
+                                                    f"in {ctx.subject[:80]!r}"]))
+    return out
+
+
+def _hidden(ctx: MailContext) -> list[Reason]:
+    hidden = [h.strip() for h in ctx.html.hidden if _WORD.search(h)]
+    if not hidden:
+        return []
+    words = sum(len(_WORD.findall(h)) for h in hidden)
+    tokens = [h for h in hidden if _TOKEN.match(h) and (domains.looks_random(h) or re.search(r"\d", h))]
+    if len(hidden) < HIDDEN_SEGMENTS and words < HIDDEN_WORDS and not tokens:
+        return []
+    return [reason(ctx.config, "body.hidden_text", [
+        f"{len(hidden)} hidden text block(s), {words} words", *(repr(h[:60]) for h in (tokens or hidden)[:3])])]
+
+
+def _tiny(ctx: MailContext) -> list[Reason]:
+    """A body with almost no words whose whole point is a link, an image or an attachment."""
+    if _REPLY.match(ctx.subject) or ctx.raw.header("In-Reply-To"):
+        return []
+    visible = " ".join(ctx.body.split())
+    if len(visible) >= TINY_BODY:
+        return []
+    images = ctx.raw.html.lower().count("<img")
+    carried = [b.name for b in ctx.raw.attachments if b.type not in ("image",)]
+    own = ctx.sender.root if ctx.sender else ""
+    away = [link for link in ctx.links if link.host and domains.root(link.host) != own]
+    if not (away or carried):
+        return []
+    what = [f"{len(visible)} characters of visible text"]
+    if away:
+        what.append(f"{len(away)} link(s) away from the sender's domain, first {away[0].url[:80]}")
+    if images:
+        what.append(f"{images} image(s)")
+    if carried:
+        what.append(f"attachment {carried[0][:60]}")
+    return [reason(ctx.config, "body.tiny_lure", what)]
+
+
+def random_local(local: str) -> str:
+    """Why a mailbox name looks generated ('' when it reads like a person or a role)."""
+    if re.fullmatch(r"[A-Za-z]+_[A-Za-z]+_\d{4,}", local):
+        return "name_name_digits pattern"
+    if re.fullmatch(r"\d{8,}", local):
+        return "only digits"
+    if re.search(r"[\d#=]", local):
+        return ""  # bounce and tracking addresses of mailing services encode ids; not judged
+    for token in re.split(r"[._+-]", local):
+        letters = token.lower()
+        if len(letters) >= 5 and letters.isalpha() and sum(c in _VOWELS for c in letters) / len(letters) < 0.2:
+            return f"unpronounceable {token!r}"
+    return ""
+
+
+def _sender_shape(ctx: MailContext) -> list[Reason]:
+    """Generated mailbox names on a company domain; From headers that hold no usable address."""
+    cfg = ctx.config
+    sender = ctx.sender
+    raw_from = ctx.raw.header("From")
+    domain = sender.domain if sender else ""
+    mailboxes = [a for a in parse_addresses(raw_from) if "@" in a.address]
+    if not domain or ("." in domain and not _HOSTNAME.match(domain)) or len(mailboxes) > 1:
+        return [reason(cfg, "hdr.malformed_from", [f"From: {raw_from[:120]!r}"])]
+    if sender is None or sender.root in cfg.free_email:
+        return []  # free-mail local parts are the user's own choice; headers.py judges those
+    original = raw_from.rsplit("<", 1)[-1].split("@", 1)[0].strip()
+    why = random_local(original)
+    return [reason(cfg, "hdr.random_sender", [f"{original}@{domain}: {why}"])] if why else []
