@@ -27,8 +27,7 @@ def sysmon1(**fields: Any) -> dict[str, Any]:
 def compile_yaml(tmp: Path, rule: str, placeholders: dict[str, list[str]] | None = None):
     path = tmp / "rule.yml"
     path.write_text(textwrap.dedent(rule))
-    result = RuleCompiler(placeholders, use_cache=False).compile_file(path)
-    return result
+    return RuleCompiler(placeholders, use_cache=False).compile_file(path)
 
 
 def run(tmp: Path, rule: str, events: list[dict[str, Any]], mode: str,

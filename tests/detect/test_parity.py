@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import pytest
+from tests.conftest import shared_data
 
 from spearhunt.detect.engine import duck
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.sigma.compiler import RuleCompiler, find_rule_files
 from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import sniff
-from tests.conftest import shared_data
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.conftest import shared_data
 
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.sigma.compiler import RuleCompiler
 from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import sniff
-from tests.conftest import shared_data
 
 pytestmark = pytest.mark.shared_data
 

@@ -7,7 +7,6 @@ Library code: it reports through callbacks (``on_progress``, ``on_warning``,
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections import Counter
@@ -229,6 +228,6 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
 
 def _size(path: Path) -> int:
     try:
-        return os.path.getsize(path)
+        return path.stat().st_size
     except OSError:
         return 0

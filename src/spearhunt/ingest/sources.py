@@ -7,7 +7,7 @@ import glob
 import gzip
 import os
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import orjson
@@ -17,7 +17,7 @@ from spearhunt.errors import UsageError
 SNIFF_BYTES = 8192
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What a file holds."""
 
     EVTX = "evtx"
@@ -56,7 +56,7 @@ def expand_paths(args: list[str] | list[Path]) -> list[Path]:
                     if not name.startswith("."):
                         out[Path(dirpath) / name] = None
         elif glob.has_magic(text):
-            matches = sorted(glob.glob(text, recursive=True))
+            matches = sorted(glob.glob(text, recursive=True))  # noqa: PTH207 - absolute patterns
             if not matches:
                 raise UsageError(f"no file matches {text!r}")
             for m in matches:

@@ -94,11 +94,11 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
     # EventData holds named fields (kept as text, not re-parsed) except in classic logs, where
     # it is an unnamed <Data> list: that becomes one 'Data' field with the items on lines.
     data_list = (
-        "json_merge_patch(s[{ed}], json_object('Data', CASE json_type(s[{ed}], '$.Data.\"#text\"') "
-        "WHEN 'ARRAY' THEN array_to_string(json_extract_string(s[{ed}], '$.Data.\"#text\"[*]'), chr(10)) "
-        "WHEN 'NULL' THEN NULL ELSE coalesce(json_extract_string(s[{ed}], '$.Data.\"#text\"'), "
-        "array_to_string(json_extract_string(s[{ed}], '$.Data[*]'), chr(10))) END))"
-    ).format(ed=ed)
+        f"json_merge_patch(s[{ed}], json_object('Data', CASE json_type(s[{ed}], '$.Data.\"#text\"') "
+        f"WHEN 'ARRAY' THEN array_to_string(json_extract_string(s[{ed}], '$.Data.\"#text\"[*]'), chr(10)) "
+        f"WHEN 'NULL' THEN NULL ELSE coalesce(json_extract_string(s[{ed}], '$.Data.\"#text\"'), "
+        f"array_to_string(json_extract_string(s[{ed}], '$.Data[*]'), chr(10))) END))"
+    )
     evtx_fields = (
         f"CASE WHEN s[{ed}] IS NOT NULL AND starts_with(s[{ed}], '{{') THEN "
         f"CASE WHEN contains(s[{ed}], '\"Data\":') AND json_type(s[{ed}], '$.Data') IN ('OBJECT', 'ARRAY') "

@@ -94,6 +94,7 @@ class Router:
         self.by_channel: dict[str, list[Target]] = defaultdict(list)
         self.by_provider: dict[str, list[Target]] = defaultdict(list)
         self.unrouted: list[tuple[int, str]] = []  # rule variants with no channel nor provider
+        self.anywhere: list[Target] = []  # product-wide rules (no category, service or event id)
         for i, rule in enumerate(rules):
             for variant, tree in rule.variants:
                 r = route(tree)
@@ -104,6 +105,8 @@ class Router:
                 elif r.providers is not None:
                     for p in r.providers:
                         self.by_provider[p].append(t)
+                elif r.event_ids is None and rule.logsource[1:] == (None, None):
+                    self.anywhere.append(t)  # e.g. keyword rules over every Windows log
                 else:
                     # Matching on event id alone would fire across unrelated logs.
                     self.unrouted.append((i, variant))
@@ -114,7 +117,7 @@ class Router:
         ch = (channel or "").lower()
         pv = (provider or "").lower()
         out = []
-        for t in (*self.by_channel.get(ch, ()), *self.by_provider.get(pv, ())):
+        for t in (*self.by_channel.get(ch, ()), *self.by_provider.get(pv, ()), *self.anywhere):
             if t.route.event_ids is not None and event_id not in t.route.event_ids:
                 continue
             if t.route.providers is not None and pv not in t.route.providers:

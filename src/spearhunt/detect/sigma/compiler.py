@@ -11,7 +11,9 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -210,22 +212,38 @@ class RuleCompiler:
         h.update(data)
         return h.hexdigest()
 
+    def cached(self, path: Path) -> FileResult | None:
+        """The cached result for a rule file, or None when it must be compiled."""
+        if not self.use_cache:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        key = self._key(data)
+        entry = self.cache / key[:2] / f"{key}.json"
+        if not entry.exists():
+            return None
+        try:
+            result = _decode(entry.read_bytes())
+        except (OSError, ValueError, KeyError, TypeError):
+            log.debug("ignoring unreadable cache entry %s", entry)
+            return None
+        self.cache_hits += 1
+        return _with_source(result, str(path))
+
     def compile_file(self, path: Path) -> FileResult:
         """Compile one rule file (never raises for a bad rule: it becomes a problem)."""
         source = str(path)
+        hit = self.cached(path)
+        if hit is not None:
+            return hit
         try:
             data = path.read_bytes()
         except OSError as exc:
             return FileResult(problems=[RuleProblem(source, f"cannot read: {exc.strerror}")])
         key = self._key(data)
         entry = self.cache / key[:2] / f"{key}.json"
-        if self.use_cache and entry.exists():
-            try:
-                result = _decode(entry.read_bytes())
-                self.cache_hits += 1
-                return _with_source(result, source)
-            except (OSError, ValueError, KeyError, TypeError):
-                log.debug("ignoring unreadable cache entry %s", entry)
         result = self._compile(data, path)
         self.compiled += 1
         if self.use_cache:
@@ -259,8 +277,23 @@ class RuleCompiler:
         """Compile many files into one result, de-duplicating rules by id (first wins)."""
         total = FileResult()
         seen: dict[str, str] = {}
+        results: dict[Path, FileResult] = {}
+        for path in paths:
+            hit = self.cached(path)
+            if hit is not None:
+                results[path] = hit
+        misses = [p for p in paths if p not in results]
+        workers = min(os.cpu_count() or 1, 8)
+        if len(misses) >= PARALLEL_MIN and workers > 1:
+            # pySigma is pure Python: a cold cache compiles in one process per core.
+            chunks = [misses[i::workers] for i in range(workers)]
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                for chunk, res in zip(chunks, pool.map(_compile_chunk, [
+                        (c, self.placeholders, self.cache, self.use_cache) for c in chunks]), strict=True):
+                    results.update(zip(chunk, res, strict=True))
+                    self.compiled += len(chunk)
         for n, path in enumerate(paths, 1):
-            res = self.compile_file(path)
+            res = results.get(path) or self.compile_file(path)
             for rule in res.rules:
                 first = seen.get(rule.info.rule_id)
                 if first is not None:
@@ -275,6 +308,15 @@ class RuleCompiler:
             if on_progress and (n % 50 == 0 or n == len(paths)):
                 on_progress(n, len(paths), "rules")
         return total
+
+
+PARALLEL_MIN = 200  # below this many uncached files, starting workers costs more than it saves
+
+
+def _compile_chunk(args: tuple[list[Path], dict[str, list[str]], Path, bool]) -> list[FileResult]:
+    paths, placeholders, cache, use_cache = args
+    compiler = RuleCompiler(placeholders, cache=cache, use_cache=use_cache)
+    return [compiler.compile_file(p) for p in paths]
 
 
 def _with_source(result: FileResult, source: str) -> FileResult:

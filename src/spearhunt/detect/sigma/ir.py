@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 # A glob value uses ``*`` and ``?`` as wildcards; a literal ``*``, ``?`` or ``\`` is escaped by ``\``.
 MATCH_OPS = ("eq", "prefix", "suffix", "contains", "glob")
@@ -112,7 +112,7 @@ class Keyword:
     cased: bool = False
 
 
-Node = Union[Const, And, Or, Not, Match, Regex, Cmp, Exists, IsNull, FieldRef, Keyword]
+Node = Const | And | Or | Not | Match | Regex | Cmp | Exists | IsNull | FieldRef | Keyword
 TRUE = Const(True)
 FALSE = Const(False)
 

@@ -1,0 +1,190 @@
+"""Benchmark `spearhunt hunt` against the bare read rate and the SQLite (Zircolite) design.
+
+For each input, in the same run:
+  a) bare read: evtx `records_json` + orjson.loads (EVTX) or orjson.loads per line (JSONL);
+  b) `spearhunt hunt` end to end (subprocess, warm rule cache, all SigmaHQ Windows rules);
+  c) the Zircolite design: pySigma's sqlite backend, one in-memory SQLite table with every
+     field as a column, one query per rule. It runs ~1k events/s, so on inputs larger than
+     --baseline-max events it runs on the first --baseline-max events and its rate is
+     reported from that sample (its cost per event does not fall with size).
+Prints rates, b/a, b/c and peak RSS of b. Timings on a shared machine vary: compare ratios.
+
+    python bench/hunt.py                 # shared EVTX corpus + 1M events
+    python bench/hunt.py --sizes 5m      # the 5M-event load (writes ~6 GB to --work)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import evtx
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SPEARHUNT_DATA", ROOT.parent / "shared" / "data")).resolve()
+RULES = DATA / "sigma" / "rules" / "windows"
+SIZES = {"1m": 1_000_000, "5m": 5_000_000}
+
+
+def corpus_files() -> list[str]:
+    return sorted(glob.glob(str(DATA / "**" / "*.evtx"), recursive=True))
+
+
+def corpus_records() -> list[str]:
+    out = []
+    for f in corpus_files():
+        try:
+            out.extend(r["data"].replace("\n", "") for r in evtx.PyEvtxParser(f).records_json())
+        except (OSError, RuntimeError):
+            pass
+    return out
+
+
+def make_jsonl(path: Path, n: int) -> None:
+    """n events: the shared EVTX corpus as evtx_dump JSON lines, repeated."""
+    if path.exists() and sum(1 for _ in path.open("rb")) == n:
+        return
+    recs = corpus_records()
+    with path.open("w") as fh:
+        i = 0
+        while i < n:
+            for r in recs[: n - i]:
+                fh.write(r + "\n")
+            i += min(len(recs), n - i)
+
+
+def bare_read(inputs: list[str]) -> tuple[int, float]:
+    t = time.perf_counter()
+    n = 0
+    loads = orjson.loads
+    for p in inputs:
+        if p.endswith(".evtx"):
+            try:
+                for r in evtx.PyEvtxParser(p).records_json():
+                    loads(r["data"])
+                    n += 1
+            except (OSError, RuntimeError):
+                pass
+        else:
+            with open(p, "rb") as fh:
+                for line in fh:
+                    loads(line)
+                    n += 1
+    return n, time.perf_counter() - t
+
+
+def run_hunt(inputs: list[str], out: Path) -> tuple[float, int, dict]:
+    cmd = [sys.executable, "-m", "spearhunt.cli", "-q", "hunt", *inputs, "--rules", str(RULES),
+           "--no-pack", "-f", "json", "-o", str(out)]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    dt = time.perf_counter() - t
+    if status != 0:
+        raise SystemExit(f"hunt failed: {cmd}")
+    summary = orjson.loads(out.read_bytes())["summary"]
+    return dt, usage.ru_maxrss * 1024, summary
+
+
+def flatten(obj: dict, out: dict, prefix: str = "") -> None:
+    """Zircolite-style flattening of an evtx_dump record into Sigma field names."""
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            if k == "#attributes":
+                flatten(v, out, prefix)
+            else:
+                flatten(v, out, "" if k in ("Event", "System", "EventData", "UserData") else k + "_")
+        else:
+            out[(prefix + k) if k != "#text" else prefix.rstrip("_")] = v
+
+
+def sqlite_baseline(records: list[str]) -> tuple[float, int]:
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.collection import SigmaCollection
+    from sigma.pipelines.sysmon import sysmon_pipeline
+    from sigma.pipelines.windows import windows_logsource_pipeline
+
+    rules = SigmaCollection.load_ruleset([str(RULES)])
+    backend = sqliteBackend(sysmon_pipeline() + windows_logsource_pipeline(), collect_errors=True)
+    queries = [q for q in backend.convert(rules) if isinstance(q, str)]
+    t = time.perf_counter()
+    rows = []
+    cols: dict[str, None] = {}
+    for r in records:
+        flat: dict = {}
+        flatten(orjson.loads(r), flat)
+        rows.append(flat)
+        cols.update(dict.fromkeys(k.lower() for k in flat))
+    con = sqlite3.connect(":memory:")
+    names = list(cols)
+    con.execute("CREATE TABLE logs (" + ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in names) + ")")
+    idx = {c: i for i, c in enumerate(names)}
+    con.executemany(f"INSERT INTO logs VALUES ({', '.join('?' * len(names))})",
+                    [_row(f, idx) for f in rows])
+    con.create_function("regexp", 2, _regexp, deterministic=True)
+    hits = 0
+    for q in queries:
+        try:
+            hits += len(con.execute(q.replace("<TABLE_NAME>", "logs")).fetchall())
+        except sqlite3.Error:
+            pass
+    return time.perf_counter() - t, hits
+
+
+def _row(flat: dict, idx: dict) -> list:
+    row: list = [None] * len(idx)
+    for k, v in flat.items():
+        row[idx[k.lower()]] = v if isinstance(v, (str, int, float)) or v is None else str(v)
+    return row
+
+
+def _regexp(pattern: str, value: object) -> bool:
+    import re
+    return value is not None and re.search(pattern, str(value)) is not None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="small,1m", help="comma list of small, 1m, 5m")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "spearhunt-bench")
+    ap.add_argument("--baseline-max", type=int, default=50_000)
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    if not RULES.exists():
+        raise SystemExit(f"shared data not found at {DATA}")
+    print(f"spearhunt hunt benchmark, {os.cpu_count()} cores; rules: {RULES}")
+    warm = args.work / "warm.json"
+    run_hunt(corpus_files()[:1], warm)  # fills the compiled-rule cache
+    records = None
+    print(f"{'input':>8} {'events':>10} {'a read/s':>10} {'b hunt/s':>10} {'c sqlite/s':>10} "
+          f"{'b/a':>6} {'b/c':>7} {'RSS MB':>8} {'wall s':>7} {'detections':>10}")
+    for size in args.sizes.split(","):
+        if size == "small":
+            inputs = corpus_files()
+        else:
+            path = args.work / f"corpus_{size}.jsonl"
+            make_jsonl(path, SIZES[size])
+            inputs = [str(path)]
+        n_a, t_a = bare_read(inputs)
+        t_b, rss, summary = run_hunt(inputs, args.work / f"out_{size}.json")
+        n_b = summary["events"]
+        if records is None:
+            records = corpus_records()
+        sample = (records * (args.baseline_max // len(records) + 1))[: min(n_b, args.baseline_max)]
+        t_c, _ = sqlite_baseline(sample)
+        ra, rb, rc = n_a / t_a, n_b / t_b, len(sample) / t_c
+        print(f"{size:>8} {n_b:>10,} {ra:>10,.0f} {rb:>10,.0f} {rc:>10,.0f} {rb / ra:>6.2f} "
+              f"{rb / rc:>7.1f} {rss / 2**20:>8,.0f} {t_b:>7.1f} {summary['detections']:>10,}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
