@@ -142,7 +142,8 @@ def sqlite_baseline(records: list[str]) -> tuple[float, int]:
 def _row(flat: dict, idx: dict) -> list:
     row: list = [None] * len(idx)
     for k, v in flat.items():
-        row[idx[k.lower()]] = v if isinstance(v, (str, int, float)) or v is None else str(v)
+        ok = v is None or isinstance(v, (str, float)) or (isinstance(v, int) and abs(v) < 2**63)
+        row[idx[k.lower()]] = v if ok else str(v)
     return row
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -116,13 +117,12 @@ def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterat
     out = RawBatch(name, Kind.JSON_LINES, offsets=[])
     try:
         while True:
-            try:
-                block = fh.read(BLOCK)
-            except (OSError, EOFError) as exc:
-                on_warning(IngestWarning(name, f"file ends early or is corrupt: {exc}",
+            block, error = _read_block(fh)
+            if error is not None:
+                on_warning(IngestWarning(name, f"file ends early or is corrupt: {error}",
                                          offset=offset, line=line_no + 1))
-                block = b""
-                carry = b""  # a partial trailing record cannot be trusted
+                if block:  # what decompressed cleanly is kept; the cut last line is not
+                    block = block[: block.rfind(b"\n") + 1]
             if not block:
                 lines = [carry] if carry else []
                 carry = b""
@@ -152,12 +152,29 @@ def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterat
                     yield out
                     out = RawBatch(name, Kind.JSON_LINES, offsets=[])
             offset += starts[-1]
-            if not block:
+            if not block or error is not None:
                 break
     finally:
         fh.close()
     if out.texts:
         yield out
+
+
+def _read_block(fh: BinaryIO) -> tuple[bytes, Exception | None]:
+    """Up to BLOCK bytes; a corrupt or cut stream returns what was read before the fault."""
+    parts: list[bytes] = []
+    size = 0
+    read1 = getattr(fh, "read1", fh.read)
+    while size < BLOCK:
+        try:
+            chunk = read1(BLOCK - size)
+        except (OSError, EOFError, zlib.error) as exc:
+            return b"".join(parts), exc
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts), None
 
 
 def _skip_to_newline(fh: BinaryIO) -> None:

@@ -1,0 +1,141 @@
+"""`spearhunt hunt` and `spearhunt rules check` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import orjson
+import pytest
+
+from spearhunt.cli.main import run
+
+SYSMON = {"Channel": "Microsoft-Windows-Sysmon/Operational", "Provider_Name": "Microsoft-Windows-Sysmon"}
+RULE = """
+title: Test Whoami
+id: 22222222-2222-2222-2222-222222222222
+status: test
+level: high
+tags: [attack.discovery, attack.t1033]
+logsource: {category: process_creation, product: windows}
+detection:
+  sel: {Image|endswith: '\\\\whoami.exe'}
+  condition: sel
+"""
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "whoami.yml").write_text(RULE)
+    (rules / "broken.yml").write_text("title: x\ndetection: [unclosed\n")
+    events = [
+        {**SYSMON, "EventID": 1, "Computer": "=HYPERLINK(\"http://x.example\")", "TimeCreated": "2024-05-01T10:00:05Z",
+         "EventRecordID": 2, "Image": "C:\\Windows\\System32\\whoami.exe", "CommandLine": "=cmd|' /C calc'!A0"},
+        {**SYSMON, "EventID": 1, "Computer": "ws1", "TimeCreated": "2024-05-01T10:00:01Z",
+         "EventRecordID": 1, "Image": "C:\\Windows\\System32\\whoami.exe", "CommandLine": "whoami /all"},
+        {**SYSMON, "EventID": 1, "Computer": "ws1", "TimeCreated": "2024-05-01T11:00:00Z",
+         "EventRecordID": 3, "Image": "C:\\Windows\\notepad.exe"},
+    ]
+    (tmp_path / "events.jsonl").write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\nnot json\n")
+    return tmp_path
+
+
+def hunt(case: Path, *extra: str) -> int:
+    return run(["-q", "hunt", str(case / "events.jsonl"), "--rules", str(case / "rules"),
+                "--no-pack", *extra])
+
+
+def test_jsonl_output_contract_sorted_by_time(case, capsys):
+    assert hunt(case, "-f", "jsonl") == 0
+    lines = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [d["computer"] for d in lines] == ["ws1", '=HYPERLINK("http://x.example")']
+    d = lines[0]
+    for key in ("rule_id", "rule_title", "level", "tags", "timestamp", "computer", "channel",
+                "event_id", "record_id", "source", "event"):
+        assert key in d
+    assert d["timestamp"] == "2024-05-01T10:00:01.000000Z"
+    assert d["techniques"] == ["T1033"] and d["tactics"] == ["discovery"]
+    assert d["event"]["CommandLine"] == "whoami /all"
+
+
+def test_json_wraps_detections_and_summary(case, capsys):
+    assert hunt(case, "-f", "json") == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert len(doc["detections"]) == 2
+    s = doc["summary"]
+    assert s["events"] == 3 and s["detections"] == 2 and s["warnings"] == 1
+    assert s["by_level"] == {"high": 2}
+    assert s["top_hosts"][0]["count"] == 1
+
+
+def test_csv_defuses_spreadsheet_formulas(case, tmp_path, capsys):
+    out = tmp_path / "d.csv"
+    assert hunt(case, "-f", "csv", "-o", str(out)) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 2
+    assert rows[1]["computer"] == "'=HYPERLINK(\"http://x.example\")"
+    assert rows[0]["computer"] == "ws1"
+
+
+def test_time_window_and_min_level(case, capsys):
+    assert hunt(case, "-f", "jsonl", "--from", "2024-05-01T10:00:03Z") == 0
+    assert [orjson.loads(x)["record_id"] for x in capsys.readouterr().out.splitlines()] == [2]
+    assert hunt(case, "-f", "jsonl", "--min-level", "critical") == 0
+    assert capsys.readouterr().out.strip() == ""
+
+
+def test_store_keeps_events_and_detections_across_runs(case, tmp_path, capsys):
+    store = tmp_path / "case.duckdb"
+    assert hunt(case, "-f", "jsonl", "--store", str(store)) == 0
+    assert hunt(case, "-f", "jsonl", "--store", str(store)) == 0
+    con = duckdb.connect(str(store), read_only=True)
+    assert con.execute("SELECT count(*), count(DISTINCT eid) FROM events").fetchone() == (6, 6)
+    assert con.execute("SELECT count(*) FROM detections").fetchone() == (4,)
+    assert con.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM warnings").fetchone() == (2,)
+    joined = con.execute("SELECT count(*) FROM detections d JOIN events e USING (eid)").fetchone()
+    assert joined == (4,)
+
+
+def test_output_is_deterministic(case, capsys):
+    hunt(case, "-f", "jsonl")
+    first = capsys.readouterr().out
+    hunt(case, "-f", "jsonl")
+    assert capsys.readouterr().out == first
+
+
+def test_table_output_and_summary(case, capsys):
+    assert run(["hunt", str(case / "events.jsonl"), "--rules", str(case / "rules"), "--no-pack"]) == 0
+    out = capsys.readouterr().out
+    assert "Test Whoami" in out and "Summary" in out and "Top hosts" in out
+
+
+def test_rules_check_reports_the_broken_rule(case, capsys):
+    assert run(["rules", "check", str(case / "rules"), "--json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert doc["runnable"] == 1
+    assert any("broken.yml" in p["source"] for p in doc["problems"])
+    assert run(["rules", "check", str(case / "rules"), "--strict"]) == 1
+
+
+def test_missing_input_is_a_usage_error(case, capsys):
+    assert run(["hunt", str(case / "nope.evtx"), "--no-pack", "--rules", str(case / "rules")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_user_errors_print_no_traceback(case):
+    proc = subprocess.run([sys.executable, "-m", "spearhunt.cli", "hunt", str(case / "nope"),
+                           "--format", "xml"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "error" in proc.stderr
+
+
+def test_pack_loads_by_default(case, capsys):
+    assert run(["-q", "hunt", str(case / "events.jsonl"), "-f", "json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["summary"]["rules"]["loaded"] >= 12
