@@ -32,14 +32,17 @@ def compile_yaml(tmp: Path, rule: str, placeholders: dict[str, list[str]] | None
 
 def run(tmp: Path, rule: str, events: list[dict[str, Any]], mode: str,
         placeholders: dict[str, list[str]] | None = None) -> list[int]:
-    """Indices (0-based) of the events the rule matches, by the 'sql' or 'python' path."""
+    """Indices (0-based) of the events the rule matches, by one evaluation path: SQL or
+    Python, over the slice table or its de-duplicated form."""
     result = compile_yaml(tmp, rule, placeholders)
     assert not result.problems, result.problems
     data = tmp / "events.jsonl"
     data.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
     mp = pytest.MonkeyPatch()
-    mp.setattr(duck, "PYTHON_ROWS_MAX", 0 if mode == "sql" else 10**9)
-    mp.setattr(duck, "PYTHON_WORK_MAX", 0 if mode == "sql" else 10**12)
+    sql = mode.startswith("sql")
+    mp.setattr(duck, "PYTHON_ROWS_MAX", 0 if sql else 10**9)
+    mp.setattr(duck, "PYTHON_WORK_MAX", 0 if sql else 10**12)
+    mp.setattr(duck, "DEDUP_MIN", 0 if mode.endswith("dedup") else 10**12)
     try:
         eng = DuckEngine(result.rules, on_warning=lambda w: None)
         src = sniff(data)
@@ -52,7 +55,7 @@ def run(tmp: Path, rule: str, events: list[dict[str, Any]], mode: str,
         mp.undo()
 
 
-@pytest.fixture(params=["sql", "python"])
+@pytest.fixture(params=["sql", "python", "sql-dedup", "python-dedup"])
 def match(request, tmp_path):
     """``match(rule_yaml, events) -> matched indices`` on one evaluation path."""
 

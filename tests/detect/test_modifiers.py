@@ -214,3 +214,21 @@ def test_event_id_alone_does_not_match_another_channel(match):
     r = rule("  sel: {Image|endswith: '\\\\whoami.exe'}\n  condition: sel")
     other = {"EventID": 1, "Channel": "Application", "Image": "c:\\whoami.exe"}
     assert match(r, [other, sysmon1(Image="c:\\whoami.exe")]) == [1]
+
+
+def test_duplicate_events_each_get_their_detection(match):
+    r = rule("  sel: {Image|endswith: '\\\\whoami.exe'}\n  condition: sel")
+    same = sysmon1(Image="c:\\whoami.exe", CommandLine="whoami")
+    other = sysmon1(Image="c:\\calc.exe")
+    assert match(r, [same, other, same, same, other]) == [0, 2, 3]
+
+
+def test_product_wide_keyword_rule_searches_every_log(match):
+    r = HEAD.replace("logsource: {category: process_creation, product: windows}",
+                     "logsource: {product: windows}") + (
+        "detection:\n  keywords: ['sekurlsa::', '\\\\mimilib.dll']\n  filter: {EventID: 15}\n"
+        "  condition: keywords and not filter")
+    security = {"EventID": 4688, "Channel": "Security", "CommandLine": "m.exe SEKURLSA::logonpasswords"}
+    app = {"EventID": 1000, "Channel": "Application", "Data": "loaded C:\\x\\MIMILIB.dll"}
+    stream = sysmon1(EventID=15, TargetFilename="C:\\rules\\sekurlsa::.yml")
+    assert match(r, [security, app, stream, sysmon1(CommandLine="calc")]) == [0, 1]

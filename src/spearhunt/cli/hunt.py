@@ -6,7 +6,7 @@ import sys
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 from rich.table import Table
@@ -14,11 +14,13 @@ from rich.text import Text
 
 from spearhunt.cli.console import STATE, err, out, progress_bar
 from spearhunt.cli.main import app
-from spearhunt.detect.hunt import HuntOptions, HuntSummary, hunt
 from spearhunt.errors import UsageError
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.detection import LEVELS
 from spearhunt.report.detections import DetectionWriter, details
+
+if TYPE_CHECKING:
+    from spearhunt.detect.hunt import HuntSummary
 
 FORMATS = ("table", "csv", "jsonl", "json")
 LEVEL_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
@@ -56,6 +58,7 @@ def hunt_command(
     threads: int | None = typer.Option(None, "--threads", help="Engine threads (default: all cores)."),
 ) -> None:
     """Run Sigma rules (SigmaHQ's and spearhunt's pack) over Windows event logs and JSON telemetry."""
+    from spearhunt.detect.hunt import HuntOptions, hunt
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     if min_level not in LEVELS:

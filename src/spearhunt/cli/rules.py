@@ -12,9 +12,6 @@ from rich.text import Text
 
 from spearhunt.cli.console import err, out, progress_bar
 from spearhunt.cli.main import app
-from spearhunt.detect.engine.plan import Router
-from spearhunt.detect.hunt import load_rules
-from spearhunt.detect.sigma.compiler import RuleProblem
 
 rules_app = typer.Typer(help="Work with Sigma rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -29,6 +26,10 @@ def check(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any rule cannot run."),
 ) -> None:
     """Compile every rule and list the ones that cannot run, with the reason."""
+    from spearhunt.detect.engine.plan import Router
+    from spearhunt.detect.hunt import load_rules
+    from spearhunt.detect.sigma.compiler import RuleProblem
+
     with progress_bar("compiling") as bar:
         result, compiler = load_rules(paths or [], not paths, placeholders, not no_cache, bar)
     problems = [p for p in result.problems if p.kind != "skipped"]

@@ -45,6 +45,7 @@ CHUNK_BYTES = 160 * 1024 * 1024
 # DuckDB costs ~1 ms, evaluating one in Python ~1-2 µs (measured on the shared EVTX corpus).
 PYTHON_WORK_MAX = 400_000
 PYTHON_ROWS_MAX = 600
+DEDUP_MIN = 1_000
 
 
 def _q(name: str) -> str:
@@ -74,6 +75,7 @@ class EngineStats:
     slices: int = 0
     queries: int = 0
     python_slices: int = 0
+    distinct_rows: int = 0  # rows the rules actually ran on, after de-duplication
     rule_slices: int = 0  # (rule variant, slice) pairs evaluated
     invalid_records: int = 0
     seconds_normalize: float = 0.0
@@ -192,6 +194,8 @@ class DuckEngine:
         ).fetchall()
         t2 = time.perf_counter()
         self.stats.phase["store+keys"] = self.stats.phase.get("store+keys", 0) + t2 - t1
+        if self.router.anywhere:
+            self._run_anywhere()
         for gid, channel, provider, event_id, count, keys, evtx_shape in groups:
             keys = list(keys or [])
             if evtx_shape:
@@ -270,6 +274,15 @@ class DuckEngine:
         )
         s.rows += count
 
+    def _run_anywhere(self) -> None:
+        """Product-wide rules (keyword searches over every Windows log) in one pass a chunk."""
+        renderer = Renderer(DUCKDB, _chunk_column, keyword_json="CAST(fields AS VARCHAR)")
+        parts = [f"CASE WHEN {renderer.render(t.tree)} THEN {t.index} END"
+                 for t in self.router.anywhere]
+        self.con.execute(
+            f"INSERT INTO hits SELECT rule, eid FROM (SELECT eid, unnest([{', '.join(parts)}]) "
+            f"AS rule FROM chunk) WHERE rule IS NOT NULL")
+
     # ------------------------------------------------------------------ rules
     def run_rules(self, on_progress: Callable[[int, int, str], None] | None = None) -> None:
         """Flush input, then match every slice against its rules (once per run)."""
@@ -299,17 +312,32 @@ class DuckEngine:
             return
         self.stats.slices += 1
         self.stats.rule_slices += len(work)
-        if s.rows <= PYTHON_ROWS_MAX and s.rows * len(work) <= PYTHON_WORK_MAX:
-            self._run_python(s, work)
+        table, rows = s.table, s.rows
+        if rows >= DEDUP_MIN:
+            # Logs repeat themselves (the same service, task or script runs thousands of
+            # times): rules run once per distinct combination of the fields they read.
+            table = f"{s.table}_u"
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (eid), "
+                             f"list(eid) AS eids FROM {s.table} GROUP BY ALL")
+            rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+            self.stats.distinct_rows += rows
         else:
-            self._run_sql(s, work)
+            self.stats.distinct_rows += rows
+        if rows <= PYTHON_ROWS_MAX and rows * len(work) <= PYTHON_WORK_MAX:
+            self._run_python(table, work)
+        else:
+            self._run_sql(table, work)
+        if table != s.table:
+            self.con.execute(f"DROP TABLE {table}")
 
-    def _run_python(self, s: _Slice, work: list[tuple[Target, ir.Node]]) -> None:
+    def _run_python(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
         self.stats.python_slices += 1
         t0 = time.perf_counter()
-        names = [c[0] for c in self.con.execute(f"SELECT * FROM {s.table} LIMIT 0").description]
+        names = [c[0] for c in self.con.execute(f"SELECT * FROM {table} LIMIT 0").description]
         pos = {n: i for i, n in enumerate(names)}
-        rows = self.con.execute(f"SELECT * FROM {s.table}").fetchall()
+        rows = self.con.execute(f"SELECT * FROM {table}").fetchall()
+        grouped = "eids" in pos
+        key = pos["eids"] if grouped else pos["eid"]
 
         def index(field: str, cased: bool) -> int:
             return pos[slot(field, cased)]
@@ -320,7 +348,10 @@ class DuckEngine:
         hits: list[tuple[int, int]] = []
         for t, tree in work:
             pred = compile_tree(tree, index, kw_index)
-            hits.extend((t.index, r[0]) for r in rows if pred(r))
+            if grouped:
+                hits.extend((t.index, e) for r in rows if pred(r) for e in r[key])
+            else:
+                hits.extend((t.index, r[key]) for r in rows if pred(r))
         if hits:
             self._insert_hits(hits)
         self.stats.phase["python rules"] = self.stats.phase.get("python rules", 0) + time.perf_counter() - t0
@@ -332,32 +363,33 @@ class DuckEngine:
         self.con.execute("INSERT INTO hits SELECT * FROM new_hits")
         self.con.unregister("new_hits")
 
-    def _run_sql(self, s: _Slice, work: list[tuple[Target, ir.Node]]) -> None:
+    def _run_sql(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
         t0 = time.perf_counter()
         try:
-            self._run_sql_batches(s, work)
+            self._run_sql_batches(table, work)
         finally:
             self.stats.phase["sql rules"] = self.stats.phase.get("sql rules", 0) + time.perf_counter() - t0
 
-    def _run_sql_batches(self, s: _Slice, work: list[tuple[Target, ir.Node]]) -> None:
+    def _run_sql_batches(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
         renderer = Renderer(DUCKDB, column_name)
         batch: list[tuple[Target, str]] = [(t, renderer.render(tree)) for t, tree in work]
         for start in range(0, len(batch), RULES_PER_QUERY):
             part = batch[start:start + RULES_PER_QUERY]
             try:
-                self._query(s, part)
+                self._query(table, part)
             except duckdb.Error:
                 for one in part:  # find the rule the engine refuses; the others still run
                     try:
-                        self._query(s, [one])
+                        self._query(table, [one])
                     except duckdb.Error as exc:
                         self.stats.failed_rules[one[0].index] = str(exc).splitlines()[0]
 
-    def _query(self, s: _Slice, part: list[tuple[Target, str]]) -> None:
+    def _query(self, table: str, part: list[tuple[Target, str]]) -> None:
         cases = ", ".join(f"CASE WHEN {sql} THEN {t.index} END" for t, sql in part)
+        ids = "eids" if table.endswith("_u") else "[eid]"
         self.con.execute(
-            f"INSERT INTO hits SELECT rule, eid FROM (SELECT eid, unnest([{cases}]) AS rule "
-            f"FROM {s.table}) WHERE rule IS NOT NULL"
+            f"INSERT INTO hits SELECT rule, unnest(ids) FROM (SELECT {ids} AS ids, "
+            f"unnest([{cases}]) AS rule FROM {table}) WHERE rule IS NOT NULL"
         )
         self.stats.queries += 1
 
@@ -382,6 +414,18 @@ class DuckEngine:
                     event = {}
                 yield Detection(self.rules[rule].info, ts, computer, channel, event_id,
                                 record_id, self.sources[src - self._src_base], event, eid)
+
+
+_CHUNK_COLUMNS = {"eventid": "CAST(event_id AS VARCHAR)", "channel": "channel",
+                  "provider_name": "provider", "computer": "computer"}
+
+
+def _chunk_column(field: str, cased: bool) -> str:
+    """A field as an expression over the chunk table (for product-wide rules)."""
+    key = ir.field_key(field)
+    expr = _CHUNK_COLUMNS.get(key) or (
+        "json_extract_string(fields, " + "'" + _json_path(field).replace("'", "''") + "')")
+    return expr if cased else f"lower({expr})"
 
 
 def connect(database: Path | None = None, *, threads: int | None = None,

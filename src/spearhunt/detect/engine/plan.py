@@ -117,7 +117,7 @@ class Router:
         ch = (channel or "").lower()
         pv = (provider or "").lower()
         out = []
-        for t in (*self.by_channel.get(ch, ()), *self.by_provider.get(pv, ()), *self.anywhere):
+        for t in (*self.by_channel.get(ch, ()), *self.by_provider.get(pv, ())):
             if t.route.event_ids is not None and event_id not in t.route.event_ids:
                 continue
             if t.route.providers is not None and pv not in t.route.providers:

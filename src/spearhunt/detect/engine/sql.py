@@ -13,10 +13,12 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from spearhunt.detect.sigma import ir
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 # Or-lists of at least this many substring/prefix/suffix literals on one field become one
 # regex: one automaton pass instead of N scans (measured 20x on hash and path lists).
@@ -75,6 +77,13 @@ def like_pattern(glob: str) -> str:
     return "".join(out)
 
 
+def json_escape(text: str) -> str:
+    """How ``text`` appears inside a JSON string (minimal escaping, as our JSON writers do)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
 def regex_literal(text: str) -> str:
     """Escape a literal for RE2 and Java regexes alike (only ASCII punctuation is escaped)."""
     return re.sub(r"([\\^$.|?*+()\[\]{}/-])", r"\\\1", text)
@@ -88,10 +97,14 @@ def regex_with_flags(pattern: str, flags: str) -> str:
 class Renderer:
     """Renders trees for one dialect over columns named by ``columns``."""
 
-    def __init__(self, dialect: Dialect, columns: Columns, keyword_column: str = "_kw") -> None:
+    def __init__(self, dialect: Dialect, columns: Columns, keyword_column: str = "_kw",
+                 keyword_json: str | None = None) -> None:
         self.d = dialect
         self.col = columns
         self.kw = keyword_column
+        # With keyword_json, keywords search the event's JSON text (an expression), their
+        # values escaped as JSON escapes them: one pass, no per-field column needed.
+        self.kw_json = keyword_json
 
     def render(self, node: ir.Node) -> str:
         """SQL text of a boolean expression."""
@@ -124,6 +137,11 @@ class Renderer:
                 fn = self.d.prefix if op == "prefix" else self.d.suffix
                 return f"{fn}({a}, {b})"
             case ir.Keyword(op, value, cased):
+                if self.kw_json is not None:
+                    text = self.kw_json if cased else f"lower({self.kw_json})"
+                    if op == "glob":
+                        return self._match(text, op, value.replace("\\\\", "\\\\\\\\"))
+                    return self._match(text, "contains", json_escape(value))
                 col = self.kw + ("_cs" if cased else "")
                 return self._match(col, op, value)
         raise TypeError(f"not a predicate node: {node!r}")
@@ -169,6 +187,7 @@ class Renderer:
 
 def to_sqlglot(node: ir.Node, columns: Callable[[str, bool], exp.Expression]) -> exp.Expression:
     """The same expression as a sqlglot tree (no folding of or-lists), for any dialect."""
+    from sqlglot import exp  # only the reference path needs sqlglot; keep start-up fast
 
     def lit(v: str) -> exp.Expression:
         return exp.Literal.string(v)
