@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from spearhunt.detect.mail.files import decoy_reason, extensions
 from spearhunt.detect.mail.htmlscan import scan_html, visible_text
+from spearhunt.ingest.mail.blob import make_blob
 from tests.mail.helpers import fx, ids, judge
 
 LONG = "Hello team, the minutes of Tuesday's planning meeting are below. " * 6
@@ -178,3 +180,44 @@ def test_spam_offer_language_in_several_languages() -> None:
                  "Trouvez votre crédit idéal, jusqu'à 70 % pris en charge.", "See if you qualify today."):
         assert "lang.offer" in ids(judge(fx.mail(body=body))), body
     assert "lang.offer" not in ids(judge(fx.mail(body=LONG)))
+
+
+def test_empty_or_misnamed_document_is_a_decoy() -> None:
+    empty = make_blob("Invoice 2291.pdf", b"", declared_type="application/pdf")
+    text_pdf = make_blob("FR#8745FS.pdf", b"--boundary\r\nContent-Disposition: attachment\r\n" * 5)
+    crossed = make_blob("invite.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", declared_type="application/pdf")
+    for blob in (empty, text_pdf, crossed):
+        assert decoy_reason(blob, extensions(blob.name)[0]), blob.name
+    assert "att.decoy" in ids(judge(fx.mail(attachments={"statement.docx": b"not a zip at all, just words"})))
+
+
+def test_real_documents_and_legacy_exports_are_not_decoys() -> None:
+    pdf = make_blob("report.pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", declared_type="application/pdf")
+    csv_as_xls = make_blob("export.xls", b"name;amount\nann;12\n", declared_type="application/vnd.ms-excel")
+    member = make_blob("inner.pdf", b"", parent="bundle.zip")
+    for blob in (pdf, csv_as_xls, member):
+        assert not decoy_reason(blob, extensions(blob.name)[0]), blob.name
+    assert "att.decoy" not in ids(judge(fx.mail(attachments={"plan.pdf": b"%PDF-1.4\n%\xe2\xe3\n"})))
+
+
+def test_bare_word_x_mailer_is_fake() -> None:
+    assert "hdr.fake_mailer" in ids(judge(fx.mail(headers={"X-Mailer": "bgBEW"})))
+    for real in ("Microsoft Outlook 16.0", "Mutt/1.4i", "Apple Mail (2.3445.104.11)"):
+        assert "hdr.fake_mailer" not in ids(judge(fx.mail(headers={"X-Mailer": real}))), real
+
+
+SALAD = ("Jt3s16b 1z27qXCxqwuwvqqt 88DNv4WBMTpalr zSVPf2M2icS 62ZQXlc3 coe1tF7n93tGQc89BI KwAzmpdYi6xhA "
+         "VnnStYV286C xx9O12pm vbM1Ie8NJYlNCNf mvNPQANKjxzWMkV de7X5xyri e4eH5X SDdr0Vc4QlZ4p6D5 ") * 2
+
+
+def test_random_token_salad_body_is_gibberish() -> None:
+    assert "body.gibberish" in ids(judge(fx.mail(body="Win a gift card today!\n" + SALAD)))
+
+
+def test_technical_text_with_ids_is_not_gibberish() -> None:
+    patch = ("Fixes: 3f2a9c1d0b7e (\"Bluetooth: hci_sync: fix ConnectionHandle lookup\")\n"
+             "Signed-off-by: Luiz Augusto von Dentz <luiz@example.org>\n"
+             "The function hci_conn_hash_lookup_handle returns NULL when the handle is stale; "
+             "callers in hci_event.c and l2cap_core.c now check the result before use. ") * 4
+    assert "body.gibberish" not in ids(judge(fx.mail(body=patch)))
+    assert "body.gibberish" not in ids(judge(fx.mail(body=LONG)))

@@ -58,6 +58,8 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "hdr.malformed_from": ("From header holds no single valid address", "T1036"),
     "hdr.emoji": ("Emoji in the sender name or subject (bulk lure styling)", None),
     "body.hidden_text": ("Text hidden from the reader (filter-evasion salad or split words)", "T1027"),
+    "body.gibberish": ("Body is random-token salad (filter poisoning)", "T1027"),
+    "hdr.fake_mailer": ("X-Mailer is a bare word, not a mail program with a version", "T1036"),
     "body.tiny_lure": ("Almost no text: the mail is just a link, image or attachment", "T1566"),
     "ben.mailing_list": ("Sent through a mailing list whose headers agree with the sender", None),
     "ben.thread": ("Reply in an existing conversation, quoting it", None),
@@ -103,6 +105,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "att.mobileconfig": ("Apple configuration profile attached", "T1566.001"),
     "att.macro_enabled_ext": ("Macro-enabled Office file type", "T1204.002"),
     "att.yara": ("YARA rule matched", None),
+    "att.decoy": ("Attached document is a prop: empty or not the format its name promises", "T1036.008"),
 }
 
 _SEVERITY = ((70, "critical"), (45, "high"), (25, "medium"), (10, "low"))
