@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from spearhunt.detect.mail.catalogue import reason
+from spearhunt.detect.mail.context import unwrap
 from spearhunt.detect.mail.files import decoy_reason, extensions
 from spearhunt.detect.mail.htmlscan import scan_html, visible_text
+from spearhunt.detect.mail.scoring import weak_combo
 from spearhunt.ingest.mail.blob import make_blob
-from tests.mail.helpers import fx, ids, judge
+from spearhunt.model.mail import Reason
+from tests.mail.helpers import CONFIG, fx, ids, judge
 
 LONG = "Hello team, the minutes of Tuesday's planning meeting are below. " * 6
 
@@ -221,3 +225,40 @@ def test_technical_text_with_ids_is_not_gibberish() -> None:
              "callers in hci_event.c and l2cap_core.c now check the result before use. ") * 4
     assert "body.gibberish" not in ids(judge(fx.mail(body=patch)))
     assert "body.gibberish" not in ids(judge(fx.mail(body=LONG)))
+
+
+def test_invisible_characters_in_an_attachment_name() -> None:
+    v = judge(fx.mail(attachments={"reviewdocument_txtid\u034f\u034f.rtf": b"{\\rtf1 hello}"}))
+    assert "att.hidden_name_chars" in ids(v)
+    assert "att.hidden_name_chars" not in ids(judge(fx.mail(attachments={"review document.rtf": b"{\\rtf1 hi}"})))
+
+
+def test_tracker_and_open_redirect_links_are_judged_at_their_destination() -> None:
+    ses = "https://x1.r.eu-west-1.awstrack.me/L0/https:%2F%2Fkit.s3-website.amazonaws.com%2Fa/1/0102-abc=/xyz"
+    assert unwrap(ses) == ("https://kit.s3-website.amazonaws.com/a", ses)
+    tracker = "https://click.news.example.com/track?id=7&url=https%3A%2F%2Flure.top%2Fgo"
+    assert unwrap(tracker)[0] == "https://lure.top/go"
+    plain = "https://shop.example.com/search?q=https://example.org&page=2"
+    assert unwrap(plain) == (plain, "")
+
+
+def _reasons(*pairs: tuple[str, int]) -> list[Reason]:
+    return [reason(CONFIG, rid, ["test"], score=score) for rid, score in pairs]
+
+
+def test_weak_tells_of_three_families_earn_the_combination_bonus() -> None:
+    combo = weak_combo(_reasons(("hdr.freemail_sender", 8), ("hdr.reference_number", 8), ("lang.urgency", 10)), CONFIG)
+    assert combo is not None and combo.id == "mix.independent_tells"
+
+
+def test_two_families_or_feeble_tells_earn_no_bonus() -> None:
+    assert weak_combo(_reasons(("hdr.reply_to_mismatch", 12), ("hdr.freemail_sender", 8), ("lang.money", 10)), CONFIG) is None
+    assert weak_combo(_reasons(("hdr.return_path_mismatch", 4), ("lang.action", 5), ("link.shortener", 8),
+                               ("lang.money", 10)), CONFIG) is None
+    assert weak_combo(_reasons(("lang.money", 10), ("link.shortener", 8), ("ben.thread", -10)), CONFIG) is None
+
+
+def test_callback_lure_with_an_adverb() -> None:
+    body = "Your subscription has been successfully renewed. To cancel the order call +1 843-602-3984."
+    assert "lang.callback" in ids(judge(fx.mail(body=body)))
+    assert "lang.callback" not in ids(judge(fx.mail(body="Your subscription has been successfully renewed.")))

@@ -9,6 +9,7 @@ from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.config import MailConfig
 from spearhunt.detect.mail.htmlscan import scan_html
 from spearhunt.detect.mail.pdf import pdf_facts
+from spearhunt.detect.mail.text import hidden_chars, strip_hidden
 from spearhunt.ingest.mail import Blob
 from spearhunt.model.mail import Reason
 
@@ -61,6 +62,9 @@ def check_file(blob: Blob, config: MailConfig, where: str,
 
     if "\u202e" in blob.name or "\u202d" in blob.name:
         add("att.rlo", f"name {blob.name!r} reads {blob.name.replace(chr(0x202E), '')!r} once reversed")
+    elif hidden_chars(blob.name):
+        add("att.hidden_name_chars", f"name {blob.name!r} holds {hidden_chars(blob.name)} invisible character(s)",
+            f"reads as {strip_hidden(blob.name)!r}")
     if len(exts) >= 2 and exts[1] in DOC_EXT and (ext in EXECUTABLE_EXT | SCRIPT_EXT | RISKY_EXT | DISK_EXT | HTML_EXT | {"lnk"}):
         add("att.double_extension", f"{blob.name!r}: .{exts[1]} then .{ext}")
     elif re.search(r"\.\w{2,4}\s{3,}\.\w+$", blob.name):
