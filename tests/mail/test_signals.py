@@ -5,6 +5,7 @@ from __future__ import annotations
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.context import unwrap
 from spearhunt.detect.mail.files import decoy_reason, extensions
+from spearhunt.detect.mail.headers import names_itself
 from spearhunt.detect.mail.htmlscan import scan_html, visible_text
 from spearhunt.detect.mail.scoring import weak_combo
 from spearhunt.ingest.mail.blob import make_blob
@@ -262,3 +263,24 @@ def test_callback_lure_with_an_adverb() -> None:
     body = "Your subscription has been successfully renewed. To cancel the order call +1 843-602-3984."
     assert "lang.callback" in ids(judge(fx.mail(body=body)))
     assert "lang.callback" not in ids(judge(fx.mail(body="Your subscription has been successfully renewed.")))
+
+
+def test_publisher_naming_itself_next_to_a_brand_is_not_impersonation() -> None:
+    v = judge(fx.mail(sender="Lockergnome Apple Core <subscriptions@lockergnome.com>",
+                      body="Mac news of the week: https://www.lockergnome.com/mac"))
+    assert not {"hdr.brand_display_name", "link.brand_not_linked"} & ids(v)
+    assert names_itself("Lockergnome Apple Core", "lockergnome.com", "apple")
+
+
+def test_brand_named_domain_or_bare_brand_is_still_impersonation() -> None:
+    assert not names_itself("Correios", "correios.co.ua", "correios")
+    v = judge(fx.mail(sender="Apple Support <help@shop-example.com>", body="Verify: https://appleid.lure.example/x"))
+    assert "hdr.brand_display_name" in ids(v)
+
+
+def test_shown_address_whose_domain_gets_every_link_is_a_forwarding_alias() -> None:
+    sender = '"news@books.example.com [reader/books]" <ticket_23aj49@alias-relay.example.net>'
+    kept = judge(fx.mail(sender=sender, body="New titles: https://www.books.example.com/new https://books.example.com/a"))
+    assert "hdr.display_name_address" not in ids(kept)
+    lure = judge(fx.mail(sender=sender, body="Sign in: https://books-example.lure.example/login"))
+    assert "hdr.display_name_address" in ids(lure)
