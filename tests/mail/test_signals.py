@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from spearhunt.detect.mail.catalogue import reason
+from spearhunt.detect.mail.context import unwrap
+from spearhunt.detect.mail.files import decoy_reason, extensions
+from spearhunt.detect.mail.headers import names_itself
 from spearhunt.detect.mail.htmlscan import scan_html, visible_text
-from tests.mail.helpers import fx, ids, judge
+from spearhunt.detect.mail.scoring import weak_combo
+from spearhunt.ingest.mail.blob import make_blob
+from spearhunt.model.mail import Reason
+from tests.mail.helpers import CONFIG, fx, ids, judge
 
 LONG = "Hello team, the minutes of Tuesday's planning meeting are below. " * 6
 
@@ -178,3 +185,102 @@ def test_spam_offer_language_in_several_languages() -> None:
                  "Trouvez votre crédit idéal, jusqu'à 70 % pris en charge.", "See if you qualify today."):
         assert "lang.offer" in ids(judge(fx.mail(body=body))), body
     assert "lang.offer" not in ids(judge(fx.mail(body=LONG)))
+
+
+def test_empty_or_misnamed_document_is_a_decoy() -> None:
+    empty = make_blob("Invoice 2291.pdf", b"", declared_type="application/pdf")
+    text_pdf = make_blob("FR#8745FS.pdf", b"--boundary\r\nContent-Disposition: attachment\r\n" * 5)
+    crossed = make_blob("invite.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", declared_type="application/pdf")
+    for blob in (empty, text_pdf, crossed):
+        assert decoy_reason(blob, extensions(blob.name)[0]), blob.name
+    assert "att.decoy" in ids(judge(fx.mail(attachments={"statement.docx": b"not a zip at all, just words"})))
+
+
+def test_real_documents_and_legacy_exports_are_not_decoys() -> None:
+    pdf = make_blob("report.pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", declared_type="application/pdf")
+    csv_as_xls = make_blob("export.xls", b"name;amount\nann;12\n", declared_type="application/vnd.ms-excel")
+    member = make_blob("inner.pdf", b"", parent="bundle.zip")
+    for blob in (pdf, csv_as_xls, member):
+        assert not decoy_reason(blob, extensions(blob.name)[0]), blob.name
+    assert "att.decoy" not in ids(judge(fx.mail(attachments={"plan.pdf": b"%PDF-1.4\n%\xe2\xe3\n"})))
+
+
+def test_bare_word_x_mailer_is_fake() -> None:
+    assert "hdr.fake_mailer" in ids(judge(fx.mail(headers={"X-Mailer": "bgBEW"})))
+    for real in ("Microsoft Outlook 16.0", "Mutt/1.4i", "Apple Mail (2.3445.104.11)"):
+        assert "hdr.fake_mailer" not in ids(judge(fx.mail(headers={"X-Mailer": real}))), real
+
+
+SALAD = ("Jt3s16b 1z27qXCxqwuwvqqt 88DNv4WBMTpalr zSVPf2M2icS 62ZQXlc3 coe1tF7n93tGQc89BI KwAzmpdYi6xhA "
+         "VnnStYV286C xx9O12pm vbM1Ie8NJYlNCNf mvNPQANKjxzWMkV de7X5xyri e4eH5X SDdr0Vc4QlZ4p6D5 ") * 2
+
+
+def test_random_token_salad_body_is_gibberish() -> None:
+    assert "body.gibberish" in ids(judge(fx.mail(body="Win a gift card today!\n" + SALAD)))
+
+
+def test_technical_text_with_ids_is_not_gibberish() -> None:
+    patch = ("Fixes: 3f2a9c1d0b7e (\"Bluetooth: hci_sync: fix ConnectionHandle lookup\")\n"
+             "Signed-off-by: Luiz Augusto von Dentz <luiz@example.org>\n"
+             "The function hci_conn_hash_lookup_handle returns NULL when the handle is stale; "
+             "callers in hci_event.c and l2cap_core.c now check the result before use. ") * 4
+    assert "body.gibberish" not in ids(judge(fx.mail(body=patch)))
+    assert "body.gibberish" not in ids(judge(fx.mail(body=LONG)))
+
+
+def test_invisible_characters_in_an_attachment_name() -> None:
+    v = judge(fx.mail(attachments={"reviewdocument_txtid\u034f\u034f.rtf": b"{\\rtf1 hello}"}))
+    assert "att.hidden_name_chars" in ids(v)
+    assert "att.hidden_name_chars" not in ids(judge(fx.mail(attachments={"review document.rtf": b"{\\rtf1 hi}"})))
+
+
+def test_tracker_and_open_redirect_links_are_judged_at_their_destination() -> None:
+    ses = "https://x1.r.eu-west-1.awstrack.me/L0/https:%2F%2Fkit.s3-website.amazonaws.com%2Fa/1/0102-abc=/xyz"
+    assert unwrap(ses) == ("https://kit.s3-website.amazonaws.com/a", ses)
+    tracker = "https://click.news.example.com/track?id=7&url=https%3A%2F%2Flure.top%2Fgo"
+    assert unwrap(tracker)[0] == "https://lure.top/go"
+    plain = "https://shop.example.com/search?q=https://example.org&page=2"
+    assert unwrap(plain) == (plain, "")
+
+
+def _reasons(*pairs: tuple[str, int]) -> list[Reason]:
+    return [reason(CONFIG, rid, ["test"], score=score) for rid, score in pairs]
+
+
+def test_weak_tells_of_three_families_earn_the_combination_bonus() -> None:
+    combo = weak_combo(_reasons(("hdr.freemail_sender", 8), ("hdr.reference_number", 8), ("lang.urgency", 10)), CONFIG)
+    assert combo is not None and combo.id == "mix.independent_tells"
+
+
+def test_two_families_or_feeble_tells_earn_no_bonus() -> None:
+    assert weak_combo(_reasons(("hdr.reply_to_mismatch", 12), ("hdr.freemail_sender", 8), ("lang.money", 10)), CONFIG) is None
+    assert weak_combo(_reasons(("hdr.return_path_mismatch", 4), ("lang.action", 5), ("link.shortener", 8),
+                               ("lang.money", 10)), CONFIG) is None
+    assert weak_combo(_reasons(("lang.money", 10), ("link.shortener", 8), ("ben.thread", -10)), CONFIG) is None
+
+
+def test_callback_lure_with_an_adverb() -> None:
+    body = "Your subscription has been successfully renewed. To cancel the order call +1 843-602-3984."
+    assert "lang.callback" in ids(judge(fx.mail(body=body)))
+    assert "lang.callback" not in ids(judge(fx.mail(body="Your subscription has been successfully renewed.")))
+
+
+def test_publisher_naming_itself_next_to_a_brand_is_not_impersonation() -> None:
+    v = judge(fx.mail(sender="Lockergnome Apple Core <subscriptions@lockergnome.com>",
+                      body="Mac news of the week: https://www.lockergnome.com/mac"))
+    assert not {"hdr.brand_display_name", "link.brand_not_linked"} & ids(v)
+    assert names_itself("Lockergnome Apple Core", "lockergnome.com", "apple")
+
+
+def test_brand_named_domain_or_bare_brand_is_still_impersonation() -> None:
+    assert not names_itself("Correios", "correios.co.ua", "correios")
+    v = judge(fx.mail(sender="Apple Support <help@shop-example.com>", body="Verify: https://appleid.lure.example/x"))
+    assert "hdr.brand_display_name" in ids(v)
+
+
+def test_shown_address_whose_domain_gets_every_link_is_a_forwarding_alias() -> None:
+    sender = '"news@books.example.com [reader/books]" <ticket_23aj49@alias-relay.example.net>'
+    kept = judge(fx.mail(sender=sender, body="New titles: https://www.books.example.com/new https://books.example.com/a"))
+    assert "hdr.display_name_address" not in ids(kept)
+    lure = judge(fx.mail(sender=sender, body="Sign in: https://books-example.lure.example/login"))
+    assert "hdr.display_name_address" in ids(lure)

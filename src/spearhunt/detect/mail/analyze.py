@@ -11,7 +11,7 @@ from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.config import MailConfig
 from spearhunt.detect.mail.context import Link, MailContext, build_context
 from spearhunt.detect.mail.iocs import collect
-from spearhunt.detect.mail.scoring import total, verdict
+from spearhunt.detect.mail.scoring import total, verdict, weak_combo
 from spearhunt.detect.mail.yara import YaraRules
 from spearhunt.ingest.mail import Blob, RawMail
 from spearhunt.ingest.mail.blob import make_blob
@@ -60,6 +60,9 @@ class MailAnalyzer:
         for att in attachments:
             for part in att.walk():
                 reasons.extend(part.findings)
+        combo = weak_combo(reasons, self.config)
+        if combo is not None:
+            reasons.append(combo)
         score = total(reasons)
         return MailVerdict(
             file=file or raw.source,

@@ -58,6 +58,8 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "hdr.malformed_from": ("From header holds no single valid address", "T1036"),
     "hdr.emoji": ("Emoji in the sender name or subject (bulk lure styling)", None),
     "body.hidden_text": ("Text hidden from the reader (filter-evasion salad or split words)", "T1027"),
+    "body.gibberish": ("Body is random-token salad (filter poisoning)", "T1027"),
+    "hdr.fake_mailer": ("X-Mailer is a bare word, not a mail program with a version", "T1036"),
     "body.tiny_lure": ("Almost no text: the mail is just a link, image or attachment", "T1566"),
     "ben.mailing_list": ("Sent through a mailing list whose headers agree with the sender", None),
     "ben.thread": ("Reply in an existing conversation, quoting it", None),
@@ -68,6 +70,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "lang.action": ("Asks to click, open or download", "T1204"),
     "lang.offer": ("Spam-offer lure: eligibility, dating, health, loans, subsidies", "T1566"),
     "lang.combo": ("Several lure families together", "T1566"),
+    "mix.independent_tells": ("Weak tells from three or more independent families together", "T1566"),
     "att.executable": ("Executable attached", "T1204.002"),
     "att.script": ("Script or script-host file attached", "T1204.002"),
     "att.lnk": ("Windows shortcut (LNK) attached", "T1204.002"),
@@ -75,6 +78,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "att.disk_image": ("Disk image attached (Mark-of-the-Web bypass)", "T1553.005"),
     "att.double_extension": ("Double extension hides the real file type", "T1036.007"),
     "att.rlo": ("Right-to-left override in a file name", "T1036.002"),
+    "att.hidden_name_chars": ("Invisible characters in a file name (filter evasion)", "T1036"),
     "att.html": ("HTML file attached", "T1566.001"),
     "att.html_smuggling": ("HTML smuggling: the page builds and drops a file", "T1027.006"),
     "att.html_credential_form": ("Attached page asks for a password", "T1566.001"),
@@ -103,6 +107,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "att.mobileconfig": ("Apple configuration profile attached", "T1566.001"),
     "att.macro_enabled_ext": ("Macro-enabled Office file type", "T1204.002"),
     "att.yara": ("YARA rule matched", None),
+    "att.decoy": ("Attached document is a prop: empty or not the format its name promises", "T1036.008"),
 }
 
 _SEVERITY = ((70, "critical"), (45, "high"), (25, "medium"), (10, "low"))

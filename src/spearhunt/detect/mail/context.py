@@ -71,6 +71,10 @@ def parse_addresses(value: str) -> list[Address]:
     return out
 
 
+_REDIRECT_KEYS = frozenset({"url", "u", "redirect", "redirect_url", "redirecturl", "target", "dest", "destination",
+                            "goto", "link"})
+
+
 def unwrap(url: str) -> tuple[str, str]:
     """(real URL, wrapper) for rewriting gateways; (url, "") when not wrapped."""
     try:
@@ -93,6 +97,12 @@ def unwrap(url: str) -> tuple[str, str]:
         inner = (query.get("u") or [None])[0]
     elif host.endswith("linkprotect.cudasvc.com"):
         inner = (query.get("a") or [None])[0]
+    elif host.endswith(".awstrack.me") and "/L0/" in parts.path:
+        inner = unquote(parts.path.split("/L0/", 1)[1].split("/", 1)[0])
+    else:
+        # click trackers and open redirects carry the destination whole in one parameter
+        inner = next((v[0] for k, v in query.items() if k.lower() in _REDIRECT_KEYS and v
+                      and v[0].lower().startswith(("http://", "https://"))), None)
     if inner and inner.lower().startswith(("http://", "https://")):
         real, _ = unwrap(inner)
         return real, url

@@ -9,6 +9,7 @@ from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.config import MailConfig
 from spearhunt.detect.mail.htmlscan import scan_html
 from spearhunt.detect.mail.pdf import pdf_facts
+from spearhunt.detect.mail.text import hidden_chars, strip_hidden
 from spearhunt.ingest.mail import Blob
 from spearhunt.model.mail import Reason
 
@@ -29,6 +30,13 @@ _SMUGGLE_SOURCE = re.compile(r"\batob\s*\(|new\s+Blob\s*\(|Uint8Array|base64,|fr
 _OBFUSCATION = re.compile(r"eval\s*\(\s*(?:atob|unescape|decodeURIComponent|String\.fromCharCode)|"
                           r"document\.write\s*\(\s*(?:atob|unescape|decodeURIComponent)", re.I)
 _REDIRECT = re.compile(r"(?:window|document|top|self)\.location(?:\.href)?\s*=(?!=)|location\.(?:replace|assign)\s*\(", re.I)
+# What a document's name or declared MIME type promises, and the sniffed types that keep the promise.
+# Legacy .doc/.xls are left out: exports written as HTML or CSV under those names are common and benign.
+_PROMISED_BY_EXT = {"pdf": "pdf", "docx": "ooxml", "xlsx": "ooxml", "pptx": "ooxml", "rtf": "rtf",
+                    "jpg": "image", "jpeg": "image", "png": "image", "gif": "image", "ics": "calendar"}
+_PROMISED_BY_MIME = (("application/pdf", "pdf"), ("application/vnd.openxmlformats", "ooxml"),
+                     ("image/", "image"), ("text/calendar", "calendar"), ("application/ics", "calendar"))
+_KEPT = {"pdf": {"pdf"}, "ooxml": {"ooxml", "zip"}, "rtf": {"rtf"}, "image": {"image"}, "calendar": {"text"}}
 PDF_LURE_PAGES = 2  # a one- or two-page PDF whose point is one link is a lure, not a document
 PDF_LURE_LINKS = 3
 
@@ -54,6 +62,9 @@ def check_file(blob: Blob, config: MailConfig, where: str,
 
     if "\u202e" in blob.name or "\u202d" in blob.name:
         add("att.rlo", f"name {blob.name!r} reads {blob.name.replace(chr(0x202E), '')!r} once reversed")
+    elif hidden_chars(blob.name):
+        add("att.hidden_name_chars", f"name {blob.name!r} holds {hidden_chars(blob.name)} invisible character(s)",
+            f"reads as {strip_hidden(blob.name)!r}")
     if len(exts) >= 2 and exts[1] in DOC_EXT and (ext in EXECUTABLE_EXT | SCRIPT_EXT | RISKY_EXT | DISK_EXT | HTML_EXT | {"lnk"}):
         add("att.double_extension", f"{blob.name!r}: .{exts[1]} then .{ext}")
     elif re.search(r"\.\w{2,4}\s{3,}\.\w+$", blob.name):
@@ -83,8 +94,32 @@ def check_file(blob: Blob, config: MailConfig, where: str,
         add("att.ics", f"{blob.name} holds links")
     if ext == "mobileconfig" or (b"PayloadType" in blob.data[:200_000] and b"plist" in blob.data[:200_000]):
         add("att.mobileconfig", blob.name)
+    decoy = decoy_reason(blob, ext)
+    if decoy:
+        add("att.decoy", decoy)
     out.extend(_notes(blob, config, where, body_passwords))
     return out, props
+
+
+def decoy_reason(blob: Blob, ext: str) -> str:
+    """Why an attached "document" is a prop ('' when it is what it says): empty, another format than
+    its name promises, or a name and a declared MIME type that promise different things."""
+    if blob.parent is not None:
+        return ""  # archive members and embedded objects carry no declared type to compare
+    by_name = _PROMISED_BY_EXT.get(ext, "")
+    declared = blob.declared_type.lower()
+    by_mime = next((kind for prefix, kind in _PROMISED_BY_MIME if declared.startswith(prefix)), "")
+    promised = by_name or by_mime
+    if not promised:
+        return ""
+    if not blob.data.strip():
+        return f"{blob.name!r} promises {promised} but is empty"
+    if by_name and by_mime and by_name != by_mime:
+        return f"{blob.name!r} is named as {by_name} but declared {declared}"
+    kind = "pdf" if b"%PDF" in blob.data[:1024] else blob.type
+    if by_name and by_name not in ("image", "calendar") and kind not in _KEPT[by_name]:
+        return f"{blob.name!r} is named as {by_name} but holds {kind} data"
+    return ""
 
 
 _REL_TARGET = re.compile(rb'Target="(https?://[^"]{4,2000})"[^>]*TargetMode="External"|TargetMode="External"[^>]*Target="(https?://[^"]{4,2000})"')

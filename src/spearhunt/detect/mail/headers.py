@@ -36,8 +36,11 @@ def check_addresses(ctx: MailContext) -> list[Reason]:
     if rp and rp.root and s_root and rp.root != s_root and rp.root not in list_hosts:
         out.append(reason(cfg, "hdr.return_path_mismatch", [f"From {sender.address}", f"Return-Path {rp.address}"]))
     display = fold(sender.display)
+    link_roots = {domains.root(link.host) for link in ctx.links if link.host}
     for dom in _EMAILISH.findall(display):
-        if domains.root(dom) != s_root:
+        shown = domains.root(dom)
+        # a relay or alias service forwarding the shown sender's own mail: every link goes back to it
+        if shown != s_root and link_roots != {shown}:
             out.append(reason(cfg, "hdr.display_name_address", [f"display name {display!r}", f"sender {sender.address}"]))
             break
     out.extend(_impersonation(ctx, display))
@@ -94,7 +97,8 @@ def _impersonation(ctx: MailContext, display: str) -> list[Reason]:
         for match in cfg.brand_pattern.finditer(shown):
             brand = match.group(1).lower()
             owned = cfg.brands.get(brand, frozenset())
-            if s_root in owned or domains.within(sender.domain, owned) or s_root in cfg.protected_domains:
+            if s_root in owned or domains.within(sender.domain, owned) or s_root in cfg.protected_domains \
+                    or names_itself(sender.display, sender.domain, brand):
                 continue
             out.append(reason(cfg, "hdr.brand_display_name", [f"display name {display!r} names {brand!r}",
                                                               f"sender domain {sender.domain}"]))
@@ -114,6 +118,16 @@ def _impersonation(ctx: MailContext, display: str) -> list[Reason]:
                                                                   f"sender {sender.address}"]))
                 break
     return out
+
+
+def names_itself(display: str, domain: str, brand: str) -> bool:
+    """The display name carries the sender's own domain name next to a brand ("Lockergnome Apple Core" from
+    lockergnome.com): a publisher writing about the brand, not posing as it. A domain named after the brand
+    ("Correios" from correios.example) does not count."""
+    label = domains.split(domain)[1].lower()
+    squeezed = re.sub(r"[\W_]", "", fold(display).lower())
+    flat = re.sub(r"[\W_]", "", brand)
+    return len(label) >= 4 and label in squeezed and flat not in label and label not in flat
 
 
 def _recipients(ctx: MailContext, display: str) -> list[Reason]:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from spearhunt.detect.mail import domains
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.context import Link, MailContext
+from spearhunt.detect.mail.headers import names_itself
 from spearhunt.detect.mail.text import fold
 from spearhunt.model.mail import Reason
 
@@ -109,7 +110,7 @@ def _brand_links(ctx: MailContext) -> list[Reason]:
     for match in cfg.brand_pattern.finditer(claimed):
         brand = match.group(1).lower()
         owned = cfg.brands.get(brand) or frozenset()
-        if not owned or ctx.sender.root in owned:
+        if not owned or ctx.sender.root in owned or names_itself(ctx.sender.display, ctx.sender.domain, brand):
             continue
         if not roots & owned and not any(domains.within(r, owned) for r in roots):
             return [reason(cfg, "link.brand_not_linked", [f"speaks as {brand!r}",

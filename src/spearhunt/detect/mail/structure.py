@@ -22,6 +22,12 @@ _REPLY = re.compile(r"(?i)^\s*(?:re|aw|sv|antw|odp)\s*:")
 _REFERENCE = re.compile(r"(?<![\w.-])\d{7,}(?![\w.-])|#\s?[A-Z0-9][A-Z0-9-]{5,}\b")
 _HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})$")
 _VOWELS = frozenset("aeiouy")
+# real mail programs name themselves with a version ("Microsoft Outlook 16.0", "Mutt/1.4", "Evolution/1.0")
+_VERSIONED = re.compile(r"[\s/.(\[]")
+# a random word mixes cases and digits inside it ("Jt3s16b", "zSVPf2M2icS"); words and ids do not
+_SALAD_WORD = re.compile(r"^(?=\w*\d)(?=\w*[a-z])(?=\w*[A-Z])[A-Za-z0-9]{6,}$|^[A-Za-z]*[a-z][A-Z][a-z]+[A-Z]\w*$")
+GIBBERISH_WORDS = 20
+GIBBERISH_SHARE = 0.25
 
 
 def check_structure(ctx: MailContext) -> list[Reason]:
@@ -38,6 +44,8 @@ def check_structure(ctx: MailContext) -> list[Reason]:
     if ref:
         out.append(reason(cfg, "hdr.reference_number", [f"{ref.group(0)!r} in subject {ctx.subject[:80]!r}"]))
     out.extend(_sender_shape(ctx))
+    out.extend(_mailer(ctx))
+    out.extend(_gibberish(ctx))
     junk = _TAIL_JUNK.search(ctx.subject) or _TAIL_JUNK.search(display)
     if junk:
         out.append(reason(cfg, "hdr.random_token", [f"junk token {(junk.group(1) or junk.group(2))!r} "
@@ -109,3 +117,30 @@ def _sender_shape(ctx: MailContext) -> list[Reason]:
     original = raw_from.rsplit("<", 1)[-1].split("@", 1)[0].strip()
     why = random_local(original)
     return [reason(cfg, "hdr.random_sender", [f"{original}@{domain}: {why}"])] if why else []
+
+
+def _mailer(ctx: MailContext) -> list[Reason]:
+    """An X-Mailer that is one bare word: bulk tools fill the header with a random or borrowed name."""
+    mailer = ctx.raw.header("X-Mailer").strip()
+    if not mailer or _VERSIONED.search(mailer):
+        return []
+    return [reason(ctx.config, "hdr.fake_mailer", [f"X-Mailer: {mailer[:80]!r} names no program version"])]
+
+
+def gibberish_share(text: str) -> tuple[int, float]:
+    """(long words seen, share of them that are random letter-digit salad) over the start of ``text``."""
+    words = [w for line in text[:20_000].splitlines() if len(line) < 200 or " " in line.strip()
+             for w in line.split() if len(w) >= 6 and w.isalnum()]
+    if not words:
+        return 0, 0.0
+    return len(words), sum(1 for w in words if _SALAD_WORD.match(w)) / len(words)
+
+
+def _gibberish(ctx: MailContext) -> list[Reason]:
+    """A body made of random tokens: salad that feeds statistical filters and hides the real lure."""
+    count, share = gibberish_share(ctx.body)
+    if count < GIBBERISH_WORDS or share < GIBBERISH_SHARE:
+        return []
+    sample = [w for w in ctx.body[:5000].split() if _SALAD_WORD.match(w)][:4]
+    return [reason(ctx.config, "body.gibberish", [f"{share:.0%} of {count} long words are random tokens",
+                                                  f"e.g. {' '.join(sample)}"])]
