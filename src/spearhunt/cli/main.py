@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "spearhunt.cli.rules",
     "spearhunt.cli.mail",
     "spearhunt.cli.simulate",
+    "spearhunt.cli.demo",
 )
 
 EXIT_USAGE = 2
