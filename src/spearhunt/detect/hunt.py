@@ -214,6 +214,8 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
             "invalid_records": st.invalid_records,
             "seconds_normalize": round(st.seconds_normalize, 3),
             "seconds_rules": round(st.seconds_rules, 3),
+            "phases": {k: round(v, 3) for k, v in st.phase.items()},
+            "distinct_rows": st.distinct_rows,
         }
         summary.seconds = time.perf_counter() - t0
         if store:

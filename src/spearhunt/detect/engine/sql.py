@@ -160,13 +160,25 @@ class Renderer:
 
     def _or(self, args: tuple[ir.Node, ...]) -> str:
         groups: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
+        keywords: list[str] = []
         rest: list[ir.Node] = []
         for a in args:
             if isinstance(a, ir.Match) and a.op != "glob":
                 groups[(a.field, a.op, a.cased)].append(a.value)
+            elif (isinstance(a, ir.Keyword) and self.kw_json is not None and a.op != "glob"
+                  and not a.cased):
+                keywords.append(json_escape(a.value))
             else:
                 rest.append(a)
         parts: list[str] = []
+        if len(keywords) > 1:
+            # One case-insensitive automaton over the raw JSON text: no lower() copy of every
+            # event and one pass instead of one per keyword.
+            alts = "|".join(regex_literal(v) for v in sorted(set(keywords)))
+            parts.append(self.d.regex.format(col=self.kw_json,
+                                             pat=self.d.string(f"(?i)(?:{alts})")))
+        else:
+            rest.extend(ir.Keyword("contains", v) for v in keywords)
         for (field, op, cased), values in groups.items():
             col = self.col(field, cased)
             if op == "eq" and len(values) > 1:
