@@ -9,10 +9,10 @@ import zipfile
 
 import pytest
 from oletools.olevba import VBA_Parser
-from tests.simulate.conftest import Sim
 
 from spearhunt.simulate import documents
 from spearhunt.simulate.ole import ovba_compress
+from tests.simulate.conftest import Sim
 
 URL = re.compile(rb"(?:https?|ftp)://[^\s\"'<>)]+", re.IGNORECASE)
 

@@ -9,10 +9,10 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from tests.simulate.conftest import SMALL, Sim, read_zeek, run
 
 from spearhunt.errors import SimulateError
 from spearhunt.simulate import SimulationConfig, simulate
+from tests.simulate.conftest import SMALL, Sim, read_zeek, run
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 CHANNELS = {

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import shared_data
 from tests.simulate.conftest import Sim
 

@@ -6,11 +6,11 @@ import random
 from pathlib import Path
 
 import pytest
-from tests.simulate.conftest import Sim, run
 from typer.testing import CliRunner
 
 from spearhunt.errors import SimulateError
 from spearhunt.simulate import AXES, all_variants, parse_variant
+from tests.simulate.conftest import Sim, run
 
 
 def test_variant_tokens_in_any_order_and_missing_axes_from_the_seed() -> None:

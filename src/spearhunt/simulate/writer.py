@@ -112,10 +112,9 @@ def _write_logs(sim: Sim, out: Path, on_progress: ProgressFn | None) -> int:
             for hs in states:
                 lines = hs.log.finalize(until)
                 if lines:
-                    fh = files[hs.host.name]
-                    fh.write(b"\n".join(lines))
-                    fh.write(b"\n")
-                    total += len(lines)
+                    lines.append("")  # the last line's newline
+                    files[hs.host.name].write("\n".join(lines).encode())
+                    total += len(lines) - 1
             sim.net.flush(net_files, until)
             if on_progress is not None:
                 on_progress(day + 1, cfg.days, f"day {day + 1}: {total:,} events")
