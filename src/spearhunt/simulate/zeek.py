@@ -74,7 +74,11 @@ class NetRecord:
 
 
 class NetLog:
-    """Buffers Zeek lines as ``(ts, text)`` per log; ``flush`` writes them in time order."""
+    """Buffers Zeek lines per log; ``flush`` writes them in time order.
+
+    Every line starts with its fixed-width epoch time (:meth:`Clock.zeek`), so sorting the
+    lines as text sorts them by time; no ``(ts, line)`` pair is kept per record.
+    """
 
     __slots__ = ("_rng", "_tails", "_uids", "buffers", "clock", "counts")
 
@@ -83,7 +87,7 @@ class NetLog:
         self._rng = rng
         self._uids = UidSource(rng)
         self._tails: dict[tuple[object, ...], Any] = {}
-        self.buffers: dict[str, list[tuple[int, str]]] = {name: [] for name in LOGS}
+        self.buffers: dict[str, list[str]] = {name: [] for name in LOGS}
         self.counts: dict[str, int] = dict.fromkeys(LOGS, 0)
 
     def uid(self, prefix: str = "C") -> str:
@@ -103,8 +107,8 @@ class NetLog:
         uid = uid or self.uid()
         sport = sport or self.port()
         self.buffers["conn"].append(
-            (ts, _conn_line(self.clock.zeek(ts), uid, src, sport, dst, dport, proto, service,
-                            duration, orig_bytes, resp_bytes, state)))
+            _conn_line(self.clock.zeek(ts), uid, src, sport, dst, dport, proto, service,
+                       duration, orig_bytes, resp_bytes, state))
         return uid
 
     def dns(self, ts: int, src: str, resolver: str, query: str, answers: list[str],
@@ -124,10 +128,10 @@ class NetLog:
         dns_tail, conn_tail = tails
         stamp = self.clock.zeek(ts)
         self.buffers["dns"].append(
-            (ts, f"{stamp}\t{uid}\t{src}\t{sport}\t{dns_tail[0]}{int(rnd() * 65535)}\t"
-                 f"{rtt:.6f}{dns_tail[1]}"))
+            f"{stamp}\t{uid}\t{src}\t{sport}\t{dns_tail[0]}{int(rnd() * 65535)}\t"
+            f"{rtt:.6f}{dns_tail[1]}")
         self.buffers["conn"].append(
-            (ts, f"{stamp}\t{uid}\t{src}\t{sport}\t{conn_tail[0]}{rtt:.6f}{conn_tail[1]}"))
+            f"{stamp}\t{uid}\t{src}\t{sport}\t{conn_tail[0]}{rtt:.6f}{conn_tail[1]}")
         return uid
 
     @staticmethod
@@ -154,16 +158,16 @@ class NetLog:
         uid = self._uids()
         sport = 49152 + int(self._rng.random() * 16000)
         zeek = self.clock.zeek
-        self.buffers["conn"].append((ts, _conn_line(
+        self.buffers["conn"].append(_conn_line(
             zeek(ts), uid, src, sport, dst, port, "tcp", "ssl", duration, orig_bytes,
-            resp_bytes, "SF")))
+            resp_bytes, "SF"))
         key = (dst, port, server_name, subject, issuer)
         tail = self._tails.get(key)
         if tail is None:
             tail = self._tails[key] = (
                 f"\t{dst}\t{port}\tTLSv13\t{_CIPHER}\tx25519\t{server_name}\tF\t-\th2\tT\t"
                 f"CsiI\t-\t-\t{subject or 'CN=' + server_name}\t{issuer}\t-\t-\tT\tok")
-        self.buffers["ssl"].append((ts + 2_000, f"{zeek(ts + 2_000)}\t{uid}\t{src}\t{sport}{tail}"))
+        self.buffers["ssl"].append(f"{zeek(ts + 2_000)}\t{uid}\t{src}\t{sport}{tail}")
         return uid
 
     def http(self, ts: int, src: str, dst: str, host: str, uri: str, *, method: str = "GET",
@@ -180,28 +184,26 @@ class NetLog:
                 f"{host}\t{uri}\t-\t1.1\t{user_agent}\t-\t{request_len}\t{response_len}\t"
                 f"{status}\t{status_msg}\t-\t-\t(empty)\t-\t-\t-\t-\t-\t-\t{fuid}\t-\t"
                 f"{mime if response_len else '-'}")
-        self.buffers["http"].append((ts + 1_000, line))
+        self.buffers["http"].append(line)
         return uid
 
     # ---- output ------------------------------------------------------------------------
     def flush(self, files: dict[str, IO[str]], until: int | None = None) -> None:
         """Write buffered records up to ``until`` (all when None) in time order."""
+        cut_at = None if until is None else self.clock.zeek(until)
         for name, buf in self.buffers.items():
-            buf.sort(key=_first)
-            if until is None:
+            buf.sort()  # by time, then by the rest of the line: deterministic on ties
+            if cut_at is None:
                 ready, rest = buf, []
             else:
-                cut = bisect_left(buf, until, key=_first)
+                cut = bisect_left(buf, cut_at)
                 ready, rest = buf[:cut], buf[cut:]
             if ready:
-                files[name].write("\n".join(line for _, line in ready))
-                files[name].write("\n")
+                ready.append("")  # the last line's newline
+                files[name].write("\n".join(ready))
+                ready.pop()
             self.counts[name] += len(ready)
             self.buffers[name] = rest
-
-
-def _first(item: tuple[int, str]) -> int:
-    return item[0]
 
 
 _UID_CHARS = str.maketrans("0123456789abcdef", "q7HvW2kXd9LmRt4Z")
