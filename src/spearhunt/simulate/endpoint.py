@@ -79,10 +79,12 @@ class HostLog:
     """The event buffer and id counters of one host."""
 
     __slots__ = ("_guid_prefix", "_guid_seq", "_rng", "account_sid_machine", "buffer", "clock",
-                 "computer", "host", "record_ids", "seq", "written")
+                 "computer", "evtx", "host", "record_ids", "seq", "written")
 
-    def __init__(self, host: Host, clock: Clock, rng: random.Random) -> None:
+    def __init__(self, host: Host, clock: Clock, rng: random.Random, *,
+                 evtx: bool = False) -> None:
         self.host = host
+        self.evtx = evtx  # write evtx_dump-style JSON instead of the flat shape
         self.clock = clock
         self.computer = host.fqdn
         self.buffer: list[tuple[int, Template | None, Any]] = []
@@ -458,6 +460,7 @@ class HostLog:
         record_ids = self.record_ids
         prefix = self.host.name + "-"
         seq = self.seq
+        shape = int(self.evtx)
         dumps = orjson.dumps
         lines: list[str] = []
         append = lines.append
@@ -472,12 +475,13 @@ class HostLog:
                 # cut from the time's digits (16 of them, see Clock) and the id is zfilled.
                 d, sec = divmod(ts // US - t0s, 86400)
                 day, hms, frac = days[d + 1], HMS[sec], str(ts)[10:]
-                a, b, c, e = template.flat
+                a, b, c, e, z = template.parts[shape]
                 if template.sysmon:
                     append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}"
-                           f"{day} {hms}.{frac[:3]}{body}")
+                           f"{day} {hms}.{frac[:3]}{body}{z}")
                 else:
-                    append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}{body}")
+                    append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}"
+                           f"{body}{z}")
                 continue
             ev: Event = body  # type: ignore[assignment]
             channel = ev["Channel"]
@@ -490,7 +494,7 @@ class HostLog:
                 ev["UtcTime"] = sysmon_time(ts)
                 if "CreationUtcTime" in ev:
                     ev["CreationUtcTime"] = ev["UtcTime"]
-            append(dumps(ev).decode())
+            append(dumps(_evtx_shape(ev) if shape else ev).decode())
         self.seq = seq
         self.written += len(lines)
         return lines
@@ -500,9 +504,26 @@ def _first(item: tuple[int, Any, Any]) -> int:
     return item[0]
 
 
+def _evtx_shape(ev: Event) -> Event:
+    """A finished flat event in evtx_dump's JSON shape: System values, then EventData (which
+    starts with SpearhuntEventId)."""
+    return {"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": ev["Provider_Name"]}},
+            "EventID": ev["EventID"],
+            "TimeCreated": {"#attributes": {"SystemTime": ev["TimeCreated"]}},
+            "EventRecordID": ev["EventRecordID"],
+            "Channel": ev["Channel"],
+            "Computer": ev["Computer"],
+        },
+        "EventData": {k: v for k, v in ev.items() if k not in _EVTX_SYSTEM},
+    }}
+
+
 # The system fields every event starts with, in this order; the builders write them first.
 _SYSTEM_KEYS = ("EventID", "Channel", "Provider_Name", "Computer", "TimeCreated",
                 "EventRecordID", "SpearhuntEventId")
+_EVTX_SYSTEM = frozenset(_SYSTEM_KEYS[:-1])  # SpearhuntEventId goes to EventData
 
 
 class Template:
@@ -517,7 +538,7 @@ class Template:
     host names, plain words.
     """
 
-    __slots__ = ("channel", "flat", "sysmon", "tail")
+    __slots__ = ("channel", "parts", "sysmon", "tail")
 
     def __init__(self, event: Event, variable: tuple[str, ...]) -> None:
         keys = tuple(event)
@@ -552,9 +573,19 @@ class Template:
             text = text.replace(marker, "%s" if isinstance(event[key], int) else '"%s"')
         self.tail = text
         system = orjson.dumps({k: event[k] for k in _SYSTEM_KEYS[:4]}).decode()[:-1]
-        # line = a + TimeCreated + b + EventRecordID + c + SpearhuntEventId + e [+ UtcTime] + tail
-        self.flat = (system + ',"TimeCreated":"', '","EventRecordID":',
-                     ',"SpearhuntEventId":"', '",' + head)
+        provider, channel, computer = (orjson.dumps(event[k]).decode()
+                                       for k in ("Provider_Name", "Channel", "Computer"))
+        # line = a + TimeCreated + b + EventRecordID + c + SpearhuntEventId + e [+ UtcTime]
+        #        + tail + z, in the flat shape and in evtx_dump's (System, then EventData)
+        self.parts = (
+            (system + ',"TimeCreated":"', '","EventRecordID":', ',"SpearhuntEventId":"',
+             '",' + head, ""),
+            ('{"Event":{"System":{"Provider":{"#attributes":{"Name":' + provider + '}},'
+             f'"EventID":{event["EventID"]},"TimeCreated":{{"#attributes":{{"SystemTime":"',
+             '"}},"EventRecordID":',
+             f',"Channel":{channel},"Computer":{computer}}},"EventData":{{"SpearhuntEventId":"',
+             '",' + head, "}}"),
+        )
 
     def split(self, args: tuple[Any, ...], hole: int) -> tuple[str, str]:
         """The tail filled with ``args`` but for hole ``hole``: the text before and after it.
