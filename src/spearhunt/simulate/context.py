@@ -157,6 +157,5 @@ class Sim:
     def system_child(self, hs: HostState, ts: int, key: str, cmdline: str,
                      parent: Proc | None = None, account: Account = SYSTEM_ACCOUNT) -> Proc:
         """A process started by the system (services, scheduler) as SYSTEM."""
-        proc, _ = hs.log.process(ts, IMAGES[key], cmdline, parent or hs.services, account,
-                                 integrity="System")
-        return proc
+        return hs.log.spawn(ts, IMAGES[key], cmdline, parent or hs.services, account,
+                             integrity="System")

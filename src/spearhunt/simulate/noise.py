@@ -139,7 +139,7 @@ def app_launch(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
         key, cmd = "powerpnt", f"\"{IMAGES['powerpnt'].path}\" \"{home}Documents\\{doc}.pptx\""
     else:
         key, cmd = "acrobat", f"\"{IMAGES['acrobat'].path}\" \"{home}Downloads\\{doc}.pdf\""
-    proc, _ = hs.log.process(ts, IMAGES[key], cmd, s.explorer, s.account, cwd=f"{home}Documents\\")
+    proc = hs.log.spawn(ts, IMAGES[key], cmd, s.explorer, s.account, cwd=f"{home}Documents\\")
     if rng.random() < 0.5:
         hs.log.file_create(ts + int(rng.random() * 1800) * US, proc,
                            f"{home}AppData\\Roaming\\Microsoft\\Office\\Recent\\{doc}.LNK")
@@ -161,7 +161,7 @@ def outlook_attachment(sim: Sim, hs: HostState, s: Session | None, ts: int,
     log.stream_hash(ts + 3_000, s.outlook, path, f"SHA256={digest}",
                     "[ZoneTransfer]  ZoneId=3")
     flag = "/n" if key == "winword" else ""
-    log.process(ts + int((2 + rng.random() * 20) * US), IMAGES[key],
+    log.spawn(ts + int((2 + rng.random() * 20) * US), IMAGES[key],
                 f"\"{IMAGES[key].path}\" {flag} \"{path}\" /o \"\"".replace("  ", " "),
                 s.outlook, s.account, cwd=f"{home}Documents\\")
 
@@ -340,14 +340,14 @@ def software_update(sim: Sim, hs: HostState, s: Session | None, ts: int,
         ccm = sim.system_child(hs, ts, "ccmexec", "C:\\Windows\\CCM\\CcmExec.exe")
         pkg = _pick(rng, ("7-Zip 23.01", "Adobe Acrobat DC", "Notepad++", "SOLIDWORKS SP2", "VC Redist"))
         msi = pkg.replace(" ", "_")
-        log.process(ts + 2 * US, IMAGES["msiexec"],
+        log.spawn(ts + 2 * US, IMAGES["msiexec"],
                     f"msiexec.exe /i \"C:\\Windows\\ccmcache\\{rng.getrandbits(8):x}\\{msi}.msi\" /qn /norestart",
                     ccm, SYSTEM_ACCOUNT, integrity="System")
     elif roll < 0.7:
         c2r = sim.system_child(hs, ts, "officec2r",
                                "\"C:\\Program Files\\Common Files\\Microsoft Shared\\ClickToRun\\"
                                "OfficeClickToRun.exe\" /service")
-        log.process(ts + 3 * US, IMAGES["setup_teams"],
+        log.spawn(ts + 3 * US, IMAGES["setup_teams"],
                     "\"C:\\Program Files\\Common Files\\microsoft shared\\ClickToRun\\Updates\\setup.exe\" "
                     "/update /displaylevel=False", c2r, SYSTEM_ACCOUNT, integrity="System")
     else:
@@ -356,7 +356,7 @@ def software_update(sim: Sim, hs: HostState, s: Session | None, ts: int,
                                parent=hs.schedule)
         # Installers register their own update tasks: a schtasks /create that is not an attack.
         task = "MicrosoftEdgeUpdateTaskMachineUA"
-        log.process(ts + US, IMAGES["schtasks"],
+        log.spawn(ts + US, IMAGES["schtasks"],
                     f"schtasks.exe /create /f /tn {task} /sc hourly /tr "
                     "\"'C:\\Program Files (x86)\\Microsoft\\EdgeUpdate\\MicrosoftEdgeUpdate.exe' /ua /installsource scheduler\"",
                     upd, SYSTEM_ACCOUNT, integrity="System")
