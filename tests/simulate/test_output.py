@@ -43,6 +43,13 @@ def test_layout_is_exactly_as_documented(any_sim: Sim) -> None:
     assert "truth.json" in readme and any_sim.truth["variant"]["name"] in readme
 
 
+def test_readme_says_the_lures_are_inert_and_differ_from_the_logs(any_sim: Sim) -> None:
+    readme = " ".join((any_sim.out / "README.txt").read_text().split())
+    assert "The lure files are inert." in readme
+    assert "real content therefore differs from what the logs show" in readme
+    assert "command lines" in readme
+
+
 def test_every_event_has_the_system_fields_and_ordered_ids(any_sim: Sim) -> None:
     seen: set[str] = set()
     for host, events in any_sim.endpoint.items():

@@ -84,3 +84,17 @@ def test_cli_writes_and_summarises(tmp_path: Path) -> None:
     assert "truth.json" in result.output
     again = CliRunner().invoke(app, args)
     assert again.exit_code != 0
+
+
+def test_cli_endpoint_format_evtx_json(tmp_path: Path) -> None:
+    import spearhunt.cli.simulate  # noqa: F401  (registers the command)
+    from spearhunt.cli.main import app
+
+    args = ["simulate", "--out", str(tmp_path / "o"), "--hosts", "8", "--users", "10", "--days",
+            "4", "--noise", "20", "--seed", "3", "--endpoint-format", "evtx-json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    first = next((tmp_path / "o" / "endpoint").glob("*.jsonl")).read_text().splitlines()[0]
+    assert first.startswith('{"Event":{"System":{"Provider":{"#attributes":{"Name":')
+    bad = CliRunner().invoke(app, [*args[:2], str(tmp_path / "p"), *args[3:-1], "xml"])
+    assert bad.exit_code != 0

@@ -32,10 +32,14 @@ def simulate_command(
         "--variant", help="e.g. macro+psexec+https; axes left out come from the seed.")] = None,
     scale: Annotated[int, typer.Option("--scale", help="Multiply the noise volume (benchmark loads).")] = 1,
     force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty --out folder.")] = False,
+    endpoint_format: Annotated[str, typer.Option(
+        "--endpoint-format",
+        help="Endpoint JSONL shape: flat (Sigma field names) or evtx-json (evtx_dump style).",
+    )] = "flat",
 ) -> None:
     """Generate the simulation and print a short summary."""
     config = SimulationConfig(seed=seed, hosts=hosts, users=users, days=days, noise=noise,
-                              variant=variant, scale=scale)
+                              variant=variant, scale=scale, endpoint_format=endpoint_format)
     started = time.perf_counter()
     with progress_bar("simulating") as sink:
         result = simulate(out_dir, config, force=force, on_progress=sink)

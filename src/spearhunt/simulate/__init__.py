@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from spearhunt.simulate.config import (
     AXES,
+    ENDPOINT_FORMATS,
     VARIANT_HELP,
     SimulationConfig,
     Variant,
@@ -19,6 +20,7 @@ from spearhunt.simulate.writer import SimulationResult, simulate
 
 __all__ = [
     "AXES",
+    "ENDPOINT_FORMATS",
     "VARIANT_HELP",
     "SimulationConfig",
     "SimulationResult",

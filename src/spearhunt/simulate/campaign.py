@@ -153,7 +153,7 @@ class Planner:
         """Record every event appended to ``hs`` inside the block as one malicious step."""
         mark = len(hs.log.buffer)
         yield
-        events = [ev for _, ev in hs.log.buffer[mark:]]
+        events = [ev for _, _, ev in hs.log.buffer[mark:]]
         assert self.c is not None
         if events:
             self.c.steps.append(Step(stage, technique, hs.host.name, user, events, note))

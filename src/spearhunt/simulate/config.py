@@ -80,6 +80,11 @@ def all_variants() -> list[Variant]:
          for i in range(3)]
 
 
+# Shapes of the endpoint JSON Lines: Sigma field names at the top level, or evtx_dump's
+# {"Event": {"System": ..., "EventData": ...}} objects (one per line).
+ENDPOINT_FORMATS = ("flat", "evtx-json")
+
+
 @dataclass(frozen=True, slots=True)
 class SimulationConfig:
     """Knobs of one simulation. Everything generated follows from these and nothing else."""
@@ -93,6 +98,7 @@ class SimulationConfig:
     scale: int = 1
     start: date = field(default=date(2026, 3, 2))  # a Monday
     mail_per_user_day: float = 0.6
+    endpoint_format: str = "flat"  # or "evtx-json": evtx_dump-style objects, one per line
 
     def validate(self) -> None:
         """Raise ``SimulateError`` when the knobs cannot make a coherent campaign."""
@@ -111,6 +117,9 @@ class SimulationConfig:
             raise SimulateError("scale must be at least 1", where="--scale")
         if self.hosts > 2000 or self.users > 5000:
             raise SimulateError("at most 2000 hosts and 5000 users", where="--hosts/--users")
+        if self.endpoint_format not in ENDPOINT_FORMATS:
+            raise SimulateError(f"endpoint format must be one of {', '.join(ENDPOINT_FORMATS)}",
+                                where="--endpoint-format")
 
 
 def demo_config(seed: int = 7, variant: str | None = None) -> SimulationConfig:

@@ -77,7 +77,8 @@ class Sim:
         self.ext = Externals(random.Random(f"{cfg.seed}:ext"), (world.egress_ip,))
         self.hosts: dict[str, HostState] = {}
         for host in world.hosts:
-            log = HostLog(host, clock, random.Random(f"{cfg.seed}:host:{host.name}"))
+            log = HostLog(host, clock, random.Random(f"{cfg.seed}:host:{host.name}"),
+                          evtx=cfg.endpoint_format == "evtx-json")
             svc = log.root_proc("services", "C:\\Windows\\system32\\services.exe")
             self.hosts[host.name] = HostState(
                 host=host, log=log, services=svc,
@@ -156,6 +157,5 @@ class Sim:
     def system_child(self, hs: HostState, ts: int, key: str, cmdline: str,
                      parent: Proc | None = None, account: Account = SYSTEM_ACCOUNT) -> Proc:
         """A process started by the system (services, scheduler) as SYSTEM."""
-        proc, _ = hs.log.process(ts, IMAGES[key], cmdline, parent or hs.services, account,
-                                 integrity="System")
-        return proc
+        return hs.log.spawn(ts, IMAGES[key], cmdline, parent or hs.services, account,
+                             integrity="System")

@@ -1,6 +1,6 @@
 """Windows events in the flat Sigma-field shape: Sysmon, Security, System and friends.
 
-Each builder returns one event ``dict`` and appends ``(timestamp_us, event)`` to the host's
+Each builder returns one event ``dict`` and appends ``(timestamp_us, None, event)`` to the host's
 buffer. System fields come first with placeholders; ``finalize`` fills ``TimeCreated``,
 ``EventRecordID`` (per host and channel) and ``SpearhuntEventId`` once the buffer is sorted,
 so those follow the time order of the file.
@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from spearhunt.simulate.clock import Clock
+from spearhunt.simulate.clock import HMS, US, Clock
 from spearhunt.simulate.images import IMAGES, Image
 from spearhunt.simulate.world import NETBIOS, Host, User
 
@@ -78,14 +78,16 @@ class Proc:
 class HostLog:
     """The event buffer and id counters of one host."""
 
-    __slots__ = ("_guid_prefix", "_guid_seq", "_rng", "account_sid_machine", "buffer", "clock",
-                 "computer", "host", "record_ids", "seq", "written")
+    __slots__ = ("_guid_prefix", "_guid_seq", "_rng", "_spawns", "account_sid_machine",
+                 "buffer", "clock", "computer", "evtx", "host", "record_ids", "seq", "written")
 
-    def __init__(self, host: Host, clock: Clock, rng: random.Random) -> None:
+    def __init__(self, host: Host, clock: Clock, rng: random.Random, *,
+                 evtx: bool = False) -> None:
         self.host = host
+        self.evtx = evtx  # write evtx_dump-style JSON instead of the flat shape
         self.clock = clock
         self.computer = host.fqdn
-        self.buffer: list[tuple[int, Event]] = []
+        self.buffer: list[tuple[int, Template | None, Any]] = []
         self.record_ids: dict[str, int] = {}
         self.seq = 0
         self.written = 0
@@ -93,14 +95,17 @@ class HostLog:
         self._guid_prefix = f"{rng.getrandbits(32):08X}"
         self._guid_seq = rng.randrange(0x100, 0x2000)
         self.account_sid_machine = host.machine_account
+        self._spawns: dict[tuple[str, ...], tuple[Template, Template]] = {}
 
     # ---- identifiers -------------------------------------------------------------------
     def guid(self, ts: int) -> str:
         """A Sysmon-style process GUID: machine part, start time, a per-boot counter."""
         self._guid_seq += 1
         secs = ts // 1_000_000
-        return (f"{self._guid_prefix}-{secs & 0xFFFF:04X}-{(secs >> 16) & 0xFFFF:04X}-"
-                f"{self._guid_seq & 0xFFFF:04X}-{self._guid_seq >> 16:08X}0000")
+        seq = self._guid_seq
+        # One %-format is cheaper than four f-string format specs on this hot path.
+        return "%s-%04X-%04X-%04X-%08X0000" % (  # noqa: UP031
+            self._guid_prefix, secs & 0xFFFF, (secs >> 16) & 0xFFFF, seq & 0xFFFF, seq >> 16)
 
     def pid(self) -> int:
         """A plausible Windows process id (multiple of 4)."""
@@ -117,6 +122,14 @@ class HostLog:
                 security: bool = True) -> tuple[Proc, Event]:
         """Process creation: Sysmon 1 and (by default) Security 4688."""
         proc = Proc(self.guid(ts), self.pid(), image, cmdline, account, integrity)
+        ev, sec = self._process_events(proc, parent, cwd)
+        self.buffer.append((ts, None, ev))
+        if security:
+            self.buffer.append((ts + 37, None, sec))
+        return proc, ev
+
+    def _process_events(self, proc: Proc, parent: Proc, cwd: str) -> tuple[Event, Event]:
+        image, account, integrity, cmdline = proc.image, proc.account, proc.integrity, proc.cmdline
         ev: Event = {
             "EventID": 1, "Channel": SYSMON, "Provider_Name": SYSMON_P,
             "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
@@ -132,22 +145,47 @@ class HostLog:
             "ParentImage": parent.image.path, "ParentCommandLine": parent.cmdline,
             "ParentUser": parent.account.qualified,
         }
-        self.buffer.append((ts, ev))
-        if security:
-            self.buffer.append((ts + 37, {
-                "EventID": 4688, "Channel": SECURITY, "Provider_Name": SECURITY_P,
-                "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
-                "SpearhuntEventId": "",
-                "SubjectUserSid": account.sid, "SubjectUserName": account.name,
-                "SubjectDomainName": account.domain, "SubjectLogonId": account.logon_id,
-                "NewProcessId": hex(proc.pid), "NewProcessName": image.path,
-                "TokenElevationType": "%%1938" if integrity != "High" else "%%1937",
-                "ProcessId": hex(parent.pid), "CommandLine": cmdline,
-                "TargetUserSid": "S-1-0-0", "TargetUserName": "-", "TargetDomainName": "-",
-                "TargetLogonId": "0x0", "ParentProcessName": parent.image.path,
-                "MandatoryLabel": _INTEGRITY_LABEL.get(integrity, "S-1-16-8192"),
-            }))
-        return proc, ev
+        sec: Event = {
+            "EventID": 4688, "Channel": SECURITY, "Provider_Name": SECURITY_P,
+            "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
+            "SpearhuntEventId": "",
+            "SubjectUserSid": account.sid, "SubjectUserName": account.name,
+            "SubjectDomainName": account.domain, "SubjectLogonId": account.logon_id,
+            "NewProcessId": hex(proc.pid), "NewProcessName": image.path,
+            "TokenElevationType": "%%1938" if integrity != "High" else "%%1937",
+            "ProcessId": hex(parent.pid), "CommandLine": cmdline,
+            "TargetUserSid": "S-1-0-0", "TargetUserName": "-", "TargetDomainName": "-",
+            "TargetLogonId": "0x0", "ParentProcessName": parent.image.path,
+            "MandatoryLabel": _INTEGRITY_LABEL.get(integrity, "S-1-16-8192"),
+        }
+        return ev, sec
+
+    def spawn(self, ts: int, image: Image, cmdline: str, parent: Proc, account: Account,
+              cwd: str = "C:\\Windows\\system32\\", integrity: str = "Medium") -> Proc:
+        """Process creation like :meth:`process` (Sysmon 1 and Security 4688), from templates.
+
+        For the noise, which never reads the events back: the pair of templates is built once
+        per image, parent, account, folder and integrity, and each call fills the process id,
+        GUID and command line.
+        """
+        key = (image.path, image.hashes, parent.guid, account.name, account.logon_id, cwd,
+               integrity)
+        pair = self._spawns.get(key)
+        if pair is None:
+            if len(self._spawns) > 10_000:
+                self._spawns.clear()
+            sysmon, security = self._process_events(
+                Proc("x", 0, image, "x", account, integrity), parent, cwd)
+            pair = self._spawns[key] = (
+                Template(sysmon, ("ProcessGuid", "ProcessId", "CommandLine"),
+                         json=("CommandLine",)),
+                Template(security, ("NewProcessId", "CommandLine"), json=("CommandLine",)))
+        proc = Proc(self.guid(ts), self.pid(), image, cmdline, account, integrity)
+        command = orjson.dumps(cmdline).decode()
+        first, second = pair
+        self.buffer.append((ts, first, first.tail % (proc.guid, proc.pid, command)))
+        self.buffer.append((ts + 37, second, second.tail % (hex(proc.pid), command)))
+        return proc
 
     def network(self, ts: int, proc: Proc, src_ip: str, src_port: int, dst_ip: str,
                 dst_port: int, dst_host: str = "", protocol: str = "tcp",
@@ -166,7 +204,7 @@ class HostLog:
             "DestinationHostname": dst_host, "DestinationPort": dst_port,
             "DestinationPortName": _PORT_NAMES.get(dst_port, ""),
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def dns(self, ts: int, proc: Proc, query: str, results: str, status: int = 0) -> Event:
@@ -179,7 +217,7 @@ class HostLog:
             "QueryName": query, "QueryStatus": str(status), "QueryResults": results,
             "Image": proc.image.path, "User": proc.account.qualified,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def file_create(self, ts: int, proc: Proc, path: str) -> Event:
@@ -192,7 +230,7 @@ class HostLog:
             "Image": proc.image.path, "TargetFilename": path, "CreationUtcTime": "",
             "User": proc.account.qualified,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def stream_hash(self, ts: int, proc: Proc, path: str, hashes: str, contents: str) -> Event:
@@ -206,7 +244,7 @@ class HostLog:
             "CreationUtcTime": "", "Hash": hashes, "Contents": contents,
             "User": proc.account.qualified,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def image_load(self, ts: int, proc: Proc, path: str, hashes: str, signed: bool = False,
@@ -225,7 +263,7 @@ class HostLog:
             "SignatureStatus": "Valid" if signed else "Unavailable",
             "User": proc.account.qualified,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def registry(self, ts: int, proc: Proc, key: str, details: str,
@@ -242,7 +280,7 @@ class HostLog:
         }
         if is_set:
             ev["Details"] = details
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def process_access(self, ts: int, source: Proc, target: Proc, access: str,
@@ -259,7 +297,7 @@ class HostLog:
             "GrantedAccess": access, "CallTrace": call_trace,
             "SourceUser": source.account.qualified, "TargetUser": target.account.qualified,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def pipe(self, ts: int, proc: Proc, name: str, connected: bool = False) -> Event:
@@ -272,7 +310,7 @@ class HostLog:
             "UtcTime": "", "ProcessGuid": proc.guid, "ProcessId": proc.pid,
             "PipeName": name, "Image": proc.image.path, "User": proc.account.qualified,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def wmi(self, ts: int, event_id: int, account: Account, name: str, **fields: str) -> Event:
@@ -288,7 +326,7 @@ class HostLog:
         if event_id != 21:
             ev["Name"] = f'"{name}"'
         ev.update(fields)
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     # ---- Security ----------------------------------------------------------------------
@@ -321,9 +359,9 @@ class HostLog:
             "ImpersonationLevel": "%%1833", "RestrictedAdminMode": "-",
             "VirtualAccount": "%%1843", "ElevatedToken": "%%1842" if elevated else "%%1843",
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         if elevated:
-            self.buffer.append((ts + 11, {
+            self.buffer.append((ts + 11, None, {
                 "EventID": 4672, "Channel": SECURITY, "Provider_Name": SECURITY_P,
                 "Computer": self.computer, "TimeCreated": "", "EventRecordID": 0,
                 "SpearhuntEventId": "",
@@ -352,7 +390,7 @@ class HostLog:
             "ProcessId": hex(proc.pid), "ProcessName": proc.image.path,
             "IpAddress": ip, "IpPort": "0" if ip != "-" else "-",
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def share_access(self, ts: int, account: Account, ip: str, share: str,
@@ -372,7 +410,7 @@ class HostLog:
         if relative is not None:
             ev["RelativeTargetName"] = relative
             ev["AccessReason"] = "-"
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def task_created(self, ts: int, account: Account, name: str, command: str,
@@ -393,7 +431,7 @@ class HostLog:
             "SubjectDomainName": account.domain, "SubjectLogonId": account.logon_id,
             "TaskName": name, "TaskContent": content,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     # ---- System and others -------------------------------------------------------------
@@ -408,7 +446,7 @@ class HostLog:
             "ServiceName": name, "ImagePath": image_path, "ServiceType": service_type,
             "StartType": start_type, "AccountName": account,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def rdp_authenticated(self, ts: int, user: str, domain: str, ip: str) -> Event:
@@ -419,7 +457,7 @@ class HostLog:
             "SpearhuntEventId": "",
             "Param1": user, "Param2": domain, "Param3": ip,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
 
     def script_block(self, ts: int, text: str, path: str = "") -> Event:
@@ -431,23 +469,22 @@ class HostLog:
             "MessageNumber": 1, "MessageTotal": 1, "ScriptBlockText": text,
             "ScriptBlockId": self.guid(ts).lower(), "Path": path,
         }
-        self.buffer.append((ts, ev))
+        self.buffer.append((ts, None, ev))
         return ev
-
     # ---- templates: pre-serialized events for the high-volume noise ----------------------
     def raw(self, ts: int, template: Template, args: tuple[Any, ...]) -> None:
         """Append a templated event: ``args`` fill the template's variable fields in order."""
-        self.buffer.append((ts, (template, args)))  # type: ignore[arg-type]
+        self.buffer.append((ts, template, template.tail % args))
 
     # ---- output ------------------------------------------------------------------------
-    def finalize(self, until: int | None = None) -> list[bytes]:
+    def finalize(self, until: int | None = None) -> list[str]:
         """Sort the buffer, fill ids and times, and return JSON lines (events up to ``until``).
 
         Events after ``until`` stay buffered for a later call, so a day can be written while
         scheduled events of later days wait.
         """
         buf = self.buffer
-        buf.sort(key=_first)
+        buf.sort(key=_first)  # stable: events at the same microsecond keep their order
         if until is not None:
             cut = bisect_left(buf, until, key=_first)
             ready, self.buffer = buf[:cut], buf[cut:]
@@ -455,31 +492,37 @@ class HostLog:
             ready, self.buffer = buf, []
         iso = self.clock.iso
         sysmon_time = self.clock.sysmon
-        both = self.clock.both
+        t0s, days = self.clock.t0 // US, self.clock.dates
         record_ids = self.record_ids
         prefix = self.host.name + "-"
         seq = self.seq
+        shape = int(self.evtx)
         dumps = orjson.dumps
-        lines = []
+        lines: list[str] = []
         append = lines.append
-        for ts, ev in ready:
-            if ev.__class__ is tuple:
-                template, args = ev  # type: ignore[misc]
+        for ts, template, body in ready:
+            seq += 1
+            if template is not None:
+                # The hot path: splice the system values into the pre-serialized pieces.
                 channel = template.channel
                 rid = record_ids.get(channel, 0) + 1
                 record_ids[channel] = rid
-                seq += 1
+                # Integer format specs cost more than the rest of the line: the fraction is
+                # cut from the time's digits (16 of them, see Clock) and the id is zfilled.
+                d, sec = divmod(ts // US - t0s, 86400)
+                day, hms, frac = days[d + 1], HMS[sec], str(ts)[10:]
+                a, b, c, e, z = template.parts[shape]
                 if template.sysmon:
-                    created, utc = both(ts)
-                    head: tuple[Any, ...] = (created, rid, f"{prefix}{seq:08d}", utc)
+                    append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}"
+                           f"{day} {hms}.{frac[:3]}{body}{z}")
                 else:
-                    head = (iso(ts), rid, f"{prefix}{seq:08d}")
-                append((template.fmt % (head + args)).encode())
+                    append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}"
+                           f"{body}{z}")
                 continue
+            ev: Event = body  # type: ignore[assignment]
             channel = ev["Channel"]
             rid = record_ids.get(channel, 0) + 1
             record_ids[channel] = rid
-            seq += 1
             ev["EventRecordID"] = rid
             ev["TimeCreated"] = iso(ts)
             ev["SpearhuntEventId"] = f"{prefix}{seq:08d}"
@@ -487,48 +530,110 @@ class HostLog:
                 ev["UtcTime"] = sysmon_time(ts)
                 if "CreationUtcTime" in ev:
                     ev["CreationUtcTime"] = ev["UtcTime"]
-            append(dumps(ev))
+            append(dumps(_evtx_shape(ev) if shape else ev).decode())
         self.seq = seq
         self.written += len(lines)
         return lines
 
 
-def _first(item: tuple[int, Event]) -> int:
+def _first(item: tuple[int, Any, Any]) -> int:
     return item[0]
 
 
+def _evtx_shape(ev: Event) -> Event:
+    """A finished flat event in evtx_dump's JSON shape: System values, then EventData (which
+    starts with SpearhuntEventId)."""
+    return {"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": ev["Provider_Name"]}},
+            "EventID": ev["EventID"],
+            "TimeCreated": {"#attributes": {"SystemTime": ev["TimeCreated"]}},
+            "EventRecordID": ev["EventRecordID"],
+            "Channel": ev["Channel"],
+            "Computer": ev["Computer"],
+        },
+        "EventData": {k: v for k, v in ev.items() if k not in _EVTX_SYSTEM},
+    }}
+
+
+# The system fields every event starts with, in this order; the builders write them first.
+_SYSTEM_KEYS = ("EventID", "Channel", "Provider_Name", "Computer", "TimeCreated",
+                "EventRecordID", "SpearhuntEventId")
+_EVTX_SYSTEM = frozenset(_SYSTEM_KEYS[:-1])  # SpearhuntEventId goes to EventData
+
+
 class Template:
-    """An event serialized once with ``%s`` holes for the fields that vary.
+    """An event serialized once, in pieces, for the high-volume noise.
 
     Built from an event made by the ordinary builders, so a templated event has exactly the
-    fields, order and types of a dict event. Values for string holes must be JSON-safe text
-    (no quote, backslash or control character): addresses, host names, plain words.
+    fields, order and types of a dict event. The event's own fields after ``UtcTime`` (or
+    after the system fields, outside Sysmon) form ``tail``, a %-format whose holes are the
+    ``variable`` fields; :meth:`HostLog.raw` fills it when the event is made and ``finalize``
+    splices the time, record id and event id between the fixed pieces. Values for string
+    holes must be JSON-safe text (no quote, backslash or control character): addresses,
+    host names, plain words; holes named in ``json`` take JSON text, quotes included
+    (``orjson.dumps(value).decode()``), for values such as command lines.
     """
 
-    __slots__ = ("channel", "fmt", "sysmon")
+    __slots__ = ("channel", "parts", "sysmon", "tail")
 
-    def __init__(self, event: Event, variable: tuple[str, ...]) -> None:
-        ev = dict(event)
-        self.channel = ev["Channel"]
+    def __init__(self, event: Event, variable: tuple[str, ...],
+                 json: tuple[str, ...] = ()) -> None:
+        keys = tuple(event)
+        if keys[:len(_SYSTEM_KEYS)] != _SYSTEM_KEYS:
+            raise ValueError(f"template event must start with {_SYSTEM_KEYS}")
+        self.channel: str = event["Channel"]
         self.sysmon = self.channel == SYSMON
-        keys = ("TimeCreated", "EventRecordID", "SpearhuntEventId")
-        keys += ("UtcTime",) if self.sysmon else ()
-        keys += variable
-        quoted = {k: not isinstance(ev.get(k), int) for k in keys}
-        quoted["EventRecordID"] = False
-        if self.sysmon and "CreationUtcTime" in ev:
+        data = {k: event[k] for k in keys[len(_SYSTEM_KEYS):]}
+        if not data:
+            raise ValueError("template event has no data fields")
+        if self.sysmon and "CreationUtcTime" in data:
             raise ValueError("templates do not fill CreationUtcTime")
-        for i, key in enumerate(keys):
-            if key not in ev:
+        for i, key in enumerate(variable):
+            if key not in data:
                 raise KeyError(key)
-            ev[key] = f"@@{i}@@"
-        text = orjson.dumps(ev).decode().replace("%", "%%")
-        for i, key in enumerate(keys):
+            data[key] = f"@@{i}@@"
+        if self.sysmon:
+            data["UtcTime"] = "@@U@@"
+        text = orjson.dumps(data).decode()[1:]  # the fields without the opening brace
+        head = ""
+        if self.sysmon:
+            head, text = text.split('"@@U@@"', 1)
+            head += '"'
+            text = '"' + text
+            if "@@" in head:
+                raise ValueError("variable template fields must come after UtcTime")
+        text = text.replace("%", "%%")
+        for i, key in enumerate(variable):
             marker = f'"@@{i}@@"'
             if text.count(marker) != 1:
                 raise ValueError(f"template marker for {key} not unique")
-            text = text.replace(marker, '"%s"' if quoted[key] else "%s")
-        self.fmt = text
+            bare = isinstance(event[key], int) or key in json
+            text = text.replace(marker, "%s" if bare else '"%s"')
+        self.tail = text
+        system = orjson.dumps({k: event[k] for k in _SYSTEM_KEYS[:4]}).decode()[:-1]
+        provider, channel, computer = (orjson.dumps(event[k]).decode()
+                                       for k in ("Provider_Name", "Channel", "Computer"))
+        # line = a + TimeCreated + b + EventRecordID + c + SpearhuntEventId + e [+ UtcTime]
+        #        + tail + z, in the flat shape and in evtx_dump's (System, then EventData)
+        self.parts = (
+            (system + ',"TimeCreated":"', '","EventRecordID":', ',"SpearhuntEventId":"',
+             '",' + head, ""),
+            ('{"Event":{"System":{"Provider":{"#attributes":{"Name":' + provider + '}},'
+             f'"EventID":{event["EventID"]},"TimeCreated":{{"#attributes":{{"SystemTime":"',
+             '"}},"EventRecordID":',
+             f',"Channel":{channel},"Computer":{computer}}},"EventData":{{"SpearhuntEventId":"',
+             '",' + head, "}}"),
+        )
+
+    def split(self, args: tuple[Any, ...], hole: int) -> tuple[str, str]:
+        """The tail filled with ``args`` but for hole ``hole``: the text before and after it.
+
+        For events of which one value changes every time (a source port) and the rest is fixed.
+        """
+        filled = self.tail % (*args[:hole], "\x00", *args[hole + 1:])
+        before, after = filled.split("\x00")
+        return before, after
 
 
 _PORT_NAMES = {443: "https", 80: "http", 445: "microsoft-ds", 135: "epmap", 53: "domain",

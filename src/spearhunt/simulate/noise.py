@@ -9,15 +9,16 @@ from __future__ import annotations
 import random
 from bisect import bisect
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import accumulate
 from math import log as ln
-from typing import Any
 
 from spearhunt.simulate.clock import HOUR, MINUTE, US
 from spearhunt.simulate.context import HostState, Session, Sim
 from spearhunt.simulate.endpoint import SYSTEM_ACCOUNT, Account, Proc, Template, user_account
 from spearhunt.simulate.images import IMAGES
 from spearhunt.simulate.world import NETBIOS
+from spearhunt.simulate.zeek import DnsRoute, NetLog, TlsSite
 
 BROWSING = (
     "www.google.com", "www.bing.com", "login.microsoftonline.com", "www.linkedin.com",
@@ -50,46 +51,72 @@ def _pick(rng: random.Random, items: tuple[str, ...]) -> str:
 
 
 # ---- workstation activities ----------------------------------------------------------------
-def _browse_templates(sim: Sim, hs: HostState, s: Session, ts: int) -> dict[str, Any]:
-    t = s.templates
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """What a page load of one site writes, prepared once per session: Sysmon 22's event
+    text, Sysmon 3's around the source port, the Zeek DNS route and TLS site."""
+
+    query: str
+    net_head: str
+    net_tail: str
+    route: DnsRoute
+    tls: TlsSite
+
+
+_Sites = tuple[Template, Template, list[_Site]]
+
+
+def _browse_sites(sim: Sim, hs: HostState, s: Session, ts: int) -> dict[str, _Sites]:
+    t: dict[str, _Sites] = s.templates
     if not t:
-        log = hs.log
+        log, src = hs.log, hs.host.ip
         s.browser, _ = log.process(ts - 5 * US, IMAGES["msedge"],
                                    f"\"{IMAGES['msedge'].path}\" --profile-directory=Default",
                                    s.explorer, s.account, cwd=f"C:\\Users\\{s.user.sam}\\")
-        for key, proc in (("browser", s.browser), ("outlook", s.outlook)):
+        for key, proc, names in (("browser", s.browser, BROWSING), ("outlook", s.outlook, SAAS)):
             # Built once from real events, which are then dropped from the buffer.
             q = log.dns(ts, proc, "x", "x")
-            n = log.network(ts, proc, hs.host.ip, 1, "x", 443, "x")
+            n = log.network(ts, proc, src, 1, "x", 443, "x")
             del log.buffer[-2:]
-            t[key] = (Template(q, ("QueryName", "QueryResults")),
-                      Template(n, ("SourcePort", "DestinationIp", "DestinationHostname")))
+            q_tpl = Template(q, ("QueryName", "QueryResults"))
+            n_tpl = Template(n, ("SourcePort", "DestinationIp", "DestinationHostname"))
+            sites = []
+            for name in names:
+                ip = sim.ext.ip(name)
+                head, tail = n_tpl.split((0, ip, name), 0)
+                sites.append(_Site(q_tpl.tail % (name, f"::ffff:{ip};"), head, tail,
+                                   NetLog.dns_route(src, sim.dc_ip, name, [ip]),
+                                   NetLog.tls_site(src, ip, name)))
+            t[key] = (q_tpl, n_tpl, sites)
     return t
 
 
 def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
-    """A page load: the browser (or Outlook) resolves a few names and opens TLS connections."""
+    """A page load: the browser (or Outlook) resolves a few names and opens TLS connections.
+
+    The busiest activity by far, so it appends prepared text: per site, Sysmon 22 and 3 on the
+    host (the Sysmon source port is the one in conn.log), dns.log, conn.log and ssl.log.
+    """
     if s is None:
         return
-    templates = _browse_templates(sim, hs, s, ts)
-    raw, net, src, dc = hs.log.raw, sim.net, hs.host.ip, sim.dc_ip
-    ext_ip = sim.ext.ip
     rnd = rng.random
     outlook = rnd() < 0.15
-    q_tpl, n_tpl = templates["outlook" if outlook else "browser"]
-    names = SAAS if outlook else BROWSING
+    q_tpl, n_tpl, sites = _browse_sites(sim, hs, s, ts)["outlook" if outlook else "browser"]
+    append = hs.log.buffer.append
+    lookup, session = sim.net.lookup, sim.net.tls_session
+    src = hs.host.ip
+    n = len(sites)
     t = ts
     for _ in range(1 + int(rnd() * 6)):
-        name = names[int(rnd() * len(names))]
-        ip = ext_ip(name)
-        raw(t, q_tpl, (name, f"::ffff:{ip};"))
-        net.dns(t, src, dc, name, [ip])
+        site = sites[int(rnd() * n)]
+        append((t, q_tpl, site.query))
+        lookup(t, src, site.route)
         t += 20_000
         sport = 49152 + int(rnd() * 16000)
-        raw(t, n_tpl, (sport, ip, name))
+        append((t, n_tpl, f"{site.net_head}{sport}{site.net_tail}"))
         size = int(-60_000 * ln(1.0 - rnd()))
-        net.tls(t, src, ip, name, orig_bytes=900 + size // 20, resp_bytes=4_000 + size,
-                duration=0.2 + rnd() * 30)
+        session(t, sport, site.tls, 900 + size // 20, 4_000 + size,
+                200_000 + int(rnd() * 30_000_000))
         t += int(rnd() * 900_000)
 
 
@@ -112,7 +139,7 @@ def app_launch(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
         key, cmd = "powerpnt", f"\"{IMAGES['powerpnt'].path}\" \"{home}Documents\\{doc}.pptx\""
     else:
         key, cmd = "acrobat", f"\"{IMAGES['acrobat'].path}\" \"{home}Downloads\\{doc}.pdf\""
-    proc, _ = hs.log.process(ts, IMAGES[key], cmd, s.explorer, s.account, cwd=f"{home}Documents\\")
+    proc = hs.log.spawn(ts, IMAGES[key], cmd, s.explorer, s.account, cwd=f"{home}Documents\\")
     if rng.random() < 0.5:
         hs.log.file_create(ts + int(rng.random() * 1800) * US, proc,
                            f"{home}AppData\\Roaming\\Microsoft\\Office\\Recent\\{doc}.LNK")
@@ -134,7 +161,7 @@ def outlook_attachment(sim: Sim, hs: HostState, s: Session | None, ts: int,
     log.stream_hash(ts + 3_000, s.outlook, path, f"SHA256={digest}",
                     "[ZoneTransfer]  ZoneId=3")
     flag = "/n" if key == "winword" else ""
-    log.process(ts + int((2 + rng.random() * 20) * US), IMAGES[key],
+    log.spawn(ts + int((2 + rng.random() * 20) * US), IMAGES[key],
                 f"\"{IMAGES[key].path}\" {flag} \"{path}\" /o \"\"".replace("  ", " "),
                 s.outlook, s.account, cwd=f"{home}Documents\\")
 
@@ -313,14 +340,14 @@ def software_update(sim: Sim, hs: HostState, s: Session | None, ts: int,
         ccm = sim.system_child(hs, ts, "ccmexec", "C:\\Windows\\CCM\\CcmExec.exe")
         pkg = _pick(rng, ("7-Zip 23.01", "Adobe Acrobat DC", "Notepad++", "SOLIDWORKS SP2", "VC Redist"))
         msi = pkg.replace(" ", "_")
-        log.process(ts + 2 * US, IMAGES["msiexec"],
+        log.spawn(ts + 2 * US, IMAGES["msiexec"],
                     f"msiexec.exe /i \"C:\\Windows\\ccmcache\\{rng.getrandbits(8):x}\\{msi}.msi\" /qn /norestart",
                     ccm, SYSTEM_ACCOUNT, integrity="System")
     elif roll < 0.7:
         c2r = sim.system_child(hs, ts, "officec2r",
                                "\"C:\\Program Files\\Common Files\\Microsoft Shared\\ClickToRun\\"
                                "OfficeClickToRun.exe\" /service")
-        log.process(ts + 3 * US, IMAGES["setup_teams"],
+        log.spawn(ts + 3 * US, IMAGES["setup_teams"],
                     "\"C:\\Program Files\\Common Files\\microsoft shared\\ClickToRun\\Updates\\setup.exe\" "
                     "/update /displaylevel=False", c2r, SYSTEM_ACCOUNT, integrity="System")
     else:
@@ -329,7 +356,7 @@ def software_update(sim: Sim, hs: HostState, s: Session | None, ts: int,
                                parent=hs.schedule)
         # Installers register their own update tasks: a schtasks /create that is not an attack.
         task = "MicrosoftEdgeUpdateTaskMachineUA"
-        log.process(ts + US, IMAGES["schtasks"],
+        log.spawn(ts + US, IMAGES["schtasks"],
                     f"schtasks.exe /create /f /tn {task} /sc hourly /tr "
                     "\"'C:\\Program Files (x86)\\Microsoft\\EdgeUpdate\\MicrosoftEdgeUpdate.exe' /ua /installsource scheduler\"",
                     upd, SYSTEM_ACCOUNT, integrity="System")

@@ -115,8 +115,14 @@ spearhunt simulated intrusion
 A synthetic espionage intrusion at a defence contractor ({org_domain}), hidden in ordinary
 office activity. Everything here is generated: hosts, people, addresses and documents are
 fictional; external addresses are documentation ranges (RFC 5737); attacker and lure domains
-are reserved example domains. The attachments are inert (a macro that shows a message box, a
-template URL on templates.example.com, a shortcut that prints a line).
+are reserved example domains.
+
+The lure files are inert. The spear-phishing attachment in mail/ carries no working payload:
+the macro only shows a message box, the remote template URL points at templates.example.com
+(a reserved domain that serves nothing), and the shortcut in the ISO only prints a line. Their
+real content therefore differs from what the logs show: the command lines, downloads, DLLs,
+services and archives in endpoint/ and network/ are what a real intrusion of this kind would
+record, written by the simulator; opening the attachment reproduces none of it.
 
 seed {seed}, variant {variant}, {days} days from {start}, {hosts} hosts, {users} users.
 
@@ -126,11 +132,7 @@ mail/
     spear-phishing mail with a weaponized (inert) attachment.
 
 endpoint/<host>.jsonl
-    One file per host, one JSON object per line, in time order. Each object is one Windows
-    event flattened the way Sigma rules name fields: the EventData fields (Image, CommandLine,
-    ParentImage, TargetObject, LogonType, IpAddress, ...) at the top level, plus
-      EventID, Channel, Provider_Name, Computer (FQDN), TimeCreated (ISO 8601 UTC, Z),
-      EventRecordID (increasing per host and channel), SpearhuntEventId (unique id).
+    One file per host, one JSON object per line, in time order. {endpoint_shape}
     Channels: Microsoft-Windows-Sysmon/Operational (1, 3, 7, 10, 11, 12, 13, 15, 17, 18, 19,
     20, 21, 22), Security (4624, 4648, 4672, 4688, 4698, 5140, 5145), System (7045),
     Microsoft-Windows-PowerShell/Operational (4104),
@@ -154,10 +156,26 @@ Variants
 """
 
 
+SHAPES = {
+    "flat": """Each object is one Windows
+    event flattened the way Sigma rules name fields: the EventData fields (Image, CommandLine,
+    ParentImage, TargetObject, LogonType, IpAddress, ...) at the top level, plus
+      EventID, Channel, Provider_Name, Computer (FQDN), TimeCreated (ISO 8601 UTC, Z),
+      EventRecordID (increasing per host and channel), SpearhuntEventId (unique id).""",
+    "evtx-json": """Each object is one Windows
+    event in the shape evtx_dump writes (--endpoint-format evtx-json):
+      {"Event": {"System": {"Provider": {"#attributes": {"Name": ...}}, "EventID": N,
+        "TimeCreated": {"#attributes": {"SystemTime": ISO 8601 UTC, Z}},
+        "EventRecordID": N (increasing per host and channel), "Channel": ..., "Computer": FQDN},
+        "EventData": {"SpearhuntEventId": unique id, then the event's own fields}}}""",
+}
+
+
 def write_readme(sim: Sim, variant: Variant, path: Path) -> None:
     """Write README.txt for the analyst."""
     cfg = sim.cfg
     path.write_text(README.format(
         org_domain=AD_DOMAIN, seed=cfg.seed, variant=variant.name, days=cfg.days,
         start=cfg.start.isoformat(), hosts=cfg.hosts, users=cfg.users, dc=sim.dc_ip,
-        variant_help=VARIANT_HELP), encoding="utf-8")
+        variant_help=VARIANT_HELP, endpoint_shape=SHAPES[cfg.endpoint_format]),
+        encoding="utf-8")

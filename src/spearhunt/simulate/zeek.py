@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from spearhunt.simulate.clock import Clock
+from spearhunt.simulate.clock import US, Clock
 
 FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "conn": (
@@ -64,6 +64,24 @@ def is_internal(ip: str) -> bool:
     return ip.startswith("10.")
 
 
+# (dns.log text around trans_id and rtt, conn.log text around duration) of one query.
+DnsRoute = tuple[tuple[str, str], tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSite:
+    """The fixed text of HTTPS sessions from one client address to one server."""
+
+    src: str
+    conn_head: str  # conn.log after the source port, up to the duration
+    conn_flags: str  # conn.log from conn_state to history
+    ssl_tail: str  # ssl.log after the source port
+
+
+def _flag(ip: str) -> str:
+    return "T" if ip[:3] == "10." else "F"
+
+
 @dataclass(frozen=True, slots=True)
 class NetRecord:
     """A reference to one malicious network record, for the truth file."""
@@ -74,16 +92,22 @@ class NetRecord:
 
 
 class NetLog:
-    """Buffers Zeek lines as ``(ts, text)`` per log; ``flush`` writes them in time order."""
+    """Buffers Zeek lines per log; ``flush`` writes them in time order.
 
-    __slots__ = ("_rng", "_tails", "_uids", "buffers", "clock", "counts")
+    Every line starts with its fixed-width epoch time (:meth:`Clock.zeek`), so sorting the
+    lines as text sorts them by time; no ``(ts, line)`` pair is kept per record.
+    """
+
+    __slots__ = ("_conn", "_dns", "_rng", "_ssl", "_tails", "_uids", "buffers", "clock",
+                 "counts")
 
     def __init__(self, clock: Clock, rng: random.Random) -> None:
         self.clock = clock
         self._rng = rng
         self._uids = UidSource(rng)
         self._tails: dict[tuple[object, ...], Any] = {}
-        self.buffers: dict[str, list[tuple[int, str]]] = {name: [] for name in LOGS}
+        self.buffers: dict[str, list[str]] = {name: [] for name in LOGS}
+        self._conn, self._dns, self._ssl = (self.buffers[n] for n in ("conn", "dns", "ssl"))
         self.counts: dict[str, int] = dict.fromkeys(LOGS, 0)
 
     def uid(self, prefix: str = "C") -> str:
@@ -103,36 +127,40 @@ class NetLog:
         uid = uid or self.uid()
         sport = sport or self.port()
         self.buffers["conn"].append(
-            (ts, _conn_line(self.clock.zeek(ts), uid, src, sport, dst, dport, proto, service,
-                            duration, orig_bytes, resp_bytes, state)))
+            _conn_line(self.clock.zeek(ts), uid, src, sport, dst, dport, proto, service,
+                       duration, orig_bytes, resp_bytes, state))
         return uid
 
     def dns(self, ts: int, src: str, resolver: str, query: str, answers: list[str],
             qtype: str = "A", ttl: int = 300, rcode: str = "NOERROR") -> str:
         """A DNS query from ``src`` to its resolver: dns.log and its conn.log record."""
+        key = (query, answers[0] if len(answers) == 1 else ",".join(answers), qtype, ttl, rcode,
+               resolver, src[:3] == "10.")
+        route = self._tails.get(key)
+        if route is None:
+            route = self.dns_route(src, resolver, query, answers, qtype, ttl, rcode)
+            if len(self._tails) < 50_000:  # tunnel queries are unique: do not grow forever
+                self._tails[key] = route
+        return self.lookup(ts, src, route)
+
+    def lookup(self, ts: int, src: str, route: DnsRoute) -> str:
+        """A DNS query along a prepared route: dns.log and its conn.log record; the uid."""
         rnd = self._rng.random
         uid = self._uids()
         sport = 49152 + int(rnd() * 16000)
-        rtt = 0.0004 + rnd() * 0.04
-        key = (query, answers[0] if len(answers) == 1 else ",".join(answers), qtype, ttl, rcode,
-               resolver, src[:3] == "10.")
-        tails = self._tails.get(key)
-        if tails is None:
-            tails = self._dns_tails(query, answers, qtype, ttl, rcode, resolver, src)
-            if len(self._tails) < 50_000:  # tunnel queries are unique: do not grow forever
-                self._tails[key] = tails
-        dns_tail, conn_tail = tails
-        stamp = self.clock.zeek(ts)
-        self.buffers["dns"].append(
-            (ts, f"{stamp}\t{uid}\t{src}\t{sport}\t{dns_tail[0]}{int(rnd() * 65535)}\t"
-                 f"{rtt:.6f}{dns_tail[1]}"))
-        self.buffers["conn"].append(
-            (ts, f"{stamp}\t{uid}\t{src}\t{sport}\t{conn_tail[0]}{rtt:.6f}{conn_tail[1]}"))
+        # Numbers are built from integer text: format specs cost more than the whole line.
+        rtt = "0." + str(400 + int(rnd() * 40_000)).zfill(6)
+        (dns_head, dns_tail), (conn_head, conn_tail) = route
+        s = str(ts)
+        start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}\t"
+        self._dns.append(f"{start}{dns_head}{int(rnd() * 65535)}\t{rtt}{dns_tail}")
+        self._conn.append(f"{start}{conn_head}{rtt}{conn_tail}")
         return uid
 
     @staticmethod
-    def _dns_tails(query: str, answers: list[str], qtype: str, ttl: int, rcode: str,
-                   resolver: str, src: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    def dns_route(src: str, resolver: str, query: str, answers: list[str], qtype: str = "A",
+                  ttl: int = 300, rcode: str = "NOERROR") -> DnsRoute:
+        """The fixed text of the dns.log and conn.log lines of one query from ``src``."""
         if answers:
             ans = ",".join(answers)
             ttls = ",".join([f"{ttl}.000000"] * len(answers))
@@ -153,18 +181,46 @@ class NetLog:
         """An HTTPS session: conn.log and ssl.log sharing one uid."""
         uid = self._uids()
         sport = 49152 + int(self._rng.random() * 16000)
-        zeek = self.clock.zeek
-        self.buffers["conn"].append((ts, _conn_line(
-            zeek(ts), uid, src, sport, dst, port, "tcp", "ssl", duration, orig_bytes,
-            resp_bytes, "SF")))
-        key = (dst, port, server_name, subject, issuer)
-        tail = self._tails.get(key)
-        if tail is None:
-            tail = self._tails[key] = (
-                f"\t{dst}\t{port}\tTLSv13\t{_CIPHER}\tx25519\t{server_name}\tF\t-\th2\tT\t"
-                f"CsiI\t-\t-\t{subject or 'CN=' + server_name}\t{issuer}\t-\t-\tT\tok")
-        self.buffers["ssl"].append((ts + 2_000, f"{zeek(ts + 2_000)}\t{uid}\t{src}\t{sport}{tail}"))
+        key = (src, dst, port, server_name, subject, issuer)
+        site = self._tails.get(key)
+        if site is None:
+            site = self.tls_site(src, dst, server_name, port=port, subject=subject,
+                                 issuer=issuer)
+            if len(self._tails) < 50_000:
+                self._tails[key] = site
+        self._tls_lines(ts, uid, sport, site, orig_bytes, resp_bytes, int(duration * US + 0.5))
         return uid
+
+    def tls_session(self, ts: int, sport: int, site: TlsSite, orig_bytes: int,
+                    resp_bytes: int, duration_us: int) -> str:
+        """An HTTPS session to a prepared site from a known source port; the uid."""
+        uid = self._uids()
+        self._tls_lines(ts, uid, sport, site, orig_bytes, resp_bytes, duration_us)
+        return uid
+
+    @staticmethod
+    def tls_site(src: str, dst: str, server_name: str, *, port: int = 443,
+                 subject: str | None = None,
+                 issuer: str = "CN=R11,O=Let's Encrypt,C=US") -> TlsSite:
+        """The fixed text of HTTPS sessions from ``src`` to one server."""
+        return TlsSite(
+            src,
+            f"\t{dst}\t{port}\ttcp\tssl\t",
+            f"\tSF\t{_flag(src)}\t{_flag(dst)}\t0\tShADadFf\t",
+            f"\t{dst}\t{port}\tTLSv13\t{_CIPHER}\tx25519\t{server_name}\tF\t-\th2\tT\t"
+            f"CsiI\t-\t-\t{subject or 'CN=' + server_name}\t{issuer}\t-\t-\tT\tok")
+
+    def _tls_lines(self, ts: int, uid: str, sport: int, site: TlsSite, ob: int, rb: int,
+                   duration_us: int) -> None:
+        opk = ob // 1400 + 3
+        rpk = rb // 1400 + 3
+        d = str(duration_us).zfill(7)
+        s = str(ts)
+        self._conn.append(
+            f"{s[:10]}.{s[10:]}\t{uid}\t{site.src}\t{sport}{site.conn_head}{d[:-6]}.{d[-6:]}\t"
+            f"{ob}\t{rb}{site.conn_flags}{opk}\t{ob + opk * 52}\t{rpk}\t{rb + rpk * 52}\t-")
+        s = str(ts + 2_000)
+        self._ssl.append(f"{s[:10]}.{s[10:]}\t{uid}\t{site.src}\t{sport}{site.ssl_tail}")
 
     def http(self, ts: int, src: str, dst: str, host: str, uri: str, *, method: str = "GET",
              user_agent: str, request_len: int = 0, response_len: int = 0,
@@ -180,28 +236,26 @@ class NetLog:
                 f"{host}\t{uri}\t-\t1.1\t{user_agent}\t-\t{request_len}\t{response_len}\t"
                 f"{status}\t{status_msg}\t-\t-\t(empty)\t-\t-\t-\t-\t-\t-\t{fuid}\t-\t"
                 f"{mime if response_len else '-'}")
-        self.buffers["http"].append((ts + 1_000, line))
+        self.buffers["http"].append(line)
         return uid
 
     # ---- output ------------------------------------------------------------------------
     def flush(self, files: dict[str, IO[str]], until: int | None = None) -> None:
         """Write buffered records up to ``until`` (all when None) in time order."""
+        cut_at = None if until is None else self.clock.zeek(until)
         for name, buf in self.buffers.items():
-            buf.sort(key=_first)
-            if until is None:
+            buf.sort()  # by time, then by the rest of the line: deterministic on ties
+            if cut_at is None:
                 ready, rest = buf, []
             else:
-                cut = bisect_left(buf, until, key=_first)
+                cut = bisect_left(buf, cut_at)
                 ready, rest = buf[:cut], buf[cut:]
             if ready:
-                files[name].write("\n".join(line for _, line in ready))
-                files[name].write("\n")
+                ready.append("")  # the last line's newline
+                files[name].write("\n".join(ready))
+                ready.pop()
             self.counts[name] += len(ready)
-            self.buffers[name] = rest
-
-
-def _first(item: tuple[int, str]) -> int:
-    return item[0]
+            buf[:] = rest  # in place: the record methods hold the lists
 
 
 _UID_CHARS = str.maketrans("0123456789abcdef", "q7HvW2kXd9LmRt4Z")
