@@ -54,7 +54,7 @@ def hunt_command(
     store: Path | None = typer.Option(None, "--store", help="Append events and detections to this DuckDB case file for correlate/report."),
     placeholders: Path | None = typer.Option(None, "--placeholders", help="YAML file with values for Sigma %placeholders%."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompile every rule instead of using the compiled-rule cache."),
-    memory_limit: str = typer.Option("1GB", "--memory-limit", help="Engine memory before it spills to disk (e.g. 512MB, 4GB)."),
+    memory_limit: str = typer.Option("768MB", "--memory-limit", help="Engine memory before it spills to disk (e.g. 512MB, 4GB); more is faster on big inputs."),
     threads: int | None = typer.Option(None, "--threads", help="Engine threads (default: all cores)."),
 ) -> None:
     """Run Sigma rules (SigmaHQ's and spearhunt's pack) over Windows event logs and JSON telemetry."""

@@ -46,7 +46,7 @@ class HuntOptions:
     store: Path | None = None
     placeholders: Path | None = None
     use_cache: bool = True
-    memory_limit: str = "1GB"
+    memory_limit: str = "768MB"
     threads: int | None = None
     command: str = "hunt"
 
@@ -144,14 +144,17 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
 
     store = CaseStore(opts.store, opts.command) if opts.store else None
     tmp = tempfile.TemporaryDirectory(prefix="spearhunt-")
+    engine_ref: DuckEngine | None = None
     try:
-        con = store.con if store else connect()
+        # Without a store, the run's events still go to a (temporary) file: DuckDB compresses
+        # them there and keeps only what it works on in memory, so RSS stays flat with size.
+        con = store.con if store else connect(Path(tmp.name) / "events.duckdb")
         eid_base, src_base = store.next_ids() if store else (0, 0)
         con.execute(f"SET memory_limit = '{opts.memory_limit}'")
         con.execute(f"SET temp_directory = '{tmp.name}'")
         if opts.threads:
             con.execute(f"SET threads = {int(opts.threads)}")
-        engine = DuckEngine(
+        engine = engine_ref = DuckEngine(
             rules, con=con, on_warning=warn, eid_base=eid_base, src_base=src_base,
             time_from=opts.time_from.isoformat(sep=" ") if opts.time_from else None,
             time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None,
@@ -222,6 +225,8 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
             store.finish(summary.events, summary.detections)
             summary.store = str(opts.store)
     finally:
+        if engine_ref is not None:
+            engine_ref.close()
         if store:
             store.close()
         tmp.cleanup()

@@ -20,6 +20,9 @@ EVENT_COLUMNS = (
     ("src", "INTEGER"),  # index of the source file
     ("pos", "BIGINT"),  # line (JSON) or record number (EVTX) in the source
     ("fields", "JSON"),  # the event's own fields with Sigma names, a flat object
+    ("sys", "STRUCT(" + ", ".join(f"{n.lower()} VARCHAR" for n in (
+        "Provider_Name", "Level", "Task", "Keywords", "Version", "Opcode", "ProcessID",
+        "ThreadID", "UserID")) + ")"),  # System values of EVTX-shaped events (else NULL)
 )
 
 SHAPE_EVTX, SHAPE_ECS, SHAPE_FLAT = 1, 2, 3
@@ -112,8 +115,8 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
     if time_to:
         filters.append(f"ts <= TIMESTAMP {_lit(time_to)}")
     cond = ("WHERE " + " AND ".join(filters)) if filters else ""
-    sys_select = ", ".join(
-        f"CASE WHEN shape = 1 THEN s[{i}] END AS \"sys:{name.lower()}\"" for name, i in sys_cols.items())
+    sys_select = ("CASE WHEN shape = 1 THEN {" + ", ".join(
+        f"'{name.lower()}': s[{i}]" for name, i in sys_cols.items()) + "} END AS sys")
     return f"""
 SELECT * FROM (
 SELECT {eid_base} + row_number() OVER () AS eid,
@@ -139,4 +142,4 @@ FROM (
 """
 
 
-SYSTEM_FIELD_COLUMNS = {name.lower(): f'"sys:{name.lower()}"' for name in EVTX_SYSTEM_FIELDS}
+SYSTEM_FIELD_COLUMNS = {name.lower(): f"sys.{name.lower()}" for name in EVTX_SYSTEM_FIELDS}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,8 @@ from spearhunt.normalize.windows import EVENT_COLUMNS, SYSTEM_FIELD_COLUMNS, nor
 log = logging.getLogger(__name__)
 
 RULES_PER_QUERY = 64
-CHUNK_EVENTS = 200_000
-CHUNK_BYTES = 160 * 1024 * 1024
+CHUNK_EVENTS = 100_000
+CHUNK_BYTES = 96 * 1024 * 1024
 # Below this many (row x rule) evaluations a slice is matched in Python: binding a rule in
 # DuckDB costs ~1 ms, evaluating one in Python ~1-2 µs (measured on the shared EVTX corpus).
 PYTHON_WORK_MAX = 400_000
@@ -95,7 +96,6 @@ class _Slice:
     needed: set[str]
     cased: set[str]
     keyword: bool
-    columns: list[str] = field(default_factory=list)  # lowercased field names materialized
     present: set[str] = field(default_factory=set)
     rows: int = 0
 
@@ -120,6 +120,8 @@ class DuckEngine:
         self.time_from, self.time_to = time_from, time_to
         self.con = con or connect()
         self.stats = EngineStats()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="spearhunt-engine")
+        self._pending: Future[None] | None = None
         self.sources: list[str] = []
         self._src_base = src_base
         self._buf_src: list[int] = []
@@ -127,6 +129,7 @@ class DuckEngine:
         self._buf_text: list[Any] = []
         self._buf_bytes = 0
         self._next_eid = eid_base + 1
+        self._first_eid = eid_base + 1
         self._slices: dict[tuple[str | None, str | None, int | None], _Slice] = {}
         cols = ", ".join(f"{n} {t}" for n, t in EVENT_COLUMNS)
         self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols})")
@@ -145,18 +148,32 @@ class DuckEngine:
         self._buf_text.extend(batch.texts)
         self._buf_bytes += batch.size_bytes or 1500 * len(batch)
         if len(self._buf_text) >= CHUNK_EVENTS or self._buf_bytes >= CHUNK_BYTES:
-            self.flush()
+            self.flush(wait=False)
 
-    def flush(self) -> None:
-        """Normalize the buffered records and append them to the events and slice tables."""
-        if not self._buf_text:
-            return
-        table = pa.table({
-            "src": pa.array(self._buf_src, pa.int32()),
-            "pos": pa.array(self._buf_pos, pa.int64()),
-            "j": _text_array(self._buf_text),
-        })
-        self._buf_text, self._buf_src, self._buf_pos, self._buf_bytes = [], [], [], 0
+    def flush(self, wait: bool = True) -> None:
+        """Normalize the buffered records and append them to the events and slice tables.
+
+        The chunk is handed to the engine thread, so the caller goes on reading the next one
+        (reading is Python, DuckDB releases the GIL): with ``wait`` it also waits for it.
+        """
+        if self._buf_text:
+            table = pa.table({
+                "src": pa.array(self._buf_src, pa.int32()),
+                "pos": pa.array(self._buf_pos, pa.int64()),
+                "j": _text_array(self._buf_text),
+            })
+            self._buf_text, self._buf_src, self._buf_pos, self._buf_bytes = [], [], [], 0
+            self._wait()  # one chunk in flight at most: memory stays bounded
+            self._pending = self._worker.submit(self._timed_ingest, table)
+        if wait:
+            self._wait()
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # re-raises what failed in the engine thread
+
+    def _timed_ingest(self, table: pa.Table) -> None:
         t0 = time.perf_counter()
         try:
             self._ingest_chunk(table)
@@ -164,131 +181,114 @@ class DuckEngine:
             raise EngineError(f"normalizing events failed: {exc}") from exc
         self.stats.seconds_normalize += time.perf_counter() - t0
 
+    def close(self) -> None:
+        """Stop the engine thread (the connection belongs to the caller)."""
+        self._worker.shutdown(wait=True)
+
     def _ingest_chunk(self, raw: pa.Table) -> None:
         con = self.con
         t0 = time.perf_counter()
+        first = self._next_eid
         con.register("raw_chunk", raw)
-        sql = normalize_sql("raw_chunk", self._next_eid - 1, self.time_from, self.time_to)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE chunk AS SELECT *, "
-                    f"hash(channel, provider, event_id) AS gid FROM ({sql})")
+        sql = normalize_sql("raw_chunk", first - 1, self.time_from, self.time_to)
+        con.execute(f"INSERT INTO events {sql}")
         con.unregister("raw_chunk")
         self._next_eid += raw.num_rows
-        bad = con.execute("SELECT src, pos FROM chunk WHERE fields IS NULL ORDER BY src, pos").fetchall()
+        bad = con.execute("SELECT src, pos FROM events WHERE eid >= $1 AND fields IS NULL "
+                          "ORDER BY src, pos", [first]).fetchall()
         for src, pos in bad:
             self.on_warning(IngestWarning(self.sources[src - self._src_base],
-                                          "invalid JSON record skipped",
-                                          line=pos))
+                                          "invalid JSON record skipped", line=pos))
         if bad:
-            con.execute("DELETE FROM chunk WHERE fields IS NULL")
+            con.execute("DELETE FROM events WHERE eid >= $1 AND fields IS NULL", [first])
             self.stats.invalid_records += len(bad)
-        t1 = time.perf_counter()
-        self.stats.phase["normalize"] = self.stats.phase.get("normalize", 0) + t1 - t0
-        con.execute(f"INSERT INTO events SELECT {', '.join(n for n, _ in EVENT_COLUMNS)} FROM chunk")
-        n = con.execute("SELECT count(*) FROM chunk").fetchone()[0]  # type: ignore[index]
-        self.stats.events += n
+        self.stats.events += raw.num_rows - len(bad)  # minus what the time window dropped below
         self.stats.chunks += 1
-        groups = con.execute(
-            "SELECT gid, channel, provider, event_id, count(*), "
-            "list_distinct(flatten(list(json_keys(fields)))), "
-            "bool_or(\"sys:provider_name\" IS NOT NULL) FROM chunk GROUP BY ALL"
-        ).fetchall()
-        t2 = time.perf_counter()
-        self.stats.phase["store+keys"] = self.stats.phase.get("store+keys", 0) + t2 - t1
-        if self.router.anywhere:
-            self._run_anywhere()
-        for gid, channel, provider, event_id, count, keys, evtx_shape in groups:
+        self.stats.phase["normalize"] = self.stats.phase.get("normalize", 0) + time.perf_counter() - t0
+
+    def _build_slices(self) -> None:
+        """One narrow table per (channel, provider, event id) of this run's events."""
+        t0 = time.perf_counter()
+        groups = self.con.execute(
+            "SELECT channel, provider, event_id, count(*), "
+            "list_distinct(flatten(list(json_keys(fields)))), bool_or(sys IS NOT NULL) "
+            "FROM events WHERE eid >= $1 GROUP BY ALL", [self._first_eid]).fetchall()
+        self.stats.events = sum(g[3] for g in groups)
+        t1 = time.perf_counter()
+        self.stats.phase["keys"] = self.stats.phase.get("keys", 0) + t1 - t0
+        for channel, provider, event_id, count, keys, evtx_shape in groups:
             keys = list(keys or [])
             if evtx_shape:
                 known = {ir.field_key(x) for x in keys}
                 keys += [k for k in SYSTEM_FIELD_COLUMNS if k not in known]
-            self._append_slice(gid, channel, provider, event_id, count, keys)
-        con.execute("DROP TABLE chunk")
-        self.stats.phase["slices"] = self.stats.phase.get("slices", 0) + time.perf_counter() - t2
+            self._make_slice(channel, provider, event_id, count, keys)
+        self.stats.phase["slices"] = self.stats.phase.get("slices", 0) + time.perf_counter() - t1
 
-    def _slice_for(self, channel: str | None, provider: str | None,
-                   event_id: int | None) -> _Slice | None:
-        key = (channel, provider, event_id)
-        if key in self._slices:
-            return self._slices[key]
+    def _make_slice(self, channel: str | None, provider: str | None, event_id: int | None,
+                    count: int, keys: list[str]) -> None:
         targets = self.router.candidates(channel, provider, event_id)
         if not targets:
-            self._slices[key] = None  # type: ignore[assignment]
-            return None
+            return
         needed, cased = needed_fields(t.tree for t in targets)
         keyword = "*" in needed
         needed.discard("*")
-        s = _Slice(f"slice_{len(self._slices)}", channel, provider, event_id, targets,
-                   needed, cased, keyword)
-        cols = ["eid BIGINT"] + (["_kw VARCHAR", "_kw_cs VARCHAR"] if keyword else [])
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {s.table} ({', '.join(cols)})")
-        self._slices[key] = s
-        return s
-
-    def _append_slice(self, gid: int, channel: str | None, provider: str | None, event_id: int | None,
-                      count: int, keys: list[str]) -> None:
-        s = self._slice_for(channel, provider, event_id)
-        if s is None:
-            return
-        by_lower: dict[str, list[str]] = {}
+        by_key: dict[str, list[str]] = {}
         for k in keys:
-            by_lower.setdefault(ir.field_key(k), []).append(k)
-        present = (set(by_lower) | {"computer"}) & s.needed
-        s.present |= set(by_lower) | {"computer"}
-        for f in sorted(present - set(s.columns)):
-            self.con.execute(f"ALTER TABLE {s.table} ADD COLUMN {column_name(f, False)} VARCHAR")
-            if f in s.cased:
-                self.con.execute(f"ALTER TABLE {s.table} ADD COLUMN {column_name(f, True)} VARCHAR")
-            s.columns.append(f)
+            by_key.setdefault(ir.field_key(k), []).append(k)
+        present = set(by_key) | {"computer"}
+        s = _Slice(f"slice_{len(self._slices)}", channel, provider, event_id, targets,
+                   needed, cased, keyword, present=present, rows=count)
+        self._slices[(channel, provider, event_id)] = s
         names, exprs, paths = ["eid"], ["eid"], []
-        sys_cols: set[str] = set()
-        for f in s.columns:
-            if f not in present:
-                continue
-            if f == "computer" and f not in by_lower:
+        for f in sorted(needed & present):
+            if f == "computer" and f not in by_key:
                 value = "computer"
-            elif f in SYSTEM_FIELD_COLUMNS and by_lower[f] == [f]:
+            elif f in SYSTEM_FIELD_COLUMNS and by_key[f] == [f]:
                 value = SYSTEM_FIELD_COLUMNS[f]
-                sys_cols.add(value)
             else:
                 idx = []
-                for k in by_lower[f]:
+                for k in by_key[f]:
                     paths.append(_json_path(k))
                     idx.append(len(paths))
                 value = (f"coalesce({', '.join(f'v[{i}]' for i in idx)})" if len(idx) > 1
                          else f"v[{idx[0]}]")
             names.append(column_name(f, False))
             exprs.append(f"lower({value})")
-            if f in s.cased:
+            if f in cased:
                 names.append(column_name(f, True))
                 exprs.append(value)
-        if s.keyword:
+        if keyword:
             names += ["_kw", "_kw_cs"]
             exprs += ["lower(array_to_string(json_extract_string(fields, '$.*'), chr(10)))",
                       "array_to_string(json_extract_string(fields, '$.*'), chr(10))"]
         plist = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
         extract = f", json_extract_string(fields, {plist}) AS v" if paths else ""
+        cols = ", ".join(f"{e} AS {n}" for n, e in zip(names, exprs, strict=True))
         self.con.execute(
-            f"INSERT INTO {s.table} ({', '.join(names)}) SELECT {', '.join(exprs)} FROM "
-            f"(SELECT eid, fields, computer{''.join(', ' + c for c in sys_cols)}{extract} "
-            f"FROM chunk WHERE gid = {int(gid)})"
-        )
-        s.rows += count
+            f"CREATE OR REPLACE TEMP TABLE {s.table} AS SELECT {cols} FROM "
+            f"(SELECT eid, fields, computer, sys{extract} FROM events WHERE eid >= $1 "
+            f"AND channel IS NOT DISTINCT FROM $2 AND provider IS NOT DISTINCT FROM $3 "
+            f"AND event_id IS NOT DISTINCT FROM $4)",
+            [self._first_eid, channel, provider, event_id])
 
     def _run_anywhere(self) -> None:
-        """Product-wide rules (keyword searches over every Windows log) in one pass a chunk."""
+        """Product-wide rules (keyword searches over every Windows log) in one pass."""
         renderer = Renderer(DUCKDB, _chunk_column, keyword_json="CAST(fields AS VARCHAR)")
         parts = [f"CASE WHEN {renderer.render(t.tree)} THEN {t.index} END"
                  for t in self.router.anywhere]
         self.con.execute(
             f"INSERT INTO hits SELECT rule, eid FROM (SELECT eid, unnest([{', '.join(parts)}]) "
-            f"AS rule FROM chunk) WHERE rule IS NOT NULL")
+            f"AS rule FROM events WHERE eid >= $1) WHERE rule IS NOT NULL", [self._first_eid])
 
     # ------------------------------------------------------------------ rules
     def run_rules(self, on_progress: Callable[[int, int, str], None] | None = None) -> None:
         """Flush input, then match every slice against its rules (once per run)."""
         self.flush()
+        self._build_slices()
+        if self.router.anywhere:
+            self._run_anywhere()
         t0 = time.perf_counter()
-        slices = [s for s in self._slices.values() if s is not None and s.rows]
+        slices = [s for s in self._slices.values() if s.rows]
         slices.sort(key=lambda s: (-s.rows, str(s.channel), str(s.provider), s.event_id or 0))
         # Planning dominates rule queries; the rewrites the optimizer would make (LIKE ->
         # contains, constant folding, pushdown) are already done by the compiler.
