@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from tests.conftest import shared_data
 
 from spearhunt.detect.hunt import HuntOptions, hunt
 from spearhunt.simulate import SimulationConfig, all_variants, simulate
-from tests.conftest import shared_data
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 

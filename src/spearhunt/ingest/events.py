@@ -11,8 +11,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import zlib
 import logging
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
