@@ -3,6 +3,7 @@ SQL path vs Python path (must be identical), and vs Zircolite's per-file counts.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter, defaultdict
 
@@ -25,10 +26,13 @@ def corpus_run(tmp_path_factory):
         find_rule_files([data / "sigma" / "rules" / "windows"])).rules
     files = sorted(data.rglob("*.evtx"))
 
+    @functools.cache
     def run(mode: str) -> tuple[set[tuple[str, str, int]], Counter]:
         mp = pytest.MonkeyPatch()
-        mp.setattr(duck, "PYTHON_ROWS_MAX", 0 if mode == "sql" else 10**9)
-        mp.setattr(duck, "PYTHON_WORK_MAX", 0 if mode == "sql" else 10**12)
+        sql = mode.startswith("sql")
+        mp.setattr(duck, "PYTHON_ROWS_MAX", 0 if sql else 10**9)
+        mp.setattr(duck, "PYTHON_WORK_MAX", 0 if sql else 10**12)
+        mp.setattr(duck, "RENDERER", "sqlglot" if mode == "sql-sqlglot" else "fast")
         try:
             eng = DuckEngine(rules, on_warning=lambda w: None)
             for f in files:
@@ -51,6 +55,14 @@ def test_sql_and_python_paths_agree_on_every_rule(corpus_run):
     print(f"\nSQL path {len(sql)} detections, Python path {len(py)}")
     assert len(sql) > 5000
     assert sql == py, (sorted(sql - py)[:10], sorted(py - sql)[:10])
+
+
+def test_sqlglot_reference_rendering_gives_the_same_detections(corpus_run):
+    run, _ = corpus_run
+    fast, _ = run("sql")
+    reference, _ = run("sql-sqlglot")
+    print(f"\nfast renderer {len(fast)} detections, sqlglot AST {len(reference)}")
+    assert fast == reference
 
 
 def test_agrees_with_zircolite_on_what_it_detects(corpus_run):

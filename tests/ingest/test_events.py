@@ -167,3 +167,21 @@ def test_sniff_ignores_extensions(tmp_path):
     assert sniff(e).kind is Kind.MAIL
     shutil.copy(f, tmp_path / "copy.gz")
     assert sniff(tmp_path / "copy.gz").kind is Kind.JSON_LINES
+
+
+def test_deeply_nested_and_wide_records_are_bounded_not_fatal(tmp_path):
+    f = tmp_path / "hostile.jsonl"
+    deep = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
+    wide = orjson.dumps({f"k{i}": "v" for i in range(20_000)} | FLAT)
+    f.write_bytes(orjson.dumps(FLAT) + b"\n" + deep + b"\n" + wide + b"\n")
+    rows, warnings = ingest([f])
+    assert rows[0][0] == "ws1" and rows[-1][0] == "ws1"
+    assert len(rows) + len(warnings) == 3
+
+
+def test_deeply_nested_json_stream_is_an_error_for_that_record_only(tmp_path):
+    f = tmp_path / "stream.json"
+    f.write_text(json.dumps(EVTX_SHAPE, indent=1) + "\n" + "[" * 100_000 + "\n" + json.dumps(EVTX_SHAPE, indent=1))
+    rows, warnings = ingest([f])
+    assert len(rows) == 2
+    assert warnings

@@ -69,46 +69,57 @@ def _lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str | None) -> str:
-    """SELECT turning ``raw(src, pos, j)`` rows into the event schema plus ``sys:*`` columns.
+def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str | None,
+                  shape: int | None = None) -> str:
+    """SELECT turning ``raw(src, pos, j)`` rows into the event schema (``EVENT_COLUMNS``).
 
-    A record that is not a JSON object gets ``fields`` NULL (the engine reports and drops it).
+    Each record's shape is sniffed from its keys, unless ``shape`` says what every record is
+    (a chunk read from EVTX files): then only that shape's paths are extracted, which is
+    what a record costs. A record that is not a JSON object gets ``fields`` NULL (the
+    engine reports and drops it).
     """
     flat: list[str] = []
 
-    def at(path: str) -> int:
+    def at(path: str, of: int = SHAPE_EVTX) -> str:
+        if shape is not None and of != shape:
+            return "NULL"
         if path not in flat:
             flat.append(path)
-        return flat.index(path) + 1
+        return f"s[{flat.index(path) + 1}]"
 
     picks = {}
     for col, entries in PATHS.items():
         by_shape: dict[int, list[str]] = {}
-        for shape, path in entries:
-            by_shape.setdefault(shape, []).append(f"s[{at(path)}]")
+        for of, path in entries:
+            by_shape.setdefault(of, []).append(at(path, of))
         picks[col] = "CASE shape " + " ".join(
-            f"WHEN {shape} THEN " + (f"coalesce({', '.join(v)})" if len(v) > 1 else v[0])
-            for shape, v in by_shape.items()) + " END"
-    ed, ud, ecs = (at(p) for p in OBJECTS.values())
+            f"WHEN {of} THEN " + (f"coalesce({', '.join(v)})" if len(v) > 1 else v[0])
+            for of, v in by_shape.items()) + " END"
+    ed, ud = at(OBJECTS["eventdata"]), at(OBJECTS["userdata"])
+    ecs = at(OBJECTS["ecs"], SHAPE_ECS)
     sys_cols = {name: at(path) for name, path in EVTX_SYSTEM_FIELDS.items()}
     evtx_channel, evtx_eid = at(PATHS["channel"][0][1]), at(PATHS["event_id"][1][1])
-    ecs_channel, ecs_eid = at('$.winlog.channel'), at('$.winlog.event_id')
+    ecs_channel, ecs_eid = at('$.winlog.channel', SHAPE_ECS), at('$.winlog.event_id', SHAPE_ECS)
     plist = "[" + ", ".join(_lit(p) for p in flat) + "]"
     # EventData holds named fields (kept as text, not re-parsed) except in classic logs, where
     # it is an unnamed <Data> list: that becomes one 'Data' field with the items on lines.
     data_list = (
-        f"json_merge_patch(s[{ed}], json_object('Data', CASE json_type(s[{ed}], '$.Data.\"#text\"') "
-        f"WHEN 'ARRAY' THEN array_to_string(json_extract_string(s[{ed}], '$.Data.\"#text\"[*]'), chr(10)) "
-        f"WHEN 'NULL' THEN NULL ELSE coalesce(json_extract_string(s[{ed}], '$.Data.\"#text\"'), "
-        f"array_to_string(json_extract_string(s[{ed}], '$.Data[*]'), chr(10))) END))"
+        f"json_merge_patch({ed}, json_object('Data', CASE json_type({ed}, '$.Data.\"#text\"') "
+        f"WHEN 'ARRAY' THEN array_to_string(json_extract_string({ed}, '$.Data.\"#text\"[*]'), chr(10)) "
+        f"WHEN 'NULL' THEN NULL ELSE coalesce(json_extract_string({ed}, '$.Data.\"#text\"'), "
+        f"array_to_string(json_extract_string({ed}, '$.Data[*]'), chr(10))) END))"
     )
     evtx_fields = (
-        f"CASE WHEN s[{ed}] IS NOT NULL AND starts_with(s[{ed}], '{{') THEN "
-        f"CASE WHEN contains(s[{ed}], '\"Data\":') AND json_type(s[{ed}], '$.Data') IN ('OBJECT', 'ARRAY') "
-        f"THEN {data_list} ELSE s[{ed}] END "
-        f"WHEN s[{ud}] IS NOT NULL AND starts_with(s[{ud}], '{{') THEN "
-        f"coalesce(json_extract(s[{ud}], '$.*')[1]::VARCHAR, '{{}}') ELSE '{{}}' END"
+        f"CASE WHEN {ed} IS NOT NULL AND starts_with({ed}, '{{') THEN "
+        f"CASE WHEN contains({ed}, '\"Data\":') AND json_type({ed}, '$.Data') IN ('OBJECT', 'ARRAY') "
+        f"THEN {data_list} ELSE {ed} END "
+        f"WHEN {ud} IS NOT NULL AND starts_with({ud}, '{{') THEN "
+        f"coalesce(json_extract({ud}, '$.*')[1]::VARCHAR, '{{}}') ELSE '{{}}' END"
     )
+    shape_expr = str(shape) if shape is not None else (
+        f"CASE WHEN {evtx_channel} IS NOT NULL OR {evtx_eid} IS NOT NULL OR {ed} IS NOT NULL "
+        f"OR {ud} IS NOT NULL THEN 1 WHEN {ecs} IS NOT NULL OR {ecs_channel} IS NOT NULL "
+        f"OR {ecs_eid} IS NOT NULL THEN 2 ELSE 3 END")
     filters = []
     if time_from:
         filters.append(f"ts >= TIMESTAMP {_lit(time_from)}")
@@ -116,7 +127,7 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
         filters.append(f"ts <= TIMESTAMP {_lit(time_to)}")
     cond = ("WHERE " + " AND ".join(filters)) if filters else ""
     sys_select = ("CASE WHEN shape = 1 THEN {" + ", ".join(
-        f"'{name.lower()}': s[{i}]" for name, i in sys_cols.items()) + "} END AS sys")
+        f"'{name.lower()}': {i}" for name, i in sys_cols.items()) + "} END AS sys")
     return f"""
 SELECT * FROM (
 SELECT {eid_base} + row_number() OVER () AS eid,
@@ -129,14 +140,11 @@ SELECT {eid_base} + row_number() OVER () AS eid,
   src, pos,
   CAST(CASE WHEN s IS NULL OR NOT starts_with(ltrim(j), '{{') THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
-    WHEN shape = 2 THEN coalesce(s[{ecs}], '{{}}') ELSE j END AS JSON) AS fields,
+    WHEN shape = 2 THEN coalesce({ecs}, '{{}}') ELSE j END AS JSON) AS fields,
   {sys_select}
 FROM (
   SELECT src, pos, j, s,
-    CASE WHEN s[{evtx_channel}] IS NOT NULL OR s[{evtx_eid}] IS NOT NULL OR s[{ed}] IS NOT NULL
-              OR s[{ud}] IS NOT NULL THEN 1
-         WHEN s[{ecs}] IS NOT NULL OR s[{ecs_channel}] IS NOT NULL OR s[{ecs_eid}] IS NOT NULL THEN 2
-         ELSE 3 END AS shape
+    {shape_expr} AS shape
   FROM (SELECT src, pos, j, try(json_extract_string(j, {plist})) AS s FROM {raw})
 )) {cond}
 """

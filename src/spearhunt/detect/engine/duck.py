@@ -35,7 +35,13 @@ from spearhunt.detect.sigma.compiler import CompiledRule
 from spearhunt.errors import EngineError
 from spearhunt.ingest.events import RawBatch
 from spearhunt.model import Detection, IngestWarning
-from spearhunt.normalize.windows import EVENT_COLUMNS, SYSTEM_FIELD_COLUMNS, normalize_sql
+from spearhunt.ingest.sources import Kind
+from spearhunt.normalize.windows import (
+    EVENT_COLUMNS,
+    SHAPE_EVTX,
+    SYSTEM_FIELD_COLUMNS,
+    normalize_sql,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,7 @@ CHUNK_BYTES = 96 * 1024 * 1024
 PYTHON_WORK_MAX = 400_000
 PYTHON_ROWS_MAX = 600
 DEDUP_MIN = 1_000
+RENDERER = "fast"  # or "sqlglot" (see render())
 
 
 def _q(name: str) -> str:
@@ -128,6 +135,7 @@ class DuckEngine:
         self._buf_pos: list[int] = []
         self._buf_text: list[Any] = []
         self._buf_bytes = 0
+        self._buf_evtx = True
         self._next_eid = eid_base + 1
         self._first_eid = eid_base + 1
         self._slices: dict[tuple[str | None, str | None, int | None], _Slice] = {}
@@ -146,6 +154,7 @@ class DuckEngine:
         self._buf_src.extend([src_index] * len(batch))
         self._buf_pos.extend(batch.positions)
         self._buf_text.extend(batch.texts)
+        self._buf_evtx = self._buf_evtx and batch.kind is Kind.EVTX
         self._buf_bytes += batch.size_bytes or 1500 * len(batch)
         if len(self._buf_text) >= CHUNK_EVENTS or self._buf_bytes >= CHUNK_BYTES:
             self.flush(wait=False)
@@ -162,9 +171,11 @@ class DuckEngine:
                 "pos": pa.array(self._buf_pos, pa.int64()),
                 "j": _text_array(self._buf_text),
             })
+            shape = SHAPE_EVTX if self._buf_evtx else None
             self._buf_text, self._buf_src, self._buf_pos, self._buf_bytes = [], [], [], 0
+            self._buf_evtx = True
             self._wait()  # one chunk in flight at most: memory stays bounded
-            self._pending = self._worker.submit(self._timed_ingest, table)
+            self._pending = self._worker.submit(self._timed_ingest, table, shape)
         if wait:
             self._wait()
 
@@ -173,10 +184,10 @@ class DuckEngine:
             pending, self._pending = self._pending, None
             pending.result()  # re-raises what failed in the engine thread
 
-    def _timed_ingest(self, table: pa.Table) -> None:
+    def _timed_ingest(self, table: pa.Table, shape: int | None) -> None:
         t0 = time.perf_counter()
         try:
-            self._ingest_chunk(table)
+            self._ingest_chunk(table, shape)
         except duckdb.Error as exc:
             raise EngineError(f"normalizing events failed: {exc}") from exc
         self.stats.seconds_normalize += time.perf_counter() - t0
@@ -185,12 +196,12 @@ class DuckEngine:
         """Stop the engine thread (the connection belongs to the caller)."""
         self._worker.shutdown(wait=True)
 
-    def _ingest_chunk(self, raw: pa.Table) -> None:
+    def _ingest_chunk(self, raw: pa.Table, shape: int | None = None) -> None:
         con = self.con
         t0 = time.perf_counter()
         first = self._next_eid
         con.register("raw_chunk", raw)
-        sql = normalize_sql("raw_chunk", first - 1, self.time_from, self.time_to)
+        sql = normalize_sql("raw_chunk", first - 1, self.time_from, self.time_to, shape)
         con.execute(f"INSERT INTO events {sql}")
         con.unregister("raw_chunk")
         self._next_eid += raw.num_rows
@@ -371,8 +382,7 @@ class DuckEngine:
             self.stats.phase["sql rules"] = self.stats.phase.get("sql rules", 0) + time.perf_counter() - t0
 
     def _run_sql_batches(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
-        renderer = Renderer(DUCKDB, column_name)
-        batch: list[tuple[Target, str]] = [(t, renderer.render(tree)) for t, tree in work]
+        batch: list[tuple[Target, str]] = [(t, render(tree)) for t, tree in work]
         for start in range(0, len(batch), RULES_PER_QUERY):
             part = batch[start:start + RULES_PER_QUERY]
             try:
@@ -414,6 +424,18 @@ class DuckEngine:
                     event = {}
                 yield Detection(self.rules[rule].info, ts, computer, channel, event_id,
                                 record_id, self.sources[src - self._src_base], event, eid)
+
+
+def render(tree: ir.Node) -> str:
+    """DuckDB SQL of a tree over slice columns: the fast renderer, or sqlglot's (the
+    dialect-neutral reference, used by tests to prove both give the same detections)."""
+    if RENDERER == "sqlglot":
+        from sqlglot import exp
+
+        from spearhunt.detect.engine.sql import to_sqlglot
+
+        return to_sqlglot(tree, lambda f, c: exp.column(slot(f, c), quoted=True)).sql("duckdb")
+    return Renderer(DUCKDB, column_name).render(tree)
 
 
 _CHUNK_COLUMNS = {"eventid": "CAST(event_id AS VARCHAR)", "channel": "channel",
