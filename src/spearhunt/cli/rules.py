@@ -38,8 +38,8 @@ def check(
         r = result.rules[i]
         # a rule with another variant that routes still runs
         if all(v != variant for j, v in router.unrouted if j == i) or len(r.variants) == 1:
-            problems.append(RuleProblem(r.info.source, f"{variant}: logsource maps to no channel "
-                                        "or provider", r.info.rule_id, r.info.title, "unsupported"))
+            problems.append(RuleProblem(r.info.source, f"logsource {r.logsource_name} maps to no "
+                                        "Windows channel or provider", r.info.rule_id, r.info.title, "unsupported"))
     runnable = len(result.rules) - len({i for i, _ in router.unrouted
                                         if len(result.rules[i].variants) == 1})
     if as_json:
@@ -67,3 +67,4 @@ def check(
     if strict and problems:
         err.print(f"{len(problems)} rule(s) cannot run")
         raise typer.Exit(1)
+

@@ -162,8 +162,8 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
         for n, route in enumerate(engine.router.unrouted):
             rule = rules[route[0]]
             summary.rules_not_run.append(RuleProblem(
-                rule.info.source, f"{route[1]}: logsource maps to no channel or provider; "
-                "matching on event id alone would fire across unrelated logs",
+                rule.info.source, f"logsource {rule.logsource_name} maps to no Windows channel or provider "
+                "(matching on event id alone would fire across unrelated logs)",
                 rule.info.rule_id, rule.info.title, "unsupported"))
             del n
         sources = [sniff(p) for p in files]
@@ -238,3 +238,4 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+

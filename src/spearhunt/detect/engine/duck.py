@@ -34,8 +34,8 @@ from spearhunt.detect.sigma import ir
 from spearhunt.detect.sigma.compiler import CompiledRule
 from spearhunt.errors import EngineError
 from spearhunt.ingest.events import RawBatch
-from spearhunt.model import Detection, IngestWarning
 from spearhunt.ingest.sources import Kind
+from spearhunt.model import Detection, IngestWarning
 from spearhunt.normalize.windows import (
     EVENT_COLUMNS,
     SHAPE_EVTX,

@@ -22,6 +22,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError, SigmaValueE
 from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
+    Placeholder,
     SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
@@ -52,7 +53,7 @@ _FLAGS = {
 def string_match(s: SigmaString, cased: bool) -> tuple[str, str]:
     """(op, value) for a Sigma string: the cheapest operator that expresses its wildcards."""
     if s.contains_placeholder():
-        names = ", ".join(sorted({p.name for p in s.s if hasattr(p, "name")}))
+        names = ", ".join(sorted({p.name for p in s.s if isinstance(p, Placeholder)}))
         raise SigmaValueError(f"unresolved placeholder %{names}% (define it with --placeholders)")
     parts = list(s.s)
     lead = bool(parts) and parts[0] == SpecialChars.WILDCARD_MULTI

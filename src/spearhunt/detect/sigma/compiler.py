@@ -53,6 +53,11 @@ class CompiledRule:
     variants: tuple[tuple[str, ir.Node], ...]
     logsource: tuple[str | None, str | None, str | None] = (None, None, None)  # product, category, service
 
+    @property
+    def logsource_name(self) -> str:
+        """``product/category/service`` as the rule states it, for messages."""
+        return "/".join(x for x in self.logsource if x) or "(none)"
+
 
 @dataclass(frozen=True, slots=True)
 class RuleProblem:
