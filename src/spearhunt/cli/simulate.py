@@ -10,7 +10,7 @@ import typer
 
 from spearhunt.cli.console import err, out, progress_bar
 from spearhunt.cli.main import app
-from spearhunt.simulate import VARIANT_HELP, SimulationConfig, simulate
+from spearhunt.simulate.config import VARIANT_HELP, SimulationConfig
 
 
 @app.command(
@@ -38,6 +38,8 @@ def simulate_command(
     )] = "flat",
 ) -> None:
     """Generate the simulation and print a short summary."""
+    from spearhunt.simulate.writer import simulate
+
     config = SimulationConfig(seed=seed, hosts=hosts, users=users, days=days, noise=noise,
                               variant=variant, scale=scale, endpoint_format=endpoint_format)
     started = time.perf_counter()

@@ -16,7 +16,20 @@ from spearhunt.simulate.config import (
     demo_config,
     parse_variant,
 )
-from spearhunt.simulate.writer import SimulationResult, simulate
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spearhunt.simulate.writer import SimulationResult, simulate
+
+
+def __getattr__(name: str) -> Any:
+    # The writer builds large lookup tables at import; load it only when a simulation runs,
+    # so that `spearhunt --help` and the other commands start fast.
+    if name in ("SimulationResult", "simulate"):
+        from spearhunt.simulate import writer
+
+        return getattr(writer, name)
+    raise AttributeError(name)
 
 __all__ = [
     "AXES",
