@@ -48,6 +48,23 @@ def corpus_records() -> list[str]:
     return out
 
 
+def make_evtx_tree(path: Path, n: int) -> int:
+    """About n events: the shared EVTX corpus linked into enough folders; returns the count."""
+    files = corpus_files()
+    per_copy = len(corpus_records())
+    copies = max(1, round(n / per_copy))
+    if not (path / f"copy{copies - 1:03d}").exists():
+        path.mkdir(parents=True, exist_ok=True)
+        for c in range(copies):
+            d = path / f"copy{c:03d}"
+            d.mkdir(exist_ok=True)
+            for i, f in enumerate(files):
+                link = d / f"{i:04d}.evtx"
+                if not link.exists():
+                    link.symlink_to(f)
+    return copies * per_copy
+
+
 def make_jsonl(path: Path, n: int) -> None:
     """n events: the shared EVTX corpus as evtx_dump JSON lines, repeated."""
     if path.exists() and sum(1 for _ in path.open("rb")) == n:
@@ -157,6 +174,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="small,1m", help="comma list of small, 1m, 5m")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "spearhunt-bench")
     ap.add_argument("--baseline-max", type=int, default=50_000)
+    ap.add_argument("--input", choices=("evtx", "jsonl"), default="evtx",
+                    help="large inputs as the EVTX corpus replicated (default) or as JSON Lines")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if not RULES.exists():
@@ -170,12 +189,17 @@ def main() -> None:
     for size in args.sizes.split(","):
         if size == "small":
             inputs = corpus_files()
+        elif args.input == "evtx":
+            tree = args.work / f"evtx_{size}"
+            make_evtx_tree(tree, SIZES[size])
+            inputs = sorted(str(p) for p in tree.rglob("*.evtx"))
         else:
             path = args.work / f"corpus_{size}.jsonl"
             make_jsonl(path, SIZES[size])
             inputs = [str(path)]
         n_a, t_a = bare_read(inputs)
-        t_b, rss, summary = run_hunt(inputs, args.work / f"out_{size}.json")
+        t_b, rss, summary = run_hunt(inputs if size == "small" else [str(Path(inputs[0]).parents[1])]
+                                 if args.input == "evtx" else inputs, args.work / f"out_{size}.json")
         n_b = summary["events"]
         if records is None:
             records = corpus_records()
