@@ -252,6 +252,13 @@ def _ip_map(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
     rows = con.execute(f"""
         SELECT {_f('WorkstationName')}, {_f('IpAddress')}, count(*) FROM events e
         WHERE event_id = 4624 AND {_f('WorkstationName')} IS NOT NULL GROUP BY ALL""").fetchall()
+    # a connection or explicit logon naming a host of ours by name, with its address
+    rows += con.execute(f"""
+        SELECT {_f('DestinationHostname')}, {_f('DestinationIp')}, count(*) FROM events e
+        WHERE event_id = 3 AND {_f('DestinationHostname')} <> '' GROUP BY ALL
+        UNION ALL
+        SELECT {_f('TargetServerName')}, {_f('IpAddress')}, count(*) FROM events e
+        WHERE event_id = 4648 GROUP BY ALL""").fetchall()
     for ws, ip, n in rows:
         key = short_host(ws)
         if ip and not weak_ip(ip) and key in facts.hosts:

@@ -25,6 +25,7 @@ from spearhunt.correlate.facts import Facts, HostAction, Logon, weak_account
 # remote-execution technique of a logon, from what happened on the target right after it
 TECH_RDP, TECH_SMB, TECH_WMI, TECH_WINRM, TECH_SHARE = (
     "T1021.001", "T1021.002", "T1047", "T1021.006", "T1021.002")
+BASELINE = 86400  # seconds of data before an account's use from a host can count as new
 _ACTION_TECH = {"service": TECH_SMB, "psexec": TECH_SMB, "wmi": TECH_WMI, "winrm": TECH_WINRM}
 
 
@@ -77,10 +78,25 @@ class LateralIndex:
             key = (src, lg.account)
             if key not in self.first_use or lg.ts < self.first_use[key]:
                 self.first_use[key] = lg.ts
-        self.actions: dict[str, list[HostAction]] = defaultdict(list)
+        # novelty needs a baseline: an account first seen in the first day of data is not new
+        starts = [lg.ts for lg in facts.logons]
+        self.baseline_end = (min(starts) + timedelta(seconds=BASELINE)) if starts else None
+        # each action belongs to the latest remote logon on its host before it (not to every
+        # logon that happens to be near): a backup job's logon does not inherit a PsExec service
+        self.actions: dict[int, list[HostAction]] = defaultdict(list)
+        by_host: dict[str, list[Logon]] = defaultdict(list)
+        for lg in facts.logons:
+            if lg.event_id in (4624, 1149) and not weak_account(lg.account):
+                by_host[lg.host].append(lg)
+        for lgs in by_host.values():
+            lgs.sort(key=lambda x: (x.ts, x.eid))
+        skew_s, act_s = timedelta(seconds=w.skew), timedelta(seconds=w.logon_to_action)
         for a in facts.actions:
-            self.actions[a.host].append(a)
-        self._action_ts = {h: [a.ts for a in v] for h, v in self.actions.items()}
+            lgs = by_host.get(a.host, [])
+            i = bisect.bisect_right([x.ts for x in lgs], a.ts + skew_s) if len(lgs) < 64 else \
+                bisect.bisect_right(lgs, a.ts + skew_s, key=lambda x: x.ts)
+            if i and a.ts - lgs[i - 1].ts <= act_s:
+                self.actions[lgs[i - 1].eid].append(a)
         self.explicit = defaultdict(list)
         for x in facts.explicit:
             self.explicit[x.host].append(x)
@@ -103,10 +119,7 @@ class LateralIndex:
         """Remote-execution technique of a logon, the events showing it, and a description."""
         if lg.logon_type == 10 or lg.event_id in (1149, 21, 25):
             return TECH_RDP, (), "RDP logon"
-        ts_list = self._action_ts.get(lg.host, [])
-        lo = bisect.bisect_left(ts_list, lg.ts - self.skew)
-        hi = bisect.bisect_right(ts_list, lg.ts + self.act_window)
-        acts = self.actions[lg.host][lo:hi]
+        acts = self.actions.get(lg.eid, [])
         for kind in ("psexec", "service", "wmi", "winrm"):
             hits = [a for a in acts if a.kind == kind]
             if hits:
@@ -133,7 +146,8 @@ class LateralIndex:
             if acct in walk.accounts:
                 why.append(f"account {acct} already used by the intruder")
             first = self.first_use.get((src, acct))
-            if first is not None and first >= since - self.skew:
+            if first is not None and first >= since - self.skew and self.baseline_end \
+                    and first >= self.baseline_end:
                 why.append(f"first use of {acct} from {src}")
             for x in self.explicit.get(src, ()):
                 if abs((x.ts - lg.ts).total_seconds()) <= self.opts.windows.net_to_logon + self.opts.windows.skew \

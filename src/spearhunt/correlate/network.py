@@ -204,7 +204,26 @@ def _dns_tunnels(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist,
         if statistics.mean(len(label) for label in labels) < 20:
             continue
         times = [t for _, t in qs]
-        ip = next((ip for ip, name in names.items() if name == dom), None)
-        out.append(Flow(host, ip or "", dom, sum(len(lbl) for lbl in labels), 0, len(qs),
+        zone = tunnel_zone(sorted(distinct), dom)
+        ip = next((ip for ip, name in names.items() if name == zone), None)
+        out.append(Flow(host, ip or "", zone, sum(len(lbl) for lbl in labels), 0, len(qs),
                         min(times), max(times), len(users[dom]), channel="dns"))
     return out
+
+
+def tunnel_zone(queries: list[str], base: str) -> str:
+    """The zone a tunnel's names sit under: the labels all queries share above the registered
+    domain, up to the first one that looks like a session token (has a digit)."""
+    split = [q.split(".") for q in queries]
+    common: list[str] = []
+    for labels in zip(*(reversed(s) for s in split), strict=False):
+        if len(set(labels)) != 1:
+            break
+        common.append(labels[0])
+    zone = base.split(".")
+    extra = common[len(zone):]
+    for label in extra:
+        if any(ch.isdigit() for ch in label) or len(label) > 30:
+            break
+        zone = [label, *zone]
+    return ".".join(zone)
