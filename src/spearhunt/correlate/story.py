@@ -265,7 +265,7 @@ def _exfil(w: Walk, net: Network, mine: list[Alert], seed: Seed, opts: Correlate
             reasons.append(f"DNS tunnelling: {f.conns} long queries below {dom}")
         elif f.bytes_out >= EXFIL_MIN_BYTES and f.bytes_out > 3 * max(1, f.bytes_in):
             reasons.append(f"{f.bytes_out / 1e6:.0f} MB out, first contact after the host was reached")
-        if (dom and (dom in named or registered(dom) in named)) or (f.ip and f.ip in named):
+        if f.bytes_out >= 1_000_000 and ((dom and dom in named) or (f.ip and f.ip in named)):
             reasons.append("destination named by an exfiltration alert")
         if not reasons or (f.ip in beacon_dst and f.channel != "dns" and f.bytes_out < EXFIL_MIN_BYTES):
             continue
