@@ -65,16 +65,16 @@ def build(con: duckdb.DuckDBPyConnection, facts: Facts, net: Network,
         if allow.host(seed.host):
             continue
         if seed.kind != "mail" and seed.host in claimed_hosts and \
-                claimed_hosts[seed.host] <= seed.ts <= claimed_hosts[seed.host] + window:
-            # already explained by a stronger story; alerts left over are its own seed
-            left = [a for a in alerts if a.host == seed.host and a.ref not in claimed
-                    and a.ts and a.ts >= seed.ts and _level(a) >= 2 and a.rule_id not in prevalent]
-            if not left:
-                continue
+                claimed_hosts[seed.host] - window <= seed.ts <= claimed_hosts[seed.host] + window:
+            # a host a stronger story already holds: its left-over alerts are that story's
+            # fragments, not a story of their own
+            continue
         procs = set(seed.procs)
         if seed.procs:
             procs |= F.process_tree(con, facts.hosts.get(seed.host, seed.host), sorted(seed.procs))
-        w = walk(seed.host, seed.ts, seed.ts + window, index, {seed.user} if seed.user else set(), procs)
+        # only a mail tells whose account the intruder holds; an alert seed's user is just a user
+        w = walk(seed.host, seed.ts, seed.ts + window, index,
+                 {seed.user} if seed.user and seed.kind == "mail" else set(), procs)
         story = _assemble(seed, w, alerts, prevalent, claimed, facts, net, opts)
         if story is None:
             continue
