@@ -44,22 +44,7 @@ def investigate(paths: Sequence[str], store: Path, opts: CorrelateOptions, rules
     if events:
         summary = hunt(HuntOptions(paths=events, rules=list(rules), store=store, command="investigate"),
                        lambda d: None, on_progress=on_progress, on_warning=warn)
-    zeek = [s for s in sources if s.kind == Kind.ZEEK_TSV]
-    records = 0
-    if zeek:
-        try:
-            con = duckdb.connect(str(store))
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
-        try:
-            for i, s in enumerate(zeek):
-                try:
-                    records += net_store.write(con, read_zeek(s, warn), 1_000_000 + i)
-                except IngestError as exc:
-                    warn(IngestWarning(str(s.path), exc.message))
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
+    records = ingest_network([s.path for s in sources if s.kind == Kind.ZEEK_TSV], store, warn)
     if not store.exists():
         raise StoreError("no input held mail, event logs or Zeek logs", where=", ".join(paths))
     result = correlate_store(store, opts, on_progress=on_progress)
@@ -68,3 +53,29 @@ def investigate(paths: Sequence[str], store: Path, opts: CorrelateOptions, rules
             f"{records:,} network records from {len(sources)} files ({dict((k.value, n) for k, n in kinds.items())}); "
             f"{len(result.stories)} stories")
     return result, line
+
+
+def ingest_network(paths: Sequence[Path], store: Path,
+                   on_warning: Callable[[IngestWarning], None] | None = None) -> int:
+    """Load the Zeek logs among ``paths`` (files or folders) into the store; records written."""
+    warn = on_warning or (lambda w: None)
+    zeek = [s for s in (sniff(p) for p in expand_paths(list(paths))) if s.kind == Kind.ZEEK_TSV]
+    if not zeek:
+        return 0
+    try:
+        con = duckdb.connect(str(store))
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
+    records = 0
+    try:
+        net_store.ensure_tables(con)
+        base = con.execute("SELECT coalesce(max(src) + 1, 1000000) FROM net_conn").fetchone()[0]  # type: ignore[index]
+        for i, s in enumerate(zeek):
+            try:
+                records += net_store.write(con, read_zeek(s, warn), int(base) + i)
+            except IngestError as exc:
+                warn(IngestWarning(str(s.path), exc.message))
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return records

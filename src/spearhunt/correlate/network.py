@@ -77,8 +77,8 @@ def _names(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, str]:
         parts.append("SELECT resp_h, host, 3 FROM net_http WHERE host IS NOT NULL")
     if "net_dns" in tables:
         parts.append("SELECT unnest(answers), query, 2 FROM net_dns WHERE query IS NOT NULL AND answers IS NOT NULL")
-    parts.append("""SELECT json_extract_string(fields, '$.DestinationIp'),
-        json_extract_string(fields, '$.DestinationHostname'), 1 FROM events
+    parts.append("""SELECT json_extract_string(fields, '$.DestinationIp') AS ip,
+        json_extract_string(fields, '$.DestinationHostname') AS name, 1 AS w FROM events
         WHERE event_id = 3 AND json_extract_string(fields, '$.DestinationHostname') <> ''""")
     parts.append("""SELECT replace(unnest(string_split(json_extract_string(fields, '$.QueryResults'), ';')), '::ffff:', ''),
         json_extract_string(fields, '$.QueryName'), 1 FROM events WHERE event_id = 22""")
