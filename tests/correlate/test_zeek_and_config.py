@@ -13,7 +13,15 @@ from spearhunt.correlate.network import beacon_score, tunnel_zone
 from spearhunt.errors import UsageError
 from spearhunt.ingest.sources import Kind, sniff
 from spearhunt.ingest.zeek import read_zeek
-from spearhunt.model.story import CorrelationResult, ExfilFlow, HostReach, PatientZero, ScorePart, Stage, Story
+from spearhunt.model.story import (
+    CorrelationResult,
+    ExfilFlow,
+    HostReach,
+    PatientZero,
+    ScorePart,
+    Stage,
+    Story,
+)
 
 TSV = """#separator \\x09
 #set_separator\t,

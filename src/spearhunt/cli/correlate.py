@@ -18,7 +18,13 @@ FORMATS = ("table", "json")
 def _options(window: str, allowlist: Path | None, assets: Path | None, rules: list[Path]):  # type: ignore[no-untyped-def]
     import dataclasses
 
-    from spearhunt.correlate.config import CorrelateOptions, Windows, load_allowlist, load_assets, parse_duration
+    from spearhunt.correlate.config import (
+        CorrelateOptions,
+        Windows,
+        load_allowlist,
+        load_assets,
+        parse_duration,
+    )
 
     windows = dataclasses.replace(Windows(), story=parse_duration(window))
     return CorrelateOptions(windows=windows, allowlist=load_allowlist(allowlist), assets=load_assets(assets),
