@@ -111,10 +111,30 @@ def demo(
               + ", ".join(h.get("host", "?") for h in story.get("lateral_hosts", []))
               + "; exfiltration to "
               + ", ".join(_dest(x.get("destination")) for x in story.get("exfiltration", [])))
+    # 5. correlation: the story
+    from spearhunt.correlate.config import CorrelateOptions, load_allowlist
+    from spearhunt.correlate.investigate import ingest_network
+    from spearhunt.correlate.run import correlate_store
+
+    ingest_network([sim_dir / "network"], store)
+    result = correlate_store(store, CorrelateOptions(allowlist=load_allowlist(None)))
+    out.print(f"\n[bold]3. Correlation[/]: {len(result.stories)} stories; the top one:")
+    if result.stories:
+        s = result.stories[0]
+        pz = s.patient_zero
+        out.print(Text(f"  {s.id} score {s.score:.1f}: {s.title}"))
+        out.print(Text(f"  patient zero {pz.host} ({pz.user or '?'})"
+                       + (f", mail {pz.message_id} {pz.mail_subject!r}" if pz.message_id else "")))
+        for h in s.hosts[1:]:
+            out.print(Text(f"  reached {h.host} from {h.reached_from} via {h.via} as {h.account} at {str(h.first_seen)[:19]}"))
+        if s.staged:
+            out.print(Text("  staged " + ", ".join(s.staged[:4])))
+        for x in s.exfiltration:
+            out.print(Text(f"  exfiltration {x.host} -> {x.destination} ({x.bytes:,} bytes, {str(x.first_seen)[:19]})"))
+        out.print("  score: " + ", ".join(f"{p.name} {p.points:.0f}" for p in s.score_parts))
     out.print("\nOutputs: " + ", ".join(str(p) for p in (base / "mail.jsonl",
                                                           base / "detections.jsonl", store)))
-    out.print("Chaining these into one campaign story is the job of `spearhunt correlate` "
-              "(the next stage to land).")
+    out.print(f"See one story in full: spearhunt story --store {store} STORY_ID")
     if not STATE.quiet:
         err.print(f"demo finished in {time.perf_counter() - started:.1f}s")
 

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "spearhunt.cli.mail",
     "spearhunt.cli.simulate",
     "spearhunt.cli.demo",
+    "spearhunt.cli.correlate",
 )
 
 EXIT_USAGE = 2

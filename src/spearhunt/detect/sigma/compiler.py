@@ -133,6 +133,10 @@ def compile_documents(docs: list[Any], source: str,
         reasons: list[str] = []
         for variant in variants_for(ls.category, placeholders):
             fresh = _collection(docs, source).rules[index]
+            # A correlation with 'generate: false' disables its base rules' output in pySigma;
+            # the engine must still match them, or the correlation has nothing to count.
+            # Their own alerts are hidden later, by the correlation stage.
+            fresh._output = True
             backend = IRBackend(processing_pipeline=variant.pipeline)
             try:
                 converted = backend.convert_rule(fresh)  # type: ignore[arg-type]

@@ -1,0 +1,116 @@
+"""``spearhunt correlate``, ``spearhunt story`` and ``spearhunt investigate``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import orjson
+import typer
+
+from spearhunt.cli.console import err, out, progress_bar
+from spearhunt.cli.main import app
+from spearhunt.errors import UsageError
+
+FORMATS = ("table", "json")
+
+
+def _options(window: str, allowlist: Path | None, assets: Path | None, rules: list[Path]):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from spearhunt.correlate.config import (
+        CorrelateOptions,
+        Windows,
+        load_allowlist,
+        load_assets,
+        parse_duration,
+    )
+
+    windows = dataclasses.replace(Windows(), story=parse_duration(window))
+    return CorrelateOptions(windows=windows, allowlist=load_allowlist(allowlist), assets=load_assets(assets),
+                            rule_dirs=tuple(rules))
+
+
+def _print(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    from spearhunt.report.story import stories_table, story_view
+
+    if fmt == "json":
+        out.file.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    out.print(stories_table(result))
+    if result.stories:
+        out.print()
+        out.print(story_view(result.stories[0], evidence_rows=25))
+
+
+@app.command("correlate")
+def correlate_command(
+    store: Path = typer.Option(..., "--store", "-s", help="Case store written by hunt/mail/investigate."),
+    window: str = typer.Option("14d", "--window", help="Longest time a story may span (e.g. 7d, 36h)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    allowlist: Path | None = typer.Option(None, "--allowlist", help="YAML allow-list: hosts, users, rules, hashes, domains, ips."),
+    assets: Path | None = typer.Option(None, "--assets", help="YAML asset criticality: assets: [{match, criticality, role}]."),
+    rules: list[Path] = typer.Option([], "--rules", "-r", help="Extra folders with Sigma correlation rules."),
+) -> None:
+    """Chain the case's mail verdicts, detections, logons and network records into ranked
+    campaign stories (also saved in the store)."""
+    from spearhunt.correlate.run import correlate_store
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    with progress_bar("correlating") as bar:
+        result = correlate_store(store, _options(window, allowlist, assets, rules), on_progress=bar)
+    _print(result, fmt)
+
+
+@app.command("story")
+def story_command(
+    story_id: str = typer.Argument(..., help="Story id (or a unique prefix)."),
+    store: Path = typer.Option(..., "--store", "-s", help="Case store that was correlated."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """One story: timeline, hosts, exfiltration and evidence (from the last correlation saved)."""
+    from spearhunt.correlate.config import CorrelateOptions, load_allowlist
+    from spearhunt.correlate.run import correlate_store, saved_result
+    from spearhunt.report.story import story_view
+
+    result = saved_result(store) or correlate_store(store, CorrelateOptions(allowlist=load_allowlist(None)))
+    story = result.story(story_id)
+    if story is None:
+        raise UsageError(f"no story {story_id!r} in {store} (ids: {', '.join(s.id for s in result.stories[:10])})")
+    if fmt == "json":
+        out.file.write(orjson.dumps(story.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        out.print(story_view(story, evidence_rows=200))
+
+
+@app.command("investigate")
+def investigate_command(
+    paths: list[str] = typer.Argument(..., help="Folders or files: mail, endpoint logs, Zeek logs, in any mix."),
+    rules: list[Path] = typer.Option([], "--rules", "-r", help="Extra Sigma rule folders besides spearhunt's pack."),
+    store: Path | None = typer.Option(None, "--store", "-s", help="Case store to write (default: a temporary one)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    window: str = typer.Option("14d", "--window", help="Longest time a story may span."),
+    allowlist: Path | None = typer.Option(None, "--allowlist", help="YAML allow-list."),
+    assets: Path | None = typer.Option(None, "--assets", help="YAML asset criticality."),
+) -> None:
+    """Mail triage, hunt, network ingest and correlation over the inputs in one go."""
+    from spearhunt.correlate.investigate import investigate
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    tmp = None
+    if store is None:
+        tmp = tempfile.TemporaryDirectory(prefix="spearhunt-case-")
+        store = Path(tmp.name) / "case.duckdb"
+    elif store.exists():
+        raise UsageError(f"{store} exists; investigate writes a new case (use correlate on an existing one)")
+    try:
+        with progress_bar("investigating") as bar:
+            result, summary = investigate(paths, store, _options(window, allowlist, assets, []), list(rules),
+                                          on_progress=bar)
+        err.print(f"{summary}", highlight=False)
+        _print(result, fmt)
+    finally:
+        if tmp:
+            tmp.cleanup()

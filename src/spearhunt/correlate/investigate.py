@@ -1,0 +1,81 @@
+"""Everything at once over a folder of evidence: mail triage, hunt, Zeek ingest, correlation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import duckdb
+
+from spearhunt.correlate.config import CorrelateOptions
+from spearhunt.correlate.run import correlate_store
+from spearhunt.errors import IngestError, StoreError
+from spearhunt.ingest.sources import Kind, expand_paths, sniff
+from spearhunt.ingest.zeek import read_zeek
+from spearhunt.model import IngestWarning
+from spearhunt.model.story import CorrelationResult
+from spearhunt.store import network as net_store
+
+Progress = Callable[[int, int | None, str], None]
+EVENT_KINDS = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM)
+
+
+def investigate(paths: Sequence[str], store: Path, opts: CorrelateOptions, rules: Sequence[Path] = (),
+                on_progress: Progress | None = None,
+                on_warning: Callable[[IngestWarning], None] | None = None) -> tuple[CorrelationResult, str]:
+    """Sniff every input, run each stage on its files, correlate; returns the result and a summary line."""
+    from spearhunt.detect.hunt import HuntOptions, hunt
+    from spearhunt.detect.mail import MailAnalyzer, load_config
+    from spearhunt.detect.mail.run import Triaged, triage
+    from spearhunt.store import mail as mail_store
+
+    sources = [sniff(p) for p in expand_paths(list(paths))]
+    kinds = Counter(s.kind for s in sources)
+    warn = on_warning or (lambda w: None)
+    mails = [s.path for s in sources if s.kind == Kind.MAIL]
+    verdicts = []
+    if mails:
+        verdicts = [t.verdict for t in triage(mails, MailAnalyzer(load_config(None), None), on_progress=on_progress)
+                    if isinstance(t, Triaged)]
+        mail_store.write(store, verdicts)
+    events = [str(s.path) for s in sources if s.kind in EVENT_KINDS]
+    summary = None
+    if events:
+        summary = hunt(HuntOptions(paths=events, rules=list(rules), store=store, command="investigate"),
+                       lambda d: None, on_progress=on_progress, on_warning=warn)
+    records = ingest_network([s.path for s in sources if s.kind == Kind.ZEEK_TSV], store, warn)
+    if not store.exists():
+        raise StoreError("no input held mail, event logs or Zeek logs", where=", ".join(paths))
+    result = correlate_store(store, opts, on_progress=on_progress)
+    line = (f"{len(verdicts)} mails ({sum(v.verdict == 'malicious' for v in verdicts)} malicious), "
+            f"{summary.events if summary else 0:,} events, {summary.detections if summary else 0:,} detections, "
+            f"{records:,} network records from {len(sources)} files ({dict((k.value, n) for k, n in kinds.items())}); "
+            f"{len(result.stories)} stories")
+    return result, line
+
+
+def ingest_network(paths: Sequence[Path], store: Path,
+                   on_warning: Callable[[IngestWarning], None] | None = None) -> int:
+    """Load the Zeek logs among ``paths`` (files or folders) into the store; records written."""
+    warn = on_warning or (lambda w: None)
+    zeek = [s for s in (sniff(p) for p in expand_paths(list(paths))) if s.kind == Kind.ZEEK_TSV]
+    if not zeek:
+        return 0
+    try:
+        con = duckdb.connect(str(store))
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
+    records = 0
+    try:
+        net_store.ensure_tables(con)
+        base = con.execute("SELECT coalesce(max(src) + 1, 1000000) FROM net_conn").fetchone()[0]  # type: ignore[index]
+        for i, s in enumerate(zeek):
+            try:
+                records += net_store.write(con, read_zeek(s, warn), int(base) + i)
+            except IngestError as exc:
+                warn(IngestWarning(str(s.path), exc.message))
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return records

@@ -1,0 +1,109 @@
+"""One correlation run over a case store: load facts, run the Sigma correlation rules, the
+network analytics and the story builder, save the result document into the store."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import orjson
+
+from spearhunt import __version__
+from spearhunt.correlate import facts as F
+from spearhunt.correlate.config import CorrelateOptions
+from spearhunt.correlate.network import analyse
+from spearhunt.correlate.sigma import hits_as_alerts, load_correlation_rules, run_correlations
+from spearhunt.correlate.story import build
+from spearhunt.errors import StoreError
+from spearhunt.model.story import CorrelationResult
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int | None, str], None]
+RESULT_TABLE = ("CREATE TABLE IF NOT EXISTS correlation_results (created TIMESTAMP, version VARCHAR, "
+                "stories INTEGER, doc JSON)")
+
+
+def correlate_store(store: Path, opts: CorrelateOptions, on_progress: Progress | None = None,
+                    save: bool = True) -> CorrelationResult:
+    """Correlate everything in ``store``; the result is also saved there unless ``save`` is false."""
+    if not store.exists():
+        raise StoreError("no such case store", where=str(store))
+    try:
+        con = duckdb.connect(str(store), read_only=not save,
+                             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        result = correlate_con(con, opts, on_progress)
+        if save:
+            con.execute(RESULT_TABLE)
+            con.execute("INSERT INTO correlation_results VALUES (?, ?, ?, ?)",
+                        [dt.datetime.now(dt.UTC).replace(tzinfo=None), __version__, len(result.stories),
+                         orjson.dumps(result.to_dict()).decode()])
+            con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        raise StoreError(f"correlation failed: {exc}", where=str(store)) from exc
+    finally:
+        con.close()
+    return result
+
+
+def correlate_con(con: duckdb.DuckDBPyConnection, opts: CorrelateOptions,
+                  on_progress: Progress | None = None) -> CorrelationResult:
+    """Correlate over an open case store connection."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        timings[name] = now - t0
+        t0 = now
+        if on_progress:
+            on_progress(0, None, name)
+
+    facts = F.load(con)
+    step("load")
+    rules = load_correlation_rules(opts.rule_dirs, opts.with_pack)
+    hits, hidden = run_correlations(con, rules, facts) if "detections" in facts.tables else ([], set())
+    if hidden:
+        facts.alerts = [dataclasses.replace(a, hidden=True) if a.rule_id in hidden else a for a in facts.alerts]
+    facts.alerts += hits_as_alerts(hits, facts)
+    step("sigma correlations")
+    net = analyse(con, facts, opts.allowlist)
+    step("network")
+    stories = build(con, facts, net, opts)
+    step("stories")
+    counts = (("events", sum(facts.host_events.values())), ("hosts", len(facts.hosts)),
+              ("detections", len(facts.alerts) - len(hits)), ("correlation_hits", len(hits)),
+              ("suspicious_mails", len(facts.mails)), ("remote_logons", len(facts.logons)),
+              ("flows", len(net.flows)), ("beacons", len(net.beacons)), ("stories", len(stories)))
+    params = (*opts.windows.to_pairs(), ("correlation_rules", str(len(rules))),
+              ("zeek", str(net.has_zeek).lower()))
+    log.debug("correlation timings: %s", {k: round(v, 2) for k, v in timings.items()})
+    return CorrelationResult(tuple(stories), tuple(hits), tuple(net.beacons), params, counts, __version__,
+                             meta={"timings": timings})
+
+
+def saved_result(store: Path) -> CorrelationResult | None:
+    """The latest result saved in ``store``, if any."""
+    if not store.exists():
+        raise StoreError("no such case store", where=str(store))
+    try:
+        con = duckdb.connect(str(store), read_only=True)
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "correlation_results" not in tables:
+            return None
+        row = con.execute("SELECT doc FROM correlation_results ORDER BY created DESC LIMIT 1").fetchone()
+    finally:
+        con.close()
+    return CorrelationResult.from_dict(orjson.loads(row[0])) if row else None
