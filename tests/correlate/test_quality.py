@@ -80,5 +80,5 @@ def test_top_story_is_the_campaign(variant, seed, tmp_path):
     # no noise story outranks the campaign, and none claims its hosts' moves
     for s in result.stories[1:]:
         assert s.score < top.score
-        assert not (set(_short(h.host) for h in s.hosts if h.reached_from) & set(lateral))
+        assert not ({_short(h.host) for h in s.hosts if h.reached_from} & set(lateral))
     assert ev_precision >= 0.8

@@ -50,7 +50,7 @@ def investigate(paths: Sequence[str], store: Path, opts: CorrelateOptions, rules
     result = correlate_store(store, opts, on_progress=on_progress)
     line = (f"{len(verdicts)} mails ({sum(v.verdict == 'malicious' for v in verdicts)} malicious), "
             f"{summary.events if summary else 0:,} events, {summary.detections if summary else 0:,} detections, "
-            f"{records:,} network records from {len(sources)} files ({dict((k.value, n) for k, n in kinds.items())}); "
+            f"{records:,} network records from {len(sources)} files ({ {k.value: n for k, n in kinds.items()} }); "
             f"{len(result.stories)} stories")
     return result, line
 

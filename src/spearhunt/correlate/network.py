@@ -8,6 +8,7 @@ destinations that most hosts talk to, are never candidates.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -150,7 +151,7 @@ def beacon_score(host: str, ip: str, domain: str | None, times: list[float],
                  sizes: list[int] | None, first: datetime, last: datetime) -> Beacon | None:
     """RITA-style score: interval skew and dispersion, size skew and dispersion, how much of
     the observed period the connections span, and how many there are (each 0..1)."""
-    deltas = [b - a for a, b in zip(times, times[1:], strict=False) if b - a > 0.5]
+    deltas = [b - a for a, b in itertools.pairwise(times) if b - a > 0.5]
     if len(deltas) < MIN_BEACON_CONNS - 1:
         return None
     med = statistics.median(deltas)

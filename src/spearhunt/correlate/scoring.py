@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 from spearhunt.correlate.config import Assets
@@ -62,7 +63,7 @@ def score_story(story: Story, alerts: list[Alert], mail: Mail | None, assets: As
         ts = [s.first_seen for s in story.stages if s.tactic in phase and s.first_seen]
         if ts:
             firsts.append((phase[0], min(ts)))
-    ordered = sum(1 for (_, a), (_, b) in zip(firsts, firsts[1:], strict=False) if a <= b)
+    ordered = sum(1 for (_, a), (_, b) in itertools.pairwise(firsts) if a <= b)
     if ordered:
         parts.append(ScorePart("kill_chain_order", ORDER_POINTS * ordered,
                                f"{ordered} phase step(s) in kill-chain order: " + " -> ".join(p for p, _ in firsts)))

@@ -104,9 +104,10 @@ def _mail_seeds(con: duckdb.DuckDBPyConnection, facts: Facts, opts: CorrelateOpt
                     continue
                 if sha and sha.upper() in s.sha256:
                     by_host[s.host].append((3, s))
-                elif len(lname) >= 5 and lname in s.path:
-                    if (s.event_id in (11, 15) and any(c in s.path for c in MAIL_CACHE)) or (s.event_id in (1, 4688) and not s.image.endswith("outlook.exe")):
-                        by_host[s.host].append((2, s))
+                elif len(lname) >= 5 and lname in s.path and (
+                        (s.event_id in (11, 15) and any(c in s.path for c in MAIL_CACHE))
+                        or (s.event_id in (1, 4688) and not s.image.endswith("outlook.exe"))):
+                    by_host[s.host].append((2, s))
         for host, hits in by_host.items():
             hits.sort(key=lambda x: (x[1].ts, -x[0]))
             strength = max(k for k, _ in hits)

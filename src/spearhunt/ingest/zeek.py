@@ -64,7 +64,7 @@ Warn = Callable[[IngestWarning], None]
 
 def _open(source: Source) -> io.BufferedReader:
     try:
-        raw = gzip.open(source.path, "rb") if source.gzipped else source.path.open("rb")
+        raw = gzip.open(source.path, "rb") if source.gzipped else source.path.open("rb")  # noqa: SIM115 - returned to the caller, who closes it
     except OSError as exc:
         raise IngestError(f"cannot open: {exc.strerror or exc}", where=str(source.path)) from exc
     return io.BufferedReader(raw)  # type: ignore[arg-type]

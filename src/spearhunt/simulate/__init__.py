@@ -6,6 +6,8 @@ knobs and :func:`demo_config` a small one for demos and end-to-end tests.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from spearhunt.simulate.config import (
     AXES,
     ENDPOINT_FORMATS,
@@ -16,7 +18,6 @@ from spearhunt.simulate.config import (
     demo_config,
     parse_variant,
 )
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spearhunt.simulate.writer import SimulationResult, simulate
