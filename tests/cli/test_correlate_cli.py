@@ -1,0 +1,57 @@
+"""`spearhunt investigate`, `correlate` and `story` as an analyst runs them on a simulation."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from spearhunt.cli.main import run
+from spearhunt.simulate import SimulationConfig, simulate
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    base = tmp_path_factory.mktemp("case")
+    sim = simulate(base / "sim", SimulationConfig(seed=5, hosts=8, users=10, days=5, noise=30,
+                                                  variant="macro+runkey+psexec+https"))
+    return base, sim
+
+
+def test_investigate_json_contract_and_truth(case, capsys):
+    base, sim = case
+    store = base / "case.duckdb"
+    assert run(["-q", "investigate", str(sim.out_dir), "--store", str(store), "-f", "json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    stories = doc["stories"]
+    assert stories and stories == sorted(stories, key=lambda s: -s["score"])
+    top = stories[0]
+    for key in ("id", "score", "score_parts", "patient_zero", "hosts", "exfiltration", "stages",
+                "techniques", "evidence"):
+        assert key in top
+    truth = sim.truth["story"]
+    assert top["patient_zero"]["host"].split(".")[0] == truth["patient_zero"]["host"]
+    assert top["patient_zero"]["message_id"] == truth["patient_zero"]["message_id"]
+    reached = {h["host"].split(".")[0] for h in top["hosts"]}
+    assert {h["host"] for h in truth["lateral_hosts"]} <= reached
+    dests = {x["destination"] for x in top["exfiltration"]}
+    assert any(t["destination"]["domain"] in dests or t["destination"]["ip"] in dests
+               for t in truth["exfiltration"])
+
+
+def test_correlate_again_and_story_by_prefix_are_stable(case, capsys):
+    base, _ = case
+    store = base / "case.duckdb"
+    assert run(["-q", "correlate", "--store", str(store), "-f", "json"]) == 0
+    first = orjson.loads(capsys.readouterr().out)
+    assert run(["-q", "correlate", "--store", str(store), "-f", "json"]) == 0
+    again = orjson.loads(capsys.readouterr().out)
+    assert [s["id"] for s in first["stories"]] == [s["id"] for s in again["stories"]]
+    sid = first["stories"][0]["id"]
+    assert run(["story", "--store", str(store), sid[:6]]) == 0
+    out = capsys.readouterr().out
+    assert sid in out
+
+
+def test_correlate_without_store_is_a_usage_error(tmp_path, capsys):
+    assert run(["correlate", "--store", str(tmp_path / "none.duckdb")]) in (1, 2)
+    assert "Traceback" not in capsys.readouterr().err
