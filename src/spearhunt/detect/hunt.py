@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from spearhunt.detect.engine.duck import DuckEngine, connect
+from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.sigma.compiler import FileResult, RuleCompiler, RuleProblem, find_rule_files
 from spearhunt.detect.sigma.placeholders import load_placeholders
 from spearhunt.errors import IngestError, UsageError
@@ -25,6 +25,7 @@ from spearhunt.ingest.sources import Kind, expand_paths, sniff
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.detection import LEVEL_RANK
 from spearhunt.store.case import CaseStore
+from spearhunt.store.db import connect
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import io
 import json
 import logging
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import evtx
 import orjson
@@ -198,16 +198,22 @@ def _read_json_array(src: Source, on_warning: WarningSink, batch: int) -> Iterat
         items = [items]
     if not isinstance(items, list):
         raise IngestError("JSON file holds neither an array nor an object", where=name)
-    out = RawBatch(name, Kind.JSON_ARRAY)
-    for i, item in enumerate(items, 1):
+    yield from _batches(name, Kind.JSON_ARRAY, enumerate(items, 1), on_warning, batch)
+
+
+def _batches(name: str, kind: Kind, items: Iterable[tuple[int, Any]], on_warning: WarningSink,
+             batch: int) -> Iterator[RawBatch]:
+    """Numbered parsed values -> batches of compact JSON objects (anything else is a warning)."""
+    out = RawBatch(name, kind)
+    for i, item in items:
         if not isinstance(item, dict):
-            on_warning(IngestWarning(name, "array element is not a JSON object", record=i))
+            on_warning(IngestWarning(name, "JSON value is not an object", record=i))
             continue
         out.texts.append(orjson.dumps(item))  # type: ignore[arg-type]
         out.positions.append(i)
         if len(out.texts) >= batch:
             yield out
-            out = RawBatch(name, Kind.JSON_ARRAY)
+            out = RawBatch(name, kind)
     if out.texts:
         yield out
 
@@ -220,8 +226,12 @@ def _read_json_stream(src: Source, on_warning: WarningSink, batch: int) -> Itera
     if len(data) > MAX_JSON_ARRAY:
         raise IngestError("JSON stream file larger than 1 GiB; use JSON Lines", where=name)
     text = data.decode("utf-8", "replace")
+    yield from _batches(name, Kind.JSON_STREAM, _stream_values(name, text, on_warning),
+                        on_warning, batch)
+
+
+def _stream_values(name: str, text: str, on_warning: WarningSink) -> Iterator[tuple[int, Any]]:
     decoder = json.JSONDecoder()
-    out = RawBatch(name, Kind.JSON_STREAM)
     pos, n, end = 0, 0, len(text)
     while True:
         while pos < end and text[pos] in " \t\r\n,":
@@ -240,13 +250,4 @@ def _read_json_stream(src: Source, on_warning: WarningSink, batch: int) -> Itera
             continue
         n += 1
         pos = nxt
-        if not isinstance(obj, dict):
-            on_warning(IngestWarning(name, "JSON value is not an object", record=n))
-            continue
-        out.texts.append(orjson.dumps(obj))  # type: ignore[arg-type]
-        out.positions.append(n)
-        if len(out.texts) >= batch:
-            yield out
-            out = RawBatch(name, Kind.JSON_STREAM)
-    if out.texts:
-        yield out
+        yield n, obj

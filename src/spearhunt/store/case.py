@@ -22,6 +22,7 @@ from spearhunt import __version__
 from spearhunt.errors import StoreError
 from spearhunt.model import Detection, IngestWarning, RuleInfo
 from spearhunt.normalize.windows import EVENT_COLUMNS
+from spearhunt.store.db import connect
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS runs (run_id INTEGER, started TIMESTAMP, version VARCHAR, "
@@ -47,11 +48,9 @@ class CaseStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False,
-                                                         "autoload_known_extensions": False})
+            self.con = connect(path)
         except (duckdb.Error, OSError) as exc:
             raise StoreError(f"cannot open case store: {exc}", where=str(path)) from exc
-        self.con.execute("SET TimeZone = 'UTC'")
         for stmt in SCHEMA:
             self.con.execute(stmt)
         row = self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()

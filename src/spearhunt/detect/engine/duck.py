@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -42,6 +41,7 @@ from spearhunt.normalize.windows import (
     SYSTEM_FIELD_COLUMNS,
     normalize_sql,
 )
+from spearhunt.store.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -448,23 +448,6 @@ def _chunk_column(field: str, cased: bool) -> str:
     expr = _CHUNK_COLUMNS.get(key) or (
         "json_extract_string(fields, " + "'" + _json_path(field).replace("'", "''") + "')")
     return expr if cased else f"lower({expr})"
-
-
-def connect(database: Path | None = None, *, threads: int | None = None,
-            memory_limit: str | None = None, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection set up for spearhunt (UTC, bounded memory, no extension loading)."""
-    con = duckdb.connect(str(database) if database else ":memory:",
-                         config={"autoinstall_known_extensions": False,
-                                 "autoload_known_extensions": False})
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET preserve_insertion_order = false")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-    if temp_dir:
-        con.execute(f"SET temp_directory = '{temp_dir}'")
-    return con
 
 
 def _text_array(texts: list[Any]) -> pa.Array:
