@@ -185,3 +185,15 @@ def test_deeply_nested_json_stream_is_an_error_for_that_record_only(tmp_path):
     rows, warnings = ingest([f])
     assert len(rows) == 2
     assert warnings
+
+
+def test_rtf_and_other_brace_files_are_not_taken_for_json(tmp_path):
+    rtf = tmp_path / "lure.json"
+    rtf.write_bytes(b"{\\rtf1\\ansi{\\fonttbl\\f0 Times;}\n{\\object\\objemb}\n}")
+    arr = tmp_path / "list.json"
+    arr.write_bytes(b"[1, 2, 3]")
+    assert sniff(rtf).kind is Kind.UNKNOWN
+    assert sniff(arr).kind is Kind.UNKNOWN
+    pretty = tmp_path / "p.json"
+    pretty.write_bytes(b'{\n  "Event": {}\n}\n')
+    assert sniff(pretty).kind is Kind.JSON_STREAM

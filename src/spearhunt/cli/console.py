@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -54,7 +54,7 @@ class ProgressSink:
 
     def __init__(self, progress: Progress | None, description: str) -> None:
         self._progress = progress
-        self._task = progress.add_task(description, total=None) if progress else None
+        self._task = progress.add_task(description, total=None, note="") if progress else None
         self.events = 0
 
     def __call__(self, done: int, total: int | None, note: str = "") -> None:
@@ -72,7 +72,7 @@ def progress_bar(description: str) -> Iterator[ProgressSink]:
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TaskProgressColumn(),
         TextColumn("{task.fields[note]}"),
         TimeElapsedColumn(),
     )

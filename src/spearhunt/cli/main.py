@@ -79,12 +79,13 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            return exc.exit_code
+    except Exception as exc:
+        # Typer/click usage errors (bad option, missing argument) know how to show themselves;
+        # matched by shape because typer >= 0.20 vendors click under a private name.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
         logging.getLogger(__name__).debug("unexpected error", exc_info=True)
         raise
     return 0

@@ -104,14 +104,16 @@ def sniff(path: Path) -> Source:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"#separator") or text.startswith(b"#fields"):
         return Source(path, Kind.ZEEK_TSV, gz)
-    if text.startswith(b"{"):
+    after = text[1:].lstrip(b" \t\r\n")
+    # A JSON object's first byte after '{' is a key's quote or '}': RTF ('{\rtf1') is not JSON.
+    if text.startswith(b"{") and after[:1] in (b'"', b"}"):
         if b'"_path"' in text[:2048] or b'"id.orig_h"' in text[:4096]:
             return Source(path, Kind.ZEEK_TSV, gz)  # Zeek's JSON logs go to the network reader
         first = text.split(b"\n", 1)[0].strip()
         if len(first) < len(text.strip()) and not _is_json(first):
             return Source(path, Kind.JSON_STREAM, gz)
         return Source(path, Kind.JSON_LINES, gz)
-    if text.startswith(b"["):
+    if text.startswith(b"[") and after[:1] in (b"{", b"]"):
         return Source(path, Kind.JSON_ARRAY, gz)
     if text.startswith(b"From "):
         return Source(path, Kind.MAIL, gz)  # mbox
