@@ -199,8 +199,9 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
         engine.run_rules()
         batch: list[Detection] = []
         for d in engine.detections():
-            summary.count(d)
-            on_detection(d)
+            if d.rule.output:
+                summary.count(d)
+                on_detection(d)
             if store:
                 batch.append(d)
                 if len(batch) >= 50_000:

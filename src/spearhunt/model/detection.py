@@ -69,6 +69,9 @@ class RuleInfo:
     description: str = ""
     author: str = ""
     falsepositives: tuple[str, ...] = ()
+    # False for base rules of a correlation with 'generate: false': their matches feed the
+    # correlation (and the case store) but are not alerts of their own.
+    output: bool = True
 
     @property
     def techniques(self) -> tuple[str, ...]:

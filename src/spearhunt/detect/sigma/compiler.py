@@ -7,6 +7,7 @@ bytes, spearhunt's version and the pipeline configuration, makes the second run 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import logging
 import os
@@ -128,6 +129,8 @@ def compile_documents(docs: list[Any], source: str,
                                                str(rule.id or ""), str(rule.title or "")))
             continue
         info = _info(rule, source)
+        if not getattr(rule, "_output", True):
+            info = dataclasses.replace(info, output=False)
         ls = rule.logsource
         trees: list[tuple[str, ir.Node]] = []
         reasons: list[str] = []
@@ -135,7 +138,7 @@ def compile_documents(docs: list[Any], source: str,
             fresh = _collection(docs, source).rules[index]
             # A correlation with 'generate: false' disables its base rules' output in pySigma;
             # the engine must still match them, or the correlation has nothing to count.
-            # Their own alerts are hidden later, by the correlation stage.
+            # Their own alerts are kept in the case store but left out of hunt's output.
             fresh._output = True
             backend = IRBackend(processing_pipeline=variant.pipeline)
             try:
@@ -198,6 +201,7 @@ def _decode(data: bytes) -> FileResult:
         info = dict(r["info"])
         info["tags"] = tuple(info["tags"])
         info["falsepositives"] = tuple(info["falsepositives"])
+        info.setdefault("output", True)
         rules.append(CompiledRule(RuleInfo(**info),
                                   tuple((n, ir.from_json(t)) for n, t in r["variants"]),
                                   tuple(r["logsource"])))  # type: ignore[arg-type]

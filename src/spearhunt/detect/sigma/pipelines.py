@@ -19,7 +19,7 @@ from sigma.processing.transformations import ValueListPlaceholderTransformation
 
 # Categories the audit pipeline knows (pysigma-pipeline-windows); others only have a Sysmon form.
 AUDIT_CATEGORIES = frozenset({"process_creation", "registry_event", "registry_set", "registry_add"})
-PIPELINE_VERSION = "1"  # bump when the mapping below changes: it keys the compiled-rule cache
+PIPELINE_VERSION = "2"  # bump when the mapping below changes: it keys the compiled-rule cache
 
 
 @dataclass(frozen=True, slots=True)
