@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")
 # Points per rule level; a technique's score grows with its worst level and (slowly) its count.
 LEVEL_POINTS = {"informational": 1.0, "low": 2.0, "medium": 4.0, "high": 7.0, "critical": 10.0}
 
@@ -70,6 +72,11 @@ class Matrix:
             both = tuple(t for t in own if t in tagged_keys)
             return both or own
         return tuple(t for t in tagged_keys if self.tactic(t)) or ()
+
+
+def is_technique(text: str) -> bool:
+    """``T1059`` or ``T1059.001``: anything else in a technique field is not passed on."""
+    return bool(TECHNIQUE_ID.match(text.upper()))
 
 
 @functools.cache

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import orjson
@@ -24,7 +24,7 @@ from spearhunt.errors import StoreError
 from spearhunt.model.detection import LEVEL_RANK
 from spearhunt.model.mail import MailVerdict
 from spearhunt.model.story import CorrelationResult, Evidence, Story
-from spearhunt.report.attack import matrix, technique_score
+from spearhunt.report.attack import is_technique, matrix, technique_score
 from spearhunt.report.detections import details
 
 log = logging.getLogger(__name__)
@@ -427,6 +427,9 @@ class _TechniqueAcc:
 
     def add(self, technique: str, tactics: tuple[str, ...], level: str, n: int, *, rule: str | None = None,
             host: str | None = None, example: str | None = None) -> None:
+        if not is_technique(technique):
+            log.debug("not an ATT&CK technique id, left out: %r", technique[:40])
+            return
         m = matrix()
         for tactic in m.place(technique, tactics) or ("other",):
             key = (technique.upper(), tactic)
@@ -460,9 +463,9 @@ class _TechniqueAcc:
 class _IndicatorAcc:
     """Collects indicators, merging contexts and stories of the same value."""
 
-    MAIL_KINDS = {"sender": "email", "reply_to": "email", "return_path": "email", "url": "url",
+    MAIL_KINDS: ClassVar[dict[str, str]] = {"sender": "email", "reply_to": "email", "return_path": "email", "url": "url",
                   "domain": "domain", "filename": "filename"}
-    HASHES = {"sha256": "SHA-256", "sha1": "SHA-1", "md5": "MD5"}
+    HASHES: ClassVar[dict[str, str]] = {"sha256": "SHA-256", "sha1": "SHA-1", "md5": "MD5"}
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from spearhunt import __version__
-from spearhunt.report.attack import matrix
+from spearhunt.report.attack import is_technique, matrix
 from spearhunt.report.document import CaseReport, Indicator
 
 NAMESPACE = uuid.UUID("5b1f4f4e-9c1a-4d7e-9a36-7d3c5a2b9e11")  # spearhunt's, fixed forever
@@ -77,7 +77,7 @@ def bundle(report: CaseReport) -> dict[str, Any]:
         if story.last_seen and story.first_seen and story.last_seen >= story.first_seen:
             camp["last_seen"] = _ts(story.last_seen)
         objects.append(camp)
-        for tech in story.techniques:
+        for tech in (t.upper() for t in story.techniques if is_technique(t)):
             tid = techniques.get(tech)
             if tid is None:
                 tid = techniques[tech] = sid("attack-pattern", tech)
