@@ -110,5 +110,6 @@ def test_hostile_fields_never_execute_and_page_still_renders(hostile_store: Path
         text = page.inner_text("body")
         for payload in PAYLOADS[:6]:
             assert payload.strip() in text, payload  # shown, as text
+        assert "[U+202E]" in text and "\u202e" not in text  # no right-to-left override reaches the screen
         assert page.title().startswith("spearhunt report")
     assert EVIL not in " ".join(log.requests)

@@ -43,10 +43,18 @@ def _size(n: int | None) -> str:
     return svg._size(int(n or 0))
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ }}`` output: our own Markup as is, text with control characters made visible
+    (autoescaping follows)."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return svg.visible(value)
+
+
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("spearhunt.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, finalize=_finalize)
     env.filters.update(t=_t, size=_size, num=lambda n: f"{int(n or 0):,}", host=short_host,
                        rank=lambda lv: LEVEL_RANK.get(lv or "", -1), cut=svg.cut)
     return env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +29,16 @@ TACTIC_COLOURS = {
     "other": "#95a5a6",
 }
 HEAT = ("#fff4e0", "#ffd8a8", "#ffb070", "#f5803e", "#d9480f", "#a61e00")
+# Control and bidi-override characters (RLO and friends) would let a file name reverse the text
+# around it on screen; they are shown as [U+202E] instead, in the SVG and the HTML alike.
+_CONTROLS = re.compile("[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` with control and bidi-override characters made visible (``[U+202E]``)."""
+    return _CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 
 
@@ -37,10 +48,10 @@ def el(tag: str, attrs: dict[str, Any] | None = None, *children: Any) -> Markup:
     for name, value in (attrs or {}).items():
         if value is None:
             continue
-        parts.append(f' {name}="{escape(_fmt(value))}"')
+        parts.append(f' {name}="{escape(visible(_fmt(value)))}"')
     if not children:
         return Markup("".join(parts) + "/>")
-    inner = "".join(str(c) if isinstance(c, Markup) else str(escape(str(c))) for c in children)
+    inner = "".join(str(c) if isinstance(c, Markup) else str(escape(visible(str(c)))) for c in children)
     return Markup("".join(parts) + ">" + inner + f"</{tag}>")
 
 
