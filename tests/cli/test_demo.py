@@ -18,6 +18,10 @@ def test_demo_runs_every_stage_and_keeps_outputs(tmp_path, capsys):
     assert any(m["verdict"] == "malicious" for m in mails)
     assert (tmp_path / "d" / "detections.jsonl").stat().st_size > 0
     assert (tmp_path / "d" / "case.duckdb").exists()
+    report = tmp_path / "d" / "report"
+    assert "4. Report" in out and str(report / "report.html") in out
+    for name in ("report.html", "navigator-case.json", "stix-bundle.json", "timesketch.jsonl", "timesketch.csv"):
+        assert (report / name).stat().st_size > 0, name
 
 
 def test_demo_refuses_a_non_empty_folder(tmp_path, capsys):

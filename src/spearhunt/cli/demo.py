@@ -132,8 +132,15 @@ def demo(
         for x in s.exfiltration:
             out.print(Text(f"  exfiltration {x.host} -> {x.destination} ({x.bytes:,} bytes, {str(x.first_seen)[:19]})"))
         out.print("  score: " + ", ".join(f"{p.name} {p.points:.0f}" for p in s.score_parts))
+    # 6. the report, from what the store now holds
+    from spearhunt.report.render import write_report
+
+    written = write_report(store, base / "report", ("html", "navigator", "stix", "timeline"))
+    html_path = written.path("html")
+    out.print(f"\n[bold]4. Report[/]: {html_path} (open it in a browser; ATT&CK Navigator layers, "
+              f"STIX bundle and Timesketch timeline beside it)")
     out.print("\nOutputs: " + ", ".join(str(p) for p in (base / "mail.jsonl",
-                                                          base / "detections.jsonl", store)))
+                                                          base / "detections.jsonl", store, base / "report")))
     out.print(f"See one story in full: spearhunt story --store {store} STORY_ID")
     if not STATE.quiet:
         err.print(f"demo finished in {time.perf_counter() - started:.1f}s")

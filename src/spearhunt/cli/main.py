@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "spearhunt.cli.simulate",
     "spearhunt.cli.demo",
     "spearhunt.cli.correlate",
+    "spearhunt.cli.report",
 )
 
 EXIT_USAGE = 2

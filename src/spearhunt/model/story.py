@@ -131,6 +131,11 @@ class Beacon:
                 "parts": {k: round(v, 3) for k, v in self.parts}}
 
 
+def _beacon(b: dict[str, Any]) -> Beacon:
+    return Beacon(**{**b, "first_seen": parse_iso(b["first_seen"]), "last_seen": parse_iso(b["last_seen"]),
+                     "parts": tuple(b.get("parts", {}).items())})
+
+
 @dataclass(frozen=True, slots=True)
 class Stage:
     """One kill-chain tactic of a story with when it was seen."""
@@ -227,10 +232,7 @@ class Story:
                                             "last_seen": parse_iso(x["last_seen"]),
                                             "reasons": tuple(x.get("reasons", ()))})
                                for x in d["exfiltration"]),
-            beacons=tuple(Beacon(**{**b, "first_seen": parse_iso(b["first_seen"]),
-                                    "last_seen": parse_iso(b["last_seen"]),
-                                    "parts": tuple(b.get("parts", {}).items())})
-                          for b in d.get("beacons", ())),
+            beacons=tuple(_beacon(b) for b in d.get("beacons", ())),
             staged=tuple(d.get("staged", ())),
             stages=tuple(Stage(s["tactic"], parse_iso(s["first_seen"]), parse_iso(s["last_seen"]),
                                s.get("count", 0)) for s in d["stages"]),
@@ -257,6 +259,15 @@ class CorrelationHit:
     hosts: tuple[str, ...]
     detections: tuple[str, ...]  # "<eid>:<rule_id>" of the member detections
     tags: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CorrelationHit:
+        """Read a hit back from its JSON form."""
+        return cls(rule_id=d["rule_id"], title=d["title"], level=d["level"], kind=d.get("type", ""),
+                   group=tuple((str(k), str(v)) for k, v in d.get("group", {}).items()),
+                   first_seen=parse_iso(d.get("first_seen")), last_seen=parse_iso(d.get("last_seen")),
+                   count=int(d.get("count", 0)), hosts=tuple(d.get("hosts", ())),
+                   detections=tuple(d.get("detections", ())), tags=tuple(d.get("tags", ())))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -301,6 +312,8 @@ class CorrelationResult:
         """Read a saved result document back (stories, parameters and counts)."""
         return cls(
             stories=tuple(Story.from_dict(s) for s in d.get("stories", ())),
+            correlations=tuple(CorrelationHit.from_dict(c) for c in d.get("correlations", ())),
+            beacons=tuple(_beacon(b) for b in d.get("beacons", ())),
             parameters=tuple((k, str(v)) for k, v in d.get("parameters", {}).items()),
             counts=tuple((k, int(v)) for k, v in d.get("counts", {}).items()),
             version=d.get("version", ""), schema=d.get("schema", SCHEMA),

@@ -49,10 +49,17 @@ def details(event: Mapping[str, Any], limit: int = 6) -> str:
     return " ¦ ".join(parts)
 
 
+# Characters that make Excel, LibreOffice or Sheets read a cell as a formula (with their
+# full-width forms, which some locales also accept), also after leading blanks.
+_FORMULA_START = "=+-@\uff1d\uff0b\uff0d\uff20"
+
+
 def csv_safe(value: Any) -> str:
-    """A cell a spreadsheet will not evaluate as a formula."""
+    """A cell a spreadsheet will not evaluate as a formula (OWASP CSV injection guidance)."""
     text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
+    if not text:
+        return text
+    if text[0] in "\t\r\n" or text.lstrip(" \t\r\n")[:1] in tuple(_FORMULA_START):
         return "'" + text
     return text
 
