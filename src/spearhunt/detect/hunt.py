@@ -179,20 +179,23 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
         if store:
             store.add_sources(src_base, [(str(s.path), s.kind.value) for s in event_sources])
         done_bytes, total_bytes = 0, sum(_size(s.path) for s in event_sources) or 1
+        read, t_read = 0, time.perf_counter()
         for s in event_sources:
             idx = engine.source(str(s.path))
             summary.files += 1
             try:
                 for batch in read_events(s, warn):
                     engine.add(idx, batch)
+                    read += len(batch)
                     if on_progress:
-                        on_progress(done_bytes, total_bytes, f"{engine.stats.events:,} events")
+                        rate = read / max(time.perf_counter() - t_read, 1e-6)
+                        on_progress(done_bytes, total_bytes, f"{read:,} events, {rate:,.0f}/s")
             except IngestError as exc:
                 summary.files_failed += 1
                 warn(IngestWarning(str(s.path), exc.message))
             done_bytes += _size(s.path)
             if on_progress:
-                on_progress(done_bytes, total_bytes, f"{s.path.name}")
+                on_progress(done_bytes, total_bytes, f"{read:,} events, {s.path.name}")
         engine.flush()
         if on_progress:
             on_progress(0, None, "matching rules")
