@@ -208,6 +208,9 @@ def main() -> None:
         ra, rb, rc = n_a / t_a, n_b / t_b, len(sample) / t_c
         print(f"{size:>8} {n_b:>10,} {ra:>10,.0f} {rb:>10,.0f} {rc:>10,.0f} {rb / ra:>6.2f} "
               f"{rb / rc:>7.1f} {rss / 2**20:>8,.0f} {t_b:>7.1f} {summary['detections']:>10,}")
+        eng = summary.get("engine", {})
+        print(f"{'':>8} engine: {eng.get('phases')}, rules on {eng.get('distinct_rows'):,} distinct "
+              f"rows, compile {summary.get('seconds', 0) - sum((eng.get('phases') or {}).values()):.1f}s other")
         sys.stdout.flush()
 
 

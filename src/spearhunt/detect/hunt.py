@@ -105,6 +105,7 @@ class HuntSummary:
             "top_hosts": [{"computer": h, "count": n} for h, n in self.by_host.most_common(top)],
             "warnings": len(self.warnings),
             "store": self.store,
+            "engine": self.engine,
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
@@ -29,6 +30,7 @@ _TACTICS = {
 }
 
 
+@lru_cache(maxsize=8192)
 def attack_techniques(tags: tuple[str, ...]) -> tuple[str, ...]:
     """ATT&CK technique ids (``T1059.001``) named by Sigma tags, in tag order."""
     out = []
@@ -39,6 +41,7 @@ def attack_techniques(tags: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+@lru_cache(maxsize=8192)
 def attack_tactics(tags: tuple[str, ...]) -> tuple[str, ...]:
     """ATT&CK tactic names (``lateral_movement``) named by Sigma tags, in tag order."""
     out = []

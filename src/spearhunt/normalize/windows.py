@@ -19,7 +19,9 @@ EVENT_COLUMNS = (
     ("record_id", "BIGINT"),
     ("src", "INTEGER"),  # index of the source file
     ("pos", "BIGINT"),  # line (JSON) or record number (EVTX) in the source
-    ("fields", "JSON"),  # the event's own fields with Sigma names, a flat object
+    # The event's own fields with Sigma names, a flat JSON object. Stored as VARCHAR, not
+    # JSON: DuckDB's JSON functions read it alike, and the cast would parse every event again.
+    ("fields", "VARCHAR"),
     ("sys", "STRUCT(" + ", ".join(f"{n.lower()} VARCHAR" for n in (
         "Provider_Name", "Level", "Task", "Keywords", "Version", "Opcode", "ProcessID",
         "ThreadID", "UserID")) + ")"),  # System values of EVTX-shaped events (else NULL)
@@ -140,7 +142,7 @@ SELECT {eid_base} + row_number() OVER () AS eid,
   src, pos,
   CAST(CASE WHEN s IS NULL OR NOT starts_with(ltrim(j), '{{') THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
-    WHEN shape = 2 THEN coalesce({ecs}, '{{}}') ELSE j END AS JSON) AS fields,
+    WHEN shape = 2 THEN coalesce({ecs}, '{{}}') ELSE j END AS VARCHAR) AS fields,
   {sys_select}
 FROM (
   SELECT src, pos, j, s,

@@ -65,9 +65,11 @@ def route(node: ir.Node) -> Route:
                           _meet(r.providers, s.providers))
             return r
         case ir.Or(args):
-            routes = [route(a) for a in args]
-            r = routes[0]
-            for s in routes[1:]:
+            r = route(args[0])
+            for a in args[1:]:
+                if r == ANY:  # a union with "anything" stays "anything": skip the rest
+                    return ANY
+                s = route(a)
                 r = Route(_join(r.channels, s.channels), _join(r.event_ids, s.event_ids),
                           _join(r.providers, s.providers))
             return r
