@@ -22,6 +22,7 @@ EVENT_COLUMNS = (
     # The event's own fields with Sigma names, a flat JSON object. Stored as VARCHAR, not
     # JSON: DuckDB's JSON functions read it alike, and the cast would parse every event again.
     ("fields", "VARCHAR"),
+    ("slice", "UBIGINT"),  # hash of (channel, provider, event id): the engine's slice key
     ("sys", "STRUCT(" + ", ".join(f"{n.lower()} VARCHAR" for n in (
         "Provider_Name", "Level", "Task", "Keywords", "Version", "Opcode", "ProcessID",
         "ThreadID", "UserID")) + ")"),  # System values of EVTX-shaped events (else NULL)
@@ -143,6 +144,7 @@ SELECT {eid_base} + row_number() OVER () AS eid,
   CAST(CASE WHEN s IS NULL OR NOT starts_with(ltrim(j), '{{') THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
     WHEN shape = 2 THEN coalesce({ecs}, '{{}}') ELSE j END AS VARCHAR) AS fields,
+  hash(channel, provider, event_id) AS slice,
   {sys_select}
 FROM (
   SELECT src, pos, j, s,

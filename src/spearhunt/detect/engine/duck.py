@@ -221,22 +221,22 @@ class DuckEngine:
         """One narrow table per (channel, provider, event id) of this run's events."""
         t0 = time.perf_counter()
         groups = self.con.execute(
-            "SELECT channel, provider, event_id, count(*), "
+            "SELECT slice, channel, provider, event_id, count(*), "
             "list_distinct(flatten(list(json_keys(fields)))), bool_or(sys IS NOT NULL) "
             "FROM events WHERE eid >= $1 GROUP BY ALL", [self._first_eid]).fetchall()
-        self.stats.events = sum(g[3] for g in groups)
+        self.stats.events = sum(g[4] for g in groups)
         t1 = time.perf_counter()
         self.stats.phase["keys"] = self.stats.phase.get("keys", 0) + t1 - t0
-        for channel, provider, event_id, count, keys, evtx_shape in groups:
+        for key, channel, provider, event_id, count, keys, evtx_shape in groups:
             keys = list(keys or [])
             if evtx_shape:
                 known = {ir.field_key(x) for x in keys}
                 keys += [k for k in SYSTEM_FIELD_COLUMNS if k not in known]
-            self._make_slice(channel, provider, event_id, count, keys)
+            self._make_slice(key, channel, provider, event_id, count, keys)
         self.stats.phase["slices"] = self.stats.phase.get("slices", 0) + time.perf_counter() - t1
 
-    def _make_slice(self, channel: str | None, provider: str | None, event_id: int | None,
-                    count: int, keys: list[str]) -> None:
+    def _make_slice(self, key: int, channel: str | None, provider: str | None,
+                    event_id: int | None, count: int, keys: list[str]) -> None:
         targets = self.router.candidates(channel, provider, event_id)
         if not targets:
             return
@@ -277,10 +277,10 @@ class DuckEngine:
         cols = ", ".join(f"{e} AS {n}" for n, e in zip(names, exprs, strict=True))
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {s.table} AS SELECT {cols} FROM "
-            f"(SELECT eid, fields, computer, sys{extract} FROM events WHERE eid >= $1 "
-            f"AND channel IS NOT DISTINCT FROM $2 AND provider IS NOT DISTINCT FROM $3 "
-            f"AND event_id IS NOT DISTINCT FROM $4)",
-            [self._first_eid, channel, provider, event_id])
+            f"(SELECT eid, fields, computer, sys{extract} FROM events WHERE slice = $2 "
+            f"AND eid >= $1 AND channel IS NOT DISTINCT FROM $3 AND provider IS NOT DISTINCT "
+            f"FROM $4 AND event_id IS NOT DISTINCT FROM $5)",  # the hash first, then exactness
+            [self._first_eid, key, channel, provider, event_id])
 
     def _run_anywhere(self) -> None:
         """Product-wide rules (keyword searches over every Windows log) in one pass."""
