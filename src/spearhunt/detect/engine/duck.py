@@ -202,7 +202,8 @@ class DuckEngine:
         first = self._next_eid
         con.register("raw_chunk", raw)
         sql = normalize_sql("raw_chunk", first - 1, self.time_from, self.time_to, shape)
-        con.execute(f"INSERT INTO events {sql}")
+        # Grouped by slice, each slice later reads few vectors of the (compressed) fields.
+        con.execute(f"INSERT INTO events SELECT * FROM ({sql}) ORDER BY slice")
         con.unregister("raw_chunk")
         self._next_eid += raw.num_rows
         bad = con.execute("SELECT src, pos FROM events WHERE eid >= $1 AND fields IS NULL "
