@@ -55,3 +55,18 @@ def test_correlate_again_and_story_by_prefix_are_stable(case, capsys):
 def test_correlate_without_store_is_a_usage_error(tmp_path, capsys):
     assert run(["correlate", "--store", str(tmp_path / "none.duckdb")]) in (1, 2)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_allowlist_applies_at_correlation_time_without_reingesting(case, tmp_path, capsys):
+    base, sim = case
+    store = base / "case.duckdb"
+    assert run(["-q", "correlate", "--store", str(store), "-f", "json"]) == 0
+    before = orjson.loads(capsys.readouterr().out)["stories"][0]
+    exfil = sim.truth["story"]["exfiltration"][0]["destination"]
+    allow = tmp_path / "allow.yml"
+    allow.write_text(f"domains: ['{exfil['domain']}']\nips: ['{exfil['ip']}']\n")
+    assert run(["-q", "correlate", "--store", str(store), "-f", "json", "--allowlist", str(allow)]) == 0
+    after = orjson.loads(capsys.readouterr().out)["stories"][0]
+    dests = {x["destination"] for x in after["exfiltration"]}
+    assert before["exfiltration"] and exfil["domain"] not in dests and exfil["ip"] not in dests
+    assert after["patient_zero"]["host"] == before["patient_zero"]["host"]
