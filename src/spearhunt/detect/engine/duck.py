@@ -181,8 +181,23 @@ class DuckEngine:
         if bad:
             con.execute("DELETE FROM chunk WHERE fields IS NULL")
             self.stats.invalid_records += len(bad)
+        self.stats.phase["normalize"] = self.stats.phase.get("normalize", 0) + time.perf_counter() - t0
+        self._index_chunk()
+
+    def add_normalized(self, select: str) -> None:
+        """Append events already in the event schema plus ``sys:*`` columns (``select``: a
+        query, e.g. over the Parquet that ``spearhunt ingest --to-parquet`` writes)."""
+        self.flush()
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE chunk AS SELECT *, "
+                         f"hash(channel, provider, event_id) AS gid FROM ({select})")
+        top = self.con.execute("SELECT max(eid) FROM chunk").fetchone()[0]  # type: ignore[index]
+        self._next_eid = max(self._next_eid, (top or 0) + 1)
+        self._index_chunk()
+
+    def _index_chunk(self) -> None:
+        """Append the normalized ``chunk`` table to ``events`` and to the slice tables."""
+        con = self.con
         t1 = time.perf_counter()
-        self.stats.phase["normalize"] = self.stats.phase.get("normalize", 0) + t1 - t0
         con.execute(f"INSERT INTO events SELECT {', '.join(n for n, _ in EVENT_COLUMNS)} FROM chunk")
         n = con.execute("SELECT count(*) FROM chunk").fetchone()[0]  # type: ignore[index]
         self.stats.events += n
