@@ -16,6 +16,7 @@ original values stay in the ``computer`` and ``channel`` columns. Columns of eac
 from __future__ import annotations
 
 import glob
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -47,9 +48,14 @@ SYSTEM_COLUMNS = tuple(f"sys_{name.lower()}" for name in EVTX_SYSTEM_FIELDS)
 
 
 def partition_value(expr: str) -> str:
-    """SQL (DuckDB and Spark alike) for a folder-safe partition value of ``expr``."""
-    return (f"coalesce(nullif(regexp_replace(lower({expr}), '[^a-z0-9._-]+', '_'), ''), "
+    """DuckDB SQL for the folder-safe partition value of ``expr`` (``partition_of`` in Python)."""
+    return (f"coalesce(nullif(regexp_replace(lower({expr}), '[^a-z0-9._-]+', '_', 'g'), ''), "
             "'_unknown')")
+
+
+def partition_of(value: str | None) -> str:
+    """The partition value of a column value, as the writer computes it."""
+    return re.sub(r"[^a-z0-9._-]+", "_", (value or "").lower()) or "_unknown"
 
 
 def schema_doc() -> str:

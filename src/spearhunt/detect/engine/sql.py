@@ -38,6 +38,10 @@ class Dialect:
     double: str = "DOUBLE"
     # (pattern, flags) -> the pattern as this engine must read it to mean what RE2 means
     regex_flavour: Callable[[str, str], str] | None = None
+    # Long or-lists of substrings: one regex by default (RE2: one automaton pass); engines
+    # whose regexes backtrack through every alternative at every offset (java.util.regex)
+    # give a template with {fn}, {col} and {values} instead.
+    any_of: str | None = None
 
     def string(self, value: str) -> str:
         """A SQL string literal for ``value``."""
@@ -119,7 +123,8 @@ def java_regex(pattern: str, flags: str) -> str:
 
 
 SPARK = Dialect("spark", "startswith", "endswith", "contains",
-                "({col} RLIKE {pat})", backslash_in_strings=True, regex_flavour=java_regex)
+                "({col} RLIKE {pat})", backslash_in_strings=True, regex_flavour=java_regex,
+                any_of="exists(array({values}), _v -> {fn}({col}, _v))")
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
 Columns = Callable[[str, bool], str]  # (field, cased) -> SQL column expression
@@ -246,6 +251,11 @@ class Renderer:
             col = self.col(field, cased)
             if op == "eq" and len(values) > 1:
                 parts.append(f"({col} IN ({', '.join(self.d.string(v) for v in values)}))")
+            elif op != "eq" and len(values) >= REGEX_FOLD_MIN and self.d.any_of:
+                fn = {"prefix": self.d.prefix, "suffix": self.d.suffix,
+                      "contains": self.d.contains}[op]
+                parts.append(self.d.any_of.format(
+                    fn=fn, col=col, values=", ".join(self.d.string(v) for v in values)))
             elif op != "eq" and len(values) >= REGEX_FOLD_MIN:
                 alts = "|".join(regex_literal(v) for v in sorted(set(values)))
                 pat = {"prefix": f"^(?:{alts})", "suffix": f"(?:{alts})$",
