@@ -27,6 +27,8 @@ app = typer.Typer(
 # Each module registers its commands on ``app`` when imported. New stages add a line here.
 COMMAND_MODULES = (
     "spearhunt.cli.hunt",
+    "spearhunt.cli.ingest",
+    "spearhunt.cli.convert",
     "spearhunt.cli.rules",
     "spearhunt.cli.mail",
     "spearhunt.cli.simulate",

@@ -186,3 +186,33 @@ def add_parquet(engine: DuckEngine, path: Path, eid_base: int = 0,
     except duckdb.Error as exc:
         raise IngestError(f"not a spearhunt Parquet dataset: {exc}", where=str(path)) from exc
     return engine.stats.events - before
+
+
+def ingest_to_parquet(paths: list[str], out_dir: Path, *,
+                      on_warning: Callable[[IngestWarning], None],
+                      on_progress: Callable[[int, int | None, str], None] | None = None,
+                      memory_limit: str = "1GB") -> tuple[int, int]:
+    """Every event file under ``paths`` -> the Parquet dataset in ``out_dir``.
+
+    Returns (files read, events written). Non-event files are skipped; a file that cannot be
+    read is reported through ``on_warning`` and the others go on.
+    """
+    from spearhunt.ingest.events import read_events
+    from spearhunt.ingest.sources import Kind, expand_paths, sniff
+
+    kinds = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM)
+    sources = [s for s in (sniff(p) for p in expand_paths(paths)) if s.kind in kinds]
+    writer = ParquetWriter(out_dir, on_warning=on_warning, memory_limit=memory_limit)
+    try:
+        for n, s in enumerate(sources, 1):
+            idx = writer.source(str(s.path))
+            try:
+                for batch in read_events(s, on_warning):
+                    writer.add(idx, batch)
+            except IngestError as exc:
+                on_warning(IngestWarning(str(s.path), exc.message))
+            if on_progress:
+                on_progress(n, len(sources), s.path.name)
+        return len(sources), writer.write()
+    finally:
+        writer.close()
