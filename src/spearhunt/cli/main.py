@@ -70,7 +70,9 @@ def run(argv: list[str] | None = None) -> int:
         if isinstance(code, int) and code:
             return code
     except SpearhuntError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        from rich.markup import escape  # messages quote paths and extras like 'spearhunt[spark]'
+
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

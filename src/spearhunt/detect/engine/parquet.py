@@ -128,8 +128,9 @@ def existing_max_eid(out_dir: Path) -> int:
     files = parquet_files(out_dir) if out_dir.exists() else []
     if not files:
         return 0
-    row = duckdb.sql(f"SELECT max(eid) FROM read_parquet({files!r}, hive_partitioning = false)").fetchone()
-    return int(row[0] or 0) if row else 0
+    rows = duckdb.sql(f"SELECT max(eid) FROM read_parquet({_list(files)}, "
+                      "hive_partitioning = false)").fetchall()
+    return int(rows[0][0] or 0) if rows else 0
 
 
 def duck_select(files: list[str], sources: dict[str, int], eid_base: int = 0) -> str:
