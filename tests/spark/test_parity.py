@@ -10,20 +10,21 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.conftest import shared_data
 
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.engine.parquet import ingest_to_parquet
 from spearhunt.detect.sigma.compiler import RuleCompiler, find_rule_files
 from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import sniff
+from tests.conftest import shared_data
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.spark]
 
 
 def test_spark_detections_equal_duckdb_on_shared_evtx_with_all_sigmahq_windows_rules(
         spark, tmp_path):
-    from spearhunt.detect.engine.spark import SparkEngine, read_events as spark_read
+    from spearhunt.detect.engine.spark import SparkEngine
+    from spearhunt.detect.engine.spark import read_events as spark_read
 
     data = shared_data()
     files = sorted(data.rglob("*.evtx"))

@@ -131,7 +131,8 @@ def duck_hits(data: Path, rules) -> set[tuple[str, int]]:
 
 
 def spark_hits(spark, paths: list[str], rules) -> set[tuple[str, int]]:
-    from spearhunt.detect.engine.spark import SparkEngine, read_events as spark_read
+    from spearhunt.detect.engine.spark import SparkEngine
+    from spearhunt.detect.engine.spark import read_events as spark_read
 
     eng = SparkEngine(spark, rules)
     hits = eng.run(spark_read(spark, paths))

@@ -32,7 +32,7 @@ def _check_inputs(paths: list[str]) -> None:
         path = Path(p)
         if not path.exists():
             raise UsageError(f"no such file or folder: {p}")
-        files = [path] if path.is_file() else [f for f in path.rglob("*.evtx")][:1]
+        files = [path] if path.is_file() else list(path.rglob("*.evtx"))[:1]
         if any(f.is_file() and sniff(f).kind is Kind.EVTX for f in files):
             raise UsageError(f"{p}: EVTX is read on one machine; convert it first with "
                              f"`spearhunt ingest {p} --to-parquet DIR` and hunt DIR")

@@ -15,7 +15,6 @@ original values stay in the ``computer`` and ``channel`` columns. Columns of eac
 
 from __future__ import annotations
 
-import glob
 import re
 import tempfile
 from collections.abc import Callable
@@ -120,7 +119,7 @@ def parquet_files(path: Path) -> list[str]:
     """The Parquet files of a dataset folder (or the file itself)."""
     if path.is_file():
         return [str(path)]
-    return sorted(glob.glob(str(path / "**" / "*.parquet"), recursive=True))
+    return sorted(str(f) for f in path.rglob("*.parquet"))
 
 
 def existing_max_eid(out_dir: Path) -> int:

@@ -21,7 +21,6 @@ pyspark is optional: ``session`` raises ``EngineError`` naming the extra to inst
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -344,7 +343,7 @@ class SparkEngine:
                      "concat_ws(char(10), map_values(m)) AS _kw_cs"]
         renderer = Renderer(SPARK, column)
         branches = []
-        for key, (g, _s_) in slices.items():
+        for key, (g, _) in slices.items():
             cases = ", ".join(f"CASE WHEN {renderer.render(tree)} THEN {t.index} END"
                               for t, tree in by_slice[key])
             branches.append(f"WHEN {g} THEN array({cases})")
