@@ -43,7 +43,7 @@ def parse_time(text: str | None, option: str) -> datetime | None:
 
 @app.command("hunt")
 def hunt_command(
-    paths: list[str] = typer.Argument(..., help="EVTX files, JSON/JSONL(.gz) event files, folders (recursive) or globs."),
+    paths: list[str] = typer.Argument(..., help="EVTX files, JSON/JSONL(.gz) event files, folders (recursive) or globs; with --engine spark: Parquet datasets (spearhunt ingest) and JSON Lines, local or any URI Spark reads (hdfs://, s3a://)."),
     rules: list[Path] = typer.Option([], "--rules", "-r", help="Sigma rule file or folder (repeatable). spearhunt's own pack is always included unless --no-pack."),
     no_pack: bool = typer.Option(False, "--no-pack", help="Do not load spearhunt's built-in rule pack."),
     min_level: str = typer.Option("informational", "--min-level", "-l", help="Only rules at this level or above: " + ", ".join(LEVELS) + "."),
@@ -56,9 +56,20 @@ def hunt_command(
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompile every rule instead of using the compiled-rule cache."),
     memory_limit: str = typer.Option("768MB", "--memory-limit", help="Engine memory before it spills to disk (e.g. 512MB, 4GB); more is faster on big inputs."),
     threads: int | None = typer.Option(None, "--threads", help="Engine threads (default: all cores)."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (embedded, default) or spark (pip install 'spearhunt[spark]')."),
+    spark_master: str | None = typer.Option(None, "--spark-master", help="Spark master URL (spark://host:7077, yarn, k8s://..., local[*]); default: spark-submit's, else local[*]."),
+    spark_conf: list[str] = typer.Option([], "--spark-conf", help="Spark setting KEY=VALUE (repeatable), e.g. spark.executor.memory=8g."),
 ) -> None:
     """Run Sigma rules (SigmaHQ's and spearhunt's pack) over Windows event logs and JSON telemetry."""
     from spearhunt.detect.hunt import HuntOptions, hunt
+    if engine not in ("duckdb", "spark"):
+        raise UsageError("--engine must be duckdb or spark")
+    conf = []
+    for item in spark_conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--spark-conf wants KEY=VALUE, got {item!r}")
+        conf.append((key.strip(), value.strip()))
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     if min_level not in LEVELS:
@@ -68,7 +79,16 @@ def hunt_command(
         time_from=parse_time(time_from, "--from"), time_to=parse_time(time_to, "--to"),
         store=store, placeholders=placeholders, use_cache=not no_cache,
         memory_limit=memory_limit, threads=threads, command="hunt " + " ".join(sys.argv[2:]),
+        engine=engine, spark_master=spark_master, spark_conf=tuple(conf),
     )
+    if engine == "spark":
+        from spearhunt.detect.engine.spark import require_pyspark
+        from spearhunt.detect.hunt_spark import hunt_spark
+
+        require_pyspark()  # before any output file is opened
+        run = hunt_spark
+    else:
+        run = hunt
     with ExitStack() as stack:
         stream: TextIO = (stack.enter_context(output.open("w", encoding="utf-8", newline=""))
                           if output else sys.stdout)
@@ -86,7 +106,7 @@ def hunt_command(
                 err.print(f"warning: {w.location()}: {w.message}", markup=False)
 
         bar = stack.enter_context(progress_bar("hunting"))
-        summary = hunt(opts, on_detection, on_progress=bar, on_warning=on_warning)
+        summary = run(opts, on_detection, on_progress=bar, on_warning=on_warning)
         if writer:
             writer.close(summary.to_dict())
         if lines:

@@ -27,6 +27,8 @@ app = typer.Typer(
 # Each module registers its commands on ``app`` when imported. New stages add a line here.
 COMMAND_MODULES = (
     "spearhunt.cli.hunt",
+    "spearhunt.cli.ingest",
+    "spearhunt.cli.convert",
     "spearhunt.cli.rules",
     "spearhunt.cli.mail",
     "spearhunt.cli.simulate",
@@ -70,7 +72,9 @@ def run(argv: list[str] | None = None) -> int:
         if isinstance(code, int) and code:
             return code
     except SpearhuntError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        from rich.markup import escape  # messages quote paths and extras like 'spearhunt[spark]'
+
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

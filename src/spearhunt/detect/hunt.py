@@ -50,6 +50,9 @@ class HuntOptions:
     memory_limit: str = "768MB"
     threads: int | None = None
     command: str = "hunt"
+    engine: str = "duckdb"  # or "spark" (detect.hunt_spark)
+    spark_master: str | None = None
+    spark_conf: Sequence[tuple[str, str]] = ()
 
 
 @dataclass

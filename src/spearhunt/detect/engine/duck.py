@@ -218,6 +218,20 @@ class DuckEngine:
         self.stats.chunks += 1
         self.stats.phase["normalize"] = self.stats.phase.get("normalize", 0) + time.perf_counter() - t0
 
+    def add_normalized(self, select: str) -> None:
+        """Append events that are normalized already: ``select`` gives the columns of
+        ``EVENT_COLUMNS`` (e.g. over the Parquet that ``spearhunt ingest --to-parquet`` writes)."""
+        self.flush()
+        t0 = time.perf_counter()
+        cols = ", ".join(n for n, _ in EVENT_COLUMNS)
+        before = self.con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+        self.con.execute(f"INSERT INTO events SELECT {cols} FROM ({select}) ORDER BY slice")
+        after, top = self.con.execute("SELECT count(*), max(eid) FROM events").fetchone()  # type: ignore[misc]
+        self._next_eid = max(self._next_eid, (top or 0) + 1)
+        self.stats.events += after - before
+        self.stats.chunks += 1
+        self.stats.phase["normalize"] = self.stats.phase.get("normalize", 0) + time.perf_counter() - t0
+
     def _build_slices(self) -> None:
         """One narrow table per (channel, provider, event id) of this run's events."""
         t0 = time.perf_counter()

@@ -36,6 +36,12 @@ class Dialect:
     regex: str  # template with {col} and {pat}
     backslash_in_strings: bool  # does a string literal treat backslash as an escape?
     double: str = "DOUBLE"
+    # (pattern, flags) -> the pattern as this engine must read it to mean what RE2 means
+    regex_flavour: Callable[[str, str], str] | None = None
+    # Long or-lists of substrings: one regex by default (RE2: one automaton pass); engines
+    # whose regexes backtrack through every alternative at every offset (java.util.regex)
+    # give a template with {fn}, {col} and {values} instead.
+    any_of: str | None = None
 
     def string(self, value: str) -> str:
         """A SQL string literal for ``value``."""
@@ -47,8 +53,78 @@ class Dialect:
 
 DUCKDB = Dialect("duckdb", "starts_with", "suffix", "contains",
                  "regexp_matches({col}, {pat})", backslash_in_strings=False)
+
+
+def java_regex(pattern: str, flags: str) -> str:
+    """An RE2 pattern (DuckDB's flavour, the reference) rewritten for java.util.regex (Spark).
+
+    Where the two differ on the patterns Sigma rules use: Java's ``.`` and ``$`` know five line
+    terminators and ``$`` also matches before a final one (RE2: ``\\n`` only, ``$`` only at the
+    end unless ``m``): flag ``d`` and ``$`` -> ``\\z``; Java's ``(?i)`` folds ASCII only (flag
+    ``u`` added); ``(?P<name>`` is RE2-only; inside a class Java reads ``[`` and ``&&`` as
+    class operators and rejects a leading ``]``; a ``{`` that starts no repetition is a
+    literal in RE2 and an error in Java; POSIX ``[:alpha:]`` classes are ``\\p{Alpha}``.
+    """
+    multiline = "m" in flags or re.search(r"\(\?[a-z]*m[a-z]*[):]", pattern) is not None
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    class_start = -1
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            if pattern[i + 1] == "Q":  # quoted span: copy verbatim up to \E
+                end = pattern.find("\\E", i + 2)
+                end = n if end < 0 else end + 2
+                out.append(pattern[i:end])
+                i = end
+                continue
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            posix = re.match(r"\[:(\^?)([a-z]+):\]", pattern[i:])
+            if posix:
+                name = posix.group(2).capitalize().replace("Xdigit", "XDigit")
+                out.append(("\\P" if posix.group(1) else "\\p") + "{" + name + "}")
+                i += posix.end()
+                continue
+            if c == "]" and i != class_start:
+                in_class = False
+                out.append(c)
+            elif c in "[&" or c == "]":
+                out.append("\\" + c)
+            else:
+                out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            class_start = i
+            continue
+        if pattern.startswith("(?P<", i):
+            out.append("(?<")
+            i += 4
+            continue
+        if c == "{" and not re.match(r"\{\d+(,\d*)?\}", pattern[i:]):
+            out.append("\\{")
+        elif c == "$" and not multiline:
+            out.append("\\z")
+        else:
+            out.append(c)
+        i += 1
+    java_flags = "d" + ("u" if "i" in flags else "") + flags
+    return f"(?{java_flags}){''.join(out)}"
+
+
 SPARK = Dialect("spark", "startswith", "endswith", "contains",
-                "({col} RLIKE {pat})", backslash_in_strings=True)
+                "({col} RLIKE {pat})", backslash_in_strings=True, regex_flavour=java_regex,
+                any_of="exists(array({values}), _v -> {fn}({col}, _v))")
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
 Columns = Callable[[str, bool], str]  # (field, cased) -> SQL column expression
@@ -120,8 +196,7 @@ class Renderer:
             case ir.Match(field, op, value, cased):
                 return self._match(self.col(field, cased), op, value)
             case ir.Regex(field, pattern, flags):
-                return self.d.regex.format(col=self.col(field, True),
-                                           pat=self.d.string(regex_with_flags(pattern, flags)))
+                return self._regex(self.col(field, True), pattern, flags)
             case ir.Cmp(field, op, number):
                 num = repr(int(number)) if number.is_integer() else repr(number)
                 return f"(TRY_CAST({self.col(field, False)} AS {self.d.double}) {op} {num})"
@@ -158,6 +233,11 @@ class Renderer:
             return f"{self.d.contains}({col}, {s(value)})"
         return f"({col} LIKE {s(like_pattern(value))} ESCAPE {s(chr(92))})"
 
+    def _regex(self, col: str, pattern: str, flags: str) -> str:
+        flavour = self.d.regex_flavour
+        pat = flavour(pattern, flags) if flavour else regex_with_flags(pattern, flags)
+        return self.d.regex.format(col=col, pat=self.d.string(pat))
+
     def _or(self, args: tuple[ir.Node, ...]) -> str:
         groups: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
         keywords: list[str] = []
@@ -183,11 +263,16 @@ class Renderer:
             col = self.col(field, cased)
             if op == "eq" and len(values) > 1:
                 parts.append(f"({col} IN ({', '.join(self.d.string(v) for v in values)}))")
+            elif op != "eq" and len(values) >= REGEX_FOLD_MIN and self.d.any_of:
+                fn = {"prefix": self.d.prefix, "suffix": self.d.suffix,
+                      "contains": self.d.contains}[op]
+                parts.append(self.d.any_of.format(
+                    fn=fn, col=col, values=", ".join(self.d.string(v) for v in values)))
             elif op != "eq" and len(values) >= REGEX_FOLD_MIN:
                 alts = "|".join(regex_literal(v) for v in sorted(set(values)))
                 pat = {"prefix": f"^(?:{alts})", "suffix": f"(?:{alts})$",
                        "contains": f"(?:{alts})"}[op]
-                parts.append(self.d.regex.format(col=col, pat=self.d.string(pat)))
+                parts.append(self._regex(col, pat, ""))
             else:
                 parts.extend(self._match(col, op, v) for v in values)
         parts.extend(self.render(a) for a in rest)

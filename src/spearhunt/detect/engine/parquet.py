@@ -1,0 +1,208 @@
+"""Normalized events as partitioned Parquet: the schema, the writer, and DuckDB's reader.
+
+``spearhunt ingest --to-parquet`` runs the DuckDB engine's own normalization (the same
+chunking, the same ``normalize_sql``, the same event keys) and writes what it would have
+stored, so Spark and DuckDB read the very events a DuckDB hunt matches. Layout::
+
+    DIR/p_computer=<host>/p_channel=<channel>/day=<YYYY-MM-DD>/events_<uuid>.parquet
+
+Partition values are lowercased, with every run of characters outside ``[a-z0-9._-]``
+replaced by ``_`` (``Microsoft-Windows-Sysmon/Operational`` ->
+``microsoft-windows-sysmon_operational``); ``_unknown`` when the value is missing. The
+original values stay in the ``computer`` and ``channel`` columns. Columns of each file are
+``PARQUET_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from spearhunt.detect.engine.duck import DuckEngine, connect
+from spearhunt.errors import IngestError
+from spearhunt.model import IngestWarning
+from spearhunt.normalize.windows import EVTX_SYSTEM_FIELDS
+
+# The columns of every Parquet file (the partition columns live in the folder names).
+PARQUET_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("eid", "BIGINT", "event key, unique in the dataset; detections refer to it"),
+    ("ts", "TIMESTAMP", "event time, UTC (no zone)"),
+    ("computer", "VARCHAR", "host name as logged"),
+    ("channel", "VARCHAR", "event log channel (Security, Microsoft-Windows-Sysmon/Operational ...)"),
+    ("provider", "VARCHAR", "provider (source) name"),
+    ("event_id", "INTEGER", "Windows event id"),
+    ("record_id", "BIGINT", "EventRecordID"),
+    ("source", "VARCHAR", "input file the event came from"),
+    ("pos", "BIGINT", "line (JSON) or record number (EVTX) in that file"),
+    ("fields", "VARCHAR", "the event's own fields with Sigma names: a flat JSON object"),
+    *((f"sys_{name.lower()}", "VARCHAR", f"EVTX System/{name} (NULL for other shapes)")
+      for name in EVTX_SYSTEM_FIELDS),
+)
+PARTITION_COLUMNS = ("p_computer", "p_channel", "day")
+SYSTEM_COLUMNS = tuple(f"sys_{name.lower()}" for name in EVTX_SYSTEM_FIELDS)
+
+
+def partition_value(expr: str) -> str:
+    """DuckDB SQL for the folder-safe partition value of ``expr`` (``partition_of`` in Python)."""
+    return (f"coalesce(nullif(regexp_replace(lower({expr}), '[^a-z0-9._-]+', '_', 'g'), ''), "
+            "'_unknown')")
+
+
+def partition_of(value: str | None) -> str:
+    """The partition value of a column value, as the writer computes it."""
+    return re.sub(r"[^a-z0-9._-]+", "_", (value or "").lower()) or "_unknown"
+
+
+def schema_doc() -> str:
+    """The Parquet schema as text (for ``--help`` and the README)."""
+    lines = [f"  {n:<18} {t:<9} {d}" for n, t, d in PARQUET_COLUMNS]
+    lines.append("  partitions: p_computer=<host>/p_channel=<channel>/day=<YYYY-MM-DD>")
+    return "\n".join(lines)
+
+
+class ParquetWriter(DuckEngine):
+    """The DuckDB engine's ingestion with no rules, keeping the normalized events for Parquet."""
+
+    def __init__(self, out_dir: Path, *, on_warning: Callable[[IngestWarning], None],
+                 memory_limit: str = "1GB") -> None:
+        self.out_dir = out_dir
+        self._tmp = tempfile.TemporaryDirectory(prefix="spearhunt-ingest-")
+        con = connect(Path(self._tmp.name) / "ingest.duckdb", memory_limit=memory_limit,
+                      temp_dir=Path(self._tmp.name))
+        # No rules: the engine only normalizes into its events table, which write() copies.
+        super().__init__([], con=con, on_warning=on_warning, eid_base=existing_max_eid(out_dir))
+
+    def write(self) -> int:
+        """Flush and write the events as partitioned Parquet; returns the number written."""
+        self.flush()
+        self.con.execute("CREATE TEMP TABLE srcs (src INTEGER, path VARCHAR)")
+        if self.sources:
+            self.con.executemany("INSERT INTO srcs VALUES (?, ?)",
+                                 [(i + self._src_base, p) for i, p in enumerate(self.sources)])
+        select = ", ".join(
+            "s.path AS source" if n == "source" else
+            f"e.sys.{n[4:]} AS {n}" if n.startswith("sys_") else f"e.{n}"
+            for n, _, _ in PARQUET_COLUMNS)
+        parts = (f"{partition_value('computer')} AS p_computer, "
+                 f"{partition_value('channel')} AS p_channel, "
+                 "coalesce(strftime(ts, '%Y-%m-%d'), '_unknown') AS day")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        out = str(self.out_dir).replace("'", "''")
+        self.con.execute(
+            f"COPY (SELECT {select}, {parts} FROM events e JOIN srcs s USING (src) "
+            f"ORDER BY p_computer, p_channel, day, ts, eid) TO '{out}' "
+            "(FORMAT PARQUET, PARTITION_BY (p_computer, p_channel, day), APPEND, "
+            "FILENAME_PATTERN 'events_{uuid}', COMPRESSION ZSTD)")
+        return self.stats.events
+
+    def close(self) -> None:
+        """Drop the scratch database."""
+        self.con.close()
+        self._tmp.cleanup()
+
+
+def parquet_files(path: Path) -> list[str]:
+    """The Parquet files of a dataset folder (or the file itself)."""
+    if path.is_file():
+        return [str(path)]
+    return sorted(str(f) for f in path.rglob("*.parquet"))
+
+
+def existing_max_eid(out_dir: Path) -> int:
+    """Largest event key already in a dataset folder, so appended runs get fresh keys."""
+    files = parquet_files(out_dir) if out_dir.exists() else []
+    if not files:
+        return 0
+    rows = duckdb.sql(f"SELECT max(eid) FROM read_parquet({_list(files)}, "
+                      "hive_partitioning = false)").fetchall()
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def duck_select(files: list[str], sources: dict[str, int], eid_base: int = 0) -> str:
+    """A DuckDB query over Parquet files giving the engine's event schema (``EVENT_COLUMNS``,
+    for ``add_normalized``); ``sources`` maps each ``source`` value to the engine's source index."""
+    cols = []
+    for n, _, _ in PARQUET_COLUMNS:
+        if n == "source":
+            cols.append("s.src AS src")
+        elif n == "eid":
+            cols.append(f"eid + {int(eid_base)} AS eid")
+        elif not n.startswith("sys_"):
+            cols.append(n)
+    cols.append("hash(channel, provider, event_id) AS slice")
+    # EVTX-shaped events carry their System values; other shapes have none (sys NULL).
+    cols.append("CASE WHEN sys_provider_name IS NOT NULL THEN {" + ", ".join(
+        f"'{n[4:]}': {n}" for n in SYSTEM_COLUMNS) + "} END AS sys")
+    values = ", ".join(f"({_lit(k)}, {int(v)})" for k, v in sources.items())
+    return (f"SELECT {', '.join(cols)} FROM read_parquet({_list(files)}, hive_partitioning = false) "
+            f"p JOIN (VALUES {values}) s(source, src) ON p.source IS NOT DISTINCT FROM s.source")
+
+
+def _lit(text: str | None) -> str:
+    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
+
+
+def _list(items: list[str]) -> str:
+    return "[" + ", ".join(_lit(x) for x in items) + "]"
+
+
+def add_parquet(engine: DuckEngine, path: Path, eid_base: int = 0,
+                chunk_events: int = 200_000) -> int:
+    """Feed a Parquet dataset (file or folder) to a DuckDB engine, a few files at a time;
+    returns the number of events added."""
+    files = parquet_files(path)
+    if not files:
+        return 0
+    before = engine.stats.events
+    try:
+        rows = dict(duckdb.sql(f"SELECT file_name, sum(row_group_num_rows) FROM "
+                               f"parquet_metadata({_list(files)}) GROUP BY ALL").fetchall())
+        names = duckdb.sql(f"SELECT DISTINCT source FROM read_parquet({_list(files)}, "
+                           "hive_partitioning = false) ORDER BY ALL").fetchall()
+        sources = {name: engine.source(name if name is not None else str(path))
+                   for (name,) in names}
+        group: list[str] = []
+        size = 0
+        for f in files:
+            group.append(f)
+            size += int(rows.get(f, 0))
+            if size >= chunk_events or f == files[-1]:
+                engine.add_normalized(duck_select(group, sources, eid_base))
+                group, size = [], 0
+    except duckdb.Error as exc:
+        raise IngestError(f"not a spearhunt Parquet dataset: {exc}", where=str(path)) from exc
+    return engine.stats.events - before
+
+
+def ingest_to_parquet(paths: list[str], out_dir: Path, *,
+                      on_warning: Callable[[IngestWarning], None],
+                      on_progress: Callable[[int, int | None, str], None] | None = None,
+                      memory_limit: str = "1GB") -> tuple[int, int]:
+    """Every event file under ``paths`` -> the Parquet dataset in ``out_dir``.
+
+    Returns (files read, events written). Non-event files are skipped; a file that cannot be
+    read is reported through ``on_warning`` and the others go on.
+    """
+    from spearhunt.ingest.events import read_events
+    from spearhunt.ingest.sources import Kind, expand_paths, sniff
+
+    kinds = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM)
+    sources = [s for s in (sniff(p) for p in expand_paths(paths)) if s.kind in kinds]
+    writer = ParquetWriter(out_dir, on_warning=on_warning, memory_limit=memory_limit)
+    try:
+        for n, s in enumerate(sources, 1):
+            idx = writer.source(str(s.path))
+            try:
+                for batch in read_events(s, on_warning):
+                    writer.add(idx, batch)
+            except IngestError as exc:
+                on_warning(IngestWarning(str(s.path), exc.message))
+            if on_progress:
+                on_progress(n, len(sources), s.path.name)
+        return len(sources), writer.write()
+    finally:
+        writer.close()
