@@ -139,3 +139,15 @@ def test_user_errors_print_no_traceback(case):
 def test_pack_loads_by_default(case, capsys):
     assert run(["-q", "hunt", str(case / "events.jsonl"), "-f", "json"]) == 0
     assert orjson.loads(capsys.readouterr().out)["summary"]["rules"]["loaded"] >= 12
+
+
+def test_hunt_reads_the_parquet_that_ingest_writes(case, tmp_path, capsys):
+    assert hunt(case, "-f", "jsonl") == 0
+    direct = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
+    pq = tmp_path / "pq"
+    assert run(["-q", "ingest", str(case / "events.jsonl"), "--to-parquet", str(pq)]) == 0
+    capsys.readouterr()
+    assert run(["-q", "hunt", str(pq), "--rules", str(case / "rules"), "--no-pack", "-f", "jsonl"]) == 0
+    via = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
+    key = lambda d: (d["rule_id"], d["record_id"], d["computer"], d["event"])  # noqa: E731
+    assert direct and sorted(map(key, direct), key=str) == sorted(map(key, via), key=str)

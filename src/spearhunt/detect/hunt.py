@@ -30,7 +30,7 @@ from spearhunt.store.db import connect
 log = logging.getLogger(__name__)
 
 PACK = Path(__file__).resolve().parent / "sigma" / "pack"
-EVENT_KINDS = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM)
+EVENT_KINDS = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM, Kind.PARQUET)
 Progress = Callable[[int, int | None, str], None]
 
 
@@ -185,8 +185,18 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
         done_bytes, total_bytes = 0, sum(_size(s.path) for s in event_sources) or 1
         read, t_read = 0, time.perf_counter()
         for s in event_sources:
-            idx = engine.source(str(s.path))
             summary.files += 1
+            if s.kind is Kind.PARQUET:  # already normalized (spearhunt ingest --to-parquet)
+                from spearhunt.detect.engine.parquet import add_parquet
+
+                try:
+                    read += add_parquet(engine, s.path, eid_base=engine.next_eid - 1)
+                except IngestError as exc:
+                    summary.files_failed += 1
+                    warn(IngestWarning(str(s.path), exc.message))
+                done_bytes += _size(s.path)
+                continue
+            idx = engine.source(str(s.path))
             try:
                 for batch in read_events(s, warn):
                     engine.add(idx, batch)

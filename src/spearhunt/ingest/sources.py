@@ -24,6 +24,7 @@ class Kind(StrEnum):
     JSON_LINES = "jsonl"
     JSON_ARRAY = "json"
     JSON_STREAM = "json-stream"  # concatenated (pretty-printed) objects, as evtx_dump writes
+    PARQUET = "parquet"  # events written by `spearhunt ingest --to-parquet`
     ZEEK_TSV = "zeek"
     MAIL = "mail"
     UNKNOWN = "unknown"
@@ -99,6 +100,8 @@ def sniff(path: Path) -> Source:
         return Source(path, Kind.UNKNOWN)
     if head.startswith(b"ElfFile\x00"):
         return Source(path, Kind.EVTX, gz)
+    if head.startswith(b"PAR1") and not gz:
+        return Source(path, Kind.PARQUET)
     if head.startswith(b"\xd0\xcf\x11\xe0") and path.suffix.lower() == ".msg":
         return Source(path, Kind.MAIL, gz)
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")

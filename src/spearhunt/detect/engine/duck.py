@@ -218,6 +218,11 @@ class DuckEngine:
         self.stats.chunks += 1
         self.stats.phase["normalize"] = self.stats.phase.get("normalize", 0) + time.perf_counter() - t0
 
+    @property
+    def next_eid(self) -> int:
+        """The event key the next event will get."""
+        return self._next_eid
+
     def add_normalized(self, select: str) -> None:
         """Append events that are normalized already: ``select`` gives the columns of
         ``EVENT_COLUMNS`` (e.g. over the Parquet that ``spearhunt ingest --to-parquet`` writes)."""
