@@ -232,3 +232,11 @@ def test_product_wide_keyword_rule_searches_every_log(match):
     app = {"EventID": 1000, "Channel": "Application", "Data": "loaded C:\\x\\MIMILIB.dll"}
     stream = sysmon1(EventID=15, TargetFilename="C:\\rules\\sekurlsa::.yml")
     assert match(r, [security, app, stream, sysmon1(CommandLine="calc")]) == [0, 1]
+
+
+def test_re_dollar_is_the_end_of_the_text_on_every_path(match):
+    # RE2 (the SQL path) reads '$' as the end of the text; Python's '$' would also match
+    # before a final newline unless translated.
+    r = rule("  sel: {CommandLine|re: 'whoami$'}\n  condition: sel")
+    assert match(r, [sysmon1(CommandLine="x whoami"), sysmon1(CommandLine="x whoami\n"),
+                     sysmon1(CommandLine="whoami /all")]) == [0]

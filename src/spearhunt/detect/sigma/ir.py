@@ -236,9 +236,35 @@ def glob_regex(value: str, cased: bool) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL | (0 if cased else re.IGNORECASE))
 
 
+def re2_dollar(pattern: str) -> str:
+    """RE2 (DuckDB) reads ``$`` as the end of the text; Python's ``$`` also matches before a
+    final newline. Outside classes, unescaped ``$`` becomes ``\\Z`` so both agree."""
+    out: list[str] = []
+    i, start = 0, -1  # start: index in out of the open '[' (-1: not in a class)
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if start >= 0:
+            first = len(out) == start + 1 or (len(out) == start + 2 and out[-1] == "^")
+            if c == "]" and not first:  # a ']' first in a class is a literal
+                start = -1
+        elif c == "[":
+            start = len(out)
+        elif c == "$":
+            c = "\\Z"
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 @lru_cache(maxsize=16384)
 def compiled_regex(pattern: str, flags: str) -> re.Pattern[str]:
-    """Python compilation of a rule regex with its flags."""
+    """Python compilation of a rule regex with its flags, with RE2's meaning of ``$``."""
+    if "m" not in flags:
+        pattern = re2_dollar(pattern)
     f = 0
     f |= re.IGNORECASE if "i" in flags else 0
     f |= re.MULTILINE if "m" in flags else 0
