@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from spearhunt.detect.engine.duck import DuckEngine
-from spearhunt.detect.sigma.compiler import FileResult, RuleCompiler, RuleProblem, find_rule_files
+from spearhunt.detect.sigma.compiler import (
+    CompiledRule,
+    FileResult,
+    RuleCompiler,
+    RuleProblem,
+    find_rule_files,
+)
 from spearhunt.detect.sigma.placeholders import load_placeholders
 from spearhunt.errors import IngestError, UsageError
 from spearhunt.ingest.events import read_events
@@ -126,6 +132,21 @@ def load_rules(rule_dirs: Sequence[Path], with_pack: bool, placeholders: Path | 
     return compiler.compile_all(files, on_progress), compiler
 
 
+def select_rules(opts: HuntOptions, summary: HuntSummary,
+                 on_progress: Progress | None = None) -> list[CompiledRule]:
+    """Compile the rules a hunt runs (by --min-level), recording the counts in ``summary``."""
+    t0 = time.perf_counter()
+    result, compiler = load_rules(opts.rules, opts.with_pack, opts.placeholders,
+                                  opts.use_cache, on_progress)
+    summary.seconds_rules_compile = time.perf_counter() - t0
+    min_rank = LEVEL_RANK.get(opts.min_level, 0)
+    rules = [r for r in result.rules if r.info.level_rank >= min_rank]
+    summary.rules_loaded = len(rules)
+    summary.rules_cached = compiler.cache_hits
+    summary.rules_not_run = [p for p in result.problems if p.kind != "skipped"]
+    return rules
+
+
 def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
          on_progress: Progress | None = None,
          on_warning: Callable[[IngestWarning], None] | None = None) -> HuntSummary:
@@ -133,14 +154,7 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
     t0 = time.perf_counter()
     summary = HuntSummary()
     files = expand_paths(list(opts.paths))
-    rules_result, compiler = load_rules(opts.rules, opts.with_pack, opts.placeholders,
-                                        opts.use_cache, on_progress)
-    summary.seconds_rules_compile = time.perf_counter() - t0
-    min_rank = LEVEL_RANK.get(opts.min_level, 0)
-    rules = [r for r in rules_result.rules if r.info.level_rank >= min_rank]
-    summary.rules_loaded = len(rules)
-    summary.rules_cached = compiler.cache_hits
-    summary.rules_not_run = [p for p in rules_result.problems if p.kind != "skipped"]
+    rules = select_rules(opts, summary, on_progress)
 
     def warn(w: IngestWarning) -> None:
         summary.warnings.append(w)

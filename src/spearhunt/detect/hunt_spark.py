@@ -13,11 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from spearhunt.detect.hunt import HuntOptions, HuntSummary, Progress, load_rules
+from spearhunt.detect.hunt import HuntOptions, HuntSummary, Progress, select_rules
 from spearhunt.detect.sigma.compiler import RuleProblem
 from spearhunt.errors import UsageError
 from spearhunt.model import Detection, IngestWarning
-from spearhunt.model.detection import LEVEL_RANK
 from spearhunt.store.case import CaseStore
 
 log = logging.getLogger(__name__)
@@ -49,14 +48,7 @@ def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None],
     summary = HuntSummary()
     paths = [str(p) for p in opts.paths]
     _check_inputs(paths)
-    rules_result, compiler = load_rules(opts.rules, opts.with_pack, opts.placeholders,
-                                        opts.use_cache, on_progress)
-    summary.seconds_rules_compile = time.perf_counter() - t0
-    min_rank = LEVEL_RANK.get(opts.min_level, 0)
-    rules = [r for r in rules_result.rules if r.info.level_rank >= min_rank]
-    summary.rules_loaded = len(rules)
-    summary.rules_cached = compiler.cache_hits
-    summary.rules_not_run = [p for p in rules_result.problems if p.kind != "skipped"]
+    rules = select_rules(opts, summary, on_progress)
     summary.files = len(paths)
     if on_progress:
         on_progress(0, None, "starting Spark")
