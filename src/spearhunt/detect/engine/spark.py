@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from spearhunt.detect.engine.duck import slot
 from spearhunt.detect.engine.parquet import PARQUET_COLUMNS, partition_of
 from spearhunt.detect.engine.plan import Router, Target, needed_fields, specialize
 from spearhunt.detect.engine.sql import SPARK, Renderer, java_regex
@@ -181,7 +182,7 @@ def _s(text: str | None) -> str:
 
 def column(field: str, cased: bool) -> str:
     """Spark column of a field in a rule query: lowercased values unless ``cased``."""
-    return _q(("o:" if cased else "c:") + ir.field_key(field))
+    return _q(slot(field, cased))
 
 
 @dataclass
