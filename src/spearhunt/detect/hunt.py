@@ -165,9 +165,10 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
     tmp = tempfile.TemporaryDirectory(prefix="spearhunt-")
     engine_ref: DuckEngine | None = None
     try:
-        # Without a store, the run's events still go to a (temporary) file: DuckDB compresses
-        # them there and keeps only what it works on in memory, so RSS stays flat with size.
-        con = store.con if store else connect(Path(tmp.name) / "events.duckdb")
+        # Without a store, the run's events live in memory up to the memory limit and spill
+        # to the temporary directory past it, so RSS stays flat with size. (A database file
+        # would compress them, which cost ~20% more time at 1M events for no memory gain.)
+        con = store.con if store else connect()
         eid_base, src_base = store.next_ids() if store else (0, 0)
         con.execute(f"SET memory_limit = '{opts.memory_limit}'")
         con.execute(f"SET temp_directory = '{tmp.name}'")
@@ -225,9 +226,11 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
             if on_progress:
                 on_progress(done_bytes, total_bytes, f"{read:,} events, {s.path.name}")
         engine.flush()
+        t_match = time.perf_counter()
         if on_progress:
             on_progress(0, None, "matching rules")
         engine.run_rules()
+        t_output = time.perf_counter()
         batch: list[Detection] = []
         for d in engine.detections():
             if d.rule.output:
@@ -252,6 +255,10 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
             "seconds_rules": round(st.seconds_rules, 3),
             "phases": {k: round(v, 3) for k, v in st.phase.items()},
             "distinct_rows": st.distinct_rows,
+            # Wall clock of the run's stages; normalizing overlaps reading in "ingest".
+            "stages": {"setup": round(t_read - t0, 3), "ingest": round(t_match - t_read, 3),
+                       "match": round(t_output - t_match, 3),
+                       "output": round(time.perf_counter() - t_output, 3)},
         }
         summary.seconds = time.perf_counter() - t0
         if store:

@@ -32,6 +32,10 @@ BLOCK = 16 * 1024 * 1024
 MAX_LINE = 16 * 1024 * 1024  # one JSON event larger than this is skipped as hostile
 MAX_JSON_ARRAY = 1024 * 1024 * 1024  # a JSON array file is parsed whole; bound it
 MAX_GZ_EVTX = 2 * 1024 * 1024 * 1024
+# The Rust parser's own thread pool (its default: one thread per core) costs more than it
+# gains here: the engine normalizes on the other core while this one reads, and most files
+# are a few chunks long. One thread read the shared corpus ~25% faster in CPU and wall time.
+EVTX_THREADS = 1
 
 WarningSink = Callable[[IngestWarning], None]
 
@@ -80,31 +84,29 @@ def _read_evtx(src: Source, on_warning: WarningSink, batch: int) -> Iterator[Raw
                 data = gz.read(MAX_GZ_EVTX + 1)
             if len(data) > MAX_GZ_EVTX:
                 raise IngestError("gzipped EVTX larger than 2 GiB uncompressed", where=name)
-            parser = evtx.PyEvtxParser(io.BytesIO(data))
+            parser = evtx.PyEvtxParser(io.BytesIO(data), EVTX_THREADS)
         else:
-            parser = evtx.PyEvtxParser(name)
+            parser = evtx.PyEvtxParser(name, EVTX_THREADS)
         records = parser.records_json()
     except (OSError, RuntimeError, ValueError, EOFError) as exc:
         raise IngestError(f"not a readable EVTX file: {exc}", where=name) from exc
     out = RawBatch(name, Kind.EVTX)
-    texts: list[str] = out.texts  # type: ignore[assignment]
-    n = 0
+    done = 0  # records in batches already yielded
     while True:
         try:
-            rec = next(records)
-        except StopIteration:
+            # A plain loop (not next() per record): this is the hottest loop of a hunt.
+            for rec in records:
+                out.texts.append(rec["data"])  # type: ignore[arg-type]
+                out.positions.append(rec["event_record_id"])
+                if len(out.positions) >= batch:
+                    done += len(out.positions)
+                    yield out
+                    out = RawBatch(name, Kind.EVTX)
             break
         except Exception as exc:  # the Rust parser reports a bad chunk or record and goes on
-            on_warning(IngestWarning(name, f"skipped unreadable EVTX data: {exc}", record=n + 1))
-            continue
-        n += 1
-        texts.append(rec["data"])
-        out.positions.append(rec["event_record_id"])
-        if len(texts) >= batch:
-            yield out
-            out = RawBatch(name, Kind.EVTX)
-            texts = out.texts  # type: ignore[assignment]
-    if texts:
+            on_warning(IngestWarning(name, f"skipped unreadable EVTX data: {exc}",
+                                     record=done + len(out.positions) + 1))
+    if out.texts:
         yield out
 
 
