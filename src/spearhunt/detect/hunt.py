@@ -74,23 +74,49 @@ class HuntSummary:
     rules_not_run: list[RuleProblem] = field(default_factory=list)
     rules_failed: dict[str, str] = field(default_factory=dict)
     warnings: list[IngestWarning] = field(default_factory=list)
-    by_level: Counter[str] = field(default_factory=Counter)
-    by_tactic: Counter[str] = field(default_factory=Counter)
-    by_rule: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     by_host: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     seconds_rules_compile: float = 0.0
     engine: dict[str, Any] = field(default_factory=dict)
     store: str | None = None
+    # id(rule) -> [rule, detections]: one dict step per detection; the tallies by level,
+    # tactic and rule are derived from it.
+    _per_rule: dict[int, list[Any]] = field(default_factory=dict, repr=False)
 
     def count(self, d: Detection) -> None:
         """Add one detection to the tallies."""
         self.detections += 1
-        self.by_level[d.rule.level] += 1
-        for t in d.rule.tactics:
-            self.by_tactic[t] += 1
-        self.by_rule[(d.rule.rule_id, d.rule.title, d.rule.level)] += 1
+        tally = self._per_rule.get(id(d.rule))
+        if tally is None:
+            self._per_rule[id(d.rule)] = [d.rule, 1]
+        else:
+            tally[1] += 1
         self.by_host[d.computer or "?"] += 1
+
+    @property
+    def by_level(self) -> Counter[str]:
+        """Detections by rule level."""
+        out: Counter[str] = Counter()
+        for rule, n in self._per_rule.values():
+            out[rule.level] += n
+        return out
+
+    @property
+    def by_tactic(self) -> Counter[str]:
+        """Detections by ATT&CK tactic (a detection counts for each tactic of its rule)."""
+        out: Counter[str] = Counter()
+        for rule, n in self._per_rule.values():
+            for t in rule.tactics:
+                out[t] += n
+        return out
+
+    @property
+    def by_rule(self) -> Counter[tuple[str, str, str]]:
+        """Detections by (rule id, title, level)."""
+        out: Counter[tuple[str, str, str]] = Counter()
+        for rule, n in self._per_rule.values():
+            out[(rule.rule_id, rule.title, rule.level)] += n
+        return out
 
     def to_dict(self, top: int = 10) -> dict[str, Any]:
         """The JSON form of the summary."""

@@ -115,6 +115,12 @@ class Detection:
             "tags": list(self.rule.tags),
             "tactics": list(self.rule.tactics),
             "techniques": list(self.rule.techniques),
+            **self.event_dict(),
+        }
+
+    def event_dict(self) -> dict[str, Any]:
+        """The part of ``to_dict`` that is about the event, not the rule (in the same order)."""
+        return {
             "timestamp": _iso(self.timestamp),
             "computer": self.computer,
             "channel": self.channel,

@@ -32,6 +32,10 @@ CSV_COLUMNS = (
 )
 
 
+# The keys of the output contract that come from the rule (the first ones of ``to_dict``).
+RULE_KEYS = ("rule_id", "rule_title", "level", "tags", "tactics", "techniques")
+
+
 def details(event: Mapping[str, Any], limit: int = 6) -> str:
     """The event's key fields as ``Field: value ¦ ...``, long values cut."""
     lower = {k.lower(): (k, v) for k, v in event.items()}
@@ -83,6 +87,7 @@ class DetectionWriter:
         self.fmt = fmt
         self.stream = stream
         self.count = 0
+        self._heads: dict[int, tuple[bytes, Any]] = {}  # id(rule) -> (JSON of its part, rule)
         self._csv: Any = None
         if fmt == "csv":
             self._csv = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore")
@@ -95,11 +100,21 @@ class DetectionWriter:
         if self.fmt == "csv":
             self._csv.writerow({k: csv_safe(v) for k, v in row(d).items()})
         elif self.fmt == "jsonl":
-            self.stream.write(orjson.dumps(d.to_dict(), default=str).decode() + "\n")
+            self.stream.write(self._json(d) + "\n")
         elif self.fmt == "json":
-            self.stream.write(("," if self.count else "") + "\n  "
-                              + orjson.dumps(d.to_dict(), default=str).decode())
+            self.stream.write(("," if self.count else "") + "\n  " + self._json(d))
         self.count += 1
+
+    def _json(self, d: Detection) -> str:
+        """``d.to_dict()`` as JSON; the rule's part is serialized once per rule, not per
+        detection (a big hunt writes hundreds of thousands of detections of a few rules)."""
+        head = self._heads.get(id(d.rule))
+        if head is None:
+            doc = d.to_dict()
+            part = {k: doc[k] for k in RULE_KEYS}
+            head = self._heads[id(d.rule)] = (orjson.dumps(part)[:-1] + b",", d.rule)
+        body = orjson.dumps(d.event_dict(), default=str)
+        return (head[0] + body[1:]).decode()
 
     def close(self, summary: Mapping[str, Any] | None = None) -> None:
         """Finish the document (JSON needs its summary and closing brackets)."""

@@ -106,6 +106,8 @@ class _Slice:
     keyword: bool
     present: set[str] = field(default_factory=set)
     rows: int = 0
+    select: str = ""  # the slice's rows: its narrow columns over the events table
+    params: list[Any] = field(default_factory=list)
 
 
 class DuckEngine:
@@ -334,12 +336,13 @@ class DuckEngine:
         plist = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
         extract = f", json_extract_string(fields, {plist}) AS v" if paths else ""
         cols = ", ".join(f"{e} AS {n}" for n, e in zip(names, exprs, strict=True))
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {s.table} AS SELECT {cols} FROM "
-            f"(SELECT eid, fields, computer, sys{extract} FROM events WHERE slice = $2 "
-            f"AND eid >= $1 AND channel IS NOT DISTINCT FROM $3 AND provider IS NOT DISTINCT "
-            f"FROM $4 AND event_id IS NOT DISTINCT FROM $5)",  # the hash first, then exactness
-            [self._first_eid, key, channel, provider, event_id])
+        # Not run here: a slice whose rules all fold away is never read, a small one is
+        # read straight into Python, a big one becomes a table (see _run_slice).
+        s.select = (f"SELECT {cols} FROM "
+                    f"(SELECT eid, fields, computer, sys{extract} FROM events WHERE slice = $2 "
+                    f"AND eid >= $1 AND channel IS NOT DISTINCT FROM $3 AND provider IS NOT "
+                    f"DISTINCT FROM $4 AND event_id IS NOT DISTINCT FROM $5)")  # hash, then exact
+        s.params = [self._first_eid, key, channel, provider, event_id]
 
     def _match_anywhere(self, first: int) -> None:
         """Product-wide rules (keyword searches over every Windows log) over the events from
@@ -374,16 +377,10 @@ class DuckEngine:
         t0 = time.perf_counter()
         slices = [s for s in self._slices.values() if s.rows]
         slices.sort(key=lambda s: (-s.rows, str(s.channel), str(s.provider), s.event_id or 0))
-        # Planning dominates rule queries; the rewrites the optimizer would make (LIKE ->
-        # contains, constant folding, pushdown) are already done by the compiler.
-        self.con.execute("PRAGMA disable_optimizer")
-        try:
-            for n, s in enumerate(slices, 1):
-                self._run_slice(s)
-                if on_progress:
-                    on_progress(n, len(slices), "slices")
-        finally:
-            self.con.execute("PRAGMA enable_optimizer")
+        for n, s in enumerate(slices, 1):
+            self._run_slice(s)
+            if on_progress:
+                on_progress(n, len(slices), "slices")
         if self.stats.failed_rules:  # a rule refused on a later chunk has no partial results
             self.con.execute("DELETE FROM hits WHERE list_contains($1, rule)",
                              [sorted(self.stats.failed_rules)])
@@ -399,30 +396,45 @@ class DuckEngine:
             return
         self.stats.slices += 1
         self.stats.rule_slices += len(work)
-        table, rows = s.table, s.rows
-        if rows >= DEDUP_MIN:
+        t0 = time.perf_counter()
+        if s.rows <= PYTHON_ROWS_MAX and s.rows * len(work) <= PYTHON_WORK_MAX:
+            cur = self.con.execute(s.select, s.params)  # one query: rows straight to Python
+            names = [c[0] for c in cur.description]
+            rows = cur.fetchall()
+            self._lap("slices", t0)
+            self.stats.distinct_rows += len(rows)
+            self._run_python(names, rows, work)
+            return
+        if s.rows >= DEDUP_MIN:
             # Logs repeat themselves (the same service, task or script runs thousands of
             # times): rules run once per distinct combination of the fields they read.
             table = f"{s.table}_u"
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (eid), "
-                             f"list(eid) AS eids FROM {s.table} GROUP BY ALL")
-            rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
-            self.stats.distinct_rows += rows
+            rows = self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (eid), "
+                f"list(eid) AS eids FROM ({s.select}) GROUP BY ALL", s.params,
+            ).fetchone()[0]  # type: ignore[index]
         else:
-            self.stats.distinct_rows += rows
-        if rows <= PYTHON_ROWS_MAX and rows * len(work) <= PYTHON_WORK_MAX:
-            self._run_python(table, work)
-        else:
-            self._run_sql(table, work)
-        if table != s.table:
+            table = s.table
+            rows = self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {s.select}",
+                                    s.params).fetchone()[0]  # type: ignore[index]
+        self.stats.distinct_rows += rows
+        self._lap("slices", t0)
+        try:
+            if rows <= PYTHON_ROWS_MAX and rows * len(work) <= PYTHON_WORK_MAX:
+                cur = self.con.execute(f"SELECT * FROM {table}")
+                names = [c[0] for c in cur.description]
+                self._run_python(names, cur.fetchall(), work)
+            else:
+                self._run_sql(table, work)
+        finally:
             self.con.execute(f"DROP TABLE {table}")
 
-    def _run_python(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
+    def _run_python(self, names: list[str], rows: list[tuple[Any, ...]],
+                    work: list[tuple[Target, ir.Node]]) -> None:
+        """Match a slice's rows (``names`` are the columns) in Python."""
         self.stats.python_slices += 1
         t0 = time.perf_counter()
-        names = [c[0] for c in self.con.execute(f"SELECT * FROM {table} LIMIT 0").description]
         pos = {n: i for i, n in enumerate(names)}
-        rows = self.con.execute(f"SELECT * FROM {table}").fetchall()
         grouped = "eids" in pos
         key = pos["eids"] if grouped else pos["eid"]
 
@@ -441,7 +453,7 @@ class DuckEngine:
                 hits.extend((t.index, r[key]) for r in rows if pred(r))
         if hits:
             self._insert_hits(hits)
-        self.stats.phase["python rules"] = self.stats.phase.get("python rules", 0) + time.perf_counter() - t0
+        self._lap("python rules", t0)
 
     def _insert_hits(self, hits: list[tuple[int, int]]) -> None:
         tbl = pa.table({"rule": pa.array([h[0] for h in hits], pa.int32()),
@@ -452,10 +464,14 @@ class DuckEngine:
 
     def _run_sql(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
         t0 = time.perf_counter()
+        # Planning dominates rule queries; the rewrites the optimizer would make (LIKE ->
+        # contains, constant folding, pushdown) are already done by the compiler.
+        self.con.execute("PRAGMA disable_optimizer")
         try:
             self._run_sql_batches(table, work)
         finally:
-            self.stats.phase["sql rules"] = self.stats.phase.get("sql rules", 0) + time.perf_counter() - t0
+            self.con.execute("PRAGMA enable_optimizer")
+            self._lap("sql rules", t0)
 
     def _run_sql_batches(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
         batch: list[tuple[Target, str]] = [(t, render(tree)) for t, tree in work]
@@ -482,24 +498,26 @@ class DuckEngine:
     # ------------------------------------------------------------------ output
     def detections(self, batch: int = 10_000) -> Iterator[Detection]:
         """Every (rule, event) match, in time order (then event, then rule): deterministic."""
+        self.stats.per_rule_hits.update(self.con.execute(
+            "SELECT rule, count(DISTINCT eid) FROM hits GROUP BY rule").fetchall())
         cur = self.con.execute(
             "SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, e.record_id, e.src, "
             "e.fields FROM (SELECT DISTINCT rule, eid FROM hits) h JOIN events e USING (eid) "
             "ORDER BY e.ts NULLS LAST, e.eid, h.rule"
         )
-        hits = self.stats.per_rule_hits
+        infos = [r.info for r in self.rules]  # this loop runs once per detection: no lookups
+        sources, base, loads = self.sources, self._src_base, orjson.loads
         while True:
             rows = cur.fetchmany(batch)
             if not rows:
                 return
             for rule, eid, ts, computer, channel, event_id, record_id, src, fields in rows:
-                hits[rule] = hits.get(rule, 0) + 1
                 try:
-                    event = orjson.loads(fields) if fields else {}
+                    event = loads(fields) if fields else {}
                 except orjson.JSONDecodeError:
                     event = {}
-                yield Detection(self.rules[rule].info, ts, computer, channel, event_id,
-                                record_id, self.sources[src - self._src_base], event, eid)
+                yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
+                                sources[src - base], event, eid)
 
 
 def render(tree: ir.Node) -> str:
