@@ -16,6 +16,7 @@ Memory stays bounded: chunks are dropped once appended, and the database spills 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -151,6 +152,7 @@ class DuckEngine:
                          "evtx BOOLEAN)")
         self.con.execute("CREATE OR REPLACE TEMP TABLE slice_keys (slice UBIGINT, key VARCHAR)")
         self._anywhere_sql: dict[int, str] | None = None
+        self._stats_lock = threading.Lock()
 
     # ------------------------------------------------------------------ input
     def source(self, path: str) -> int:
@@ -236,7 +238,8 @@ class DuckEngine:
     def _lap(self, phase: str, since: float) -> float:
         """Add the time since ``since`` to a phase; returns now."""
         now = time.perf_counter()
-        self.stats.phase[phase] = self.stats.phase.get(phase, 0) + now - since
+        with self._stats_lock:
+            self.stats.phase[phase] = self.stats.phase.get(phase, 0) + now - since
         return now
 
     def _index_chunk(self, first: int) -> None:
@@ -371,40 +374,76 @@ class DuckEngine:
 
     # ------------------------------------------------------------------ rules
     def run_rules(self, on_progress: Callable[[int, int, str], None] | None = None) -> None:
-        """Flush input, then match every slice against its rules (once per run)."""
+        """Flush input, then match every slice against its rules (once per run).
+
+        Small slices are read through a second connection and matched in Python on this
+        thread while the engine thread builds the big slices and binds their SQL: DuckDB
+        works without the GIL, so the two overlap on two cores.
+        """
         self.flush()
         self._build_slices()
         t0 = time.perf_counter()
         slices = [s for s in self._slices.values() if s.rows]
         slices.sort(key=lambda s: (-s.rows, str(s.channel), str(s.provider), s.event_id or 0))
-        for n, s in enumerate(slices, 1):
-            self._run_slice(s)
-            if on_progress:
-                on_progress(n, len(slices), "slices")
+        small: list[tuple[_Slice, list[tuple[Target, ir.Node]]]] = []
+        big: list[tuple[_Slice, list[tuple[Target, ir.Node]]]] = []
+        for s in slices:
+            work = self._work(s)
+            if work:
+                (small if _python_sized(s.rows, len(work)) else big).append((s, work))
+        pending = self._worker.submit(self._run_big, big)
+        hits: list[tuple[int, int]] = []
+        reader = self.con.cursor()
+        try:
+            for n, (s, work) in enumerate(small, 1):
+                t1 = time.perf_counter()
+                cur = reader.execute(s.select, s.params)
+                names = [c[0] for c in cur.description]
+                rows = cur.fetchall()
+                self._count(distinct_rows=len(rows), python_slices=1, phase="slices", since=t1)
+                t1 = time.perf_counter()
+                hits.extend(_match_python(names, rows, work))
+                self._count(phase="python rules", since=t1)
+                if on_progress:
+                    on_progress(n, len(small) + len(big), "slices")
+        finally:
+            reader.close()
+            pending.result()  # re-raises what failed on the engine thread
+        if hits:
+            self._insert_hits(hits)
         if self.stats.failed_rules:  # a rule refused on a later chunk has no partial results
             self.con.execute("DELETE FROM hits WHERE list_contains($1, rule)",
                              [sorted(self.stats.failed_rules)])
         self.stats.seconds_rules += time.perf_counter() - t0
 
-    def _run_slice(self, s: _Slice) -> None:
+    def _count(self, phase: str | None = None, since: float = 0.0, **counters: int) -> None:
+        """Add to the run's counters and, with ``phase``, the time since ``since`` (both
+        threads of ``run_rules`` count, hence the lock)."""
+        with self._stats_lock:
+            for name, n in counters.items():
+                setattr(self.stats, name, getattr(self.stats, name) + n)
+            if phase:
+                self.stats.phase[phase] = (self.stats.phase.get(phase, 0)
+                                           + time.perf_counter() - since)
+
+    def _work(self, s: _Slice) -> list[tuple[Target, ir.Node]]:
+        """The slice's rules, each folded for it; rules that cannot match it are left out."""
         work: list[tuple[Target, ir.Node]] = []
         for t in s.targets:
             tree = specialize(t, s.channel, s.provider, s.event_id, s.present)
             if tree != ir.FALSE:
                 work.append((t, tree))
-        if not work:
-            return
-        self.stats.slices += 1
-        self.stats.rule_slices += len(work)
+        self._count(slices=1 if work else 0, rule_slices=len(work))
+        return work
+
+    def _run_big(self, big: list[tuple[_Slice, list[tuple[Target, ir.Node]]]]) -> None:
+        for s, work in big:
+            self._run_table_slice(s, work)
+
+    def _run_table_slice(self, s: _Slice, work: list[tuple[Target, ir.Node]]) -> None:
+        """A big slice as a table, de-duplicated first; matched in SQL (or Python when few
+        distinct rows remain)."""
         t0 = time.perf_counter()
-        if s.rows <= PYTHON_ROWS_MAX and s.rows * len(work) <= PYTHON_WORK_MAX:
-            cur = self.con.execute(s.select, s.params)  # one query: rows straight to Python
-            names = [c[0] for c in cur.description]
-            rows = cur.fetchall()
-            self._lap("slices", t0)
-            self.stats.distinct_rows += len(rows)
-            self._run_python(names, rows, work)
-            return
         if s.rows >= DEDUP_MIN:
             # Logs repeat themselves (the same service, task or script runs thousands of
             # times): rules run once per distinct combination of the fields they read.
@@ -417,43 +456,20 @@ class DuckEngine:
             table = s.table
             rows = self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {s.select}",
                                     s.params).fetchone()[0]  # type: ignore[index]
-        self.stats.distinct_rows += rows
-        self._lap("slices", t0)
+        self._count(distinct_rows=rows, phase="slices", since=t0)
         try:
-            if rows <= PYTHON_ROWS_MAX and rows * len(work) <= PYTHON_WORK_MAX:
+            if _python_sized(rows, len(work)):
+                t0 = time.perf_counter()
                 cur = self.con.execute(f"SELECT * FROM {table}")
                 names = [c[0] for c in cur.description]
-                self._run_python(names, cur.fetchall(), work)
+                hits = _match_python(names, cur.fetchall(), work)
+                if hits:
+                    self._insert_hits(hits)
+                self._count(python_slices=1, phase="python rules", since=t0)
             else:
                 self._run_sql(table, work)
         finally:
             self.con.execute(f"DROP TABLE {table}")
-
-    def _run_python(self, names: list[str], rows: list[tuple[Any, ...]],
-                    work: list[tuple[Target, ir.Node]]) -> None:
-        """Match a slice's rows (``names`` are the columns) in Python."""
-        self.stats.python_slices += 1
-        t0 = time.perf_counter()
-        pos = {n: i for i, n in enumerate(names)}
-        grouped = "eids" in pos
-        key = pos["eids"] if grouped else pos["eid"]
-
-        def index(field: str, cased: bool) -> int:
-            return pos[slot(field, cased)]
-
-        def kw_index(cased: bool) -> int:
-            return pos["_kw_cs" if cased else "_kw"]
-
-        hits: list[tuple[int, int]] = []
-        for t, tree in work:
-            pred = compile_tree(tree, index, kw_index)
-            if grouped:
-                hits.extend((t.index, e) for r in rows if pred(r) for e in r[key])
-            else:
-                hits.extend((t.index, r[key]) for r in rows if pred(r))
-        if hits:
-            self._insert_hits(hits)
-        self._lap("python rules", t0)
 
     def _insert_hits(self, hits: list[tuple[int, int]]) -> None:
         tbl = pa.table({"rule": pa.array([h[0] for h in hits], pa.int32()),
@@ -518,6 +534,34 @@ class DuckEngine:
                     event = {}
                 yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
                                 sources[src - base], event, eid)
+
+
+def _python_sized(rows: int, rules: int) -> bool:
+    """Whether matching ``rules`` over ``rows`` is cheaper in Python than binding SQL."""
+    return rows <= PYTHON_ROWS_MAX and rows * rules <= PYTHON_WORK_MAX
+
+
+def _match_python(names: list[str], rows: list[tuple[Any, ...]],
+                  work: list[tuple[Target, ir.Node]]) -> list[tuple[int, int]]:
+    """(rule, event key) of every match of a slice's rows (``names`` are the columns)."""
+    pos = {n: i for i, n in enumerate(names)}
+    grouped = "eids" in pos
+    key = pos["eids"] if grouped else pos["eid"]
+
+    def index(field: str, cased: bool) -> int:
+        return pos[slot(field, cased)]
+
+    def kw_index(cased: bool) -> int:
+        return pos["_kw_cs" if cased else "_kw"]
+
+    hits: list[tuple[int, int]] = []
+    for t, tree in work:
+        pred = compile_tree(tree, index, kw_index)
+        if grouped:
+            hits.extend((t.index, e) for r in rows if pred(r) for e in r[key])
+        else:
+            hits.extend((t.index, r[key]) for r in rows if pred(r))
+    return hits
 
 
 def render(tree: ir.Node) -> str:
