@@ -76,9 +76,10 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
                   shape: int | None = None) -> str:
     """SELECT turning ``raw(i, src, pos, j)`` rows into the event schema (``EVENT_COLUMNS``).
 
-    ``i`` numbers the rows from 1; an event's key is ``eid_base + i``. (A window function
-    would number them too, but it runs on one thread, and this statement is most of a
-    run's work.)
+    ``j`` is a record's JSON text with no leading blanks (the readers strip them: an
+    ltrim() here copied every record). ``i`` numbers the rows from 1; an event's key is
+    ``eid_base + i`` (a window function would number them too, but on one thread, and this
+    statement is most of a run's work).
 
     Each record's shape is sniffed from its keys, unless ``shape`` says what every record is
     (a chunk read from EVTX files): then only that shape's paths are extracted, which is
@@ -145,7 +146,7 @@ SELECT {eid_base} + i AS eid,
   TRY_CAST({picks['event_id']} AS INTEGER) AS event_id,
   TRY_CAST({picks['record_id']} AS BIGINT) AS record_id,
   src, pos,
-  CAST(CASE WHEN s IS NULL OR NOT starts_with(ltrim(j), '{{') THEN NULL
+  CAST(CASE WHEN s IS NULL OR NOT starts_with(j, '{{') THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
     WHEN shape = 2 THEN coalesce({ecs}, '{{}}') ELSE j END AS VARCHAR) AS fields,
   hash(channel, provider, event_id) AS slice,
