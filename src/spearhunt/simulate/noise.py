@@ -103,21 +103,19 @@ def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
     outlook = rnd() < 0.15
     q_tpl, n_tpl, sites = _browse_sites(sim, hs, s, ts)["outlook" if outlook else "browser"]
     append = hs.log.buffer.append
-    lookup, session = sim.net.lookup, sim.net.tls_session
+    fetch = sim.net.fetch
     src = hs.host.ip
     n = len(sites)
     t = ts
     for _ in range(1 + int(rnd() * 6)):
         site = sites[int(rnd() * n)]
         append((t, q_tpl, site.query))
-        lookup(t, src, site.route)
-        t += 20_000
         sport = 49152 + int(rnd() * 16000)
-        append((t, n_tpl, f"{site.net_head}{sport}{site.net_tail}"))
+        append((t + 20_000, n_tpl, f"{site.net_head}{sport}{site.net_tail}"))
         size = int(-60_000 * ln(1.0 - rnd()))
-        session(t, sport, site.tls, 900 + size // 20, 4_000 + size,
-                200_000 + int(rnd() * 30_000_000))
-        t += int(rnd() * 900_000)
+        fetch(t, src, site.route, site.tls, sport, 900 + size // 20, 4_000 + size,
+              200_000 + int(rnd() * 30_000_000))
+        t += 20_000 + int(rnd() * 900_000)
 
 
 def app_launch(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
