@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -481,12 +482,13 @@ class HostLog:
         """Sort the buffer, fill ids and times, and return JSON lines (events up to ``until``).
 
         Events after ``until`` stay buffered for a later call, so a day can be written while
-        scheduled events of later days wait.
+        scheduled events of later days wait. The lines may hold ASCII stand-ins for a few
+        characters (see :func:`write_lines`, which turns them into the file's bytes).
         """
         buf = self.buffer
-        buf.sort(key=_first)  # stable: events at the same microsecond keep their order
+        buf.sort(key=_FIRST)  # stable: events at the same microsecond keep their order
         if until is not None:
-            cut = bisect_left(buf, until, key=_first)
+            cut = bisect_left(buf, until, key=_FIRST)
             ready, self.buffer = buf[:cut], buf[cut:]
         else:
             ready, self.buffer = buf, []
@@ -496,10 +498,15 @@ class HostLog:
         record_ids = self.record_ids
         prefix = self.host.name + "-"
         seq = self.seq
+        numbers = _sequence_texts(seq + len(ready))
         shape = int(self.evtx)
         dumps = orjson.dumps
         lines: list[str] = []
         append = lines.append
+        # The buffer is in time order and events come in bundles, so about half of them fall
+        # in the second of the event before: the date and time of day are reused.
+        last_sec = -1
+        created = utc = ""
         for ts, template, body in ready:
             seq += 1
             if template is not None:
@@ -507,17 +514,22 @@ class HostLog:
                 channel = template.channel
                 rid = record_ids.get(channel, 0) + 1
                 record_ids[channel] = rid
+                sec = ts // US
+                if sec != last_sec:
+                    last_sec = sec
+                    d, hms = divmod(sec - t0s, 86400)
+                    day, hms_text = days[d + 1], HMS[hms]
+                    created = f"{day}T{hms_text}."
+                    utc = f"{day} {hms_text}."
                 # Integer format specs cost more than the rest of the line: the fraction is
-                # cut from the time's digits (16 of them, see Clock) and the id is zfilled.
-                d, sec = divmod(ts // US - t0s, 86400)
-                day, hms, frac = days[d + 1], HMS[sec], str(ts)[10:]
+                # cut from the time's digits (16 of them, see Clock).
+                frac = str(ts)[10:]
                 a, b, c, e, z = template.parts[shape]
                 if template.sysmon:
-                    append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}"
-                           f"{day} {hms}.{frac[:3]}{body}{z}")
+                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{numbers[seq]}{e}"
+                           f"{utc}{frac[:3]}{body}{z}")
                 else:
-                    append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}"
-                           f"{body}{z}")
+                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{numbers[seq]}{e}{body}{z}")
                 continue
             ev: Event = body  # type: ignore[assignment]
             channel = ev["Channel"]
@@ -525,19 +537,59 @@ class HostLog:
             record_ids[channel] = rid
             ev["EventRecordID"] = rid
             ev["TimeCreated"] = iso(ts)
-            ev["SpearhuntEventId"] = f"{prefix}{seq:08d}"
+            ev["SpearhuntEventId"] = prefix + numbers[seq]
             if channel is SYSMON:
                 ev["UtcTime"] = sysmon_time(ts)
                 if "CreationUtcTime" in ev:
                     ev["CreationUtcTime"] = ev["UtcTime"]
-            append(dumps(_evtx_shape(ev) if shape else ev).decode())
+            line = dumps(_evtx_shape(ev) if shape else ev).decode()
+            append(line if line.isascii() else line.translate(_TO_STAND_IN))
         self.seq = seq
         self.written += len(lines)
         return lines
 
 
-def _first(item: tuple[int, Any, Any]) -> int:
-    return item[0]
+_FIRST = itemgetter(0)
+
+# Zero-padded event numbers ("00000042") by number, shared by every host and grown on demand:
+# indexing is cheaper than formatting a number per event.
+_SEQUENCE_TEXTS: list[str] = []
+
+
+def _sequence_texts(upto: int) -> list[str]:
+    """The shared table of zero-padded numbers, holding at least ``0 .. upto``."""
+    have = len(_SEQUENCE_TEXTS)
+    if have <= upto:
+        _SEQUENCE_TEXTS.extend(f"{n:08d}" for n in range(have, max(upto + 1, 2 * have)))
+    return _SEQUENCE_TEXTS
+
+
+# Characters outside ASCII that the events hold (the ® of Windows' product names), and
+# control characters to stand in for them while the lines are text. A file's text is joined
+# and encoded in one go, and encoding text that is all ASCII is a plain copy, several times
+# faster than encoding text with even one other character. JSON text never holds a raw
+# control character (they are escaped inside strings), so each stand-in can be put back
+# in the encoded bytes without ambiguity. Characters not listed here are written as they
+# are, just more slowly.
+_STAND_INS = {"\u00ae": "\x01"}
+_TO_STAND_IN = str.maketrans(_STAND_INS)
+_FROM_STAND_IN = tuple((ascii_.encode(), char.encode()) for char, ascii_ in _STAND_INS.items())
+
+
+def write_lines(fh: BinaryIO, lines: list[str]) -> None:
+    """Write ``lines`` from :meth:`HostLog.finalize` to ``fh`` as UTF-8, each followed by a
+    newline, with the characters behind the stand-ins put back.
+
+    In slices of a few hundred lines: their text and bytes stay in the CPU's cache, where one
+    text of a whole day would not.
+    """
+    step = 256
+    for i in range(0, len(lines), step):
+        data = "\n".join(lines[i:i + step]).encode() + b"\n"
+        for stand_in, char in _FROM_STAND_IN:
+            if stand_in in data:
+                data = data.replace(stand_in, char)
+        fh.write(data)
 
 
 def _evtx_shape(ev: Event) -> Event:
@@ -610,13 +662,13 @@ class Template:
                 raise ValueError(f"template marker for {key} not unique")
             bare = isinstance(event[key], int) or key in json
             text = text.replace(marker, "%s" if bare else '"%s"')
-        self.tail = text
+        self.tail = text.translate(_TO_STAND_IN)
         system = orjson.dumps({k: event[k] for k in _SYSTEM_KEYS[:4]}).decode()[:-1]
         provider, channel, computer = (orjson.dumps(event[k]).decode()
                                        for k in ("Provider_Name", "Channel", "Computer"))
         # line = a + TimeCreated + b + EventRecordID + c + SpearhuntEventId + e [+ UtcTime]
         #        + tail + z, in the flat shape and in evtx_dump's (System, then EventData)
-        self.parts = (
+        parts = (
             (system + ',"TimeCreated":"', '","EventRecordID":', ',"SpearhuntEventId":"',
              '",' + head, ""),
             ('{"Event":{"System":{"Provider":{"#attributes":{"Name":' + provider + '}},'
@@ -625,6 +677,8 @@ class Template:
              f',"Channel":{channel},"Computer":{computer}}},"EventData":{{"SpearhuntEventId":"',
              '",' + head, "}}"),
         )
+        self.parts = tuple(tuple(piece.translate(_TO_STAND_IN) for piece in shape_parts)
+                           for shape_parts in parts)
 
     def split(self, args: tuple[Any, ...], hole: int) -> tuple[str, str]:
         """The tail filled with ``args`` but for hole ``hole``: the text before and after it.
