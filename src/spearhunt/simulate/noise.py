@@ -11,7 +11,6 @@ from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
-from math import log as ln
 
 from spearhunt.simulate.clock import HOUR, MINUTE, US
 from spearhunt.simulate.context import HostState, Session, Sim
@@ -112,9 +111,7 @@ def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
         append((t, q_tpl, site.query))
         sport = 49152 + int(rnd() * 16000)
         append((t + 20_000, n_tpl, f"{site.net_head}{sport}{site.net_tail}"))
-        size = int(-60_000 * ln(1.0 - rnd()))
-        fetch(t, src, site.route, site.tls, sport, 900 + size // 20, 4_000 + size,
-              200_000 + int(rnd() * 30_000_000))
+        fetch(t, src, site.route, site.tls, sport)
         t += 20_000 + int(rnd() * 900_000)
 
 

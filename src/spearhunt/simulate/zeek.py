@@ -7,6 +7,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
+from math import log
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,6 +60,32 @@ LOGS = tuple(FIELDS)
 
 # DNS round-trip times, 0.4 to 40.4 ms, by drawn index: a lookup is cheaper than a format.
 _RTT = tuple(f"0.{us:06d}" for us in range(400, 40_400))
+_FETCH_TABLE = 4096  # entries in each table of NetLog.fetch
+
+
+def _fetch_tables(rng: random.Random) -> tuple[list[tuple[str, str]], list[str],
+                                                 list[tuple[str, str]]]:
+    """Pre-drawn values of page loads, as the text their lines hold.
+
+    (dns.log transaction id and round trip, round trip), conn.log durations (0.2 to 30.2 s),
+    and (conn.log bytes, conn.log packets and IP bytes) of transfers whose size is
+    exponential with a mean of 60 kB. Each page load draws one entry of each.
+    """
+    answers = []
+    for _ in range(_FETCH_TABLE):
+        rtt = _RTT[int(rng.random() * 40_000)]
+        answers.append((f"{int(rng.random() * 65535)}\t{rtt}", rtt))
+    durations = []
+    for _ in range(_FETCH_TABLE):
+        digits = str(200_000 + int(rng.random() * 30_000_000)).zfill(7)
+        durations.append(f"{digits[:-6]}.{digits[-6:]}")
+    transfers = []
+    for _ in range(_FETCH_TABLE):
+        size = int(-60_000 * log(1.0 - rng.random()))
+        ob, rb = 900 + size // 20, 4_000 + size
+        opk, rpk = ob // 1400 + 3, rb // 1400 + 3
+        transfers.append((f"\t{ob}\t{rb}", f"{opk}\t{ob + opk * 52}\t{rpk}\t{rb + rpk * 52}\t-"))
+    return answers, durations, transfers
 _QTYPES = {"A": 1, "AAAA": 28, "TXT": 16, "CNAME": 5, "SRV": 33, "PTR": 12}
 _CIPHER = "TLS_AES_256_GCM_SHA384"
 
@@ -102,8 +129,8 @@ class NetLog:
     lines as text sorts them by time; no ``(ts, line)`` pair is kept per record.
     """
 
-    __slots__ = ("_conn", "_dns", "_rng", "_ssl", "_tails", "_uids", "buffers", "clock",
-                 "counts")
+    __slots__ = ("_answers", "_conn", "_dns", "_durations", "_rng", "_ssl", "_tails",
+                 "_transfers", "_uids", "buffers", "clock", "counts")
 
     def __init__(self, clock: Clock, rng: random.Random) -> None:
         self.clock = clock
@@ -113,6 +140,8 @@ class NetLog:
         self.buffers: dict[str, list[str]] = {name: [] for name in LOGS}
         self._conn, self._dns, self._ssl = (self.buffers[n] for n in ("conn", "dns", "ssl"))
         self.counts: dict[str, int] = dict.fromkeys(LOGS, 0)
+        self._answers, self._durations, self._transfers = _fetch_tables(
+            random.Random(rng.getrandbits(64)))
 
     def uid(self, prefix: str = "C") -> str:
         """A unique Zeek-looking id (``C`` + 16 characters; ``F`` for file ids)."""
@@ -195,34 +224,31 @@ class NetLog:
         self._tls_lines(ts, uid, sport, site, orig_bytes, resp_bytes, int(duration * US + 0.5))
         return uid
 
-    def fetch(self, ts: int, src: str, route: DnsRoute, site: TlsSite, sport: int,
-              orig_bytes: int, resp_bytes: int, duration_us: int) -> None:
+    def fetch(self, ts: int, src: str, route: DnsRoute, site: TlsSite, sport: int) -> None:
         """A name looked up along ``route`` at ``ts``, then an HTTPS session to ``site`` from
         ``sport`` 20 ms later: dns.log, two conn.log records and ssl.log.
 
-        What :meth:`lookup` and :meth:`_tls_lines` write, in one call: this is the bulk of
-        the network noise (every page load), so it draws, formats and appends in place.
+        This is the bulk of the network noise (every page load), so it writes the four lines
+        in one call, and its transaction ids, round trips, sizes and durations come from
+        tables drawn once per simulation (see :func:`_fetch_tables`) rather than formatted
+        per record.
         """
         rnd = self._rng.random
         pool = self._uids.pool
         uid = pool.pop() if pool else self._uids.refill()
-        dport = 49152 + int(rnd() * 16000)
-        rtt = _RTT[int(rnd() * 40_000)]
         (dns_head, dns_tail), (conn_head, conn_tail) = route
+        answer, rtt = self._answers[int(rnd() * _FETCH_TABLE)]
         s = str(ts)
-        start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{dport}\t"
-        self._dns.append(f"{start}{dns_head}{int(rnd() * 65535)}\t{rtt}{dns_tail}")
+        start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{49152 + int(rnd() * 16000)}\t"
+        self._dns.append(f"{start}{dns_head}{answer}{dns_tail}")
         conn = self._conn
         conn.append(f"{start}{conn_head}{rtt}{conn_tail}")
         uid = pool.pop() if pool else self._uids.refill()
-        opk = orig_bytes // 1400 + 3
-        rpk = resp_bytes // 1400 + 3
-        d = str(duration_us).zfill(7)
+        duration = self._durations[int(rnd() * _FETCH_TABLE)]
+        sizes, packets = self._transfers[int(rnd() * _FETCH_TABLE)]
         s = str(ts + 20_000)
-        conn.append(
-            f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.conn_head}{d[:-6]}.{d[-6:]}\t"
-            f"{orig_bytes}\t{resp_bytes}{site.conn_flags}{opk}\t{orig_bytes + opk * 52}\t{rpk}\t"
-            f"{resp_bytes + rpk * 52}\t-")
+        conn.append(f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.conn_head}{duration}{sizes}"
+                    f"{site.conn_flags}{packets}")
         s = str(ts + 22_000)
         self._ssl.append(f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.ssl_tail}")
 
@@ -319,9 +345,9 @@ class UidSource:
         self._n = n + self.BATCH
         if sys.byteorder == "little":
             words.byteswap()  # big-endian bytes: the hex reads like format(x, "016x")
-        text = words.tobytes().hex().translate(_UID_CHARS)
+        text = words.tobytes().hex(" ", 8).translate(_UID_CHARS)
         # In place: hot loops hold the list.
-        self.pool[:] = ["C" + text[i:i + 16] for i in range(0, len(text), 16)]
+        self.pool[:] = ("C" + text.replace(" ", " C")).split(" ")
         return self.pool.pop()
 
 
