@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, BinaryIO
@@ -79,8 +80,9 @@ class Proc:
 class HostLog:
     """The event buffer and id counters of one host."""
 
-    __slots__ = ("_guid_prefix", "_guid_seq", "_rng", "_spawns", "account_sid_machine",
-                 "buffer", "clock", "computer", "evtx", "host", "record_ids", "seq", "written")
+    __slots__ = ("_guid_prefix", "_guid_seq", "_rng", "_spawns", "_templates",
+                 "account_sid_machine", "buffer", "clock", "computer", "evtx", "host",
+                 "record_ids", "seq", "written")
 
     def __init__(self, host: Host, clock: Clock, rng: random.Random, *,
                  evtx: bool = False) -> None:
@@ -97,6 +99,7 @@ class HostLog:
         self._guid_seq = rng.randrange(0x100, 0x2000)
         self.account_sid_machine = host.machine_account
         self._spawns: dict[tuple[str, ...], tuple[Template, Template]] = {}
+        self._templates: dict[tuple[Any, ...], Template] = {}
 
     # ---- identifiers -------------------------------------------------------------------
     def guid(self, ts: int) -> str:
@@ -166,11 +169,12 @@ class HostLog:
         """Process creation like :meth:`process` (Sysmon 1 and Security 4688), from templates.
 
         For the noise, which never reads the events back: the pair of templates is built once
-        per image, parent, account, folder and integrity, and each call fills the process id,
-        GUID and command line.
+        per image, kind of parent (image, command line, user), account, folder and integrity,
+        and each call fills the process id, GUID and command line and the parent's id and GUID.
         """
-        key = (image.path, image.hashes, parent.guid, account.name, account.logon_id, cwd,
-               integrity)
+        key = (image.path, image.hashes, parent.image.path, parent.cmdline,
+               parent.account.qualified, account.name, account.logon_id, account.logon_guid,
+               cwd, integrity)
         pair = self._spawns.get(key)
         if pair is None:
             if len(self._spawns) > 10_000:
@@ -178,14 +182,17 @@ class HostLog:
             sysmon, security = self._process_events(
                 Proc("x", 0, image, "x", account, integrity), parent, cwd)
             pair = self._spawns[key] = (
-                Template(sysmon, ("ProcessGuid", "ProcessId", "CommandLine"),
-                         json=("CommandLine",)),
-                Template(security, ("NewProcessId", "CommandLine"), json=("CommandLine",)))
+                Template(sysmon, ("ProcessGuid", "ProcessId", "CommandLine", "ParentProcessGuid",
+                                  "ParentProcessId"), json=("CommandLine",)),
+                Template(security, ("NewProcessId", "ProcessId", "CommandLine"),
+                         json=("CommandLine",)))
         proc = Proc(self.guid(ts), self.pid(), image, cmdline, account, integrity)
         command = orjson.dumps(cmdline).decode()
         first, second = pair
-        self.buffer.append((ts, first, first.tail % (proc.guid, proc.pid, command)))
-        self.buffer.append((ts + 37, second, second.tail % (hex(proc.pid), command)))
+        self.buffer.append((ts, first, first.tail % (proc.guid, proc.pid, command, parent.guid,
+                                                     parent.pid)))
+        self.buffer.append((ts + 37, second, second.tail % (hex(proc.pid), hex(parent.pid),
+                                                            command)))
         return proc
 
     def network(self, ts: int, proc: Proc, src_ip: str, src_port: int, dst_ip: str,
@@ -473,6 +480,74 @@ class HostLog:
         self.buffer.append((ts, None, ev))
         return ev
     # ---- templates: pre-serialized events for the high-volume noise ----------------------
+    def _template(self, key: tuple[Any, ...], make: Callable[[], object],
+                  variable: tuple[str, ...], json: tuple[str, ...] = ()) -> Template:
+        """The template cached under ``key``, made on first use from the one event that
+        ``make`` appends with an ordinary builder (and which is taken back out)."""
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) > 10_000:
+                self._templates.clear()
+            mark = len(self.buffer)
+            make()
+            ((_, _, event),) = self.buffer[mark:]
+            del self.buffer[mark:]
+            template = self._templates[key] = Template(event, variable, json)
+        return template
+
+    def noise_logon(self, ts: int, account: Account, logon_type: int, ip: str,
+                    workstation: str, port: int = 0) -> None:
+        """:meth:`logon` (Security 4624, not elevated, Kerberos) from a template.
+
+        For the noise: one template per account, logon type, address and workstation; each
+        call fills the logon id and GUID and the port.
+        """
+        key = ("4624", account.name, account.domain, account.sid, logon_type, ip, workstation)
+        template = self._template(
+            key, lambda: self.logon(ts, account, logon_type, ip, workstation, port=port),
+            ("TargetLogonId", "LogonGuid", "IpPort"))
+        self.buffer.append((ts, template, template.tail % (
+            account.logon_id, account.logon_guid,
+            str(port) if port else ("-" if ip == "-" else "0"))))
+
+    def noise_share_access(self, ts: int, account: Account, ip: str, share: str,
+                           relative: str | None = None, access_mask: str = "0x1") -> None:
+        """:meth:`share_access` (Security 5140, or 5145 with ``relative``) from a template.
+
+        For the noise: one template per account, address, share and access; each call fills
+        the logon id, the port and the file.
+        """
+        key = ("5140", account.name, account.domain, account.sid, ip, share, access_mask,
+               relative is None)
+        if relative is None:
+            template = self._template(
+                key, lambda: self.share_access(ts, account, ip, share, None, access_mask),
+                ("SubjectLogonId", "IpPort"))
+            self.buffer.append((ts, template, template.tail % (
+                account.logon_id, 49152 + self.pid() % 16000)))
+            return
+        template = self._template(
+            key, lambda: self.share_access(ts, account, ip, share, "x", access_mask),
+            ("SubjectLogonId", "IpPort", "RelativeTargetName"), json=("RelativeTargetName",))
+        self.buffer.append((ts, template, template.tail % (
+            account.logon_id, 49152 + self.pid() % 16000, orjson.dumps(relative).decode())))
+
+    def noise_registry(self, ts: int, proc: Proc, key: str, details: str) -> None:
+        """:meth:`registry` (Sysmon 13, value set) from a template, for the noise."""
+        template = self._template(("13", proc.guid, key, details),
+                                  lambda: self.registry(ts, proc, key, details), ())
+        self.buffer.append((ts, template, template.tail))
+
+    def noise_process_access(self, ts: int, source: Proc, target: Proc, access: str,
+                             call_trace: str) -> None:
+        """:meth:`process_access` (Sysmon 10) from a template, for the noise: one per source,
+        target and access; each call fills the thread id."""
+        template = self._template(
+            ("10", source.guid, target.guid, access, call_trace),
+            lambda: self.process_access(ts, source, target, access, call_trace),
+            ("SourceThreadId",))
+        self.buffer.append((ts, template, template.tail % (self.pid() + 1,)))
+
     def raw(self, ts: int, template: Template, args: tuple[Any, ...]) -> None:
         """Append a templated event: ``args`` fill the template's variable fields in order."""
         self.buffer.append((ts, template, template.tail % args))
@@ -620,7 +695,8 @@ class Template:
     Built from an event made by the ordinary builders, so a templated event has exactly the
     fields, order and types of a dict event. The event's own fields after ``UtcTime`` (or
     after the system fields, outside Sysmon) form ``tail``, a %-format whose holes are the
-    ``variable`` fields; :meth:`HostLog.raw` fills it when the event is made and ``finalize``
+    ``variable`` fields (named in the event's field order, the order of the holes);
+    :meth:`HostLog.raw` fills it when the event is made and ``finalize``
     splices the time, record id and event id between the fixed pieces. Values for string
     holes must be JSON-safe text (no quote, backslash or control character): addresses,
     host names, plain words; holes named in ``json`` take JSON text, quotes included
@@ -641,9 +717,9 @@ class Template:
             raise ValueError("template event has no data fields")
         if self.sysmon and "CreationUtcTime" in data:
             raise ValueError("templates do not fill CreationUtcTime")
+        if [k for k in data if k in variable] != list(variable):
+            raise ValueError(f"variable fields {variable} must be data fields in event order")
         for i, key in enumerate(variable):
-            if key not in data:
-                raise KeyError(key)
             data[key] = f"@@{i}@@"
         if self.sysmon:
             data["UtcTime"] = "@@U@@"

@@ -170,15 +170,15 @@ def file_share(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
     fs = sim.hosts[servers[int(rng.random() * len(servers))].name]
     acct = Account(s.user.sam, NETBIOS, s.user.sid, sim.logon_id(rng), s.account.logon_guid)
     if not s.share_logon:
-        fs.log.logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sim.net.port())
+        fs.log.noise_logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sim.net.port())
         s.share_logon = True
     share = "Engineering" if hs.host.role == "ws-eng" or rng.random() < 0.5 else "Projects"
-    fs.log.share_access(ts + 2_000, acct, hs.host.ip, share)
+    fs.log.noise_share_access(ts + 2_000, acct, hs.host.ip, share)
     folder = _pick(rng, ENG_DATA)
     for i in range(1 + int(rng.random() * 3)):
         name = f"{folder}\\{_pick(rng, DOCS).replace(' ', '_')}{_pick(rng, ENG_EXT)}"
-        fs.log.share_access(ts + 5_000 + i * 400_000, acct, hs.host.ip, share, name,
-                            "0x120089")
+        fs.log.noise_share_access(ts + 5_000 + i * 400_000, acct, hs.host.ip, share, name,
+                                  "0x120089")
     size = int(rng.expovariate(1 / 3_000_000))
     sim.net.conn(ts, hs.host.ip, fs.host.ip, 445, service="smb", duration=1 + rng.random() * 60,
                  orig_bytes=2_000 + size // 30, resp_bytes=10_000 + size)
@@ -188,7 +188,7 @@ def unlock(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
     """Screen unlock: a 4624 type 7."""
     if s is None:
         return
-    hs.log.logon(ts, s.account, 7, "127.0.0.1", hs.host.name.upper())
+    hs.log.noise_logon(ts, s.account, 7, "127.0.0.1", hs.host.name.upper())
 
 
 def big_upload(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
@@ -308,13 +308,15 @@ def system_background(sim: Sim, hs: HostState, s: Session | None, ts: int,
     elif roll < 0.72:
         # Defender and the system touching LSASS: what a rule on "any LSASS access" trips on.
         src, access = (hs.msmpeng, "0x1410") if rng.random() < 0.6 else (hs.svchost, "0x1000")
-        log.process_access(ts, src, hs.lsass, access,
-                           "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4|C:\\Windows\\System32\\KERNELBASE.dll+2c13e|"
-                           f"{src.image.path}+1a2b3")
+        log.noise_process_access(ts, src, hs.lsass, access,
+                                 "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4|"
+                                 "C:\\Windows\\System32\\KERNELBASE.dll+2c13e|"
+                                 f"{src.image.path}+1a2b3")
     elif roll < 0.82:
-        log.registry(ts, hs.svchost,
-                     "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\"
-                     "Microsoft\\Windows\\UpdateOrchestrator\\Schedule Scan\\Index", "DWORD (0x00000003)")
+        log.noise_registry(ts, hs.svchost,
+                           "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\"
+                           "TaskCache\\Tree\\Microsoft\\Windows\\UpdateOrchestrator\\Schedule Scan\\"
+                           "Index", "DWORD (0x00000003)")
     elif roll < 0.9:
         name = _pick(rng, UPDATE_HTTP)
         ip = sim.ext.ip(name)
@@ -366,18 +368,18 @@ def server_logons(sim: Sim, hs: HostState, s: Session | None, ts: int,
     """Machine and user network logons on servers (Kerberos, from workstations)."""
     ws = sim.workstations
     src = ws[int(rng.random() * len(ws))]
-    user = sim.world.owner_of(src)
+    user = sim.owners[src.name]
     if user is None:
         return
     acct = Account(user.sam if rng.random() < 0.6 else src.machine_account, NETBIOS, user.sid,
                    sim.logon_id(rng), sim.logon_guid(rng))
-    hs.log.logon(ts, acct, 3, src.ip, "-", port=sim.net.port())
+    hs.log.noise_logon(ts, acct, 3, src.ip, "-", port=sim.net.port())
     if hs.host.role == "dc":
         sim.net.conn(ts - 20_000, src.ip, hs.host.ip, 88, service="krb_tcp", duration=0.01,
                      orig_bytes=1_500, resp_bytes=1_600)
     elif hs.host.role == "file":
         share = "Engineering" if src.role == "ws-eng" else "Projects"
-        hs.log.share_access(ts + 1_000, acct, src.ip, share)
+        hs.log.noise_share_access(ts + 1_000, acct, src.ip, share)
 
 
 # ---- nightly jobs (scheduled, not drawn) --------------------------------------------------
