@@ -7,7 +7,6 @@ share access and its logon ...). Volumes are per host and day; ``--scale`` multi
 from __future__ import annotations
 
 import random
-from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
@@ -435,12 +434,13 @@ SERVER: tuple[tuple[Activity, float], ...] = (
 
 
 class _Table:
-    __slots__ = ("acts", "cum", "total")
+    """Activities and their cumulative weights, as ``random.choices`` takes them."""
+
+    __slots__ = ("acts", "cum")
 
     def __init__(self, spec: tuple[tuple[Activity, float], ...]) -> None:
         self.acts = [a for a, _ in spec]
         self.cum = list(accumulate(w for _, w in spec))
-        self.total = self.cum[-1]
 
 
 _FIRST = itemgetter(0)
@@ -454,14 +454,15 @@ def noise_day(sim: Sim, hs: HostState, day: int, target: int, rng: random.Random
     Activities run in batches, each in time order: the host's buffer and the Zeek buffers
     then hold a few long sorted runs, which the sorts before writing merge in a fraction of
     the time that shuffled input takes. Each batch is sized from the events per activity
-    seen so far, to end near ``target`` without cutting the day short.
+    seen so far, to end near ``target`` without cutting the day short, and the day stops
+    where one more activity would more likely overshoot the target than fall short of it.
     """
     host = hs.host
     session = sim.session(host, day) if not host.is_server else None
     if host.role == "backup":
         nightly_backup(sim, hs, day, rng)
     table = _TABLES[host.role]
-    acts, cum, total = table.acts, table.cum, table.total
+    acts, cum = table.acts, table.cum
     buffer = hs.log.buffer
     day0 = sim.clock.day_start(day)
     span = 24 * HOUR - 12 * MINUTE
@@ -472,20 +473,21 @@ def noise_day(sim: Sim, hs: HostState, day: int, target: int, rng: random.Random
     goal = start_len + target
     random_ = rng.random
     ran = 0
-    while len(buffer) < goal:
+    while (left := goal - len(buffer)) > 0:
+        made = len(buffer) - start_len
+        if ran and left < made / ran / 2:
+            break  # one more activity would more likely overshoot than fall short
         # Events per activity so far, smoothed towards a pessimistic 8 (a long page load) so
         # that a few quiet activities early on do not make the next batch overshoot.
-        per_activity = (len(buffer) - start_len + 8 * 8) / (ran + 8)
-        batch: list[tuple[int, Activity]] = []
-        for _ in range(max(1, int(0.9 * (goal - len(buffer)) / per_activity))):
-            act = acts[bisect(cum, random_() * total)]
-            if session is not None and random_() < 0.93:
-                ts = session.start + 60 * US + int(random_() * (session.end - session.start
-                                                                  - 60 * US))
-            else:
-                ts = day0 + int(random_() * span)
-            batch.append((ts, act))
-        batch.sort(key=_FIRST)
-        for ts, act in batch:
+        n = max(1, int(0.9 * left * (ran + 8) / (made + 8 * 8)))
+        chosen = rng.choices(acts, cum_weights=cum, k=n)
+        if session is None:
+            times = [day0 + int(random_() * span) for _ in range(n)]
+        else:
+            # Most activity falls in the user's session, some outside it (scheduled work).
+            first, width = session.start + 60 * US, session.end - session.start - 60 * US
+            times = [first + int(random_() * width) if random_() < 0.93
+                     else day0 + int(random_() * span) for _ in range(n)]
+        for ts, act in sorted(zip(times, chosen, strict=True), key=_FIRST):
             act(sim, hs, session, ts, rng)
-        ran += len(batch)
+        ran += n
