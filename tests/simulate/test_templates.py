@@ -105,15 +105,24 @@ def test_spawned_process_is_the_builders_process(evtx: bool) -> None:
     # A non-ASCII product name (®) and a command line that needs JSON escapes.
     cmd = "cmd.exe /c \"echo %PATH% > C:\\Temp\\x.txt\""
 
+    # The same user in two logon sessions shares one pair of templates.
+    other = Account(USER.name, USER.domain, USER.sid, "0x4d5e6f",
+                    "9F8E7D6C-0000-1111-2222-333344445555")
+
     def built(log: HostLog) -> None:
         parent = _proc(log)
         log.process(_ts(log), IMAGES["cmd"], cmd, parent, SYSTEM_ACCOUNT, integrity="System")
+        for account in (USER, other):
+            log.process(_ts(log) + 1, IMAGES["excel"], "EXCEL.EXE", parent, account)
 
     def templated(log: HostLog) -> None:
         parent = _proc(log)
         log.spawn(_ts(log), IMAGES["cmd"], cmd, parent, SYSTEM_ACCOUNT, integrity="System")
+        for account in (USER, other):
+            log.spawn(_ts(log) + 1, IMAGES["excel"], "EXCEL.EXE", parent, account)
 
     data = _write(evtx, templated)
+    assert data.count(b"\n") == 6
     assert data == _write(evtx, built)
     assert "Microsoft® Windows® Operating System".encode() in data
 

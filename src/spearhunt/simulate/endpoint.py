@@ -170,11 +170,12 @@ class HostLog:
 
         For the noise, which never reads the events back: the pair of templates is built once
         per image, kind of parent (image, command line, user), account, folder and integrity,
-        and each call fills the process id, GUID and command line and the parent's id and GUID.
+        and each call fills the process id, GUID and command line, the logon session and the
+        parent's id and GUID.
         """
         key = (image.path, image.hashes, parent.image.path, parent.cmdline,
-               parent.account.qualified, account.name, account.logon_id, account.logon_guid,
-               cwd, integrity)
+               parent.account.qualified, account.name, account.domain, account.sid,
+               account.logon_id == SYSTEM_ACCOUNT.logon_id, cwd, integrity)
         pair = self._spawns.get(key)
         if pair is None:
             if len(self._spawns) > 10_000:
@@ -182,17 +183,19 @@ class HostLog:
             sysmon, security = self._process_events(
                 Proc("x", 0, image, "x", account, integrity), parent, cwd)
             pair = self._spawns[key] = (
-                Template(sysmon, ("ProcessGuid", "ProcessId", "CommandLine", "ParentProcessGuid",
-                                  "ParentProcessId"), json=("CommandLine",)),
-                Template(security, ("NewProcessId", "ProcessId", "CommandLine"),
+                Template(sysmon, ("ProcessGuid", "ProcessId", "CommandLine", "LogonGuid",
+                                  "LogonId", "ParentProcessGuid", "ParentProcessId"),
+                         json=("CommandLine",)),
+                Template(security, ("SubjectLogonId", "NewProcessId", "ProcessId", "CommandLine"),
                          json=("CommandLine",)))
         proc = Proc(self.guid(ts), self.pid(), image, cmdline, account, integrity)
         command = orjson.dumps(cmdline).decode()
         first, second = pair
-        self.buffer.append((ts, first, first.tail % (proc.guid, proc.pid, command, parent.guid,
-                                                     parent.pid)))
-        self.buffer.append((ts + 37, second, second.tail % (hex(proc.pid), hex(parent.pid),
-                                                            command)))
+        self.buffer.append((ts, first, first.tail % (
+            proc.guid, proc.pid, command, account.logon_guid, account.logon_id, parent.guid,
+            parent.pid)))
+        self.buffer.append((ts + 37, second, second.tail % (
+            account.logon_id, hex(proc.pid), hex(parent.pid), command)))
         return proc
 
     def network(self, ts: int, proc: Proc, src_ip: str, src_port: int, dst_ip: str,
@@ -618,7 +621,7 @@ class HostLog:
                 if "CreationUtcTime" in ev:
                     ev["CreationUtcTime"] = ev["UtcTime"]
             line = dumps(_evtx_shape(ev) if shape else ev).decode()
-            append(line if line.isascii() else line.translate(_TO_STAND_IN))
+            append(line if line.isascii() else _stand_in(line))
         self.seq = seq
         self.written += len(lines)
         return lines
@@ -647,8 +650,16 @@ def _sequence_texts(upto: int) -> list[str]:
 # in the encoded bytes without ambiguity. Characters not listed here are written as they
 # are, just more slowly.
 _STAND_INS = {"\u00ae": "\x01"}
-_TO_STAND_IN = str.maketrans(_STAND_INS)
 _FROM_STAND_IN = tuple((ascii_.encode(), char.encode()) for char, ascii_ in _STAND_INS.items())
+
+
+def _stand_in(text: str) -> str:
+    """``text`` with the stand-ins in place of their characters (``str.replace``: the
+    per-character ``str.translate`` is slow on text that is not ASCII)."""
+    if not text.isascii():
+        for char, ascii_ in _STAND_INS.items():
+            text = text.replace(char, ascii_)
+    return text
 
 
 def write_lines(fh: BinaryIO, lines: list[str]) -> None:
@@ -738,7 +749,7 @@ class Template:
                 raise ValueError(f"template marker for {key} not unique")
             bare = isinstance(event[key], int) or key in json
             text = text.replace(marker, "%s" if bare else '"%s"')
-        self.tail = text.translate(_TO_STAND_IN)
+        self.tail = _stand_in(text)
         system = orjson.dumps({k: event[k] for k in _SYSTEM_KEYS[:4]}).decode()[:-1]
         provider, channel, computer = (orjson.dumps(event[k]).decode()
                                        for k in ("Provider_Name", "Channel", "Computer"))
@@ -753,7 +764,7 @@ class Template:
              f',"Channel":{channel},"Computer":{computer}}},"EventData":{{"SpearhuntEventId":"',
              '",' + head, "}}"),
         )
-        self.parts = tuple(tuple(piece.translate(_TO_STAND_IN) for piece in shape_parts)
+        self.parts = tuple(tuple(_stand_in(piece) for piece in shape_parts)
                            for shape_parts in parts)
 
     def split(self, args: tuple[Any, ...], hole: int) -> tuple[str, str]:
