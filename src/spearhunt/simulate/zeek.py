@@ -58,8 +58,12 @@ FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 LOGS = tuple(FIELDS)
 
-# DNS round-trip times, 0.4 to 40.4 ms, by drawn index: a lookup is cheaper than a format.
-_RTT = tuple(f"0.{us:06d}" for us in range(400, 40_400))
+
+def _rtt(rng: random.Random) -> str:
+    """A DNS round-trip time of 0.4 to 40.4 ms as Zeek writes it (``0.012345``)."""
+    return "0." + str(1_000_400 + int(rng.random() * 40_000))[1:]
+
+
 _FETCH_TABLE = 4096  # entries in each table of NetLog.fetch
 
 
@@ -73,7 +77,7 @@ def _fetch_tables(rng: random.Random) -> tuple[list[tuple[str, str]], list[str],
     """
     answers = []
     for _ in range(_FETCH_TABLE):
-        rtt = _RTT[int(rng.random() * 40_000)]
+        rtt = _rtt(rng)
         answers.append((f"{int(rng.random() * 65535)}\t{rtt}", rtt))
     durations = []
     for _ in range(_FETCH_TABLE):
@@ -182,7 +186,7 @@ class NetLog:
         uid = self._uids()
         sport = 49152 + int(rnd() * 16000)
         # Numbers are built from integer text: format specs cost more than the whole line.
-        rtt = _RTT[int(rnd() * 40_000)]
+        rtt = _rtt(self._rng)
         (dns_head, dns_tail), (conn_head, conn_tail) = route
         s = str(ts)
         start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}\t"
