@@ -576,7 +576,7 @@ class HostLog:
         record_ids = self.record_ids
         prefix = self.host.name + "-"
         seq = self.seq
-        numbers = _sequence_texts(seq + len(ready))
+        numbers = _sequence_texts(seq + 1, seq + len(ready))
         shape = int(self.evtx)
         dumps = orjson.dumps
         lines: list[str] = []
@@ -585,8 +585,7 @@ class HostLog:
         # in the second of the event before: the date and time of day are reused.
         last_sec = -1
         created = utc = ""
-        for ts, template, body in ready:
-            seq += 1
+        for (ts, template, body), number in zip(ready, numbers, strict=True):
             if template is not None:
                 # The hot path: splice the system values into the pre-serialized pieces.
                 channel = template.channel
@@ -604,10 +603,10 @@ class HostLog:
                 frac = str(ts)[10:]
                 a, b, c, e, z = template.parts[shape]
                 if template.sysmon:
-                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{numbers[seq]}{e}"
+                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{number}{e}"
                            f"{utc}{frac[:3]}{body}{z}")
                 else:
-                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{numbers[seq]}{e}{body}{z}")
+                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{number}{e}{body}{z}")
                 continue
             ev: Event = body  # type: ignore[assignment]
             channel = ev["Channel"]
@@ -615,36 +614,40 @@ class HostLog:
             record_ids[channel] = rid
             ev["EventRecordID"] = rid
             ev["TimeCreated"] = iso(ts)
-            ev["SpearhuntEventId"] = prefix + numbers[seq]
+            ev["SpearhuntEventId"] = prefix + number
             if channel is SYSMON:
                 ev["UtcTime"] = sysmon_time(ts)
                 if "CreationUtcTime" in ev:
                     ev["CreationUtcTime"] = ev["UtcTime"]
             line = dumps(_evtx_shape(ev) if shape else ev).decode()
             append(line if line.isascii() else _stand_in(line))
-        self.seq = seq
+        self.seq = seq + len(lines)
         self.written += len(lines)
         return lines
 
 
 _FIRST = itemgetter(0)
 
-# Zero-padded event numbers ("00000042") by number, shared by every host and grown on demand:
-# indexing is cheaper than formatting a number per event.
+# Zero-padded event numbers ("00000042") by number, shared by every host and grown on demand
+# up to a bound (~60 MB): slicing it is cheaper than formatting a number per event.
 _SEQUENCE_TEXTS: list[str] = []
+_SEQUENCE_BOUND = 1 << 20
 
 
-def _sequence_texts(upto: int) -> list[str]:
-    """The shared table of zero-padded numbers, holding at least ``0 .. upto``."""
+def _sequence_texts(first: int, last: int) -> list[str]:
+    """Zero-padded texts of the event numbers ``first .. last``."""
+    if last >= _SEQUENCE_BOUND:
+        return [f"{n:08d}" for n in range(first, last + 1)]
     have = len(_SEQUENCE_TEXTS)
-    if have <= upto:
-        _SEQUENCE_TEXTS.extend(f"{n:08d}" for n in range(have, max(upto + 1, 2 * have)))
-    return _SEQUENCE_TEXTS
+    if have <= last:
+        _SEQUENCE_TEXTS.extend(f"{n:08d}" for n in range(have, min(max(last + 1, 2 * have),
+                                                                  _SEQUENCE_BOUND)))
+    return _SEQUENCE_TEXTS[first:last + 1]
 
 
 # Characters outside ASCII that the events hold (the ® of Windows' product names), and
-# control characters to stand in for them while the lines are text. A file's text is joined
-# and encoded in one go, and encoding text that is all ASCII is a plain copy, several times
+# control characters to stand in for them while the lines are text. Lines are joined and
+# encoded many at a time, and encoding text that is all ASCII is a plain copy, ten times
 # faster than encoding text with even one other character. JSON text never holds a raw
 # control character (they are escaped inside strings), so each stand-in can be put back
 # in the encoded bytes without ambiguity. Characters not listed here are written as they
