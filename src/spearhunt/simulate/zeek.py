@@ -60,7 +60,8 @@ LOGS = tuple(FIELDS)
 
 
 def _rtt(rng: random.Random) -> str:
-    """A DNS round-trip time of 0.4 to 40.4 ms as Zeek writes it (``0.012345``)."""
+    """A DNS round-trip time of 0.4 to 40.4 ms as Zeek writes it (``0.012345``), cut from
+    integer text: a format spec costs more than the rest of the line."""
     return "0." + str(1_000_400 + int(rng.random() * 40_000))[1:]
 
 
@@ -90,6 +91,8 @@ def _fetch_tables(rng: random.Random) -> tuple[list[tuple[str, str]], list[str],
         opk, rpk = ob // 1400 + 3, rb // 1400 + 3
         transfers.append((f"\t{ob}\t{rb}", f"{opk}\t{ob + opk * 52}\t{rpk}\t{rb + rpk * 52}\t-"))
     return answers, durations, transfers
+
+
 _QTYPES = {"A": 1, "AAAA": 28, "TXT": 16, "CNAME": 5, "SRV": 33, "PTR": 12}
 _CIPHER = "TLS_AES_256_GCM_SHA384"
 
@@ -185,7 +188,6 @@ class NetLog:
         rnd = self._rng.random
         uid = self._uids()
         sport = 49152 + int(rnd() * 16000)
-        # Numbers are built from integer text: format specs cost more than the whole line.
         rtt = _rtt(self._rng)
         (dns_head, dns_tail), (conn_head, conn_tail) = route
         s = str(ts)
