@@ -11,8 +11,11 @@ MINUTE = 60 * US
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
-# "HH:MM:SS" by second of the day, shared by every formatter of time.
-HMS = tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400))
+# "HH:MM:SS" by second of the day, shared by every formatter of time (joined from two-digit
+# pieces: formatting 86,400 times took a tenth of a second at import).
+_TWO = [f"{n:02d}" for n in range(60)]
+_HM = [f"{h}:{m}:" for h in _TWO[:24] for m in _TWO]
+HMS = tuple([hm + s for hm in _HM for s in _TWO])
 
 
 class Clock:

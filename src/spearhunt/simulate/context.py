@@ -98,6 +98,7 @@ class Sim:
         self.file_servers = world.by_role("file")
         self.workstations = world.by_role("ws", "ws-eng")
         self.dc_ip = world.dc.ip
+        self.owners = {host.name: world.owner_of(host) for host in world.hosts}
 
     def logon_id(self, rng: random.Random) -> str:
         """A fresh logon id in hex."""
@@ -118,7 +119,7 @@ class Sim:
         key = (host.name, day)
         if key in self._sessions:
             return self._sessions[key]
-        user = self.world.owner_of(host)
+        user = self.owners[host.name]
         rng = random.Random(f"{self.cfg.seed}:session:{host.name}:{day}")
         weekday = (self.cfg.start.weekday() + day) % 7
         works = user is not None and ((weekday < 5 and rng.random() < 0.93) or rng.random() < 0.08)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -78,8 +80,9 @@ class Proc:
 class HostLog:
     """The event buffer and id counters of one host."""
 
-    __slots__ = ("_guid_prefix", "_guid_seq", "_rng", "_spawns", "account_sid_machine",
-                 "buffer", "clock", "computer", "evtx", "host", "record_ids", "seq", "written")
+    __slots__ = ("_guid_prefix", "_guid_seq", "_rng", "_spawns", "_templates",
+                 "account_sid_machine", "buffer", "clock", "computer", "evtx", "host",
+                 "record_ids", "seq", "written")
 
     def __init__(self, host: Host, clock: Clock, rng: random.Random, *,
                  evtx: bool = False) -> None:
@@ -96,6 +99,7 @@ class HostLog:
         self._guid_seq = rng.randrange(0x100, 0x2000)
         self.account_sid_machine = host.machine_account
         self._spawns: dict[tuple[str, ...], tuple[Template, Template]] = {}
+        self._templates: dict[tuple[Any, ...], Template] = {}
 
     # ---- identifiers -------------------------------------------------------------------
     def guid(self, ts: int) -> str:
@@ -165,11 +169,13 @@ class HostLog:
         """Process creation like :meth:`process` (Sysmon 1 and Security 4688), from templates.
 
         For the noise, which never reads the events back: the pair of templates is built once
-        per image, parent, account, folder and integrity, and each call fills the process id,
-        GUID and command line.
+        per image, kind of parent (image, command line, user), account, folder and integrity,
+        and each call fills the process id, GUID and command line, the logon session and the
+        parent's id and GUID.
         """
-        key = (image.path, image.hashes, parent.guid, account.name, account.logon_id, cwd,
-               integrity)
+        key = (image.path, image.hashes, parent.image.path, parent.cmdline,
+               parent.account.qualified, account.name, account.domain, account.sid,
+               account.logon_id == SYSTEM_ACCOUNT.logon_id, cwd, integrity)
         pair = self._spawns.get(key)
         if pair is None:
             if len(self._spawns) > 10_000:
@@ -177,14 +183,19 @@ class HostLog:
             sysmon, security = self._process_events(
                 Proc("x", 0, image, "x", account, integrity), parent, cwd)
             pair = self._spawns[key] = (
-                Template(sysmon, ("ProcessGuid", "ProcessId", "CommandLine"),
+                Template(sysmon, ("ProcessGuid", "ProcessId", "CommandLine", "LogonGuid",
+                                  "LogonId", "ParentProcessGuid", "ParentProcessId"),
                          json=("CommandLine",)),
-                Template(security, ("NewProcessId", "CommandLine"), json=("CommandLine",)))
+                Template(security, ("SubjectLogonId", "NewProcessId", "ProcessId", "CommandLine"),
+                         json=("CommandLine",)))
         proc = Proc(self.guid(ts), self.pid(), image, cmdline, account, integrity)
         command = orjson.dumps(cmdline).decode()
         first, second = pair
-        self.buffer.append((ts, first, first.tail % (proc.guid, proc.pid, command)))
-        self.buffer.append((ts + 37, second, second.tail % (hex(proc.pid), command)))
+        self.buffer.append((ts, first, first.tail % (
+            proc.guid, proc.pid, command, account.logon_guid, account.logon_id, parent.guid,
+            parent.pid)))
+        self.buffer.append((ts + 37, second, second.tail % (
+            account.logon_id, hex(proc.pid), hex(parent.pid), command)))
         return proc
 
     def network(self, ts: int, proc: Proc, src_ip: str, src_port: int, dst_ip: str,
@@ -472,6 +483,74 @@ class HostLog:
         self.buffer.append((ts, None, ev))
         return ev
     # ---- templates: pre-serialized events for the high-volume noise ----------------------
+    def _template(self, key: tuple[Any, ...], make: Callable[[], object],
+                  variable: tuple[str, ...], json: tuple[str, ...] = ()) -> Template:
+        """The template cached under ``key``, made on first use from the one event that
+        ``make`` appends with an ordinary builder (and which is taken back out)."""
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) > 10_000:
+                self._templates.clear()
+            mark = len(self.buffer)
+            make()
+            ((_, _, event),) = self.buffer[mark:]
+            del self.buffer[mark:]
+            template = self._templates[key] = Template(event, variable, json)
+        return template
+
+    def noise_logon(self, ts: int, account: Account, logon_type: int, ip: str,
+                    workstation: str, port: int = 0) -> None:
+        """:meth:`logon` (Security 4624, not elevated, Kerberos) from a template.
+
+        For the noise: one template per account, logon type, address and workstation; each
+        call fills the logon id and GUID and the port.
+        """
+        key = ("4624", account.name, account.domain, account.sid, logon_type, ip, workstation)
+        template = self._template(
+            key, lambda: self.logon(ts, account, logon_type, ip, workstation, port=port),
+            ("TargetLogonId", "LogonGuid", "IpPort"))
+        self.buffer.append((ts, template, template.tail % (
+            account.logon_id, account.logon_guid,
+            str(port) if port else ("-" if ip == "-" else "0"))))
+
+    def noise_share_access(self, ts: int, account: Account, ip: str, share: str,
+                           relative: str | None = None, access_mask: str = "0x1") -> None:
+        """:meth:`share_access` (Security 5140, or 5145 with ``relative``) from a template.
+
+        For the noise: one template per account, address, share and access; each call fills
+        the logon id, the port and the file.
+        """
+        key = ("5140", account.name, account.domain, account.sid, ip, share, access_mask,
+               relative is None)
+        if relative is None:
+            template = self._template(
+                key, lambda: self.share_access(ts, account, ip, share, None, access_mask),
+                ("SubjectLogonId", "IpPort"))
+            self.buffer.append((ts, template, template.tail % (
+                account.logon_id, 49152 + self.pid() % 16000)))
+            return
+        template = self._template(
+            key, lambda: self.share_access(ts, account, ip, share, "x", access_mask),
+            ("SubjectLogonId", "IpPort", "RelativeTargetName"), json=("RelativeTargetName",))
+        self.buffer.append((ts, template, template.tail % (
+            account.logon_id, 49152 + self.pid() % 16000, orjson.dumps(relative).decode())))
+
+    def noise_registry(self, ts: int, proc: Proc, key: str, details: str) -> None:
+        """:meth:`registry` (Sysmon 13, value set) from a template, for the noise."""
+        template = self._template(("13", proc.guid, key, details),
+                                  lambda: self.registry(ts, proc, key, details), ())
+        self.buffer.append((ts, template, template.tail))
+
+    def noise_process_access(self, ts: int, source: Proc, target: Proc, access: str,
+                             call_trace: str) -> None:
+        """:meth:`process_access` (Sysmon 10) from a template, for the noise: one per source,
+        target and access; each call fills the thread id."""
+        template = self._template(
+            ("10", source.guid, target.guid, access, call_trace),
+            lambda: self.process_access(ts, source, target, access, call_trace),
+            ("SourceThreadId",))
+        self.buffer.append((ts, template, template.tail % (self.pid() + 1,)))
+
     def raw(self, ts: int, template: Template, args: tuple[Any, ...]) -> None:
         """Append a templated event: ``args`` fill the template's variable fields in order."""
         self.buffer.append((ts, template, template.tail % args))
@@ -481,12 +560,13 @@ class HostLog:
         """Sort the buffer, fill ids and times, and return JSON lines (events up to ``until``).
 
         Events after ``until`` stay buffered for a later call, so a day can be written while
-        scheduled events of later days wait.
+        scheduled events of later days wait. The lines may hold ASCII stand-ins for a few
+        characters (see :func:`write_lines`, which turns them into the file's bytes).
         """
         buf = self.buffer
-        buf.sort(key=_first)  # stable: events at the same microsecond keep their order
+        buf.sort(key=_FIRST)  # stable: events at the same microsecond keep their order
         if until is not None:
-            cut = bisect_left(buf, until, key=_first)
+            cut = bisect_left(buf, until, key=_FIRST)
             ready, self.buffer = buf[:cut], buf[cut:]
         else:
             ready, self.buffer = buf, []
@@ -496,28 +576,37 @@ class HostLog:
         record_ids = self.record_ids
         prefix = self.host.name + "-"
         seq = self.seq
+        numbers = _sequence_texts(seq + 1, seq + len(ready))
         shape = int(self.evtx)
         dumps = orjson.dumps
         lines: list[str] = []
         append = lines.append
-        for ts, template, body in ready:
-            seq += 1
+        # The buffer is in time order and events come in bundles, so about half of them fall
+        # in the second of the event before: the date and time of day are reused.
+        last_sec = -1
+        created = utc = ""
+        for (ts, template, body), number in zip(ready, numbers, strict=True):
             if template is not None:
                 # The hot path: splice the system values into the pre-serialized pieces.
                 channel = template.channel
                 rid = record_ids.get(channel, 0) + 1
                 record_ids[channel] = rid
+                sec = ts // US
+                if sec != last_sec:
+                    last_sec = sec
+                    d, hms = divmod(sec - t0s, 86400)
+                    day, hms_text = days[d + 1], HMS[hms]
+                    created = f"{day}T{hms_text}."
+                    utc = f"{day} {hms_text}."
                 # Integer format specs cost more than the rest of the line: the fraction is
-                # cut from the time's digits (16 of them, see Clock) and the id is zfilled.
-                d, sec = divmod(ts // US - t0s, 86400)
-                day, hms, frac = days[d + 1], HMS[sec], str(ts)[10:]
+                # cut from the time's digits (16 of them, see Clock).
+                frac = str(ts)[10:]
                 a, b, c, e, z = template.parts[shape]
                 if template.sysmon:
-                    append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}"
-                           f"{day} {hms}.{frac[:3]}{body}{z}")
+                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{number}{e}"
+                           f"{utc}{frac[:3]}{body}{z}")
                 else:
-                    append(f"{a}{day}T{hms}.{frac}Z{b}{rid}{c}{prefix}{str(seq).zfill(8)}{e}"
-                           f"{body}{z}")
+                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{number}{e}{body}{z}")
                 continue
             ev: Event = body  # type: ignore[assignment]
             channel = ev["Channel"]
@@ -525,19 +614,71 @@ class HostLog:
             record_ids[channel] = rid
             ev["EventRecordID"] = rid
             ev["TimeCreated"] = iso(ts)
-            ev["SpearhuntEventId"] = f"{prefix}{seq:08d}"
+            ev["SpearhuntEventId"] = prefix + number
             if channel is SYSMON:
                 ev["UtcTime"] = sysmon_time(ts)
                 if "CreationUtcTime" in ev:
                     ev["CreationUtcTime"] = ev["UtcTime"]
-            append(dumps(_evtx_shape(ev) if shape else ev).decode())
-        self.seq = seq
+            line = dumps(_evtx_shape(ev) if shape else ev).decode()
+            append(line if line.isascii() else _stand_in(line))
+        self.seq = seq + len(lines)
         self.written += len(lines)
         return lines
 
 
-def _first(item: tuple[int, Any, Any]) -> int:
-    return item[0]
+_FIRST = itemgetter(0)
+
+# Zero-padded event numbers ("00000042") by number, shared by every host and grown on demand
+# up to a bound (~60 MB): slicing it is cheaper than formatting a number per event.
+_SEQUENCE_TEXTS: list[str] = []
+_SEQUENCE_BOUND = 1 << 20
+
+
+def _sequence_texts(first: int, last: int) -> list[str]:
+    """Zero-padded texts of the event numbers ``first .. last``."""
+    if last >= _SEQUENCE_BOUND:
+        return [f"{n:08d}" for n in range(first, last + 1)]
+    have = len(_SEQUENCE_TEXTS)
+    if have <= last:
+        _SEQUENCE_TEXTS.extend(f"{n:08d}" for n in range(have, min(max(last + 1, 2 * have),
+                                                                  _SEQUENCE_BOUND)))
+    return _SEQUENCE_TEXTS[first:last + 1]
+
+
+# Characters outside ASCII that the events hold (the ® of Windows' product names), and
+# control characters to stand in for them while the lines are text. Lines are joined and
+# encoded many at a time, and encoding text that is all ASCII is a plain copy, ten times
+# faster than encoding text with even one other character. JSON text never holds a raw
+# control character (they are escaped inside strings), so each stand-in can be put back
+# in the encoded bytes without ambiguity. Characters not listed here are written as they
+# are, just more slowly.
+_STAND_INS = {"\u00ae": "\x01"}
+_FROM_STAND_IN = tuple((ascii_.encode(), char.encode()) for char, ascii_ in _STAND_INS.items())
+
+
+def _stand_in(text: str) -> str:
+    """``text`` with the stand-ins in place of their characters (``str.replace``: the
+    per-character ``str.translate`` is slow on text that is not ASCII)."""
+    if not text.isascii():
+        for char, ascii_ in _STAND_INS.items():
+            text = text.replace(char, ascii_)
+    return text
+
+
+def write_lines(fh: BinaryIO, lines: list[str]) -> None:
+    """Write ``lines`` from :meth:`HostLog.finalize` to ``fh`` as UTF-8, each followed by a
+    newline, with the characters behind the stand-ins put back.
+
+    In slices of a few hundred lines: their text and bytes stay in the CPU's cache, where one
+    text of a whole day would not.
+    """
+    step = 256
+    for i in range(0, len(lines), step):
+        data = "\n".join(lines[i:i + step]).encode() + b"\n"
+        for stand_in, char in _FROM_STAND_IN:
+            if stand_in in data:
+                data = data.replace(stand_in, char)
+        fh.write(data)
 
 
 def _evtx_shape(ev: Event) -> Event:
@@ -568,7 +709,8 @@ class Template:
     Built from an event made by the ordinary builders, so a templated event has exactly the
     fields, order and types of a dict event. The event's own fields after ``UtcTime`` (or
     after the system fields, outside Sysmon) form ``tail``, a %-format whose holes are the
-    ``variable`` fields; :meth:`HostLog.raw` fills it when the event is made and ``finalize``
+    ``variable`` fields (named in the event's field order, the order of the holes);
+    :meth:`HostLog.raw` fills it when the event is made and ``finalize``
     splices the time, record id and event id between the fixed pieces. Values for string
     holes must be JSON-safe text (no quote, backslash or control character): addresses,
     host names, plain words; holes named in ``json`` take JSON text, quotes included
@@ -589,9 +731,9 @@ class Template:
             raise ValueError("template event has no data fields")
         if self.sysmon and "CreationUtcTime" in data:
             raise ValueError("templates do not fill CreationUtcTime")
+        if [k for k in data if k in variable] != list(variable):
+            raise ValueError(f"variable fields {variable} must be data fields in event order")
         for i, key in enumerate(variable):
-            if key not in data:
-                raise KeyError(key)
             data[key] = f"@@{i}@@"
         if self.sysmon:
             data["UtcTime"] = "@@U@@"
@@ -610,13 +752,13 @@ class Template:
                 raise ValueError(f"template marker for {key} not unique")
             bare = isinstance(event[key], int) or key in json
             text = text.replace(marker, "%s" if bare else '"%s"')
-        self.tail = text
+        self.tail = _stand_in(text)
         system = orjson.dumps({k: event[k] for k in _SYSTEM_KEYS[:4]}).decode()[:-1]
         provider, channel, computer = (orjson.dumps(event[k]).decode()
                                        for k in ("Provider_Name", "Channel", "Computer"))
         # line = a + TimeCreated + b + EventRecordID + c + SpearhuntEventId + e [+ UtcTime]
         #        + tail + z, in the flat shape and in evtx_dump's (System, then EventData)
-        self.parts = (
+        parts = (
             (system + ',"TimeCreated":"', '","EventRecordID":', ',"SpearhuntEventId":"',
              '",' + head, ""),
             ('{"Event":{"System":{"Provider":{"#attributes":{"Name":' + provider + '}},'
@@ -625,6 +767,8 @@ class Template:
              f',"Channel":{channel},"Computer":{computer}}},"EventData":{{"SpearhuntEventId":"',
              '",' + head, "}}"),
         )
+        self.parts = tuple(tuple(_stand_in(piece) for piece in shape_parts)
+                           for shape_parts in parts)
 
     def split(self, args: tuple[Any, ...], hole: int) -> tuple[str, str]:
         """The tail filled with ``args`` but for hole ``hole``: the text before and after it.

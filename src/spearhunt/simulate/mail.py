@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, EmailPolicy, default
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from spearhunt.simulate import documents
 from spearhunt.simulate.campaign import PARTNERS, Campaign
@@ -30,6 +32,49 @@ SPAM = (("Prize Center", "winner@lucky-prize-center.example", "You have been sel
 TOPICS = ("design review minutes", "updated test schedule", "supplier audit findings",
           "travel approval", "drawing package rev C", "lab booking", "quarterly targets",
           "export control training reminder", "CAD licence renewal", "budget variance")
+
+
+class _Headers(HeaderRegistry):
+    """The email package's header registry, remembering what it made.
+
+    Building a header parses its value, and the stock registry also builds a new class for
+    every lookup (twice per header set). A simulation's mails repeat most of their headers
+    (senders, recipients, subjects, content types), and header objects are immutable, so
+    each class and each (name, value) is made once per writer.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+        self._made: dict[tuple[str, str], BaseHeader] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(name)
+        return cls
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        header = self._made.get((name, value))
+        if header is None:
+            header = self._made[name, value] = super().__call__(name, value)
+        return header
+
+
+class _Folding(EmailPolicy):
+    """SMTP's policy for writing, folding each distinct header once (see ``_Headers``)."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        object.__setattr__(self, "_folded", {})
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        key = (name, type(value), value)
+        folded: bytes | None = self._folded.get(key)  # type: ignore[attr-defined]
+        if folded is None:
+            folded = self._folded[key] = super().fold_binary(name, value)  # type: ignore[attr-defined]
+        return folded
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +114,15 @@ class MailWriter:
         self.c = campaign
         self.rng = random.Random(f"{sim.cfg.seed}:mail")
         self.mails: list[tuple[int, EmailMessage, bool]] = []
+        # The policies of EmailMessage() and of SMTP, remembering the headers they make.
+        self.policy = default.clone(header_factory=_Headers())
+        self.smtp = _Folding(linesep=SMTP.linesep, header_factory=self.policy.header_factory)
 
     def _base(self, ts: int, sender_name: str, sender: str, to: User, subject: str, *,
               external: bool, spf: str = "pass", dkim: str = "pass", dmarc: str = "pass",
               relay_ip: str = "") -> EmailMessage:
         rng = self.rng
-        msg = EmailMessage()
+        msg = EmailMessage(policy=self.policy)
         when = self.sim.clock.datetime(ts)
         sdomain = sender.rsplit("@", 1)[1]
         relay_ip = relay_ip or self.sim.ext.ip(f"mail.{sdomain}")
@@ -205,7 +253,7 @@ class MailWriter:
         malicious = 0
         for i, (ts, msg, bad) in enumerate(self.mails):
             name = f"{self.sim.clock.iso(ts)[:10].replace('-', '')}_{i + 1:05d}.eml"
-            (folder / name).write_bytes(msg.as_bytes(policy=SMTP))
+            (folder / name).write_bytes(msg.as_bytes(policy=self.smtp))
             files[str(msg["Message-ID"])] = name
             malicious += bad
         return MailCounts(len(self.mails), malicious, files)

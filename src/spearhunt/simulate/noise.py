@@ -7,11 +7,10 @@ share access and its logon ...). Volumes are per host and day; ``--scale`` multi
 from __future__ import annotations
 
 import random
-from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
-from math import log as ln
+from operator import itemgetter
 
 from spearhunt.simulate.clock import HOUR, MINUTE, US
 from spearhunt.simulate.context import HostState, Session, Sim
@@ -103,21 +102,17 @@ def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
     outlook = rnd() < 0.15
     q_tpl, n_tpl, sites = _browse_sites(sim, hs, s, ts)["outlook" if outlook else "browser"]
     append = hs.log.buffer.append
-    lookup, session = sim.net.lookup, sim.net.tls_session
+    fetch = sim.net.fetch
     src = hs.host.ip
     n = len(sites)
     t = ts
     for _ in range(1 + int(rnd() * 6)):
         site = sites[int(rnd() * n)]
         append((t, q_tpl, site.query))
-        lookup(t, src, site.route)
-        t += 20_000
         sport = 49152 + int(rnd() * 16000)
-        append((t, n_tpl, f"{site.net_head}{sport}{site.net_tail}"))
-        size = int(-60_000 * ln(1.0 - rnd()))
-        session(t, sport, site.tls, 900 + size // 20, 4_000 + size,
-                200_000 + int(rnd() * 30_000_000))
-        t += int(rnd() * 900_000)
+        append((t + 20_000, n_tpl, f"{site.net_head}{sport}{site.net_tail}"))
+        fetch(t, src, site.route, site.tls, sport)
+        t += 20_000 + int(rnd() * 900_000)
 
 
 def app_launch(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
@@ -174,15 +169,15 @@ def file_share(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
     fs = sim.hosts[servers[int(rng.random() * len(servers))].name]
     acct = Account(s.user.sam, NETBIOS, s.user.sid, sim.logon_id(rng), s.account.logon_guid)
     if not s.share_logon:
-        fs.log.logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sim.net.port())
+        fs.log.noise_logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sim.net.port())
         s.share_logon = True
     share = "Engineering" if hs.host.role == "ws-eng" or rng.random() < 0.5 else "Projects"
-    fs.log.share_access(ts + 2_000, acct, hs.host.ip, share)
+    fs.log.noise_share_access(ts + 2_000, acct, hs.host.ip, share)
     folder = _pick(rng, ENG_DATA)
     for i in range(1 + int(rng.random() * 3)):
         name = f"{folder}\\{_pick(rng, DOCS).replace(' ', '_')}{_pick(rng, ENG_EXT)}"
-        fs.log.share_access(ts + 5_000 + i * 400_000, acct, hs.host.ip, share, name,
-                            "0x120089")
+        fs.log.noise_share_access(ts + 5_000 + i * 400_000, acct, hs.host.ip, share, name,
+                                  "0x120089")
     size = int(rng.expovariate(1 / 3_000_000))
     sim.net.conn(ts, hs.host.ip, fs.host.ip, 445, service="smb", duration=1 + rng.random() * 60,
                  orig_bytes=2_000 + size // 30, resp_bytes=10_000 + size)
@@ -192,7 +187,7 @@ def unlock(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
     """Screen unlock: a 4624 type 7."""
     if s is None:
         return
-    hs.log.logon(ts, s.account, 7, "127.0.0.1", hs.host.name.upper())
+    hs.log.noise_logon(ts, s.account, 7, "127.0.0.1", hs.host.name.upper())
 
 
 def big_upload(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
@@ -312,13 +307,15 @@ def system_background(sim: Sim, hs: HostState, s: Session | None, ts: int,
     elif roll < 0.72:
         # Defender and the system touching LSASS: what a rule on "any LSASS access" trips on.
         src, access = (hs.msmpeng, "0x1410") if rng.random() < 0.6 else (hs.svchost, "0x1000")
-        log.process_access(ts, src, hs.lsass, access,
-                           "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4|C:\\Windows\\System32\\KERNELBASE.dll+2c13e|"
-                           f"{src.image.path}+1a2b3")
+        log.noise_process_access(ts, src, hs.lsass, access,
+                                 "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4|"
+                                 "C:\\Windows\\System32\\KERNELBASE.dll+2c13e|"
+                                 f"{src.image.path}+1a2b3")
     elif roll < 0.82:
-        log.registry(ts, hs.svchost,
-                     "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache\\Tree\\"
-                     "Microsoft\\Windows\\UpdateOrchestrator\\Schedule Scan\\Index", "DWORD (0x00000003)")
+        log.noise_registry(ts, hs.svchost,
+                           "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Schedule\\"
+                           "TaskCache\\Tree\\Microsoft\\Windows\\UpdateOrchestrator\\Schedule Scan\\"
+                           "Index", "DWORD (0x00000003)")
     elif roll < 0.9:
         name = _pick(rng, UPDATE_HTTP)
         ip = sim.ext.ip(name)
@@ -370,18 +367,18 @@ def server_logons(sim: Sim, hs: HostState, s: Session | None, ts: int,
     """Machine and user network logons on servers (Kerberos, from workstations)."""
     ws = sim.workstations
     src = ws[int(rng.random() * len(ws))]
-    user = sim.world.owner_of(src)
+    user = sim.owners[src.name]
     if user is None:
         return
     acct = Account(user.sam if rng.random() < 0.6 else src.machine_account, NETBIOS, user.sid,
                    sim.logon_id(rng), sim.logon_guid(rng))
-    hs.log.logon(ts, acct, 3, src.ip, "-", port=sim.net.port())
+    hs.log.noise_logon(ts, acct, 3, src.ip, "-", port=sim.net.port())
     if hs.host.role == "dc":
         sim.net.conn(ts - 20_000, src.ip, hs.host.ip, 88, service="krb_tcp", duration=0.01,
                      orig_bytes=1_500, resp_bytes=1_600)
     elif hs.host.role == "file":
         share = "Engineering" if src.role == "ws-eng" else "Projects"
-        hs.log.share_access(ts + 1_000, acct, src.ip, share)
+        hs.log.noise_share_access(ts + 1_000, acct, src.ip, share)
 
 
 # ---- nightly jobs (scheduled, not drawn) --------------------------------------------------
@@ -437,39 +434,60 @@ SERVER: tuple[tuple[Activity, float], ...] = (
 
 
 class _Table:
-    __slots__ = ("acts", "cum", "total")
+    """Activities and their cumulative weights, as ``random.choices`` takes them."""
+
+    __slots__ = ("acts", "cum")
 
     def __init__(self, spec: tuple[tuple[Activity, float], ...]) -> None:
         self.acts = [a for a, _ in spec]
         self.cum = list(accumulate(w for _, w in spec))
-        self.total = self.cum[-1]
 
 
+_FIRST = itemgetter(0)
 _TABLES = {"ws": _Table(WORKSTATION), "ws-eng": _Table(WORKSTATION), "dc": _Table(SERVER),
            "file": _Table(SERVER), "backup": _Table(SERVER)}
 
 
 def noise_day(sim: Sim, hs: HostState, day: int, target: int, rng: random.Random) -> None:
-    """Emit about ``target`` benign events for one host and day."""
+    """Emit about ``target`` benign events for one host and day.
+
+    Activities run in batches, each in time order: the host's buffer and the Zeek buffers
+    then hold a few long sorted runs, which the sorts before writing merge in a fraction of
+    the time that shuffled input takes. Each batch is sized from the events per activity
+    seen so far, to end near ``target`` without cutting the day short, and the day stops
+    where one more activity would more likely overshoot the target than fall short of it.
+    """
     host = hs.host
     session = sim.session(host, day) if not host.is_server else None
     if host.role == "backup":
         nightly_backup(sim, hs, day, rng)
     table = _TABLES[host.role]
-    acts, cum, total = table.acts, table.cum, table.total
-    log = hs.log
+    acts, cum = table.acts, table.cum
+    buffer = hs.log.buffer
     day0 = sim.clock.day_start(day)
     span = 24 * HOUR - 12 * MINUTE
-    start_len = len(log.buffer)
+    start_len = len(buffer)
     weekend = (sim.cfg.start.weekday() + day) % 7 >= 5
     if not host.is_server and session is None:
         target = target // 12 if not weekend else target // 20
     goal = start_len + target
     random_ = rng.random
-    while len(log.buffer) < goal:
-        act = acts[bisect(cum, random_() * total)]
-        if session is not None and random_() < 0.93:
-            ts = session.start + 60 * US + int(random_() * (session.end - session.start - 60 * US))
+    ran = 0
+    while (left := goal - len(buffer)) > 0:
+        made = len(buffer) - start_len
+        if ran and left < made / ran / 2:
+            break  # one more activity would more likely overshoot than fall short
+        # Events per activity so far, smoothed towards a pessimistic 8 (a long page load) so
+        # that a few quiet activities early on do not make the next batch overshoot.
+        n = max(1, int(0.9 * left * (ran + 8) / (made + 8 * 8)))
+        chosen = rng.choices(acts, cum_weights=cum, k=n)
+        if session is None:
+            times = [day0 + int(random_() * span) for _ in range(n)]
         else:
-            ts = day0 + int(random_() * span)
-        act(sim, hs, session, ts, rng)
+            # Most activity falls in the user's session, some outside it (scheduled work).
+            first, width = session.start + 60 * US, session.end - session.start - 60 * US
+            times = [first + int(random_() * width) if random_() < 0.93
+                     else day0 + int(random_() * span) for _ in range(n)]
+        for ts, act in sorted(zip(times, chosen, strict=True), key=_FIRST):
+            act(sim, hs, session, ts, rng)
+        ran += n

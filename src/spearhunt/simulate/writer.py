@@ -15,6 +15,7 @@ from spearhunt.errors import SimulateError
 from spearhunt.simulate.clock import Clock
 from spearhunt.simulate.config import SimulationConfig, Variant, parse_variant
 from spearhunt.simulate.context import Sim
+from spearhunt.simulate.endpoint import write_lines
 from spearhunt.simulate.noise import noise_day
 from spearhunt.simulate.world import World, build_world
 from spearhunt.simulate.zeek import LOGS, close_logs, open_logs
@@ -131,10 +132,8 @@ def _write_logs(sim: Sim, out: Path, on_progress: ProgressFn | None) -> int:
             until = clock.day_start(day + 1) if day < cfg.days - 1 else None
             for hs in states:
                 lines = hs.log.finalize(until)
-                if lines:
-                    lines.append("")  # the last line's newline
-                    files[hs.host.name].write("\n".join(lines).encode())
-                    total += len(lines) - 1
+                write_lines(files[hs.host.name], lines)
+                total += len(lines)
             sim.net.flush(net_files, until)
             if on_progress is not None:
                 on_progress(day + 1, cfg.days, f"day {day + 1}: {total:,} events")
