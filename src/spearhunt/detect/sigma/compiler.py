@@ -6,78 +6,29 @@ bytes, spearhunt's version and the pipeline configuration, makes the second run 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import orjson
-import yaml
-from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
-from sigma.modifiers import SigmaWideModifier, modifier_mapping
-from sigma.rule import SigmaRule
 
 from spearhunt import __version__
 from spearhunt.detect.sigma import ir
-from spearhunt.detect.sigma.backend import IRBackend
-from spearhunt.detect.sigma.pipelines import config_digest, variants_for
+from spearhunt.detect.sigma.compiled import CompiledRule, FileResult, RuleProblem
+from spearhunt.detect.sigma.pipelines import config_digest
 from spearhunt.model import RuleInfo
+
+__all__ = ["CompiledRule", "FileResult", "RuleCompiler", "RuleProblem", "cache_dir",
+           "find_rule_files"]
 
 log = logging.getLogger(__name__)
 
-# The Sigma specification names 'utf16le' as a synonym of 'wide'; pySigma 1.5 only knows 'wide'.
-modifier_mapping.setdefault("utf16le", SigmaWideModifier)
-
-try:  # libyaml is ~6x faster than the pure-Python loader on 2.4k rules
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
-
 RULE_SUFFIXES = (".yml", ".yaml")
-MAX_RULE_BYTES = 4 * 1024 * 1024  # a rule file larger than this is refused, not parsed
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    """A Sigma rule ready for an engine: its metadata and one tree per logsource variant."""
-
-    info: RuleInfo
-    variants: tuple[tuple[str, ir.Node], ...]
-    logsource: tuple[str | None, str | None, str | None] = (None, None, None)  # product, category, service
-
-    @property
-    def logsource_name(self) -> str:
-        """``product/category/service`` as the rule states it, for messages."""
-        return "/".join(x for x in self.logsource if x) or "(none)"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
-    """A rule (or rule file) that cannot run, and why."""
-
-    source: str
-    reason: str
-    rule_id: str = ""
-    title: str = ""
-    kind: str = "error"  # error: broken rule; unsupported: valid Sigma we cannot run; skipped
-
-
-@dataclass
-class FileResult:
-    """What one rule file compiled to."""
-
-    rules: list[CompiledRule] = field(default_factory=list)
-    problems: list[RuleProblem] = field(default_factory=list)
-    correlations: list[dict[str, Any]] = field(default_factory=list)  # raw correlation docs
 
 
 def find_rule_files(roots: Iterable[Path]) -> list[Path]:
@@ -91,82 +42,6 @@ def find_rule_files(roots: Iterable[Path]) -> list[Path]:
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             out.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(RULE_SUFFIXES))
     return out
-
-
-def _info(rule: SigmaRule, source: str) -> RuleInfo:
-    return RuleInfo(
-        rule_id=str(rule.id or rule.name or source),
-        title=str(rule.title or ""),
-        level=rule.level.name.lower() if rule.level else "informational",
-        tags=tuple(f"{t.namespace}.{t.name}" for t in rule.tags),
-        source=source,
-        status=rule.status.name.lower() if rule.status else "",
-        description=str(rule.description or ""),
-        author=str(rule.author or ""),
-        falsepositives=tuple(str(f) for f in (rule.falsepositives or [])),
-    )
-
-
-def _collection(docs: list[Any], source: str) -> SigmaCollection:
-    return SigmaCollection.from_dicts(copy.deepcopy(docs), collect_errors=True)
-
-
-def compile_documents(docs: list[Any], source: str,
-                      placeholders: Mapping[str, Sequence[str]]) -> FileResult:
-    """Compile the YAML documents of one rule file."""
-    result = FileResult()
-    base = _collection(docs, source)
-    for problem in base.errors:
-        result.problems.append(RuleProblem(source, f"{problem}", kind="error"))
-    for index, rule in enumerate(base.rules):
-        if isinstance(rule, SigmaCorrelationRule):
-            result.correlations.append(docs[index] if index < len(docs) else {})
-            continue
-        if not isinstance(rule, SigmaRule):
-            continue
-        if rule.errors:
-            result.problems.append(RuleProblem(source, "; ".join(str(e) for e in rule.errors),
-                                               str(rule.id or ""), str(rule.title or "")))
-            continue
-        info = _info(rule, source)
-        if not getattr(rule, "_output", True):
-            info = dataclasses.replace(info, output=False)
-        ls = rule.logsource
-        trees: list[tuple[str, ir.Node]] = []
-        reasons: list[str] = []
-        for variant in variants_for(ls.category, placeholders):
-            fresh = _collection(docs, source).rules[index]
-            # A correlation with 'generate: false' disables its base rules' output in pySigma;
-            # the engine must still match them, or the correlation has nothing to count.
-            # Their own alerts are kept in the case store but left out of hunt's output.
-            fresh._output = True
-            backend = IRBackend(processing_pipeline=variant.pipeline)
-            try:
-                converted = backend.convert_rule(fresh)  # type: ignore[arg-type]
-            except SigmaError as exc:
-                reasons.append(f"{variant.name}: {exc}")
-                continue
-            except Exception as exc:  # pySigma bug on one rule must not stop the others
-                reasons.append(f"{variant.name}: internal error {type(exc).__name__}: {exc}")
-                continue
-            tree = ir.or_(*converted) if converted else ir.FALSE
-            trees.append((variant.name, tree))
-        if not trees:
-            kind = "unsupported" if any("not supported" in r or "placeholder" in r
-                                        for r in reasons) else "error"
-            result.problems.append(RuleProblem(source, "; ".join(reasons), info.rule_id,
-                                               info.title, kind))
-            continue
-        result.rules.append(CompiledRule(info, tuple(trees), (ls.product, ls.category, ls.service)))
-    return result
-
-
-def load_yaml(path: Path) -> list[Any]:
-    """The YAML documents of a rule file (bounded in size, safe loader only)."""
-    size = path.stat().st_size
-    if size > MAX_RULE_BYTES:
-        raise ValueError(f"rule file is {size} bytes, more than the {MAX_RULE_BYTES} allowed")
-    return [d for d in yaml.load_all(path.read_bytes(), Loader=_Loader) if d is not None]
 
 
 # ---------------------------------------------------------------- cache
@@ -270,20 +145,10 @@ class RuleCompiler:
         return result
 
     def _compile(self, data: bytes, path: Path) -> FileResult:
-        source = str(path)
-        if len(data) > MAX_RULE_BYTES:
-            return FileResult(problems=[RuleProblem(source, "rule file too large")])
-        try:
-            docs = [d for d in yaml.load_all(data, Loader=_Loader) if d is not None]
-        except yaml.YAMLError as exc:
-            return FileResult(problems=[RuleProblem(source, f"invalid YAML: {exc}")])
-        if not docs or not all(isinstance(d, dict) for d in docs):
-            return FileResult(problems=[RuleProblem(source, "not a Sigma rule (no YAML mapping)",
-                                                    kind="skipped")])
-        try:
-            return compile_documents(docs, source, self.placeholders)
-        except SigmaError as exc:
-            return FileResult(problems=[RuleProblem(source, str(exc))])
+        # pySigma is imported here, on the first file the cache does not have.
+        from spearhunt.detect.sigma.translate import compile_bytes
+
+        return compile_bytes(data, str(path), self.placeholders)
 
     def compile_all(self, paths: Sequence[Path],
                     on_progress: Callable[[int, int, str], None] | None = None) -> FileResult:
@@ -336,8 +201,6 @@ def _with_source(result: FileResult, source: str) -> FileResult:
     """A cached result moved to another path keeps its rules but names the new path."""
     if all(r.info.source == source for r in result.rules):
         return result
-    import dataclasses
-
     rules = [dataclasses.replace(r, info=dataclasses.replace(r.info, source=source))
              for r in result.rules]
     problems = [dataclasses.replace(p, source=source) for p in result.problems]
