@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from spearhunt.detect.sigma.compiler import RuleCompiler, find_rule_files
 
 RULE = """
@@ -56,3 +58,13 @@ def test_uncached_rule_imports_pysigma_and_compiles(tmp_path: Path) -> None:
     RuleCompiler(cache=cache).compile_all(write_rules(rules))
     (rules / "new.yml").write_text(RULE.format(n=9, image="new.exe"))
     assert compile_in_fresh_interpreter(rules, cache) == "3 1 4 True"
+
+
+@pytest.mark.parametrize("text", ["title: x\ndetection: [unclosed\n", "just a string\n"])
+def test_problem_from_a_shared_cache_entry_names_its_own_file(tmp_path: Path, text: str) -> None:
+    # Two files with the same bytes share one cache entry; each problem must name its file.
+    a, b = tmp_path / "a.yml", tmp_path / "b.yml"
+    a.write_text(text)
+    b.write_text(text)
+    result = RuleCompiler(cache=tmp_path / "cache").compile_all([a, b])
+    assert [p.source for p in result.problems] == [str(a), str(b)]

@@ -199,7 +199,8 @@ def _compile_chunk(args: tuple[list[Path], dict[str, list[str]], Path, bool]) ->
 
 def _with_source(result: FileResult, source: str) -> FileResult:
     """A cached result moved to another path keeps its rules but names the new path."""
-    if all(r.info.source == source for r in result.rules):
+    if (all(r.info.source == source for r in result.rules)
+            and all(p.source == source for p in result.problems)):
         return result
     rules = [dataclasses.replace(r, info=dataclasses.replace(r.info, source=source))
              for r in result.rules]
