@@ -1,13 +1,13 @@
 """Compile Sigma rule files into predicate trees, with an on-disk cache.
 
-Loading YAML and running pySigma costs ~10 ms a rule; the cache, keyed by the rule file's
-bytes, spearhunt's version and the pipeline configuration, makes the second run nearly free.
+Loading YAML and running pySigma costs ~10 ms a rule; the cache (``cache``), keyed by the
+rule file's bytes, spearhunt's version and the pipeline configuration, makes the second run
+nearly free: one bundle read for the whole rule set, and no pySigma import at all.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,13 +15,20 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-import orjson
-
-from spearhunt import __version__
-from spearhunt.detect.sigma import ir
+from spearhunt.detect.sigma.cache import (
+    bundle_path,
+    cache_dir,
+    decode_entry,
+    encode_bundle,
+    encode_entry,
+    entry_key,
+    entry_path,
+    key_prefix,
+    read_bundle,
+    write_atomic,
+)
 from spearhunt.detect.sigma.compiled import CompiledRule, FileResult, RuleProblem
 from spearhunt.detect.sigma.pipelines import config_digest
-from spearhunt.model import RuleInfo
 
 __all__ = ["CompiledRule", "FileResult", "RuleCompiler", "RuleProblem", "cache_dir",
            "find_rule_files"]
@@ -44,45 +51,6 @@ def find_rule_files(roots: Iterable[Path]) -> list[Path]:
     return out
 
 
-# ---------------------------------------------------------------- cache
-
-
-def cache_dir() -> Path:
-    """Where compiled rules are cached (``SPEARHUNT_CACHE`` or the XDG cache folder)."""
-    env = os.environ.get("SPEARHUNT_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "spearhunt" / "rules"
-
-
-def _encode(result: FileResult) -> bytes:
-    return orjson.dumps({
-        "rules": [
-            {"info": {s: getattr(r.info, s) for s in RuleInfo.__slots__},
-             "variants": [[name, ir.to_json(tree)] for name, tree in r.variants],
-             "logsource": list(r.logsource)}
-            for r in result.rules
-        ],
-        "problems": [{s: getattr(p, s) for s in RuleProblem.__slots__} for p in result.problems],
-        "correlations": result.correlations,
-    }, default=str)
-
-
-def _decode(data: bytes) -> FileResult:
-    raw = orjson.loads(data)
-    rules = []
-    for r in raw["rules"]:
-        info = dict(r["info"])
-        info["tags"] = tuple(info["tags"])
-        info["falsepositives"] = tuple(info["falsepositives"])
-        info.setdefault("output", True)
-        rules.append(CompiledRule(RuleInfo(**info),
-                                  tuple((n, ir.from_json(t)) for n, t in r["variants"]),
-                                  tuple(r["logsource"])))  # type: ignore[arg-type]
-    return FileResult(rules, [RuleProblem(**p) for p in raw["problems"]], raw["correlations"])
-
-
 class RuleCompiler:
     """Compiles rule files, reusing cached results when the file and config are unchanged."""
 
@@ -92,13 +60,27 @@ class RuleCompiler:
         self.cache = cache or cache_dir()
         self.use_cache = use_cache
         self.digest = config_digest(self.placeholders)
+        self._prefix = key_prefix(self.digest)
         self.cache_hits = 0
         self.compiled = 0
 
     def _key(self, data: bytes) -> str:
-        h = hashlib.sha256(f"{__version__}\0{self.digest}\0".encode())
-        h.update(data)
-        return h.hexdigest()
+        return entry_key(self._prefix, data)
+
+    def _entry(self, key: str, path: Path) -> FileResult | None:
+        if not self.use_cache:
+            return None
+        entry = entry_path(self.cache, key)
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            return None
+        try:
+            result = decode_entry(data)
+        except (ValueError, KeyError, TypeError):
+            log.debug("ignoring unreadable cache entry %s", entry)
+            return None
+        return _with_source(result, str(path))
 
     def cached(self, path: Path) -> FileResult | None:
         """The cached result for a rule file, or None when it must be compiled."""
@@ -108,38 +90,35 @@ class RuleCompiler:
             data = path.read_bytes()
         except OSError:
             return None
-        key = self._key(data)
-        entry = self.cache / key[:2] / f"{key}.json"
-        if not entry.exists():
-            return None
-        try:
-            result = _decode(entry.read_bytes())
-        except (OSError, ValueError, KeyError, TypeError):
-            log.debug("ignoring unreadable cache entry %s", entry)
-            return None
-        self.cache_hits += 1
-        return _with_source(result, str(path))
+        result = self._entry(self._key(data), path)
+        if result is not None:
+            self.cache_hits += 1
+        return result
 
     def compile_file(self, path: Path) -> FileResult:
         """Compile one rule file (never raises for a bad rule: it becomes a problem)."""
-        source = str(path)
-        hit = self.cached(path)
-        if hit is not None:
-            return hit
+        return self._load(path)[1]
+
+    def _load(self, path: Path) -> tuple[str | None, FileResult]:
+        """The file's cache key (None when it cannot be read) and its result."""
         try:
             data = path.read_bytes()
         except OSError as exc:
-            return FileResult(problems=[RuleProblem(source, f"cannot read: {exc.strerror}")])
+            return None, FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
         key = self._key(data)
-        entry = self.cache / key[:2] / f"{key}.json"
+        hit = self._entry(key, path)
+        if hit is not None:
+            self.cache_hits += 1
+            return key, hit
+        return key, self._compile_and_store(data, key, path)
+
+    def _compile_and_store(self, data: bytes, key: str, path: Path) -> FileResult:
         result = self._compile(data, path)
         self.compiled += 1
         if self.use_cache:
+            entry = entry_path(self.cache, key)
             try:
-                entry.parent.mkdir(parents=True, exist_ok=True)
-                tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(_encode(result))
-                tmp.replace(entry)
+                write_atomic(entry, encode_entry(result))
             except OSError as exc:
                 log.debug("cannot write rule cache %s: %s", entry, exc)
         return result
@@ -151,27 +130,57 @@ class RuleCompiler:
         return compile_bytes(data, str(path), self.placeholders)
 
     def compile_all(self, paths: Sequence[Path],
-                    on_progress: Callable[[int, int, str], None] | None = None) -> FileResult:
-        """Compile many files into one result, de-duplicating rules by id (first wins)."""
-        total = FileResult()
-        seen: dict[str, str] = {}
+                    on_progress: Callable[[int, int, str], None] | None = None,
+                    rule_set: Sequence[Path] | None = None) -> FileResult:
+        """Compile many files into one result, de-duplicating rules by id (first wins).
+
+        ``rule_set`` names the set for its cache bundle (the folders the paths were found
+        in; by default the paths themselves). Results are still looked up by file content.
+        """
         results: dict[Path, FileResult] = {}
+        keys: dict[Path, str] = {}  # the key of the bytes each result was compiled from
+        misses: dict[Path, bytes] = {}
+        bundle = bundle_file = None
+        if self.use_cache:
+            names = [str(p.absolute()) for p in (paths if rule_set is None else rule_set)]
+            bundle_file = bundle_path(self.cache, self.digest, names)
+            bundle = read_bundle(bundle_file)
         for path in paths:
-            hit = self.cached(path)
-            if hit is not None:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                results[path] = FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
+                continue
+            key = keys[path] = self._key(data)
+            hit = bundle.get(key, str(path)) if bundle is not None else None
+            if hit is None:
+                hit = self._entry(key, path)
+            if hit is None:
+                misses[path] = data
+            else:
+                self.cache_hits += 1
                 results[path] = hit
-        misses = [p for p in paths if p not in results]
         workers = min(os.cpu_count() or 1, 8)
         if len(misses) >= PARALLEL_MIN and workers > 1:
             # pySigma is pure Python: a cold cache compiles in one process per core.
-            chunks = [misses[i::workers] for i in range(workers)]
+            todo = list(misses)
+            chunks = [todo[i::workers] for i in range(workers)]
             with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
                 for chunk, res in zip(chunks, pool.map(_compile_chunk, [
                         (c, self.placeholders, self.cache, self.use_cache) for c in chunks]), strict=True):
-                    results.update(zip(chunk, res, strict=True))
+                    for path, (key, result) in zip(chunk, res, strict=True):
+                        results[path] = result
+                        if key is None:
+                            keys.pop(path, None)
+                        else:
+                            keys[path] = key  # the file may have changed since it was hashed
                     self.compiled += len(chunk)
+        total = FileResult()
+        seen: dict[str, str] = {}
         for n, path in enumerate(paths, 1):
-            res = results.get(path) or self.compile_file(path)
+            res = results.get(path)
+            if res is None:
+                res = results[path] = self._compile_and_store(misses[path], keys[path], path)
             for rule in res.rules:
                 first = seen.get(rule.info.rule_id)
                 if first is not None:
@@ -185,16 +194,24 @@ class RuleCompiler:
             total.correlations.extend(res.correlations)
             if on_progress and (n % 50 == 0 or n == len(paths)):
                 on_progress(n, len(paths), "rules")
+        if bundle_file is not None and keys and (bundle is None or bundle.keys() != set(keys.values())):
+            self._write_bundle(bundle_file, {keys[p]: results[p] for p in paths if p in keys})
         return total
+
+    def _write_bundle(self, path: Path, results: dict[str, FileResult]) -> None:
+        try:
+            write_atomic(path, encode_bundle(results))
+        except (OSError, ValueError) as exc:  # ValueError: a value marshal cannot write
+            log.debug("cannot write rule bundle %s: %s", path, exc)
 
 
 PARALLEL_MIN = 200  # below this many uncached files, starting workers costs more than it saves
 
 
-def _compile_chunk(args: tuple[list[Path], dict[str, list[str]], Path, bool]) -> list[FileResult]:
+def _compile_chunk(args: tuple[list[Path], dict[str, list[str]], Path, bool]) -> list[tuple[str | None, FileResult]]:
     paths, placeholders, cache, use_cache = args
     compiler = RuleCompiler(placeholders, cache=cache, use_cache=use_cache)
-    return [compiler.compile_file(p) for p in paths]
+    return [compiler._load(p) for p in paths]
 
 
 def _with_source(result: FileResult, source: str) -> FileResult:
