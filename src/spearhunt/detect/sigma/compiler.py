@@ -23,6 +23,7 @@ from spearhunt.detect.sigma.cache import (
     encode_entry,
     entry_key,
     entry_path,
+    gc_paused,
     key_prefix,
     read_bundle,
     write_atomic,
@@ -145,21 +146,22 @@ class RuleCompiler:
             names = [str(p.absolute()) for p in (paths if rule_set is None else rule_set)]
             bundle_file = bundle_path(self.cache, self.digest, names)
             bundle = read_bundle(bundle_file)
-        for path in paths:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                results[path] = FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
-                continue
-            key = keys[path] = self._key(data)
-            hit = bundle.get(key, str(path)) if bundle is not None else None
-            if hit is None:
-                hit = self._entry(key, path)
-            if hit is None:
-                misses[path] = data
-            else:
-                self.cache_hits += 1
-                results[path] = hit
+        with gc_paused():
+            for path in paths:
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    results[path] = FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
+                    continue
+                key = keys[path] = self._key(data)
+                hit = bundle.get(key, str(path)) if bundle is not None else None
+                if hit is None:
+                    hit = self._entry(key, path)
+                if hit is None:
+                    misses[path] = data
+                else:
+                    self.cache_hits += 1
+                    results[path] = hit
         workers = min(os.cpu_count() or 1, 8)
         if len(misses) >= PARALLEL_MIN and workers > 1:
             # pySigma is pure Python: a cold cache compiles in one process per core.
