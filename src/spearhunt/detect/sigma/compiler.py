@@ -48,7 +48,8 @@ def find_rule_files(roots: Iterable[Path]) -> list[Path]:
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            out.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(RULE_SUFFIXES))
+            base = Path(dirpath)  # parsed once per folder, not once per file
+            out.extend(base / f for f in sorted(filenames) if f.endswith(RULE_SUFFIXES))
     return out
 
 
