@@ -28,8 +28,10 @@ import marshal
 import os
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -222,11 +224,28 @@ class _NodeTable:
         return new, (leaves, codes, args)
 
 
+def _leaves(cls: type, columns: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    """Nodes of one leaf type from its field columns.
+
+    A frozen dataclass's __init__ is a Python call per node with an object.__setattr__ per
+    field; filling the slots column by column through their descriptors stays in C and
+    builds the ~30k leaves of SigmaHQ's rules in ~40% of the time. The result is the same
+    object (the test suite compares them): the node classes have no __post_init__, and
+    should one ever get one, the constructor is used.
+    """
+    if hasattr(cls, "__post_init__") or len(columns) != len(cls.__slots__):
+        return list(map(cls, *columns))
+    nodes = list(map(object.__new__, repeat(cls, len(columns[0]))))
+    for name, column in zip(cls.__slots__, columns, strict=True):
+        deque(map(getattr(cls, name).__set__, nodes, column), maxlen=0)
+    return nodes
+
+
 def _build_nodes(table: tuple[Any, ...]) -> list[ir.Node]:
     leaves, codes, args = table
     nodes: list[ir.Node] = []
     for code, columns in leaves:
-        nodes.extend(map(_LEAVES[code - 3], *columns))
+        nodes.extend(_leaves(_LEAVES[code - 3], columns))
     add = nodes.append
     for code, arg in zip(codes, args, strict=True):
         if code == _NOT:
