@@ -7,9 +7,10 @@ result is never found, whatever the file's size or modification time say.
 - An *entry* (``ab/abcd....json``) holds the result of one file, as JSON.
 - A *bundle* (``bundle-<set>.bin``) holds the results of every file of one rule set, so a
   warm run reads one file instead of one per rule. It maps entry keys to results, encoded
-  with ``marshal`` as plain tuples over one table of distinct predicate nodes (~10x faster
-  to load than the JSON entries). When a file of the set changes, only its result is looked
-  up or compiled again, and the bundle is rewritten.
+  with ``marshal`` as plain tuples over one table of distinct predicate nodes: SigmaHQ's
+  2,407 Windows rules load in ~0.12 s, against ~0.5 s from their JSON entries. When a file
+  of the set changes, only its result is looked up or compiled again, and the bundle is
+  rewritten.
 
 marshal, like pickle, is not safe on data an attacker wrote. A bundle is only ever read
 from the cache folder, which is created private (0700); it is written by us through a
@@ -87,7 +88,7 @@ def _schema() -> tuple[Any, ...]:
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """No garbage collection while a bundle's ~100k objects are built: they hold no cycles,
-    and the collector's passes over them cost about a third of a warm load."""
+    and the collector's passes over them cost about a fifth of a warm load."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -286,9 +287,6 @@ class Bundle:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._entries
 
     def keys(self) -> set[str]:
         """Every entry key the bundle holds."""
