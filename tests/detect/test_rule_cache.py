@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,24 @@ def test_cache_folder_is_private_and_has_no_leftovers(tmp_path: Path) -> None:
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     assert stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
     assert not list(cache.rglob("*.tmp"))
+
+
+def test_concurrent_writers_leave_one_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "cache" / "bundle-x.bin"
+    contents = [bytes([i]) * 200_000 for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda data: rule_cache.write_atomic(target, data), contents * 4))
+    assert target.read_bytes() in contents
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+def test_two_processes_filling_one_cache_agree(tmp_path: Path) -> None:
+    rules, cache = tmp_path / "rules", tmp_path / "cache"
+    write_rules(rules, 5)
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda _: compile_in_fresh_interpreter(rules, cache), range(2)))
+    assert all(out.split()[2] == "5" for out in outs)
+    assert compile_in_fresh_interpreter(rules, cache) == "5 0 5 False"
 
 
 def test_no_cache_writes_nothing(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from spearhunt.detect.sigma.cache import (
+    Bundle,
     bundle_path,
     cache_dir,
     decode_entry,
@@ -139,45 +140,16 @@ class RuleCompiler:
         ``rule_set`` names the set for its cache bundle (the folders the paths were found
         in; by default the paths themselves). Results are still looked up by file content.
         """
-        results: dict[Path, FileResult] = {}
-        keys: dict[Path, str] = {}  # the key of the bytes each result was compiled from
-        misses: dict[Path, bytes] = {}
-        bundle = bundle_file = None
+        bundle_file = bundle = None
         if self.use_cache:
             names = [str(p.absolute()) for p in (paths if rule_set is None else rule_set)]
             bundle_file = bundle_path(self.cache, self.digest, names)
             bundle = read_bundle(bundle_file)
-        with gc_paused():
-            for path in paths:
-                try:
-                    data = path.read_bytes()
-                except OSError as exc:
-                    results[path] = FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
-                    continue
-                key = keys[path] = self._key(data)
-                hit = bundle.get(key, str(path)) if bundle is not None else None
-                if hit is None:
-                    hit = self._entry(key, path)
-                if hit is None:
-                    misses[path] = data
-                else:
-                    self.cache_hits += 1
-                    results[path] = hit
+        # keys: the key of the bytes each result was (or will be) compiled from
+        results, keys, misses = self._lookup(paths, bundle)
         workers = min(os.cpu_count() or 1, 8)
         if len(misses) >= PARALLEL_MIN and workers > 1:
-            # pySigma is pure Python: a cold cache compiles in one process per core.
-            todo = list(misses)
-            chunks = [todo[i::workers] for i in range(workers)]
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                for chunk, res in zip(chunks, pool.map(_compile_chunk, [
-                        (c, self.placeholders, self.cache, self.use_cache) for c in chunks]), strict=True):
-                    for path, (key, result) in zip(chunk, res, strict=True):
-                        results[path] = result
-                        if key is None:
-                            keys.pop(path, None)
-                        else:
-                            keys[path] = key  # the file may have changed since it was hashed
-                    self.compiled += len(chunk)
+            self._compile_parallel(list(misses), workers, results, keys)
         total = FileResult()
         seen: dict[str, str] = {}
         for n, path in enumerate(paths, 1):
@@ -200,6 +172,46 @@ class RuleCompiler:
         if bundle_file is not None and keys and (bundle is None or bundle.keys() != set(keys.values())):
             self._write_bundle(bundle_file, {keys[p]: results[p] for p in paths if p in keys})
         return total
+
+    def _lookup(self, paths: Sequence[Path], bundle: Bundle | None,
+                ) -> tuple[dict[Path, FileResult], dict[Path, str], dict[Path, bytes]]:
+        """Results found in the bundle or the entries, every readable file's key, and the
+        bytes of the files still to compile."""
+        results: dict[Path, FileResult] = {}
+        keys: dict[Path, str] = {}
+        misses: dict[Path, bytes] = {}
+        with gc_paused():
+            for path in paths:
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    results[path] = FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
+                    continue
+                key = keys[path] = self._key(data)
+                hit = bundle.get(key, str(path)) if bundle is not None else None
+                if hit is None:
+                    hit = self._entry(key, path)
+                if hit is None:
+                    misses[path] = data
+                else:
+                    self.cache_hits += 1
+                    results[path] = hit
+        return results, keys, misses
+
+    def _compile_parallel(self, todo: list[Path], workers: int,
+                          results: dict[Path, FileResult], keys: dict[Path, str]) -> None:
+        # pySigma is pure Python: a cold cache compiles in one process per core.
+        chunks = [todo[i::workers] for i in range(workers)]
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            for chunk, res in zip(chunks, pool.map(_compile_chunk, [
+                    (c, self.placeholders, self.cache, self.use_cache) for c in chunks]), strict=True):
+                for path, (key, result) in zip(chunk, res, strict=True):
+                    results[path] = result
+                    if key is None:
+                        keys.pop(path, None)
+                    else:
+                        keys[path] = key  # the file may have changed since it was hashed
+                self.compiled += len(chunk)
 
     def _write_bundle(self, path: Path, results: dict[str, FileResult]) -> None:
         try:
