@@ -155,7 +155,7 @@ def load_rules(rule_dirs: Sequence[Path], with_pack: bool, placeholders: Path | 
     if not files:
         raise UsageError("no Sigma rule files found (give --rules DIR)")
     compiler = RuleCompiler(load_placeholders(placeholders), use_cache=use_cache)
-    return compiler.compile_all(files, on_progress), compiler
+    return compiler.compile_all(files, on_progress, rule_set=roots), compiler
 
 
 def select_rules(opts: HuntOptions, summary: HuntSummary,

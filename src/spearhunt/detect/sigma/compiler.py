@@ -1,83 +1,43 @@
 """Compile Sigma rule files into predicate trees, with an on-disk cache.
 
-Loading YAML and running pySigma costs ~10 ms a rule; the cache, keyed by the rule file's
-bytes, spearhunt's version and the pipeline configuration, makes the second run nearly free.
+Loading YAML and running pySigma costs ~10 ms a rule; the cache (``cache``), keyed by the
+rule file's bytes, spearhunt's version and the pipeline configuration, makes the second run
+nearly free: one bundle read for the whole rule set, and no pySigma import at all.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
-import orjson
-import yaml
-from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
-from sigma.modifiers import SigmaWideModifier, modifier_mapping
-from sigma.rule import SigmaRule
+from spearhunt.detect.sigma.cache import (
+    Bundle,
+    bundle_path,
+    cache_dir,
+    decode_entry,
+    encode_bundle,
+    encode_entry,
+    entry_key,
+    entry_path,
+    gc_paused,
+    key_prefix,
+    read_bundle,
+    write_atomic,
+)
+from spearhunt.detect.sigma.compiled import CompiledRule, FileResult, RuleProblem
+from spearhunt.detect.sigma.pipelines import config_digest
 
-from spearhunt import __version__
-from spearhunt.detect.sigma import ir
-from spearhunt.detect.sigma.backend import IRBackend
-from spearhunt.detect.sigma.pipelines import config_digest, variants_for
-from spearhunt.model import RuleInfo
+__all__ = ["CompiledRule", "FileResult", "RuleCompiler", "RuleProblem", "cache_dir",
+           "find_rule_files"]
 
 log = logging.getLogger(__name__)
 
-# The Sigma specification names 'utf16le' as a synonym of 'wide'; pySigma 1.5 only knows 'wide'.
-modifier_mapping.setdefault("utf16le", SigmaWideModifier)
-
-try:  # libyaml is ~6x faster than the pure-Python loader on 2.4k rules
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
-
 RULE_SUFFIXES = (".yml", ".yaml")
-MAX_RULE_BYTES = 4 * 1024 * 1024  # a rule file larger than this is refused, not parsed
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    """A Sigma rule ready for an engine: its metadata and one tree per logsource variant."""
-
-    info: RuleInfo
-    variants: tuple[tuple[str, ir.Node], ...]
-    logsource: tuple[str | None, str | None, str | None] = (None, None, None)  # product, category, service
-
-    @property
-    def logsource_name(self) -> str:
-        """``product/category/service`` as the rule states it, for messages."""
-        return "/".join(x for x in self.logsource if x) or "(none)"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
-    """A rule (or rule file) that cannot run, and why."""
-
-    source: str
-    reason: str
-    rule_id: str = ""
-    title: str = ""
-    kind: str = "error"  # error: broken rule; unsupported: valid Sigma we cannot run; skipped
-
-
-@dataclass
-class FileResult:
-    """What one rule file compiled to."""
-
-    rules: list[CompiledRule] = field(default_factory=list)
-    problems: list[RuleProblem] = field(default_factory=list)
-    correlations: list[dict[str, Any]] = field(default_factory=list)  # raw correlation docs
 
 
 def find_rule_files(roots: Iterable[Path]) -> list[Path]:
@@ -89,123 +49,9 @@ def find_rule_files(roots: Iterable[Path]) -> list[Path]:
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            out.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(RULE_SUFFIXES))
+            base = Path(dirpath)  # parsed once per folder, not once per file
+            out.extend(base / f for f in sorted(filenames) if f.endswith(RULE_SUFFIXES))
     return out
-
-
-def _info(rule: SigmaRule, source: str) -> RuleInfo:
-    return RuleInfo(
-        rule_id=str(rule.id or rule.name or source),
-        title=str(rule.title or ""),
-        level=rule.level.name.lower() if rule.level else "informational",
-        tags=tuple(f"{t.namespace}.{t.name}" for t in rule.tags),
-        source=source,
-        status=rule.status.name.lower() if rule.status else "",
-        description=str(rule.description or ""),
-        author=str(rule.author or ""),
-        falsepositives=tuple(str(f) for f in (rule.falsepositives or [])),
-    )
-
-
-def _collection(docs: list[Any], source: str) -> SigmaCollection:
-    return SigmaCollection.from_dicts(copy.deepcopy(docs), collect_errors=True)
-
-
-def compile_documents(docs: list[Any], source: str,
-                      placeholders: Mapping[str, Sequence[str]]) -> FileResult:
-    """Compile the YAML documents of one rule file."""
-    result = FileResult()
-    base = _collection(docs, source)
-    for problem in base.errors:
-        result.problems.append(RuleProblem(source, f"{problem}", kind="error"))
-    for index, rule in enumerate(base.rules):
-        if isinstance(rule, SigmaCorrelationRule):
-            result.correlations.append(docs[index] if index < len(docs) else {})
-            continue
-        if not isinstance(rule, SigmaRule):
-            continue
-        if rule.errors:
-            result.problems.append(RuleProblem(source, "; ".join(str(e) for e in rule.errors),
-                                               str(rule.id or ""), str(rule.title or "")))
-            continue
-        info = _info(rule, source)
-        if not getattr(rule, "_output", True):
-            info = dataclasses.replace(info, output=False)
-        ls = rule.logsource
-        trees: list[tuple[str, ir.Node]] = []
-        reasons: list[str] = []
-        for variant in variants_for(ls.category, placeholders):
-            fresh = _collection(docs, source).rules[index]
-            # A correlation with 'generate: false' disables its base rules' output in pySigma;
-            # the engine must still match them, or the correlation has nothing to count.
-            # Their own alerts are kept in the case store but left out of hunt's output.
-            fresh._output = True
-            backend = IRBackend(processing_pipeline=variant.pipeline)
-            try:
-                converted = backend.convert_rule(fresh)  # type: ignore[arg-type]
-            except SigmaError as exc:
-                reasons.append(f"{variant.name}: {exc}")
-                continue
-            except Exception as exc:  # pySigma bug on one rule must not stop the others
-                reasons.append(f"{variant.name}: internal error {type(exc).__name__}: {exc}")
-                continue
-            tree = ir.or_(*converted) if converted else ir.FALSE
-            trees.append((variant.name, tree))
-        if not trees:
-            kind = "unsupported" if any("not supported" in r or "placeholder" in r
-                                        for r in reasons) else "error"
-            result.problems.append(RuleProblem(source, "; ".join(reasons), info.rule_id,
-                                               info.title, kind))
-            continue
-        result.rules.append(CompiledRule(info, tuple(trees), (ls.product, ls.category, ls.service)))
-    return result
-
-
-def load_yaml(path: Path) -> list[Any]:
-    """The YAML documents of a rule file (bounded in size, safe loader only)."""
-    size = path.stat().st_size
-    if size > MAX_RULE_BYTES:
-        raise ValueError(f"rule file is {size} bytes, more than the {MAX_RULE_BYTES} allowed")
-    return [d for d in yaml.load_all(path.read_bytes(), Loader=_Loader) if d is not None]
-
-
-# ---------------------------------------------------------------- cache
-
-
-def cache_dir() -> Path:
-    """Where compiled rules are cached (``SPEARHUNT_CACHE`` or the XDG cache folder)."""
-    env = os.environ.get("SPEARHUNT_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "spearhunt" / "rules"
-
-
-def _encode(result: FileResult) -> bytes:
-    return orjson.dumps({
-        "rules": [
-            {"info": {s: getattr(r.info, s) for s in RuleInfo.__slots__},
-             "variants": [[name, ir.to_json(tree)] for name, tree in r.variants],
-             "logsource": list(r.logsource)}
-            for r in result.rules
-        ],
-        "problems": [{s: getattr(p, s) for s in RuleProblem.__slots__} for p in result.problems],
-        "correlations": result.correlations,
-    }, default=str)
-
-
-def _decode(data: bytes) -> FileResult:
-    raw = orjson.loads(data)
-    rules = []
-    for r in raw["rules"]:
-        info = dict(r["info"])
-        info["tags"] = tuple(info["tags"])
-        info["falsepositives"] = tuple(info["falsepositives"])
-        info.setdefault("output", True)
-        rules.append(CompiledRule(RuleInfo(**info),
-                                  tuple((n, ir.from_json(t)) for n, t in r["variants"]),
-                                  tuple(r["logsource"])))  # type: ignore[arg-type]
-    return FileResult(rules, [RuleProblem(**p) for p in raw["problems"]], raw["correlations"])
 
 
 class RuleCompiler:
@@ -217,13 +63,27 @@ class RuleCompiler:
         self.cache = cache or cache_dir()
         self.use_cache = use_cache
         self.digest = config_digest(self.placeholders)
+        self._prefix = key_prefix(self.digest)
         self.cache_hits = 0
         self.compiled = 0
 
     def _key(self, data: bytes) -> str:
-        h = hashlib.sha256(f"{__version__}\0{self.digest}\0".encode())
-        h.update(data)
-        return h.hexdigest()
+        return entry_key(self._prefix, data)
+
+    def _entry(self, key: str, path: Path) -> FileResult | None:
+        if not self.use_cache:
+            return None
+        entry = entry_path(self.cache, key)
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            return None
+        try:
+            result = decode_entry(data)
+        except (ValueError, KeyError, TypeError):
+            log.debug("ignoring unreadable cache entry %s", entry)
+            return None
+        return _with_source(result, str(path))
 
     def cached(self, path: Path) -> FileResult | None:
         """The cached result for a rule file, or None when it must be compiled."""
@@ -233,80 +93,69 @@ class RuleCompiler:
             data = path.read_bytes()
         except OSError:
             return None
-        key = self._key(data)
-        entry = self.cache / key[:2] / f"{key}.json"
-        if not entry.exists():
-            return None
-        try:
-            result = _decode(entry.read_bytes())
-        except (OSError, ValueError, KeyError, TypeError):
-            log.debug("ignoring unreadable cache entry %s", entry)
-            return None
-        self.cache_hits += 1
-        return _with_source(result, str(path))
+        result = self._entry(self._key(data), path)
+        if result is not None:
+            self.cache_hits += 1
+        return result
 
     def compile_file(self, path: Path) -> FileResult:
         """Compile one rule file (never raises for a bad rule: it becomes a problem)."""
-        source = str(path)
-        hit = self.cached(path)
-        if hit is not None:
-            return hit
+        return self._load(path)[1]
+
+    def _load(self, path: Path) -> tuple[str | None, FileResult]:
+        """The file's cache key (None when it cannot be read) and its result."""
         try:
             data = path.read_bytes()
         except OSError as exc:
-            return FileResult(problems=[RuleProblem(source, f"cannot read: {exc.strerror}")])
+            return None, FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
         key = self._key(data)
-        entry = self.cache / key[:2] / f"{key}.json"
+        hit = self._entry(key, path)
+        if hit is not None:
+            self.cache_hits += 1
+            return key, hit
+        return key, self._compile_and_store(data, key, path)
+
+    def _compile_and_store(self, data: bytes, key: str, path: Path) -> FileResult:
         result = self._compile(data, path)
         self.compiled += 1
         if self.use_cache:
+            entry = entry_path(self.cache, key)
             try:
-                entry.parent.mkdir(parents=True, exist_ok=True)
-                tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(_encode(result))
-                tmp.replace(entry)
+                write_atomic(entry, encode_entry(result))
             except OSError as exc:
                 log.debug("cannot write rule cache %s: %s", entry, exc)
         return result
 
     def _compile(self, data: bytes, path: Path) -> FileResult:
-        source = str(path)
-        if len(data) > MAX_RULE_BYTES:
-            return FileResult(problems=[RuleProblem(source, "rule file too large")])
-        try:
-            docs = [d for d in yaml.load_all(data, Loader=_Loader) if d is not None]
-        except yaml.YAMLError as exc:
-            return FileResult(problems=[RuleProblem(source, f"invalid YAML: {exc}")])
-        if not docs or not all(isinstance(d, dict) for d in docs):
-            return FileResult(problems=[RuleProblem(source, "not a Sigma rule (no YAML mapping)",
-                                                    kind="skipped")])
-        try:
-            return compile_documents(docs, source, self.placeholders)
-        except SigmaError as exc:
-            return FileResult(problems=[RuleProblem(source, str(exc))])
+        # pySigma is imported here, on the first file the cache does not have.
+        from spearhunt.detect.sigma.translate import compile_bytes
+
+        return compile_bytes(data, str(path), self.placeholders)
 
     def compile_all(self, paths: Sequence[Path],
-                    on_progress: Callable[[int, int, str], None] | None = None) -> FileResult:
-        """Compile many files into one result, de-duplicating rules by id (first wins)."""
-        total = FileResult()
-        seen: dict[str, str] = {}
-        results: dict[Path, FileResult] = {}
-        for path in paths:
-            hit = self.cached(path)
-            if hit is not None:
-                results[path] = hit
-        misses = [p for p in paths if p not in results]
+                    on_progress: Callable[[int, int, str], None] | None = None,
+                    rule_set: Sequence[Path] | None = None) -> FileResult:
+        """Compile many files into one result, de-duplicating rules by id (first wins).
+
+        ``rule_set`` names the set for its cache bundle (the folders the paths were found
+        in; by default the paths themselves). Results are still looked up by file content.
+        """
+        bundle_file = bundle = None
+        if self.use_cache:
+            names = [str(p.absolute()) for p in (paths if rule_set is None else rule_set)]
+            bundle_file = bundle_path(self.cache, self.digest, names)
+            bundle = read_bundle(bundle_file)
+        # keys: the key of the bytes each result was (or will be) compiled from
+        results, keys, misses = self._lookup(paths, bundle)
         workers = min(os.cpu_count() or 1, 8)
         if len(misses) >= PARALLEL_MIN and workers > 1:
-            # pySigma is pure Python: a cold cache compiles in one process per core.
-            chunks = [misses[i::workers] for i in range(workers)]
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                for chunk, res in zip(chunks, pool.map(_compile_chunk, [
-                        (c, self.placeholders, self.cache, self.use_cache) for c in chunks]), strict=True):
-                    results.update(zip(chunk, res, strict=True))
-                    self.compiled += len(chunk)
+            self._compile_parallel(list(misses), workers, results, keys)
+        total = FileResult()
+        seen: dict[str, str] = {}
         for n, path in enumerate(paths, 1):
-            res = results.get(path) or self.compile_file(path)
+            res = results.get(path)
+            if res is None:
+                res = results[path] = self._compile_and_store(misses[path], keys[path], path)
             for rule in res.rules:
                 first = seen.get(rule.info.rule_id)
                 if first is not None:
@@ -320,24 +169,71 @@ class RuleCompiler:
             total.correlations.extend(res.correlations)
             if on_progress and (n % 50 == 0 or n == len(paths)):
                 on_progress(n, len(paths), "rules")
+        if bundle_file is not None and keys and (bundle is None or bundle.keys() != set(keys.values())):
+            self._write_bundle(bundle_file, {keys[p]: results[p] for p in paths if p in keys})
         return total
+
+    def _lookup(self, paths: Sequence[Path], bundle: Bundle | None,
+                ) -> tuple[dict[Path, FileResult], dict[Path, str], dict[Path, bytes]]:
+        """Results found in the bundle or the entries, every readable file's key, and the
+        bytes of the files still to compile."""
+        results: dict[Path, FileResult] = {}
+        keys: dict[Path, str] = {}
+        misses: dict[Path, bytes] = {}
+        with gc_paused():
+            for path in paths:
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    results[path] = FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
+                    continue
+                key = keys[path] = self._key(data)
+                hit = bundle.get(key, str(path)) if bundle is not None else None
+                if hit is None:
+                    hit = self._entry(key, path)
+                if hit is None:
+                    misses[path] = data
+                else:
+                    self.cache_hits += 1
+                    results[path] = hit
+        return results, keys, misses
+
+    def _compile_parallel(self, todo: list[Path], workers: int,
+                          results: dict[Path, FileResult], keys: dict[Path, str]) -> None:
+        # pySigma is pure Python: a cold cache compiles in one process per core.
+        chunks = [todo[i::workers] for i in range(workers)]
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            for chunk, res in zip(chunks, pool.map(_compile_chunk, [
+                    (c, self.placeholders, self.cache, self.use_cache) for c in chunks]), strict=True):
+                for path, (key, result) in zip(chunk, res, strict=True):
+                    results[path] = result
+                    if key is None:
+                        keys.pop(path, None)
+                    else:
+                        keys[path] = key  # the file may have changed since it was hashed
+                self.compiled += len(chunk)
+
+    def _write_bundle(self, path: Path, results: dict[str, FileResult]) -> None:
+        try:
+            write_atomic(path, encode_bundle(results))
+        except (OSError, ValueError) as exc:  # ValueError: a value marshal cannot write
+            log.debug("cannot write rule bundle %s: %s", path, exc)
 
 
 PARALLEL_MIN = 200  # below this many uncached files, starting workers costs more than it saves
 
 
-def _compile_chunk(args: tuple[list[Path], dict[str, list[str]], Path, bool]) -> list[FileResult]:
+def _compile_chunk(args: tuple[list[Path], dict[str, list[str]], Path, bool]) -> list[tuple[str | None, FileResult]]:
     paths, placeholders, cache, use_cache = args
     compiler = RuleCompiler(placeholders, cache=cache, use_cache=use_cache)
-    return [compiler.compile_file(p) for p in paths]
+    return [compiler._load(p) for p in paths]
 
 
 def _with_source(result: FileResult, source: str) -> FileResult:
     """A cached result moved to another path keeps its rules but names the new path."""
-    if all(r.info.source == source for r in result.rules):
+    if (all(r.info.source == source for r in result.rules)
+            and all(p.source == source for p in result.problems)):
         return result
-    import dataclasses
-
     rules = [dataclasses.replace(r, info=dataclasses.replace(r.info, source=source))
              for r in result.rules]
     problems = [dataclasses.replace(p, source=source) for p in result.problems]

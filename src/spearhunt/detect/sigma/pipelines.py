@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sigma.pipelines.sysmon import sysmon_pipeline
-from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
-from sigma.processing.transformations import ValueListPlaceholderTransformation
+if TYPE_CHECKING:  # pySigma is imported when a rule is compiled, not to compute the cache key
+    from sigma.processing.pipeline import ProcessingPipeline
 
 # Categories the audit pipeline knows (pysigma-pipeline-windows); others only have a Sysmon form.
 AUDIT_CATEGORIES = frozenset({"process_creation", "registry_event", "registry_set", "registry_add"})
@@ -31,6 +30,9 @@ class Variant:
 
 
 def _placeholders(values: Mapping[str, Sequence[str]]) -> ProcessingPipeline:
+    from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+    from sigma.processing.transformations import ValueListPlaceholderTransformation
+
     if not values:
         return ProcessingPipeline()
     return ProcessingPipeline(
@@ -48,6 +50,9 @@ def _placeholders(values: Mapping[str, Sequence[str]]) -> ProcessingPipeline:
 
 def variants_for(category: str | None, placeholders: Mapping[str, Sequence[str]]) -> list[Variant]:
     """The variants a rule with this logsource category is compiled in."""
+    from sigma.pipelines.sysmon import sysmon_pipeline
+    from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
+
     ph = _placeholders(placeholders)
     out = [Variant("sysmon", ph + sysmon_pipeline() + windows_logsource_pipeline())]
     if category in AUDIT_CATEGORIES:
