@@ -151,3 +151,17 @@ def test_hunt_reads_the_parquet_that_ingest_writes(case, tmp_path, capsys):
     via = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
     key = lambda d: (d["rule_id"], d["record_id"], d["computer"], d["event"])  # noqa: E731
     assert direct and sorted(map(key, direct), key=str) == sorted(map(key, via), key=str)
+
+
+def test_matched_event_with_nan_keeps_its_fields_and_the_output_stays_json(case, capsys):
+    # DuckDB's JSON reader takes NaN/Infinity (not JSON); a matched event must still show its
+    # fields, and the output must stay strict JSON.
+    line = (b'{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
+            b'"Computer": "ws9", "TimeCreated": "2024-05-01T12:00:00Z", "EventRecordID": 9, '
+            b'"Image": "C:\\\\Windows\\\\System32\\\\whoami.exe", "Score": NaN}\n')
+    (case / "events.jsonl").write_bytes(line)
+    assert hunt(case, "-f", "jsonl") == 0
+    out = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]  # strict parser
+    assert len(out) == 1
+    assert out[0]["event"]["Image"].endswith("whoami.exe")
+    assert out[0]["event"]["Score"] is None

@@ -15,6 +15,7 @@ Memory stays bounded: chunks are dropped once appended, and the database spills 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -531,9 +532,19 @@ class DuckEngine:
                 try:
                     event = loads(fields) if fields else {}
                 except orjson.JSONDecodeError:
-                    event = {}
+                    event = _lenient_json(fields)
                 yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
                                 sources[src - base], event, eid)
+
+
+def _lenient_json(text: str) -> dict[str, Any]:
+    """An event DuckDB read but orjson refuses (NaN, Infinity, a trailing comma: DuckDB's
+    JSON reader allows them): its fields as far as Python's reader gets, else nothing."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _python_sized(rows: int, rules: int) -> bool:
