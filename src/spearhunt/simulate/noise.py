@@ -32,6 +32,11 @@ SAAS = (f"{TENANT}.sharepoint.com", f"{TENANT}-my.sharepoint.com", "outlook.offi
         "teams.microsoft.com", "graph.microsoft.com", "substrate.office.com")
 UPDATE_HTTP = ("ctldl.windowsupdate.com", "crl.microsoft.com", "ocsp.digicert.com",
                "download.windowsupdate.com")
+S3 = "s3.eu-central-1.amazonaws.com"
+# Every name the noise resolves, in a fixed order. They are given their addresses up front
+# (Externals.reserve), so that an address does not depend on which activity asks first, nor
+# on whether the names only Zeek shows (UPDATE_HTTP) are asked for at all.
+NAMES = (*BROWSING, *SAAS, *UPDATE_HTTP, S3)
 EDGE_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/122.0.0.0 Safari/537.36 Edg/122.0.0.0")
 CRYPTO_UA = "Microsoft-CryptoAPI/10.0"
@@ -102,10 +107,19 @@ def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
     outlook = rnd() < 0.15
     q_tpl, n_tpl, sites = _browse_sites(sim, hs, s, ts)["outlook" if outlook else "browser"]
     append = hs.log.buffer.append
-    fetch = sim.net.fetch
-    src = hs.host.ip
     n = len(sites)
     t = ts
+    if sim.net is None:
+        for _ in range(1 + int(rnd() * 6)):
+            site = sites[int(rnd() * n)]
+            append((t, q_tpl, site.query))
+            append((t + 20_000, n_tpl, f"{site.net_head}{49152 + int(rnd() * 16000)}"
+                                       f"{site.net_tail}"))
+            t += 20_000 + int(rnd() * 900_000)
+        return
+    # The same draws, in the same order, and the Zeek records of each visit.
+    fetch = sim.net.fetch
+    src = hs.host.ip
     for _ in range(1 + int(rnd() * 6)):
         site = sites[int(rnd() * n)]
         append((t, q_tpl, site.query))
@@ -169,7 +183,7 @@ def file_share(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
     fs = sim.hosts[servers[int(rng.random() * len(servers))].name]
     acct = Account(s.user.sam, NETBIOS, s.user.sid, sim.logon_id(rng), s.account.logon_guid)
     if not s.share_logon:
-        fs.log.noise_logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sim.net.port())
+        fs.log.noise_logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sim.port())
         s.share_logon = True
     share = "Engineering" if hs.host.role == "ws-eng" or rng.random() < 0.5 else "Projects"
     fs.log.noise_share_access(ts + 2_000, acct, hs.host.ip, share)
@@ -178,9 +192,11 @@ def file_share(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
         name = f"{folder}\\{_pick(rng, DOCS).replace(' ', '_')}{_pick(rng, ENG_EXT)}"
         fs.log.noise_share_access(ts + 5_000 + i * 400_000, acct, hs.host.ip, share, name,
                                   "0x120089")
-    size = int(rng.expovariate(1 / 3_000_000))
-    sim.net.conn(ts, hs.host.ip, fs.host.ip, 445, service="smb", duration=1 + rng.random() * 60,
-                 orig_bytes=2_000 + size // 30, resp_bytes=10_000 + size)
+    if (net := sim.net) is not None:
+        size = int(net.rng.expovariate(1 / 3_000_000))
+        net.conn(ts, hs.host.ip, fs.host.ip, 445, service="smb",
+                 duration=1 + net.rng.random() * 60, orig_bytes=2_000 + size // 30,
+                 resp_bytes=10_000 + size)
 
 
 def unlock(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
@@ -196,12 +212,14 @@ def big_upload(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
         return
     name = f"{TENANT}-my.sharepoint.com"
     ip = sim.ext.ip(name)
-    sim.net.dns(ts, hs.host.ip, sim.dc_ip, name, [ip])
-    size = int(80_000_000 + rng.random() * 900_000_000)
     onedrive = Proc(s.explorer.guid, s.explorer.pid, IMAGES["onedrive"], "", s.account)
-    hs.log.network(ts + 30_000, onedrive, hs.host.ip, sim.net.port(), ip, 443, name)
-    sim.net.tls(ts + 30_000, hs.host.ip, ip, name, orig_bytes=size, resp_bytes=size // 200,
-                duration=size / 4_000_000)
+    sport = sim.port()
+    hs.log.network(ts + 30_000, onedrive, hs.host.ip, sport, ip, 443, name)
+    if (net := sim.net) is not None:
+        net.dns(ts, hs.host.ip, sim.dc_ip, name, [ip])
+        size = int(80_000_000 + net.rng.random() * 900_000_000)
+        net.tls(ts + 30_000, hs.host.ip, ip, name, orig_bytes=size, resp_bytes=size // 200,
+                duration=size / 4_000_000, sport=sport)
 
 
 def admin_work(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
@@ -234,36 +252,42 @@ def admin_work(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
                               f"PsExec64.exe \\\\{target.host.name} -accepteula -s {child}",
                               s.explorer, adm, cwd="C:\\Tools\\SysinternalsSuite\\",
                               integrity="High")
-        log.network(ts + 500_000, tool, hs.host.ip, sim.net.port(), target.host.ip, 445,
+        sport = sim.port()
+        log.network(ts + 500_000, tool, hs.host.ip, sport, target.host.ip, 445,
                     target.host.fqdn)
-        _psexec_target(sim, target, hs, remote, rel, child, rng)
+        _psexec_target(sim, target, hs, remote, rel, child, sport)
     elif roll < 0.88:
         tool, _ = log.process(ts, IMAGES["mstsc"], f"\"C:\\Windows\\system32\\mstsc.exe\" /v:{target.host.name}",
                               s.explorer, s.account)
-        log.network(ts + 400_000, tool, hs.host.ip, sim.net.port(), target.host.ip, 3389,
+        sport = sim.port()
+        log.network(ts + 400_000, tool, hs.host.ip, sport, target.host.ip, 3389,
                     target.host.fqdn)
         target.log.rdp_authenticated(rel, adm.name, NETBIOS, hs.host.ip)
         target.log.logon(rel + 2 * US, remote, 10, hs.host.ip, hs.host.name.upper(),
-                         elevated=True, port=sim.net.port())
-        sim.net.conn(ts + 400_000, hs.host.ip, target.host.ip, 3389, service="ssl",
-                     duration=600 + rng.random() * 3000, orig_bytes=int(2e6 * rng.random()) + 90_000,
-                     resp_bytes=int(3e7 * rng.random()) + 500_000)
+                         elevated=True, port=sport)
+        if (net := sim.net) is not None:
+            draw = net.rng.random
+            net.conn(ts + 400_000, hs.host.ip, target.host.ip, 3389, service="ssl",
+                     duration=600 + draw() * 3000, orig_bytes=int(2e6 * draw()) + 90_000,
+                     resp_bytes=int(3e7 * draw()) + 500_000, sport=sport)
     else:
         query = _pick(rng, ("computersystem get model,manufacturer", "qfe list brief",
                             "logicaldisk get size,freespace", "os get lastbootuptime"))
         tool, _ = log.process(ts, IMAGES["wmic"], f"wmic /node:{target.host.name} {query}",
                               s.explorer, adm, integrity="High")
+        sport = sim.port()
         target.log.logon(rel, remote, 3, hs.host.ip, hs.host.name.upper(), elevated=True,
-                         port=sim.net.port())
-        sim.net.conn(ts + 300_000, hs.host.ip, target.host.ip, 135, service="dce_rpc",
-                     duration=0.02, orig_bytes=1_200, resp_bytes=400)
+                         port=sport)
+        if sim.net is not None:
+            sim.net.conn(ts + 300_000, hs.host.ip, target.host.ip, 135, service="dce_rpc",
+                         duration=0.02, orig_bytes=1_200, resp_bytes=400, sport=sport)
 
 
 def _psexec_target(sim: Sim, target: HostState, src: HostState, remote: Account, ts: int,
-                   command: str, rng: random.Random) -> None:
+                   command: str, sport: int) -> None:
     log = target.log
     ip = src.host.ip
-    log.logon(ts, remote, 3, ip, src.host.name.upper(), elevated=True, port=sim.net.port())
+    log.logon(ts, remote, 3, ip, src.host.name.upper(), elevated=True, port=sport)
     log.share_access(ts + 40_000, remote, ip, "ADMIN$")
     log.share_access(ts + 60_000, remote, ip, "ADMIN$", "PSEXESVC.exe", "0x2")
     svc = target.services
@@ -276,8 +300,10 @@ def _psexec_target(sim: Sim, target: HostState, src: HostState, remote: Account,
     exe = command.split(" ", 1)[0]
     key = {"gpupdate": "gpupdate", "ipconfig": "ipconfig", "cmd": "cmd"}.get(exe, "cmd")
     log.process(ts + 300_000, IMAGES[key], command, psexesvc, SYSTEM_ACCOUNT, integrity="System")
-    sim.net.conn(ts - 100_000, ip, target.host.ip, 445, service="smb",
-                 duration=2 + rng.random() * 8, orig_bytes=420_000, resp_bytes=9_000)
+    if (net := sim.net) is not None:
+        net.conn(ts - 100_000, ip, target.host.ip, 445, service="smb",
+                 duration=2 + net.rng.random() * 8, orig_bytes=420_000, resp_bytes=9_000,
+                 sport=sport)
 
 
 # ---- activities on every host ------------------------------------------------------------
@@ -317,12 +343,16 @@ def system_background(sim: Sim, hs: HostState, s: Session | None, ts: int,
                            "TaskCache\\Tree\\Microsoft\\Windows\\UpdateOrchestrator\\Schedule Scan\\"
                            "Index", "DWORD (0x00000003)")
     elif roll < 0.9:
-        name = _pick(rng, UPDATE_HTTP)
-        ip = sim.ext.ip(name)
-        sim.net.dns(ts, hs.host.ip, sim.dc_ip, name, [ip], ttl=3600)
-        sim.net.http(ts + 30_000, hs.host.ip, ip, name,
-                     f"/msdownload/update/v3/static/trustedr/en/disallowedcertstl.cab?{rng.getrandbits(40):x}",
-                     user_agent=CRYPTO_UA, response_len=int(rng.random() * 30_000) + 800,
+        # CryptoAPI fetching the certificate trust list: no endpoint event, only traffic.
+        if (net := sim.net) is not None:
+            zr = net.rng
+            name = _pick(zr, UPDATE_HTTP)
+            ip = sim.ext.ip(name)
+            net.dns(ts, hs.host.ip, sim.dc_ip, name, [ip], ttl=3600)
+            net.http(ts + 30_000, hs.host.ip, ip, name,
+                     f"/msdownload/update/v3/static/trustedr/en/disallowedcertstl.cab?"
+                     f"{zr.getrandbits(40):x}",
+                     user_agent=CRYPTO_UA, response_len=int(zr.random() * 30_000) + 800,
                      mime="application/vnd.ms-cab-compressed")
     else:
         sim.system_child(hs, ts, "gpupdate", "gpupdate.exe /target:computer", parent=hs.svchost)
@@ -372,10 +402,11 @@ def server_logons(sim: Sim, hs: HostState, s: Session | None, ts: int,
         return
     acct = Account(user.sam if rng.random() < 0.6 else src.machine_account, NETBIOS, user.sid,
                    sim.logon_id(rng), sim.logon_guid(rng))
-    hs.log.noise_logon(ts, acct, 3, src.ip, "-", port=sim.net.port())
+    hs.log.noise_logon(ts, acct, 3, src.ip, "-", port=sim.port())
     if hs.host.role == "dc":
-        sim.net.conn(ts - 20_000, src.ip, hs.host.ip, 88, service="krb_tcp", duration=0.01,
-                     orig_bytes=1_500, resp_bytes=1_600)
+        if sim.net is not None:
+            sim.net.conn(ts - 20_000, src.ip, hs.host.ip, 88, service="krb_tcp", duration=0.01,
+                         orig_bytes=1_500, resp_bytes=1_600)
     elif hs.host.role == "file":
         share = "Engineering" if src.role == "ws-eng" else "Projects"
         hs.log.noise_share_access(ts + 1_000, acct, src.ip, share)
@@ -400,11 +431,13 @@ def nightly_backup(sim: Sim, hs: HostState, day: int, rng: random.Random) -> Non
                            f"{archive} \\\\{fs.name}\\Engineering \\\\{fs.name}\\Projects",
                            cmd, svc, cwd="D:\\Scripts\\", integrity="High")
         size = int(4e9 + rng.random() * 6e9)
-        sim.net.conn(t, hs.host.ip, fs.ip, 445, service="smb", duration=size / 8e7,
-                     orig_bytes=size // 300, resp_bytes=size)
+        sport = sim.port()
+        if sim.net is not None:
+            sim.net.conn(t, hs.host.ip, fs.ip, 445, service="smb", duration=size / 8e7,
+                         orig_bytes=size // 300, resp_bytes=size, sport=sport)
         fsl = sim.hosts[fs.name].log
         fsl.logon(t - 500_000, Account(svc.name, NETBIOS, svc.sid, sim.logon_id(rng), svc.logon_guid),
-                  3, hs.host.ip, "BK-01", elevated=True, port=sim.net.port())
+                  3, hs.host.ip, "BK-01", elevated=True, port=sport)
         fsl.share_access(t, svc, hs.host.ip, "Engineering")
         log.file_create(t + int(size / 8e7) * US, z, archive)
         t += int(size / 8e7) * US + 30 * US
@@ -412,15 +445,17 @@ def nightly_backup(sim: Sim, hs: HostState, day: int, rng: random.Random) -> Non
                              f"\"C:\\Program Files\\Amazon\\AWSCLIV2\\aws.exe\" s3 cp {archive} "
                              f"s3://aldergrove-offsite-backup/{fs.name}/ --storage-class STANDARD_IA",
                              cmd, svc, cwd="D:\\Scripts\\", integrity="High")
-        name = "s3.eu-central-1.amazonaws.com"
+        name = S3
         ip = sim.ext.ip(name)
         log.dns(t + 100_000, aws, name, f"::ffff:{ip};")
-        log.network(t + 200_000, aws, hs.host.ip, sim.net.port(), ip, 443, name)
-        sim.net.dns(t + 100_000, hs.host.ip, sim.dc_ip, name, [ip], ttl=5)
+        sport = sim.port()
+        log.network(t + 200_000, aws, hs.host.ip, sport, ip, 443, name)
         up = int(size * (0.93 + rng.random() * 0.05))
-        sim.net.tls(t + 200_000, hs.host.ip, ip, name, orig_bytes=up, resp_bytes=up // 500,
-                    duration=up / 6e7, subject="CN=*.s3.eu-central-1.amazonaws.com",
-                    issuer="CN=Amazon RSA 2048 M01,O=Amazon,C=US")
+        if sim.net is not None:
+            sim.net.dns(t + 100_000, hs.host.ip, sim.dc_ip, name, [ip], ttl=5)
+            sim.net.tls(t + 200_000, hs.host.ip, ip, name, orig_bytes=up, resp_bytes=up // 500,
+                        duration=up / 6e7, subject="CN=*.s3.eu-central-1.amazonaws.com",
+                        issuer="CN=Amazon RSA 2048 M01,O=Amazon,C=US", sport=sport)
         t += int(up / 6e7) * US + 60 * US
 
 

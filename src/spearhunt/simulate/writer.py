@@ -16,7 +16,7 @@ from spearhunt.simulate.clock import Clock
 from spearhunt.simulate.config import SimulationConfig, Variant, parse_variant
 from spearhunt.simulate.context import Sim
 from spearhunt.simulate.endpoint import write_lines
-from spearhunt.simulate.noise import noise_day
+from spearhunt.simulate.noise import NAMES, noise_day
 from spearhunt.simulate.world import World, build_world
 from spearhunt.simulate.zeek import LOGS, close_logs, open_logs
 
@@ -80,6 +80,7 @@ def simulate(out_dir: Path | str, config: SimulationConfig | None = None, *,
     world = build_world(cfg.seed, cfg.hosts, cfg.users)
     clock = Clock(cfg.start, cfg.days)
     sim = Sim(cfg, world, clock)
+    sim.ext.reserve(NAMES)
     from spearhunt.simulate.campaign import plan_campaign
     from spearhunt.simulate.mail import write_mail
     from spearhunt.simulate.truth import build_truth, write_readme, write_truth
@@ -95,7 +96,7 @@ def simulate(out_dir: Path | str, config: SimulationConfig | None = None, *,
     write_readme(sim, variant, paths["readme"])
     return SimulationResult(
         out_dir=out, config=cfg, variant=variant, endpoint_events=endpoint_events,
-        network_records=dict(sim.net.counts), mails=mails.total,
+        network_records=dict(sim.net.counts) if sim.net is not None else {}, mails=mails.total,
         malicious_mails=mails.malicious, paths=paths, truth=truth,
     )
 
@@ -134,7 +135,8 @@ def _write_logs(sim: Sim, out: Path, on_progress: ProgressFn | None) -> int:
                 lines = hs.log.finalize(until)
                 write_lines(files[hs.host.name], lines)
                 total += len(lines)
-            sim.net.flush(net_files, until)
+            if sim.net is not None:
+                sim.net.flush(net_files, until)
             if on_progress is not None:
                 on_progress(day + 1, cfg.days, f"day {day + 1}: {total:,} events")
     finally:

@@ -132,16 +132,21 @@ class NetRecord:
 class NetLog:
     """Buffers Zeek lines per log; ``flush`` writes them in time order.
 
+    Every value that only Zeek shows (uids, sizes, durations, round trips, the source port of
+    a connection no endpoint event reports) is drawn from ``rng``, the sensor's own random
+    stream, so the endpoint logs are the same whether or not Zeek is generated. Callers draw
+    such values from ``rng`` too.
+
     Every line starts with its fixed-width epoch time (:meth:`Clock.zeek`), so sorting the
     lines as text sorts them by time; no ``(ts, line)`` pair is kept per record.
     """
 
-    __slots__ = ("_answers", "_conn", "_dns", "_durations", "_rng", "_ssl", "_tails",
-                 "_transfers", "_uids", "buffers", "clock", "counts")
+    __slots__ = ("_answers", "_conn", "_dns", "_durations", "_ssl", "_tails", "_transfers",
+                 "_uids", "buffers", "clock", "counts", "rng")
 
     def __init__(self, clock: Clock, rng: random.Random) -> None:
         self.clock = clock
-        self._rng = rng
+        self.rng = rng
         self._uids = UidSource(rng)
         self._tails: dict[tuple[object, ...], Any] = {}
         self.buffers: dict[str, list[str]] = {name: [] for name in LOGS}
@@ -156,7 +161,7 @@ class NetLog:
 
     def port(self) -> int:
         """An ephemeral source port."""
-        return 49152 + int(self._rng.random() * 16000)
+        return 49152 + int(self.rng.random() * 16000)
 
     # ---- records -----------------------------------------------------------------------
     def conn(self, ts: int, src: str, dst: str, dport: int, *, proto: str = "tcp",
@@ -185,10 +190,10 @@ class NetLog:
 
     def lookup(self, ts: int, src: str, route: DnsRoute) -> str:
         """A DNS query along a prepared route: dns.log and its conn.log record; the uid."""
-        rnd = self._rng.random
+        rnd = self.rng.random
         uid = self._uids()
         sport = 49152 + int(rnd() * 16000)
-        rtt = _rtt(self._rng)
+        rtt = _rtt(self.rng)
         (dns_head, dns_tail), (conn_head, conn_tail) = route
         s = str(ts)
         start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}\t"
@@ -216,10 +221,13 @@ class NetLog:
 
     def tls(self, ts: int, src: str, dst: str, server_name: str, *, orig_bytes: int,
             resp_bytes: int, duration: float, port: int = 443,
-            subject: str | None = None, issuer: str = "CN=R11,O=Let's Encrypt,C=US") -> str:
-        """An HTTPS session: conn.log and ssl.log sharing one uid."""
+            subject: str | None = None, issuer: str = "CN=R11,O=Let's Encrypt,C=US",
+            sport: int | None = None) -> str:
+        """An HTTPS session: conn.log and ssl.log sharing one uid (from ``sport``, the port a
+        Sysmon 3 of the same connection shows, or a fresh one)."""
         uid = self._uids()
-        sport = 49152 + int(self._rng.random() * 16000)
+        if sport is None:
+            sport = 49152 + int(self.rng.random() * 16000)
         key = (src, dst, port, server_name, subject, issuer)
         site = self._tails.get(key)
         if site is None:
@@ -239,7 +247,7 @@ class NetLog:
         tables drawn once per simulation (see :func:`_fetch_tables`) rather than formatted
         per record.
         """
-        rnd = self._rng.random
+        rnd = self.rng.random
         pool = self._uids.pool
         uid = pool.pop() if pool else self._uids.refill()
         (dns_head, dns_tail), (conn_head, conn_tail) = route
