@@ -84,7 +84,8 @@ class Sim:
         self.clock = clock
         # The network sensor, or None when Zeek is not generated: its records and everything
         # drawn for them only exist under ``if sim.net is not None``.
-        self.net: NetLog | None = NetLog(clock, random.Random(f"{cfg.seed}:net"))
+        self.net: NetLog | None = (NetLog(clock, random.Random(f"{cfg.seed}:net"))
+                                   if "zeek" in cfg.sources else None)
         self._ports = random.Random(f"{cfg.seed}:ports")
         self.ext = Externals(random.Random(f"{cfg.seed}:ext"), (world.egress_ip,))
         self.mail_ext = Externals(random.Random(f"{cfg.seed}:mail-ext"), (), _MAIL_POOL)

@@ -556,6 +556,15 @@ class HostLog:
         self.buffer.append((ts, template, template.tail % args))
 
     # ---- output ------------------------------------------------------------------------
+    def drop(self, until: int | None = None) -> None:
+        """Forget the events up to ``until`` (all when None) unwritten: for simulations that
+        do not generate the endpoint logs but run the activity other logs come from."""
+        if until is None:
+            self.buffer = []
+            return
+        self.buffer.sort(key=_FIRST)
+        del self.buffer[:bisect_left(self.buffer, until, key=_FIRST)]
+
     def finalize(self, until: int | None = None) -> list[str]:
         """Sort the buffer, fill ids and times, and return JSON lines (events up to ``until``).
 
