@@ -158,11 +158,13 @@ class Planner:
         if events:
             self.c.steps.append(Step(stage, technique, hs.host.name, user, events, note))
 
-    def net(self, stage: str, technique: str, host: Host, records: list[tuple[str, str, int]],
-            note: str = "") -> None:
-        """Record malicious Zeek records (only made when Zeek is generated)."""
+    def net(self, stage: str, technique: str, host: Host,
+            records: list[tuple[str, str | None, int]], note: str = "") -> None:
+        """Record malicious Zeek records (only made when Zeek is generated); a None uid is a
+        lookup the host's DNS cache answered, which the sensor did not see."""
         assert self.c is not None
-        self.c.net_steps.append(NetStep(stage, technique, host.name, records, note))
+        seen = [(log, uid, ts) for log, uid, ts in records if uid is not None]
+        self.c.net_steps.append(NetStep(stage, technique, host.name, seen, note))
 
     def secs(self, lo: float, hi: float) -> int:
         """A random delay in microseconds."""
@@ -416,7 +418,7 @@ class Planner:
         c.beacon_interval = interval
         end = sim.clock.day_start(sim.cfg.days) - 10 * MINUTE
         t = start
-        records: list[tuple[str, str, int]] = []
+        records: list[tuple[str, str | None, int]] = []
         n = 0
         net = sim.net
         with self.step(hs, "command_and_control", "T1071.001", c.victim.sam, "beacon"):

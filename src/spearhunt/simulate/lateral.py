@@ -346,7 +346,7 @@ class LateralPlanner:
             fs.log.dns(t, proc, MEGA_API, f"::ffff:{api_ip};")
             fs.log.network(t + 30_000, proc, fs.host.ip, sport, api_ip, 443, MEGA_API)
         net = sim.net
-        records: list[tuple[str, str, int]] = []
+        records: list[tuple[str, str | None, int]] = []
         if net is not None:
             records.append(("dns", net.dns(t, fs.host.ip, sim.dc_ip, MEGA_API, [api_ip],
                                            ttl=300), t))
@@ -391,7 +391,7 @@ class LateralPlanner:
         proc, t = self.remote_exec(fs, t, "powershell", cmd, "exfiltration", "T1048.003",
                                    "DNS tunnelling script")
         session = f"{rng.getrandbits(20):05x}"
-        records: list[tuple[str, str, int]] = []
+        records: list[tuple[str, str | None, int]] = []
         net = sim.net
         with self.p.step(fs, "exfiltration", "T1048.003", self.admin.name, "DNS tunnel queries"):
             for _name, size in volumes:

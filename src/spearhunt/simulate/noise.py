@@ -58,16 +58,16 @@ def _pick(rng: random.Random, items: tuple[str, ...]) -> str:
 @dataclass(frozen=True, slots=True)
 class _Site:
     """What a page load of one site writes, prepared once per session: Sysmon 22's event
-    text, Sysmon 3's around the source port, the Zeek DNS route and TLS site."""
+    text and Sysmon 3's around the source port."""
 
     query: str
     net_head: str
     net_tail: str
-    route: DnsRoute
-    tls: TlsSite
 
 
-_Sites = tuple[Template, Template, list[_Site]]
+# Per kind of page load (browser, Outlook): the Sysmon 22 and 3 templates, the sites, and
+# their Zeek DNS routes and TLS sites (empty when Zeek is not generated).
+_Sites = tuple[Template, Template, list[_Site], list[tuple[DnsRoute, TlsSite]]]
 
 
 def _browse_sites(sim: Sim, hs: HostState, s: Session, ts: int) -> dict[str, _Sites]:
@@ -85,13 +85,15 @@ def _browse_sites(sim: Sim, hs: HostState, s: Session, ts: int) -> dict[str, _Si
             q_tpl = Template(q, ("QueryName", "QueryResults"))
             n_tpl = Template(n, ("SourcePort", "DestinationIp", "DestinationHostname"))
             sites = []
+            wire = []
             for name in names:
                 ip = sim.ext.ip(name)
                 head, tail = n_tpl.split((0, ip, name), 0)
-                sites.append(_Site(q_tpl.tail % (name, f"::ffff:{ip};"), head, tail,
-                                   NetLog.dns_route(src, sim.dc_ip, name, [ip]),
-                                   NetLog.tls_site(src, ip, name)))
-            t[key] = (q_tpl, n_tpl, sites)
+                sites.append(_Site(q_tpl.tail % (name, f"::ffff:{ip};"), head, tail))
+                if sim.net is not None:
+                    wire.append((sim.net.route(src, sim.dc_ip, name, [ip]),
+                                 NetLog.tls_site(src, ip, name)))
+            t[key] = (q_tpl, n_tpl, sites, wire)
     return t
 
 
@@ -99,13 +101,14 @@ def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
     """A page load: the browser (or Outlook) resolves a few names and opens TLS connections.
 
     The busiest activity by far, so it appends prepared text: per site, Sysmon 22 and 3 on the
-    host (the Sysmon source port is the one in conn.log), dns.log, conn.log and ssl.log.
+    host (the Sysmon source port is the one in conn.log), dns.log (unless the host's DNS cache
+    answers), conn.log and ssl.log.
     """
     if s is None:
         return
     rnd = rng.random
     outlook = rnd() < 0.15
-    q_tpl, n_tpl, sites = _browse_sites(sim, hs, s, ts)["outlook" if outlook else "browser"]
+    q_tpl, n_tpl, sites, wire = _browse_sites(sim, hs, s, ts)["outlook" if outlook else "browser"]
     append = hs.log.buffer.append
     n = len(sites)
     t = ts
@@ -121,11 +124,13 @@ def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
     fetch = sim.net.fetch
     src = hs.host.ip
     for _ in range(1 + int(rnd() * 6)):
-        site = sites[int(rnd() * n)]
+        i = int(rnd() * n)
+        site = sites[i]
         append((t, q_tpl, site.query))
         sport = 49152 + int(rnd() * 16000)
         append((t + 20_000, n_tpl, f"{site.net_head}{sport}{site.net_tail}"))
-        fetch(t, src, site.route, site.tls, sport)
+        route, tls = wire[i]
+        fetch(t, src, route, tls, sport)
         t += 20_000 + int(rnd() * 900_000)
 
 
@@ -216,7 +221,7 @@ def big_upload(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
     sport = sim.port()
     hs.log.network(ts + 30_000, onedrive, hs.host.ip, sport, ip, 443, name)
     if (net := sim.net) is not None:
-        net.dns(ts, hs.host.ip, sim.dc_ip, name, [ip])
+        net.resolve(ts, net.route(hs.host.ip, sim.dc_ip, name, [ip]))
         size = int(80_000_000 + net.rng.random() * 900_000_000)
         net.tls(ts + 30_000, hs.host.ip, ip, name, orig_bytes=size, resp_bytes=size // 200,
                 duration=size / 4_000_000, sport=sport)
@@ -348,7 +353,7 @@ def system_background(sim: Sim, hs: HostState, s: Session | None, ts: int,
             zr = net.rng
             name = _pick(zr, UPDATE_HTTP)
             ip = sim.ext.ip(name)
-            net.dns(ts, hs.host.ip, sim.dc_ip, name, [ip], ttl=3600)
+            net.resolve(ts, net.route(hs.host.ip, sim.dc_ip, name, [ip], ttl=3600))
             net.http(ts + 30_000, hs.host.ip, ip, name,
                      f"/msdownload/update/v3/static/trustedr/en/disallowedcertstl.cab?"
                      f"{zr.getrandbits(40):x}",
@@ -452,7 +457,7 @@ def nightly_backup(sim: Sim, hs: HostState, day: int, rng: random.Random) -> Non
         log.network(t + 200_000, aws, hs.host.ip, sport, ip, 443, name)
         up = int(size * (0.93 + rng.random() * 0.05))
         if sim.net is not None:
-            sim.net.dns(t + 100_000, hs.host.ip, sim.dc_ip, name, [ip], ttl=5)
+            sim.net.resolve(t + 100_000, sim.net.route(hs.host.ip, sim.dc_ip, name, [ip], ttl=5))
             sim.net.tls(t + 200_000, hs.host.ip, ip, name, orig_bytes=up, resp_bytes=up // 500,
                         duration=up / 6e7, subject="CN=*.s3.eu-central-1.amazonaws.com",
                         issuer="CN=Amazon RSA 2048 M01,O=Amazon,C=US", sport=sport)

@@ -165,7 +165,10 @@ network/{{conn,dns,http,ssl}}.log
     Zeek logs in Zeek's TSV format (#separator, #fields and #types headers, '-' unset,
     '(empty)' empty), ts in epoch seconds, in time order. The sensor sits on the core
     switch: it sees workstation-to-server traffic (SMB, RPC, RDP, Kerberos), queries to the
-    internal resolver ({dc}) and traffic to the Internet.
+    internal resolver ({dc}) and traffic to the Internet. Hosts resolve names through the
+    Windows DNS client cache: a name asked for again within the TTL of its answer (five
+    minutes for web sites) is answered from the cache, so dns.log has no query for it while
+    Sysmon 22 on the host still logs the lookup.
 """,
 }
 
