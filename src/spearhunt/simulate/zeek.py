@@ -6,9 +6,8 @@ import random
 import sys
 from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import log
-from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,7 +66,6 @@ def _rtt(rng: random.Random) -> str:
 
 
 _FETCH_TABLE = 4096  # entries in each table of NetLog.fetch
-_FIRST = itemgetter(0)
 
 
 def _fetch_tables(rng: random.Random) -> tuple[list[tuple[str, str]], list[str],
@@ -104,18 +102,20 @@ def is_internal(ip: str) -> bool:
     return ip.startswith("10.")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class DnsRoute:
-    """One client's query for one name: the fixed text of its dns.log and conn.log lines, and
-    how long the client's DNS cache keeps the answer."""
+    """One client's query for one name: the fixed text of its dns.log and conn.log lines, how
+    long the client's DNS cache keeps the answer, and the state of that cache entry."""
 
     src: str
-    name: str  # "<client> <query>": the client cache's key
+    name: str  # "<client> <query>"
     ttl: int  # microseconds
     dns_head: str  # dns.log after the source port, up to trans_id
     dns_tail: str  # dns.log after rtt
     conn_head: str  # conn.log after the source port, up to duration
     conn_tail: str  # conn.log after duration
+    asked: list[int] = field(default_factory=list)  # times of lookups not yet sent or cached
+    cached_until: int = 0  # when the client's cached answer expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,18 +160,18 @@ class NetLog:
     lines as text sorts them by time; no ``(ts, line)`` pair is kept per record.
     """
 
-    __slots__ = ("_answers", "_asked", "_cached_until", "_conn", "_dns", "_durations", "_ssl",
-                 "_tails", "_transfers", "_uids", "buffers", "clock", "counts", "rng")
+    __slots__ = ("_answers", "_asking", "_campaign_cache", "_conn", "_dns", "_durations",
+                 "_ssl", "_tails", "_transfers", "_uids", "buffers", "clock", "counts", "rng")
 
     def __init__(self, clock: Clock, rng: random.Random) -> None:
         self.clock = clock
         self.rng = rng
         self._uids = UidSource(rng)
         self._tails: dict[tuple[object, ...], Any] = {}
-        self._asked: list[tuple[int, DnsRoute]] = []  # the noise's lookups, not yet sent
-        # When each client's cached answer expires, by DnsRoute.name: for the noise's lookups
-        # (sent at flush, in time order) and for the campaign's (sent at once).
-        self._cached_until: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        self._asking: list[DnsRoute] = []  # routes with lookups waiting for flush
+        # When the campaign's cached answers expire, by DnsRoute.name (its lookups are sent
+        # at once; the noise's keep their cache on the route, for flush).
+        self._campaign_cache: dict[str, int] = {}
         self.buffers: dict[str, list[str]] = {name: [] for name in LOGS}
         self._conn, self._dns, self._ssl = (self.buffers[n] for n in ("conn", "dns", "ssl"))
         self.counts: dict[str, int] = dict.fromkeys(LOGS, 0)
@@ -207,18 +207,20 @@ class NetLog:
         For the campaign: its lookups of a name from one host must come in time order.
         """
         route = self.route(src, resolver, query, answers, qtype, ttl, rcode)
-        cached_until = self._cached_until[1]
-        if cached_until.get(route.name, 0) > ts:
+        cache = self._campaign_cache
+        if cache.get(route.name, 0) > ts:
             return None
         if route.ttl:
-            cached_until[route.name] = ts + route.ttl
+            cache[route.name] = ts + route.ttl
         uid = self._uids()
         self._send(ts, uid, route)
         return uid
 
     def resolve(self, ts: int, route: DnsRoute) -> None:
         """A lookup by the noise: sent at :meth:`flush` unless the client's cache answers it."""
-        self._asked.append((ts, route))
+        if not route.asked:
+            self._asking.append(route)
+        route.asked.append(ts)
 
     def _send(self, ts: int, uid: str, route: DnsRoute) -> None:
         """The dns.log and conn.log lines of a lookup that goes out (its transaction id and
@@ -231,24 +233,37 @@ class NetLog:
         self._conn.append(f"{start}{route.conn_head}{rtt}{route.conn_tail}")
 
     def _send_asked(self, until: int | None) -> None:
-        """Send, in time order, the noise's lookups before ``until`` that miss the cache."""
-        asked = self._asked
-        asked.sort(key=_FIRST)  # stable: lookups at the same microsecond keep their order
-        if until is None:
-            ready, self._asked = asked, []
-        else:
-            cut = bisect_left(asked, until, key=_FIRST)
-            ready = asked[:cut]
+        """Send the noise's lookups before ``until`` that miss the cache: per client and name,
+        in time order (the noise asks in batches, each in time order, not all in one)."""
+        waiting = []
+        pool, refill = self._uids.pool, self._uids.refill
+        rnd = self.rng.random
+        answers = self._answers
+        dns, conn = self._dns, self._conn
+        for route in self._asking:
+            asked = route.asked
+            asked.sort()
+            cut = len(asked) if until is None else bisect_left(asked, until)
+            expires, ttl = route.cached_until, route.ttl
+            dns_head, dns_tail = route.dns_head, route.dns_tail
+            conn_head, conn_tail = route.conn_head, route.conn_tail
+            src = route.src
+            for ts in asked[:cut]:
+                if ts < expires:
+                    continue  # answered from the client's cache
+                expires = ts + ttl
+                # As _send, inline: this runs for every page load that goes out.
+                uid = pool.pop() if pool else refill()
+                answer, rtt = answers[int(rnd() * _FETCH_TABLE)]
+                s = str(ts)
+                start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{49152 + int(rnd() * 16000)}\t"
+                dns.append(f"{start}{dns_head}{answer}{dns_tail}")
+                conn.append(f"{start}{conn_head}{rtt}{conn_tail}")
+            route.cached_until = expires
             del asked[:cut]
-        cached_until = self._cached_until[0]
-        get = cached_until.get
-        uids, send = self._uids, self._send
-        for ts, route in ready:
-            name = route.name
-            if get(name, 0) > ts:
-                continue  # answered from the client's cache
-            cached_until[name] = ts + route.ttl
-            send(ts, uids(), route)
+            if asked:
+                waiting.append(route)
+        self._asking = waiting
 
     def route(self, src: str, resolver: str, query: str, answers: list[str], qtype: str = "A",
               ttl: int = 300, rcode: str = "NOERROR") -> DnsRoute:
@@ -307,7 +322,10 @@ class NetLog:
         come from tables drawn once per simulation (see :func:`_fetch_tables`) rather than
         formatted per record.
         """
-        self._asked.append((ts, route))
+        asked = route.asked
+        if not asked:
+            self._asking.append(route)
+        asked.append(ts)
         rnd = self.rng.random
         pool = self._uids.pool
         uid = pool.pop() if pool else self._uids.refill()
