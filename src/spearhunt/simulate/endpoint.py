@@ -486,7 +486,10 @@ class HostLog:
     def _template(self, key: tuple[Any, ...], make: Callable[[], object],
                   variable: tuple[str, ...], json: tuple[str, ...] = ()) -> Template:
         """The template cached under ``key``, made on first use from the one event that
-        ``make`` appends with an ordinary builder (and which is taken back out)."""
+        ``make`` appends with an ordinary builder (and which is taken back out).
+
+        Callers look in ``_templates`` first (``get(key) or _template(...)``): the lambda
+        and the call cost more than the rest of a templated event."""
         template = self._templates.get(key)
         if template is None:
             if len(self._templates) > 10_000:
@@ -506,7 +509,7 @@ class HostLog:
         call fills the logon id and GUID and the port.
         """
         key = ("4624", account.name, account.domain, account.sid, logon_type, ip, workstation)
-        template = self._template(
+        template = self._templates.get(key) or self._template(
             key, lambda: self.logon(ts, account, logon_type, ip, workstation, port=port),
             ("TargetLogonId", "LogonGuid", "IpPort"))
         self.buffer.append((ts, template, template.tail % (
@@ -523,13 +526,13 @@ class HostLog:
         key = ("5140", account.name, account.domain, account.sid, ip, share, access_mask,
                relative is None)
         if relative is None:
-            template = self._template(
+            template = self._templates.get(key) or self._template(
                 key, lambda: self.share_access(ts, account, ip, share, None, access_mask),
                 ("SubjectLogonId", "IpPort"))
             self.buffer.append((ts, template, template.tail % (
                 account.logon_id, 49152 + self.pid() % 16000)))
             return
-        template = self._template(
+        template = self._templates.get(key) or self._template(
             key, lambda: self.share_access(ts, account, ip, share, "x", access_mask),
             ("SubjectLogonId", "IpPort", "RelativeTargetName"), json=("RelativeTargetName",))
         self.buffer.append((ts, template, template.tail % (
@@ -537,17 +540,18 @@ class HostLog:
 
     def noise_registry(self, ts: int, proc: Proc, key: str, details: str) -> None:
         """:meth:`registry` (Sysmon 13, value set) from a template, for the noise."""
-        template = self._template(("13", proc.guid, key, details),
-                                  lambda: self.registry(ts, proc, key, details), ())
+        tkey = ("13", proc.guid, key, details)
+        template = self._templates.get(tkey) or self._template(
+            tkey, lambda: self.registry(ts, proc, key, details), ())
         self.buffer.append((ts, template, template.tail))
 
     def noise_process_access(self, ts: int, source: Proc, target: Proc, access: str,
                              call_trace: str) -> None:
         """:meth:`process_access` (Sysmon 10) from a template, for the noise: one per source,
         target and access; each call fills the thread id."""
-        template = self._template(
-            ("10", source.guid, target.guid, access, call_trace),
-            lambda: self.process_access(ts, source, target, access, call_trace),
+        key = ("10", source.guid, target.guid, access, call_trace)
+        template = self._templates.get(key) or self._template(
+            key, lambda: self.process_access(ts, source, target, access, call_trace),
             ("SourceThreadId",))
         self.buffer.append((ts, template, template.tail % (self.pid() + 1,)))
 
@@ -590,6 +594,7 @@ class HostLog:
         dumps = orjson.dumps
         lines: list[str] = []
         append = lines.append
+        rid_of = record_ids.get
         # The buffer is in time order and events come in bundles, so about half of them fall
         # in the second of the event before: the date and time of day are reused.
         last_sec = -1
@@ -598,8 +603,7 @@ class HostLog:
             if template is not None:
                 # The hot path: splice the system values into the pre-serialized pieces.
                 channel = template.channel
-                rid = record_ids.get(channel, 0) + 1
-                record_ids[channel] = rid
+                record_ids[channel] = rid = rid_of(channel, 0) + 1
                 sec = ts // US
                 if sec != last_sec:
                     last_sec = sec
