@@ -187,8 +187,10 @@ def file_share(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
     servers = sim.file_servers
     fs = sim.hosts[servers[int(rng.random() * len(servers))].name]
     acct = Account(s.user.sam, NETBIOS, s.user.sid, sim.logon_id(rng), s.account.logon_guid)
+    sport = None  # the SMB connection's source port, when the logon shows it
     if not s.share_logon:
-        fs.log.noise_logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sim.port())
+        sport = sim.port()
+        fs.log.noise_logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sport)
         s.share_logon = True
     share = "Engineering" if hs.host.role == "ws-eng" or rng.random() < 0.5 else "Projects"
     fs.log.noise_share_access(ts + 2_000, acct, hs.host.ip, share)
@@ -201,7 +203,7 @@ def file_share(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
         size = int(net.rng.expovariate(1 / 3_000_000))
         net.conn(ts, hs.host.ip, fs.host.ip, 445, service="smb",
                  duration=1 + net.rng.random() * 60, orig_bytes=2_000 + size // 30,
-                 resp_bytes=10_000 + size)
+                 resp_bytes=10_000 + size, sport=sport)
 
 
 def unlock(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
@@ -260,7 +262,7 @@ def admin_work(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
         sport = sim.port()
         log.network(ts + 500_000, tool, hs.host.ip, sport, target.host.ip, 445,
                     target.host.fqdn)
-        _psexec_target(sim, target, hs, remote, rel, child, sport)
+        _psexec_target(sim, target, hs, remote, rel, child, sport, ts + 500_000)
     elif roll < 0.88:
         tool, _ = log.process(ts, IMAGES["mstsc"], f"\"C:\\Windows\\system32\\mstsc.exe\" /v:{target.host.name}",
                               s.explorer, s.account)
@@ -289,7 +291,9 @@ def admin_work(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
 
 
 def _psexec_target(sim: Sim, target: HostState, src: HostState, remote: Account, ts: int,
-                   command: str, sport: int) -> None:
+                   command: str, sport: int, connected: int) -> None:
+    """PsExec's side on the target, over the SMB connection made at ``connected`` from
+    ``sport``."""
     log = target.log
     ip = src.host.ip
     log.logon(ts, remote, 3, ip, src.host.name.upper(), elevated=True, port=sport)
@@ -306,7 +310,7 @@ def _psexec_target(sim: Sim, target: HostState, src: HostState, remote: Account,
     key = {"gpupdate": "gpupdate", "ipconfig": "ipconfig", "cmd": "cmd"}.get(exe, "cmd")
     log.process(ts + 300_000, IMAGES[key], command, psexesvc, SYSTEM_ACCOUNT, integrity="System")
     if (net := sim.net) is not None:
-        net.conn(ts - 100_000, ip, target.host.ip, 445, service="smb",
+        net.conn(connected, ip, target.host.ip, 445, service="smb",
                  duration=2 + net.rng.random() * 8, orig_bytes=420_000, resp_bytes=9_000,
                  sport=sport)
 
