@@ -595,31 +595,31 @@ class HostLog:
         lines: list[str] = []
         append = lines.append
         rid_of = record_ids.get
-        # The buffer is in time order and events come in bundles, so about half of them fall
-        # in the second of the event before: the date and time of day are reused.
-        last_sec = -1
+        # The buffer is in time order and a call writes about one day: the date texts are
+        # made when the day changes, the time of day is looked up by second of the day.
+        midnight = next_midnight = 0  # seconds since t0
         created = utc = ""
         for (ts, template, body), number in zip(ready, numbers, strict=True):
             if template is not None:
                 # The hot path: splice the system values into the pre-serialized pieces.
                 channel = template.channel
                 record_ids[channel] = rid = rid_of(channel, 0) + 1
-                sec = ts // US
-                if sec != last_sec:
-                    last_sec = sec
-                    d, hms = divmod(sec - t0s, 86400)
-                    day, hms_text = days[d + 1], HMS[hms]
-                    created = f"{day}T{hms_text}."
-                    utc = f"{day} {hms_text}."
+                sec = ts // US - t0s
+                if not midnight <= sec < next_midnight:
+                    midnight = sec - sec % 86400
+                    next_midnight = midnight + 86400
+                    day = days[midnight // 86400 + 1]
+                    created, utc = day + "T", day + " "
+                hms = HMS[sec - midnight]
                 # Integer format specs cost more than the rest of the line: the fraction is
                 # cut from the time's digits (16 of them, see Clock).
                 frac = str(ts)[10:]
                 a, b, c, e, z = template.parts[shape]
                 if template.sysmon:
-                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{number}{e}"
-                           f"{utc}{frac[:3]}{body}{z}")
+                    append(f"{a}{created}{hms}.{frac}Z{b}{rid}{c}{prefix}{number}{e}"
+                           f"{utc}{hms}.{frac[:3]}{body}{z}")
                 else:
-                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{number}{e}{body}{z}")
+                    append(f"{a}{created}{hms}.{frac}Z{b}{rid}{c}{prefix}{number}{e}{body}{z}")
                 continue
             ev: Event = body  # type: ignore[assignment]
             channel = ev["Channel"]
