@@ -688,7 +688,9 @@ def write_lines(fh: BinaryIO, lines: list[str]) -> None:
     """
     step = 256
     for i in range(0, len(lines), step):
-        data = "\n".join(lines[i:i + step]).encode() + b"\n"
+        chunk = lines[i:i + step]
+        chunk.append("")  # the last newline, without copying the joined text once more
+        data = "\n".join(chunk).encode()
         for stand_in, char in _FROM_STAND_IN:
             if stand_in in data:
                 data = data.replace(stand_in, char)

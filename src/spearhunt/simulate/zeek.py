@@ -394,7 +394,9 @@ class NetLog:
             # In slices: a day's text of a log is tens of MB, fresh memory each day, where a
             # slice's text and bytes reuse the same few.
             for i in range(0, len(ready), 2048):
-                write("\n".join(ready[i:i + 2048]) + "\n")
+                chunk = ready[i:i + 2048]
+                chunk.append("")  # the last newline, without copying the joined text again
+                write("\n".join(chunk))
             self.counts[name] += len(ready)
             buf[:] = rest  # in place: the record methods hold the lists
 
