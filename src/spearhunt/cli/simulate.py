@@ -18,8 +18,9 @@ from spearhunt.simulate.config import SOURCES, VARIANT_HELP, SimulationConfig, p
     help=(
         "Write a simulated spear-phishing intrusion (mail, Sysmon/Security JSONL per host, Zeek "
         "logs) hidden in office noise, with truth.json as the answer key. --only generates "
-        "some of the sources and skips the others entirely; what it generates is the same, "
-        "byte for byte, as in a run of all sources.\n\n"
+        "some of the sources and skips the others (Zeek alone still runs the endpoint activity "
+        "it comes from, unwritten); what it generates is the same, byte for byte, as in a run "
+        "of all sources.\n\n"
         f"Variants: {VARIANT_HELP}"
     ),
 )
