@@ -90,12 +90,16 @@ def test_stix_bundle_parses_with_stix2_and_passes_the_validator(which: str, requ
     assert result.warnings == [] if which == "demo_out" else True
 
 
-def test_stix_indicators_cover_hashes_urls_domains_ips_and_mail_and_indicate_the_campaign(demo_out: Path) -> None:
+def test_stix_indicators_cover_hashes_urls_domains_ips_and_mail_and_indicate_the_campaign(
+        demo_out: Path, demo_dir: Path) -> None:
     objs = _bundle(demo_out)["objects"]
     patterns = " ".join(o["pattern"] for o in objs if o["type"] == "indicator")
+    # The exfiltration's destination address, as the simulator allocated it.
+    truth = json.loads((demo_dir / "simulation" / "truth.json").read_text())
+    exfil_ip = truth["story"]["exfiltration"][0]["destination"]["ip"]
     for needle in ("file:hashes.'SHA-256' = 'a7bff0804ecf05fc4d640a7ade6f971010928c95a9e36d248153cb38fe25c53e'",
                    "url:value = 'https://templates.example.com/", "domain-name:value = 'upload.cloud-sync-backup",
-                   "ipv4-addr:value = '192.0.2.156'", "email-addr:value = 'anna.baxter@"):
+                   f"ipv4-addr:value = '{exfil_ip}'", "email-addr:value = 'anna.baxter@"):
         assert needle in patterns, needle
     campaigns = {o["id"] for o in objs if o["type"] == "campaign"}
     indicates = [o for o in objs if o["type"] == "relationship" and o["relationship_type"] == "indicates"]

@@ -213,3 +213,45 @@ def test_every_stage_is_present(any_sim: Sim) -> None:
             "credential_access", "discovery", "lateral_movement", "collection",
             "command_and_control", "exfiltration"} <= stages
     assert all(e["technique"].startswith("T") for e in any_sim.truth["events"])
+
+
+def _conn_index(sim: Sim) -> dict[tuple[str, str, str, str], list[float]]:
+    """conn.log start times by (orig_h, orig_p, resp_h, resp_p)."""
+    index: dict[tuple[str, str, str, str], list[float]] = {}
+    for r in sim.zeek["conn"]:
+        key = (r["id.orig_h"], r["id.orig_p"], r["id.resp_h"], r["id.resp_p"])
+        index.setdefault(key, []).append(float(r["ts"]))
+    return index
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_every_sysmon_network_connection_is_in_conn_log_with_its_source_port(
+        any_sim: Sim) -> None:
+    conns = _conn_index(any_sim)
+    checked = 0
+    for events in any_sim.endpoint.values():
+        for ev in events:
+            if ev["EventID"] != 3:
+                continue
+            key = (ev["SourceIp"], str(ev["SourcePort"]), ev["DestinationIp"],
+                   str(ev["DestinationPort"]))
+            when = _epoch(ev["TimeCreated"])
+            assert any(abs(ts - when) < 2 for ts in conns.get(key, ())), ev["SpearhuntEventId"]
+            checked += 1
+    assert checked > 100
+
+
+def test_the_attackers_network_logons_show_the_port_of_their_connection(any_sim: Sim) -> None:
+    conns = _conn_index(any_sim)
+    ips = {h["name"]: h["ip"] for h in any_sim.truth["organisation"]["hosts"]}
+    logons = [ev for ev in (any_sim.by_id[e["id"]] for e in any_sim.truth["events"])
+              if ev["EventID"] == 4624 and ev["LogonType"] in (3, 10)]
+    assert logons
+    for ev in logons:
+        host = ev["SpearhuntEventId"].rsplit("-", 1)[0]
+        ports = {k[1] for k in conns if k[0] == ev["IpAddress"] and k[2] == ips[host]}
+        assert ev["IpPort"] in ports, ev["SpearhuntEventId"]

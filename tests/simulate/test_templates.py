@@ -42,6 +42,12 @@ CASES: dict[str, tuple[Callable[[HostLog], object], Callable[[HostLog], object]]
         lambda log: log.registry(_ts(log), _proc(log), "HKLM\\SOFTWARE\\X\\Index", "DWORD (0x3)"),
         lambda log: log.noise_registry(_ts(log), _proc(log), "HKLM\\SOFTWARE\\X\\Index",
                                        "DWORD (0x3)")),
+    # A percent sign in the fixed text: a template's text is not a %-format once filled.
+    "registry with a percent sign": (
+        lambda log: log.registry(_ts(log), _proc(log), "HKLM\\SOFTWARE\\%SystemRoot%\\X",
+                                 "100% (0x64)"),
+        lambda log: log.noise_registry(_ts(log), _proc(log), "HKLM\\SOFTWARE\\%SystemRoot%\\X",
+                                       "100% (0x64)")),
 }
 
 
@@ -132,3 +138,14 @@ def test_template_variable_fields_must_follow_the_event_order() -> None:
     ev = log.logon(_ts(log), USER, 3, "10.10.20.31", "WS-004")
     with pytest.raises(ValueError, match="event order"):
         Template(ev, ("IpPort", "TargetLogonId"))
+
+
+def test_fill_makes_the_text_of_the_percent_format_for_any_number_of_holes() -> None:
+    log = HostLog(HOST, Clock(date(2026, 3, 2), 4), random.Random(3))
+    ev = log.logon(_ts(log), Account("50%\\x", NETBIOS, "S-1", "0x1"), 3, "10.0.0.1", "%s%%")
+    for variable in ((), ("TargetLogonId",), ("TargetUserName", "LogonType", "IpPort")):
+        template = Template(ev, variable)
+        values = tuple(f'a"{i}%s' if i % 2 else i for i in range(len(variable)))
+        assert template.fill(*values) == template.tail % values
+    with pytest.raises(TypeError):
+        Template(ev, ("TargetLogonId",)).fill()

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 from spearhunt.simulate.config import (
     AXES,
     ENDPOINT_FORMATS,
+    SOURCES,
     VARIANT_HELP,
     SimulationConfig,
     Variant,
     all_variants,
     demo_config,
+    parse_sources,
     parse_variant,
 )
 
@@ -35,12 +37,14 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AXES",
     "ENDPOINT_FORMATS",
+    "SOURCES",
     "VARIANT_HELP",
     "SimulationConfig",
     "SimulationResult",
     "Variant",
     "all_variants",
     "demo_config",
+    "parse_sources",
     "parse_variant",
     "simulate",
 ]

@@ -158,11 +158,13 @@ class Planner:
         if events:
             self.c.steps.append(Step(stage, technique, hs.host.name, user, events, note))
 
-    def net(self, stage: str, technique: str, host: Host, records: list[tuple[str, str, int]],
-            note: str = "") -> None:
-        """Record malicious Zeek records."""
+    def net(self, stage: str, technique: str, host: Host,
+            records: list[tuple[str, str | None, int]], note: str = "") -> None:
+        """Record malicious Zeek records (only made when Zeek is generated); a None uid is a
+        lookup the host's DNS cache answered, which the sensor did not see."""
         assert self.c is not None
-        self.c.net_steps.append(NetStep(stage, technique, host.name, records, note))
+        seen = [(log, uid, ts) for log, uid, ts in records if uid is not None]
+        self.c.net_steps.append(NetStep(stage, technique, host.name, seen, note))
 
     def secs(self, lo: float, hi: float) -> int:
         """A random delay in microseconds."""
@@ -337,17 +339,20 @@ class Planner:
         user = self.c.victim.sam
         tmpl_host = "templates.example.com"
         tmpl_ip = sim.ext.ip(tmpl_host)
+        sport = sim.port()
         with self.step(hs, "execution", "T1221", user, "Word fetches the remote template"):
             log.dns(t, word, tmpl_host, f"::ffff:{tmpl_ip};")
-            log.network(t + 80_000, word, host.ip, sim.net.port(), tmpl_ip, 443, tmpl_host)
+            log.network(t + 80_000, word, host.ip, sport, tmpl_ip, 443, tmpl_host)
             log.file_create(t + 900_000, word,
                             f"{home}AppData\\Local\\Microsoft\\Windows\\INetCache\\Content.Word\\"
                             f"contract-{self.rng.getrandbits(16):04x}.dotm")
-        uid_d = sim.net.dns(t, host.ip, sim.dc_ip, tmpl_host, [tmpl_ip], ttl=60)
-        uid_t = sim.net.tls(t + 80_000, host.ip, tmpl_ip, tmpl_host, orig_bytes=1_400,
-                            resp_bytes=38_000 + self.rng.getrandbits(12), duration=0.6)
-        self.net("execution", "T1221", host, [("dns", uid_d, t), ("conn", uid_t, t + 80_000),
-                                              ("ssl", uid_t, t + 80_000)], "template download")
+        if (net := sim.net) is not None:
+            uid_d = net.dns(t, host.ip, sim.dc_ip, tmpl_host, [tmpl_ip], ttl=60)
+            uid_t = net.tls(t + 80_000, host.ip, tmpl_ip, tmpl_host, orig_bytes=1_400,
+                            resp_bytes=38_000 + net.rng.getrandbits(12), duration=0.6,
+                            sport=sport)
+            self.net("execution", "T1221", host, [("dns", uid_d, t), ("conn", uid_t, t + 80_000),
+                                                  ("ssl", uid_t, t + 80_000)], "template download")
         t += self.secs(2, 6)
         exe = f"{home}AppData\\Local\\Microsoft\\Teams\\Update\\TeamsUpdater.exe"
         img = self._implant_image(exe, "TeamsUpdater.exe")
@@ -360,17 +365,18 @@ class Planner:
                                 f"powershell.exe -NoP -NonI -W Hidden -Enc {enc}", word, acct,
                                 cwd=f"{home}Documents\\")
             log.script_block(t + 300_000, script)
+            sport = sim.port()
             log.dns(t + 500_000, ps, self.c.c2_domain, f"::ffff:{self.c.c2_ip};")
-            log.network(t + 600_000, ps, host.ip, sim.net.port(), self.c.c2_ip, 443,
-                        self.c.c2_domain)
+            log.network(t + 600_000, ps, host.ip, sport, self.c.c2_ip, 443, self.c.c2_domain)
             log.file_create(t + 3 * US, ps, exe)
-        uid_d = sim.net.dns(t + 500_000, host.ip, sim.dc_ip, self.c.c2_domain, [self.c.c2_ip])
-        uid_t = sim.net.tls(t + 600_000, host.ip, self.c.c2_ip, self.c.c2_domain,
-                            orig_bytes=2_100, resp_bytes=412_000 + self.rng.getrandbits(14),
-                            duration=2.1)
-        self.net("command_and_control", "T1105", host,
-                 [("dns", uid_d, t + 500_000), ("conn", uid_t, t + 600_000),
-                  ("ssl", uid_t, t + 600_000)], "stage-2 download")
+        if net is not None:
+            uid_d = net.dns(t + 500_000, host.ip, sim.dc_ip, self.c.c2_domain, [self.c.c2_ip])
+            uid_t = net.tls(t + 600_000, host.ip, self.c.c2_ip, self.c.c2_domain,
+                            orig_bytes=2_100, resp_bytes=412_000 + net.rng.getrandbits(14),
+                            duration=2.1, sport=sport)
+            self.net("command_and_control", "T1105", host,
+                     [("dns", uid_d, t + 500_000), ("conn", uid_t, t + 600_000),
+                      ("ssl", uid_t, t + 600_000)], "stage-2 download")
         t += self.secs(4, 9)
         self.c.extra["launch"] = f"\"{exe}\""
         with self.step(hs, "execution", "T1204.002", user, "implant started"):
@@ -412,27 +418,31 @@ class Planner:
         c.beacon_interval = interval
         end = sim.clock.day_start(sim.cfg.days) - 10 * MINUTE
         t = start
-        records: list[tuple[str, str, int]] = []
+        records: list[tuple[str, str | None, int]] = []
         n = 0
+        net = sim.net
         with self.step(hs, "command_and_control", "T1071.001", c.victim.sam, "beacon"):
             while t < end:
-                if n % 8 == 0:  # the resolver cache expires: resolve again
+                if n % 8 == 0:  # the implant's own resolver cache expires: resolve again
                     hs.log.dns(t, implant, c.c2_domain, f"::ffff:{c.c2_ip};")
-                    records.append(("dns", sim.net.dns(t, host.ip, sim.dc_ip, c.c2_domain,
+                    if net is not None:
+                        records.append(("dns", net.dns(t, host.ip, sim.dc_ip, c.c2_domain,
                                                        [c.c2_ip], ttl=300), t))
                 ts = t + 30_000
-                hs.log.network(ts, implant, host.ip, sim.net.port(), c.c2_ip, 443, c.c2_domain)
-                uid = sim.net.tls(ts, host.ip, c.c2_ip, c.c2_domain,
-                                  orig_bytes=480 + rng.getrandbits(8),
-                                  resp_bytes=240 + (rng.getrandbits(12) if n % 13 == 0 else
-                                                    rng.getrandbits(6)),
-                                  duration=0.25 + rng.random() * 0.5)
-                records.append(("conn", uid, ts))
-                records.append(("ssl", uid, ts))
+                sport = sim.port()
+                hs.log.network(ts, implant, host.ip, sport, c.c2_ip, 443, c.c2_domain)
+                if net is not None:
+                    bits = net.rng.getrandbits
+                    uid = net.tls(ts, host.ip, c.c2_ip, c.c2_domain, orig_bytes=480 + bits(8),
+                                  resp_bytes=240 + (bits(12) if n % 13 == 0 else bits(6)),
+                                  duration=0.25 + net.rng.random() * 0.5, sport=sport)
+                    records.append(("conn", uid, ts))
+                    records.append(("ssl", uid, ts))
                 c.beacons.append(ts)
                 n += 1
                 t += int(interval * (1 - jitter + 2 * jitter * rng.random()) * US)
-        self.net("command_and_control", "T1071.001", host, records, "beacon")
+        if net is not None:
+            self.net("command_and_control", "T1071.001", host, records, "beacon")
 
     def discovery(self, host: Host, implant: Proc, t: int) -> None:
         """Hands-on-keyboard reconnaissance through the implant."""
@@ -460,10 +470,11 @@ class Planner:
         src = sim.world.workstation_of(admin) or sim.world.dc
         acct = user_account(admin, sim.logon_id(self.rng), sim.logon_guid(self.rng), admin=True)
         hs.log.rdp_authenticated(t, acct.name, NETBIOS, src.ip)
-        hs.log.logon(t + 2 * US, acct, 10, src.ip, src.name.upper(), elevated=True,
-                     port=sim.net.port())
-        sim.net.conn(t, src.ip, host.ip, 3389, service="ssl", duration=1_400.0,
-                     orig_bytes=1_900_000, resp_bytes=24_000_000)
+        sport = sim.port()
+        hs.log.logon(t + 2 * US, acct, 10, src.ip, src.name.upper(), elevated=True, port=sport)
+        if sim.net is not None:
+            sim.net.conn(t, src.ip, host.ip, 3389, service="ssl", duration=1_400.0,
+                         orig_bytes=1_900_000, resp_bytes=24_000_000, sport=sport)
         self.c.extra["helpdesk_logon"] = t  # type: ignore[union-attr]
 
     def persistence(self, host: Host, actor: Proc, t: int, *, elevated: bool) -> None:

@@ -80,6 +80,34 @@ def all_variants() -> list[Variant]:
          for i in range(3)]
 
 
+# The sources a simulation can write; ``--only`` picks some of them (all by default). Each
+# source draws from its own random streams, so a source's files are the same bytes whichever
+# others are generated with it.
+SOURCES = ("endpoint", "zeek", "mail")
+
+
+def parse_sources(values: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...]:
+    """The sources named in ``values`` (repeated options and comma lists), in canonical order;
+    all of them when none are named."""
+    if values is None:
+        return SOURCES
+    if isinstance(values, str):
+        values = [values]
+    named: set[str] = set()
+    for value in values:
+        for raw in value.split(","):
+            token = raw.strip().lower()
+            if not token:
+                continue
+            if token not in SOURCES:
+                raise SimulateError(f"unknown source {token!r}; choose from {', '.join(SOURCES)}",
+                                    where="--only")
+            named.add(token)
+    if not named:
+        raise SimulateError(f"name at least one source of {', '.join(SOURCES)}", where="--only")
+    return tuple(s for s in SOURCES if s in named)
+
+
 # Shapes of the endpoint JSON Lines: Sigma field names at the top level, or evtx_dump's
 # {"Event": {"System": ..., "EventData": ...}} objects (one per line).
 ENDPOINT_FORMATS = ("flat", "evtx-json")
@@ -99,6 +127,7 @@ class SimulationConfig:
     start: date = field(default=date(2026, 3, 2))  # a Monday
     mail_per_user_day: float = 0.6
     endpoint_format: str = "flat"  # or "evtx-json": evtx_dump-style objects, one per line
+    sources: tuple[str, ...] = SOURCES  # what to generate (see parse_sources)
 
     def validate(self) -> None:
         """Raise ``SimulateError`` when the knobs cannot make a coherent campaign."""
@@ -120,6 +149,10 @@ class SimulationConfig:
         if self.endpoint_format not in ENDPOINT_FORMATS:
             raise SimulateError(f"endpoint format must be one of {', '.join(ENDPOINT_FORMATS)}",
                                 where="--endpoint-format")
+        if not self.sources or any(s not in SOURCES for s in self.sources) \
+                or len(set(self.sources)) != len(self.sources):
+            raise SimulateError(f"sources must be distinct names of {', '.join(SOURCES)}",
+                                where="--only")
 
 
 def demo_config(seed: int = 7, variant: str | None = None) -> SimulationConfig:

@@ -13,19 +13,28 @@ from spearhunt.simulate.images import IMAGES
 from spearhunt.simulate.world import NETBIOS, Host, User, World
 from spearhunt.simulate.zeek import NetLog
 
-# Documentation ranges only (RFC 5737): nothing here points at a real machine.
-_EXTERNAL_POOL = tuple(f"{net}.{i}" for net in ("192.0.2", "198.51.100", "203.0.113")
-                       for i in range(11, 250))
+# Documentation ranges only (RFC 5737): nothing here points at a real machine. The mail
+# servers have a range of their own, so that the addresses the endpoint and network logs
+# show do not depend on whether the mail is generated.
+_EXTERNAL_POOL = tuple(f"{net}.{i}" for net in ("192.0.2", "198.51.100") for i in range(11, 250))
+_MAIL_POOL = tuple(f"203.0.113.{i}" for i in range(11, 250))
 
 
 class Externals:
     """Stable, collision-free external address per domain name."""
 
-    def __init__(self, rng: random.Random, reserved: tuple[str, ...]) -> None:
-        pool = [ip for ip in _EXTERNAL_POOL if ip not in reserved]
-        rng.shuffle(pool)
-        self._free = pool
+    def __init__(self, rng: random.Random, reserved: tuple[str, ...],
+                 pool: tuple[str, ...] = _EXTERNAL_POOL) -> None:
+        free = [ip for ip in pool if ip not in reserved]
+        rng.shuffle(free)
+        self._free = free
         self._by_name: dict[str, str] = {}
+
+    def reserve(self, names: tuple[str, ...]) -> None:
+        """Allocate ``names`` now, in this order: their addresses then do not depend on which
+        code asks first (some names are only asked for by the Zeek records)."""
+        for name in names:
+            self.ip(name)
 
     def ip(self, name: str) -> str:
         """The address ``name`` resolves to (allocated on first use)."""
@@ -73,8 +82,13 @@ class Sim:
         self.cfg = cfg
         self.world = world
         self.clock = clock
-        self.net = NetLog(clock, random.Random(f"{cfg.seed}:net"))
+        # The network sensor, or None when Zeek is not generated: its records and everything
+        # drawn for them only exist under ``if sim.net is not None``.
+        self.net: NetLog | None = (NetLog(clock, random.Random(f"{cfg.seed}:net"))
+                                   if "zeek" in cfg.sources else None)
+        self._ports = random.Random(f"{cfg.seed}:ports")
         self.ext = Externals(random.Random(f"{cfg.seed}:ext"), (world.egress_ip,))
+        self.mail_ext = Externals(random.Random(f"{cfg.seed}:mail-ext"), (), _MAIL_POOL)
         self.hosts: dict[str, HostState] = {}
         for host in world.hosts:
             log = HostLog(host, clock, random.Random(f"{cfg.seed}:host:{host.name}"),
@@ -99,6 +113,12 @@ class Sim:
         self.workstations = world.by_role("ws", "ws-eng")
         self.dc_ip = world.dc.ip
         self.owners = {host.name: world.owner_of(host) for host in world.hosts}
+
+    def port(self) -> int:
+        """An ephemeral source port that an endpoint event shows (Sysmon 3, Security 4624):
+        drawn whether or not Zeek is generated; pass it on to the Zeek record of the same
+        connection."""
+        return 49152 + int(self._ports.random() * 16000)
 
     def logon_id(self, rng: random.Random) -> str:
         """A fresh logon id in hex."""
@@ -136,7 +156,7 @@ class Sim:
         dc = self.hosts[self.world.dc.name]
         dc.log.logon(start - 300_000, Account(user.sam, NETBIOS, user.sid, self.logon_id(rng),
                                               account.logon_guid),
-                     3, host.ip, "-", kerberos=True, port=self.net.port())
+                     3, host.ip, "-", kerberos=True, port=self.port())
         t = start + 2 * US
         userinit, _ = log.process(t, IMAGES["userinit"], "C:\\Windows\\system32\\userinit.exe",
                                   hs.winlogon, account)

@@ -12,6 +12,7 @@ import random
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from operator import itemgetter
 from typing import Any, BinaryIO
 
@@ -191,10 +192,10 @@ class HostLog:
         proc = Proc(self.guid(ts), self.pid(), image, cmdline, account, integrity)
         command = orjson.dumps(cmdline).decode()
         first, second = pair
-        self.buffer.append((ts, first, first.tail % (
+        self.buffer.append((ts, first, first.fill(
             proc.guid, proc.pid, command, account.logon_guid, account.logon_id, parent.guid,
             parent.pid)))
-        self.buffer.append((ts + 37, second, second.tail % (
+        self.buffer.append((ts + 37, second, second.fill(
             account.logon_id, hex(proc.pid), hex(parent.pid), command)))
         return proc
 
@@ -486,7 +487,10 @@ class HostLog:
     def _template(self, key: tuple[Any, ...], make: Callable[[], object],
                   variable: tuple[str, ...], json: tuple[str, ...] = ()) -> Template:
         """The template cached under ``key``, made on first use from the one event that
-        ``make`` appends with an ordinary builder (and which is taken back out)."""
+        ``make`` appends with an ordinary builder (and which is taken back out).
+
+        Callers look in ``_templates`` first (``get(key) or _template(...)``): the lambda
+        and the call cost more than the rest of a templated event."""
         template = self._templates.get(key)
         if template is None:
             if len(self._templates) > 10_000:
@@ -506,10 +510,10 @@ class HostLog:
         call fills the logon id and GUID and the port.
         """
         key = ("4624", account.name, account.domain, account.sid, logon_type, ip, workstation)
-        template = self._template(
+        template = self._templates.get(key) or self._template(
             key, lambda: self.logon(ts, account, logon_type, ip, workstation, port=port),
             ("TargetLogonId", "LogonGuid", "IpPort"))
-        self.buffer.append((ts, template, template.tail % (
+        self.buffer.append((ts, template, template.fill(
             account.logon_id, account.logon_guid,
             str(port) if port else ("-" if ip == "-" else "0"))))
 
@@ -523,39 +527,49 @@ class HostLog:
         key = ("5140", account.name, account.domain, account.sid, ip, share, access_mask,
                relative is None)
         if relative is None:
-            template = self._template(
+            template = self._templates.get(key) or self._template(
                 key, lambda: self.share_access(ts, account, ip, share, None, access_mask),
                 ("SubjectLogonId", "IpPort"))
-            self.buffer.append((ts, template, template.tail % (
+            self.buffer.append((ts, template, template.fill(
                 account.logon_id, 49152 + self.pid() % 16000)))
             return
-        template = self._template(
+        template = self._templates.get(key) or self._template(
             key, lambda: self.share_access(ts, account, ip, share, "x", access_mask),
             ("SubjectLogonId", "IpPort", "RelativeTargetName"), json=("RelativeTargetName",))
-        self.buffer.append((ts, template, template.tail % (
+        self.buffer.append((ts, template, template.fill(
             account.logon_id, 49152 + self.pid() % 16000, orjson.dumps(relative).decode())))
 
     def noise_registry(self, ts: int, proc: Proc, key: str, details: str) -> None:
         """:meth:`registry` (Sysmon 13, value set) from a template, for the noise."""
-        template = self._template(("13", proc.guid, key, details),
-                                  lambda: self.registry(ts, proc, key, details), ())
-        self.buffer.append((ts, template, template.tail))
+        tkey = ("13", proc.guid, key, details)
+        template = self._templates.get(tkey) or self._template(
+            tkey, lambda: self.registry(ts, proc, key, details), ())
+        self.buffer.append((ts, template, template.fill()))
 
     def noise_process_access(self, ts: int, source: Proc, target: Proc, access: str,
                              call_trace: str) -> None:
         """:meth:`process_access` (Sysmon 10) from a template, for the noise: one per source,
         target and access; each call fills the thread id."""
-        template = self._template(
-            ("10", source.guid, target.guid, access, call_trace),
-            lambda: self.process_access(ts, source, target, access, call_trace),
+        key = ("10", source.guid, target.guid, access, call_trace)
+        template = self._templates.get(key) or self._template(
+            key, lambda: self.process_access(ts, source, target, access, call_trace),
             ("SourceThreadId",))
-        self.buffer.append((ts, template, template.tail % (self.pid() + 1,)))
+        self.buffer.append((ts, template, template.fill(self.pid() + 1)))
 
     def raw(self, ts: int, template: Template, args: tuple[Any, ...]) -> None:
         """Append a templated event: ``args`` fill the template's variable fields in order."""
-        self.buffer.append((ts, template, template.tail % args))
+        self.buffer.append((ts, template, template.fill(*args)))
 
     # ---- output ------------------------------------------------------------------------
+    def drop(self, until: int | None = None) -> None:
+        """Forget the events up to ``until`` (all when None) unwritten: for simulations that
+        do not generate the endpoint logs but run the activity other logs come from."""
+        if until is None:
+            self.buffer = []
+            return
+        self.buffer.sort(key=_FIRST)
+        del self.buffer[:bisect_left(self.buffer, until, key=_FIRST)]
+
     def finalize(self, until: int | None = None) -> list[str]:
         """Sort the buffer, fill ids and times, and return JSON lines (events up to ``until``).
 
@@ -581,32 +595,32 @@ class HostLog:
         dumps = orjson.dumps
         lines: list[str] = []
         append = lines.append
-        # The buffer is in time order and events come in bundles, so about half of them fall
-        # in the second of the event before: the date and time of day are reused.
-        last_sec = -1
+        rid_of = record_ids.get
+        # The buffer is in time order and a call writes about one day: the date texts are
+        # made when the day changes, the time of day is looked up by second of the day.
+        midnight = next_midnight = 0  # seconds since t0
         created = utc = ""
         for (ts, template, body), number in zip(ready, numbers, strict=True):
             if template is not None:
                 # The hot path: splice the system values into the pre-serialized pieces.
                 channel = template.channel
-                rid = record_ids.get(channel, 0) + 1
-                record_ids[channel] = rid
-                sec = ts // US
-                if sec != last_sec:
-                    last_sec = sec
-                    d, hms = divmod(sec - t0s, 86400)
-                    day, hms_text = days[d + 1], HMS[hms]
-                    created = f"{day}T{hms_text}."
-                    utc = f"{day} {hms_text}."
+                record_ids[channel] = rid = rid_of(channel, 0) + 1
+                sec = ts // US - t0s
+                if not midnight <= sec < next_midnight:
+                    midnight = sec - sec % 86400
+                    next_midnight = midnight + 86400
+                    day = days[midnight // 86400 + 1]
+                    created, utc = day + "T", day + " "
+                hms = HMS[sec - midnight]
                 # Integer format specs cost more than the rest of the line: the fraction is
                 # cut from the time's digits (16 of them, see Clock).
                 frac = str(ts)[10:]
                 a, b, c, e, z = template.parts[shape]
                 if template.sysmon:
-                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{number}{e}"
-                           f"{utc}{frac[:3]}{body}{z}")
+                    append(f"{a}{created}{hms}.{frac}Z{b}{rid}{c}{prefix}{number}{e}"
+                           f"{utc}{hms}.{frac[:3]}{body}{z}")
                 else:
-                    append(f"{a}{created}{frac}Z{b}{rid}{c}{prefix}{number}{e}{body}{z}")
+                    append(f"{a}{created}{hms}.{frac}Z{b}{rid}{c}{prefix}{number}{e}{body}{z}")
                 continue
             ev: Event = body  # type: ignore[assignment]
             channel = ev["Channel"]
@@ -674,7 +688,9 @@ def write_lines(fh: BinaryIO, lines: list[str]) -> None:
     """
     step = 256
     for i in range(0, len(lines), step):
-        data = "\n".join(lines[i:i + step]).encode() + b"\n"
+        chunk = lines[i:i + step]
+        chunk.append("")  # the last newline, without copying the joined text once more
+        data = "\n".join(chunk).encode()
         for stand_in, char in _FROM_STAND_IN:
             if stand_in in data:
                 data = data.replace(stand_in, char)
@@ -703,6 +719,26 @@ _SYSTEM_KEYS = ("EventID", "Channel", "Provider_Name", "Computer", "TimeCreated"
 _EVTX_SYSTEM = frozenset(_SYSTEM_KEYS[:-1])  # SpearhuntEventId goes to EventData
 
 
+@cache
+def _filler(holes: int) -> Callable[..., Callable[..., str]]:
+    """A maker of fillers for templates with ``holes`` holes: given the template's pieces, a
+    function of one value per hole that returns the pieces and values joined.
+
+    The filler is an f-string, which copies the pieces; ``%`` scans its whole format for
+    every event, and a template's text is hundreds of characters (4 times slower). Its
+    source only names the pieces and values, whatever they hold, and is made once per
+    number of holes.
+    """
+    values = [f"v{i}" for i in range(holes)]
+    text = "".join(f"{{p{i}}}{{v{i}}}" for i in range(holes)) + f"{{p{holes}}}"
+    source = (f"def make({', '.join(f'p{i}' for i in range(holes + 1))}):\n"
+              f"    return lambda {', '.join(values)}: f'{text}'\n")
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # the source names the pieces and values; no data is in it
+    maker: Callable[..., Callable[..., str]] = namespace["make"]
+    return maker
+
+
 class Template:
     """An event serialized once, in pieces, for the high-volume noise.
 
@@ -710,14 +746,15 @@ class Template:
     fields, order and types of a dict event. The event's own fields after ``UtcTime`` (or
     after the system fields, outside Sysmon) form ``tail``, a %-format whose holes are the
     ``variable`` fields (named in the event's field order, the order of the holes);
-    :meth:`HostLog.raw` fills it when the event is made and ``finalize``
-    splices the time, record id and event id between the fixed pieces. Values for string
+    ``fill(*values)`` makes the same text faster, and is what the event builders use when
+    the event is made. ``finalize`` splices the time, record id and event id between the
+    fixed pieces. Values for string
     holes must be JSON-safe text (no quote, backslash or control character): addresses,
     host names, plain words; holes named in ``json`` take JSON text, quotes included
     (``orjson.dumps(value).decode()``), for values such as command lines.
     """
 
-    __slots__ = ("channel", "parts", "sysmon", "tail")
+    __slots__ = ("channel", "fill", "parts", "sysmon", "tail")
 
     def __init__(self, event: Event, variable: tuple[str, ...],
                  json: tuple[str, ...] = ()) -> None:
@@ -745,14 +782,22 @@ class Template:
             text = '"' + text
             if "@@" in head:
                 raise ValueError("variable template fields must come after UtcTime")
-        text = text.replace("%", "%%")
+        # The text between the holes (a string hole keeps its quotes in the text).
+        pieces = []
         for i, key in enumerate(variable):
             marker = f'"@@{i}@@"'
             if text.count(marker) != 1:
                 raise ValueError(f"template marker for {key} not unique")
-            bare = isinstance(event[key], int) or key in json
-            text = text.replace(marker, "%s" if bare else '"%s"')
-        self.tail = _stand_in(text)
+            before, text = text.split(marker)
+            if isinstance(event[key], int) or key in json:
+                pieces.append(before)
+            else:
+                pieces.append(before + '"')
+                text = '"' + text
+        pieces.append(text)
+        pieces = [_stand_in(piece) for piece in pieces]
+        self.tail = "%s".join(piece.replace("%", "%%") for piece in pieces)
+        self.fill: Callable[..., str] = _filler(len(variable))(*pieces)
         system = orjson.dumps({k: event[k] for k in _SYSTEM_KEYS[:4]}).decode()[:-1]
         provider, channel, computer = (orjson.dumps(event[k]).decode()
                                        for k in ("Provider_Name", "Channel", "Computer"))

@@ -72,6 +72,8 @@ class LateralPlanner:
                 shell = self.rdp[key]
                 return shell, shell.account, t
         src_log, tgt_log = src.log, target.log
+        net = sim.net
+        sport = sim.port()  # the connection's source port, in every log that shows it
         if self.technique == "psexec":
             with p.step(src, "lateral_movement", tech, vic, f"PsExec to {name}"):
                 if "psexec" not in self.tools_dropped:
@@ -84,12 +86,11 @@ class LateralPlanner:
                     cwd=TOOL_DIR, integrity="High")
                 src_log.explicit_logon(t + 100_000, self.actor.account, self.admin.name, NETBIOS,
                                        name, tool, tip)
-                src_log.network(t + 200_000, tool, ip, sim.net.port(), tip, 445,
-                                target.host.fqdn)
+                src_log.network(t + 200_000, tool, ip, sport, tip, 445, target.host.fqdn)
             t += 400_000
             with p.step(target, "lateral_movement", tech, self.admin.name, "PSEXESVC on target"):
                 tgt_log.logon(t, remote, 3, ip, src.host.name.upper(), elevated=True,
-                              kerberos=False, port=sim.net.port())
+                              kerberos=False, port=sport)
                 tgt_log.share_access(t + 40_000, remote, ip, "ADMIN$")
                 tgt_log.share_access(t + 60_000, remote, ip, "ADMIN$", "PSEXESVC.exe", "0x2")
                 sysproc = Proc(target.services.guid, 4, IMAGES["system"], "", SYSTEM_ACCOUNT)
@@ -99,9 +100,11 @@ class LateralPlanner:
                                          target.services, SYSTEM_ACCOUNT, integrity="System")
                 tgt_log.pipe(t + 170_000, svc, "\\PSEXESVC")
                 tgt_log.pipe(t + 190_000, svc, f"\\PSEXESVC-{src.host.name.upper()}-{self.rng.randrange(1000, 9999)}-stdin")
-            uid = sim.net.conn(t - 300_000, ip, tip, 445, service="smb,ntlm", duration=30.0,
-                               orig_bytes=480_000, resp_bytes=22_000)
-            p.net("lateral_movement", tech, src.host, [("conn", uid, t - 300_000)], f"SMB to {name}")
+            if net is not None:
+                uid = net.conn(t - 300_000, ip, tip, 445, service="smb,ntlm", duration=30.0,
+                               orig_bytes=480_000, resp_bytes=22_000, sport=sport)
+                p.net("lateral_movement", tech, src.host, [("conn", uid, t - 300_000)],
+                      f"SMB to {name}")
             self._first_hop(target, t)
             return svc, SYSTEM_ACCOUNT, t + 500_000
         if self.technique == "wmi":
@@ -113,17 +116,20 @@ class LateralPlanner:
                     integrity="High")
                 src_log.explicit_logon(t + 80_000, self.actor.account, self.admin.name, NETBIOS,
                                        name, tool, tip)
-                src_log.network(t + 150_000, tool, ip, sim.net.port(), tip, 135, target.host.fqdn)
+                src_log.network(t + 150_000, tool, ip, sport, tip, 135, target.host.fqdn)
             t += 300_000
             with p.step(target, "lateral_movement", tech, self.admin.name, "WMI logon on target"):
+                # The logon comes over the DCOM connection (port 49667), not the mapper's.
+                dcom_port = sim.port()
                 tgt_log.logon(t, remote, 3, ip, src.host.name.upper(), elevated=True,
-                              kerberos=False, port=sim.net.port())
-            u1 = sim.net.conn(t - 200_000, ip, tip, 135, service="dce_rpc", duration=0.05,
-                              orig_bytes=1_400, resp_bytes=600)
-            u2 = sim.net.conn(t - 150_000, ip, tip, 49_667, service="dce_rpc", duration=1.2,
-                              orig_bytes=6_200, resp_bytes=3_100)
-            p.net("lateral_movement", tech, src.host, [("conn", u1, t - 200_000),
-                                                      ("conn", u2, t - 150_000)], f"DCOM to {name}")
+                              kerberos=False, port=dcom_port)
+            if net is not None:
+                u1 = net.conn(t - 200_000, ip, tip, 135, service="dce_rpc", duration=0.05,
+                              orig_bytes=1_400, resp_bytes=600, sport=sport)
+                u2 = net.conn(t - 150_000, ip, tip, 49_667, service="dce_rpc", duration=1.2,
+                              orig_bytes=6_200, resp_bytes=3_100, sport=dcom_port)
+                p.net("lateral_movement", tech, src.host,
+                      [("conn", u1, t - 200_000), ("conn", u2, t - 150_000)], f"DCOM to {name}")
             self._first_hop(target, t)
             wmiprvse = Proc(target.wmiprvse.guid, target.wmiprvse.pid, target.wmiprvse.image,
                             target.wmiprvse.cmdline, target.wmiprvse.account, "System")
@@ -139,20 +145,22 @@ class LateralPlanner:
                                       self.actor.account, integrity="High")
             src_log.explicit_logon(t + 300_000, self.actor.account, self.admin.name, NETBIOS,
                                    name, tool, tip)
-            src_log.network(t + 200_000, tool, ip, sim.net.port(), tip, 3389, target.host.fqdn)
+            src_log.network(t + 200_000, tool, ip, sport, tip, 3389, target.host.fqdn)
         t += 2 * US
         with p.step(target, "lateral_movement", tech, self.admin.name, "RDP logon on target"):
             tgt_log.rdp_authenticated(t, self.admin.name, NETBIOS, ip)
             tgt_log.logon(t + 2 * US, remote, 10, ip, src.host.name.upper(), elevated=True,
-                          port=sim.net.port())
+                          port=sport)
             init, _ = tgt_log.process(t + 4 * US, IMAGES["userinit"], "C:\\Windows\\system32\\userinit.exe",
                                       target.winlogon, remote, integrity="High")
             explorer, _ = tgt_log.process(t + 5 * US, IMAGES["explorer"], "C:\\Windows\\Explorer.EXE",
                                           init, remote, integrity="High")
             tgt_log.process(t + 6 * US, IMAGES["rdpclip"], "rdpclip", target.svchost, remote)
-        uid = sim.net.conn(t - 1 * US, ip, tip, 3389, service="ssl", duration=2.5 * 3600,
-                           orig_bytes=3_100_000, resp_bytes=41_000_000)
-        p.net("lateral_movement", tech, src.host, [("conn", uid, t - 1 * US)], f"RDP to {name}")
+        if net is not None:
+            uid = net.conn(t - 1 * US, ip, tip, 3389, service="ssl", duration=2.5 * 3600,
+                           orig_bytes=3_100_000, resp_bytes=41_000_000, sport=sport)
+            p.net("lateral_movement", tech, src.host, [("conn", uid, t - 1 * US)],
+                  f"RDP to {name}")
         self._first_hop(target, t + 2 * US)
         self.rdp[(name, sim.clock.day_of(t))] = explorer
         return explorer, remote, t + 30 * US
@@ -178,19 +186,22 @@ class LateralPlanner:
         # The copy lands on the file server as an SMB session from the engineering workstation.
         acct = Account(self.admin.name, NETBIOS, self.admin.sid, sim.logon_id(self.rng),
                        sim.logon_guid(self.rng))
+        sport = sim.port()
         with self.p.step(fs, "collection", "T1039", self.admin.name, "copy into C$ staging"):
             fs.log.logon(t2, acct, 3, target.host.ip, target.host.name.upper(), elevated=True,
-                         port=sim.net.port())
+                         port=sport)
             fs.log.share_access(t2 + 50_000, acct, target.host.ip, "C$")
             for i in range(3):
                 fs.log.share_access(t2 + 90_000 + i * 200_000, acct, target.host.ip, "C$",
                                     f"ProgramData\\SoftwareDistribution\\cache\\{target.host.name}\\"
                                     f"{['HX40_housing_rev7.SLDASM', 'seeker_head_thermal.pdf', 'test_matrix_Q2.xlsx'][i]}",
                                     "0x2")
-        size = 180_000_000 + int(self.rng.random() * 300_000_000)
-        uid = sim.net.conn(t2, target.host.ip, fs.host.ip, 445, service="smb", duration=size / 9e7,
-                           orig_bytes=size, resp_bytes=size // 150)
-        self.p.net("collection", "T1039", target.host, [("conn", uid, t2)], "copy to staging")
+        if (net := sim.net) is not None:
+            size = 180_000_000 + int(net.rng.random() * 300_000_000)
+            uid = net.conn(t2, target.host.ip, fs.host.ip, 445, service="smb",
+                           duration=size / 9e7, orig_bytes=size, resp_bytes=size // 150,
+                           sport=sport)
+            self.p.net("collection", "T1039", target.host, [("conn", uid, t2)], "copy to staging")
 
     def stage(self, t: int) -> None:
         """Password-protected archive volumes in the staging folder of the file server."""
@@ -246,16 +257,19 @@ class LateralPlanner:
         acct = Account(self.admin.name, NETBIOS, self.admin.sid, sim.logon_id(self.rng),
                        sim.logon_guid(self.rng))
         rel = path.split(":\\", 1)[1]
+        sport = sim.port()
         with self.p.step(target, "lateral_movement", "T1570", self.admin.name, f"tool copied: {rel}"):
             target.log.logon(t, acct, 3, ip, self.src.host.name.upper(), elevated=True,
-                             kerberos=False, port=sim.net.port())
+                             kerberos=False, port=sport)
             target.log.share_access(t + 30_000, acct, ip, "C$")
             target.log.share_access(t + 60_000, acct, ip, "C$", rel, "0x2")
             target.log.file_create(t + 90_000, Proc(target.services.guid, 4, IMAGES["system"], "",
                                                     SYSTEM_ACCOUNT), path)
-        uid = sim.net.conn(t, ip, target.host.ip, 445, service="smb", duration=0.8,
-                           orig_bytes=2_400_000, resp_bytes=9_000)
-        self.p.net("lateral_movement", "T1570", self.src.host, [("conn", uid, t)], "tool transfer")
+        if sim.net is not None:
+            uid = sim.net.conn(t, ip, target.host.ip, 445, service="smb", duration=0.8,
+                               orig_bytes=2_400_000, resp_bytes=9_000, sport=sport)
+            self.p.net("lateral_movement", "T1570", self.src.host, [("conn", uid, t)],
+                       "tool transfer")
 
     def exfiltrate(self, t: int, *, part: int, parts: int) -> None:
         """Send this night's share of the archive out by the variant's channel."""
@@ -295,16 +309,18 @@ class LateralPlanner:
                                        "curl upload of an archive volume")
             rate = 8e5 + rng.random() * 1.7e6  # throttled: quiet, not fast
             dur = size / rate
+            sport = sim.port()
             with self.p.step(fs, "exfiltration", "T1048.002", self.admin.name, "upload connection"):
                 fs.log.dns(t, proc, domain, f"::ffff:{ip};")
-                fs.log.network(t + 40_000, proc, fs.host.ip, sim.net.port(), ip, 443, domain)
-            ud = sim.net.dns(t, fs.host.ip, sim.dc_ip, domain, [ip], ttl=60)
+                fs.log.network(t + 40_000, proc, fs.host.ip, sport, ip, 443, domain)
             sent = int(size * 1.013)
-            uc = sim.net.tls(t + 40_000, fs.host.ip, ip, domain, orig_bytes=sent,
-                             resp_bytes=4_200, duration=dur)
-            self.p.net("exfiltration", "T1048.002", fs.host,
-                       [("dns", ud, t), ("conn", uc, t + 40_000), ("ssl", uc, t + 40_000)],
-                       "archive upload")
+            if (net := sim.net) is not None:
+                ud = net.dns(t, fs.host.ip, sim.dc_ip, domain, [ip], ttl=60)
+                uc = net.tls(t + 40_000, fs.host.ip, ip, domain, orig_bytes=sent,
+                             resp_bytes=4_200, duration=dur, sport=sport)
+                self.p.net("exfiltration", "T1048.002", fs.host,
+                           [("dns", ud, t), ("conn", uc, t + 40_000), ("ssl", uc, t + 40_000)],
+                           "archive upload")
             end = t + int(dur * US)
             self._flow(domain, ip, sent, t + 40_000, end, "https")
             t = end + self.p.secs(20, 300)
@@ -325,30 +341,41 @@ class LateralPlanner:
         proc, t = self.remote_exec(fs, t, "", cmd, "exfiltration", "T1567.002",
                                    "rclone to cloud storage", image=img)
         api_ip = sim.ext.ip(MEGA_API)
+        sport = sim.port()
         with self.p.step(fs, "exfiltration", "T1567.002", self.admin.name, "rclone API session"):
             fs.log.dns(t, proc, MEGA_API, f"::ffff:{api_ip};")
-            fs.log.network(t + 30_000, proc, fs.host.ip, sim.net.port(), api_ip, 443, MEGA_API)
-        records = [("dns", sim.net.dns(t, fs.host.ip, sim.dc_ip, MEGA_API, [api_ip], ttl=300), t)]
-        uid = sim.net.tls(t + 30_000, fs.host.ip, api_ip, MEGA_API, orig_bytes=9_000,
-                          resp_bytes=14_000, duration=4.0, subject="CN=*.api.mega.co.nz")
-        records += [("conn", uid, t + 30_000), ("ssl", uid, t + 30_000)]
+            fs.log.network(t + 30_000, proc, fs.host.ip, sport, api_ip, 443, MEGA_API)
+        net = sim.net
+        records: list[tuple[str, str | None, int]] = []
+        if net is not None:
+            records.append(("dns", net.dns(t, fs.host.ip, sim.dc_ip, MEGA_API, [api_ip],
+                                           ttl=300), t))
+            uid = net.tls(t + 30_000, fs.host.ip, api_ip, MEGA_API, orig_bytes=9_000,
+                          resp_bytes=14_000, duration=4.0, subject="CN=*.api.mega.co.nz",
+                          sport=sport)
+            records += [("conn", uid, t + 30_000), ("ssl", uid, t + 30_000)]
         t += 6 * US
         for _name, size in volumes:
             storage = f"gfs{rng.randrange(200, 300)}n{rng.randrange(10, 200):03d}.userstorage.mega.co.nz"
             ip = sim.ext.ip(storage)
             rate = 1e6 + rng.random() * 2e6
             dur = size / rate
+            sport = sim.port()
             with self.p.step(fs, "exfiltration", "T1567.002", self.admin.name, "upload to storage node"):
                 fs.log.dns(t, proc, storage, f"::ffff:{ip};")
-                fs.log.network(t + 30_000, proc, fs.host.ip, sim.net.port(), ip, 443, storage)
-            records.append(("dns", sim.net.dns(t, fs.host.ip, sim.dc_ip, storage, [ip], ttl=300), t))
+                fs.log.network(t + 30_000, proc, fs.host.ip, sport, ip, 443, storage)
             sent = int(size * 1.004)
-            uid = sim.net.tls(t + 30_000, fs.host.ip, ip, storage, orig_bytes=sent, resp_bytes=6_000,
-                              duration=dur, subject="CN=*.userstorage.mega.co.nz")
-            records += [("conn", uid, t + 30_000), ("ssl", uid, t + 30_000)]
+            if net is not None:
+                records.append(("dns", net.dns(t, fs.host.ip, sim.dc_ip, storage, [ip],
+                                               ttl=300), t))
+                uid = net.tls(t + 30_000, fs.host.ip, ip, storage, orig_bytes=sent,
+                              resp_bytes=6_000, duration=dur,
+                              subject="CN=*.userstorage.mega.co.nz", sport=sport)
+                records += [("conn", uid, t + 30_000), ("ssl", uid, t + 30_000)]
             self._flow(storage, ip, sent, t + 30_000, t + int(dur * US), "cloud")
             t += int(dur * US / 4) + self.p.secs(2, 20)  # four transfers in parallel
-        self.p.net("exfiltration", "T1567.002", fs.host, records, "rclone upload")
+        if net is not None:
+            self.p.net("exfiltration", "T1567.002", fs.host, records, "rclone upload")
 
     def _exfil_dns(self, t: int, volumes: list[tuple[str, int]], *, first: bool) -> None:
         from spearhunt.simulate.campaign import TUNNEL_DOMAINS
@@ -364,7 +391,8 @@ class LateralPlanner:
         proc, t = self.remote_exec(fs, t, "powershell", cmd, "exfiltration", "T1048.003",
                                    "DNS tunnelling script")
         session = f"{rng.getrandbits(20):05x}"
-        records: list[tuple[str, str, int]] = []
+        records: list[tuple[str, str | None, int]] = []
+        net = sim.net
         with self.p.step(fs, "exfiltration", "T1048.003", self.admin.name, "DNS tunnel queries"):
             for _name, size in volumes:
                 per_query = 70
@@ -375,11 +403,13 @@ class LateralPlanner:
                     enc = base64.b32encode(raw).decode().lower().rstrip("=")
                     q = f"{enc[:56]}.{enc[56:]}.{i:x}.{session}.{domain}"
                     fs.log.dns(t, proc, q, "type:  16 ok")
-                    records.append(("dns", sim.net.dns(t, fs.host.ip, sim.dc_ip, q,
+                    if net is not None:
+                        records.append(("dns", net.dns(t, fs.host.ip, sim.dc_ip, q,
                                                        ["TXT 2 ok"], qtype="TXT", ttl=0), t))
                     t += int((0.12 + rng.random() * 0.3) * US)
                 self._flow(domain, ns_ip, n * per_query, start, t, "dns")
-        self.p.net("exfiltration", "T1048.003", fs.host, records, "DNS tunnel")
+        if net is not None:
+            self.p.net("exfiltration", "T1048.003", fs.host, records, "DNS tunnel")
 
     def cleanup(self) -> None:
         """Delete the staging folder after the last upload."""

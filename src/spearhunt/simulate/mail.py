@@ -125,7 +125,7 @@ class MailWriter:
         msg = EmailMessage(policy=self.policy)
         when = self.sim.clock.datetime(ts)
         sdomain = sender.rsplit("@", 1)[1]
-        relay_ip = relay_ip or self.sim.ext.ip(f"mail.{sdomain}")
+        relay_ip = relay_ip or self.sim.mail_ext.ip(f"mail.{sdomain}")
         if external:
             msg["Return-Path"] = f"<{sender}>"
             msg["Received"] = (f"from mail.{sdomain} (mail.{sdomain} [{relay_ip}]) by {MX} "
@@ -157,7 +157,7 @@ class MailWriter:
         """The spear-phishing mail, exactly as planned by the campaign."""
         lure, victim = self.c.lure, self.c.victim
         msg = self._base(lure.sent, lure.sender_name, lure.sender, victim, lure.subject,
-                         external=True, relay_ip=self.sim.ext.ip("mail-relay.example.net"))
+                         external=True, relay_ip=self.sim.mail_ext.ip("mail-relay.example.net"))
         del msg["Message-ID"]
         msg["Message-ID"] = lure.message_id
         msg["Reply-To"] = lure.reply_to

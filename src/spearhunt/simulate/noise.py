@@ -10,7 +10,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
-from operator import itemgetter
 
 from spearhunt.simulate.clock import HOUR, MINUTE, US
 from spearhunt.simulate.context import HostState, Session, Sim
@@ -32,6 +31,11 @@ SAAS = (f"{TENANT}.sharepoint.com", f"{TENANT}-my.sharepoint.com", "outlook.offi
         "teams.microsoft.com", "graph.microsoft.com", "substrate.office.com")
 UPDATE_HTTP = ("ctldl.windowsupdate.com", "crl.microsoft.com", "ocsp.digicert.com",
                "download.windowsupdate.com")
+S3 = "s3.eu-central-1.amazonaws.com"
+# Every name the noise resolves, in a fixed order. They are given their addresses up front
+# (Externals.reserve), so that an address does not depend on which activity asks first, nor
+# on whether the names only Zeek shows (UPDATE_HTTP) are asked for at all.
+NAMES = (*BROWSING, *SAAS, *UPDATE_HTTP, S3)
 EDGE_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/122.0.0.0 Safari/537.36 Edg/122.0.0.0")
 CRYPTO_UA = "Microsoft-CryptoAPI/10.0"
@@ -53,16 +57,16 @@ def _pick(rng: random.Random, items: tuple[str, ...]) -> str:
 @dataclass(frozen=True, slots=True)
 class _Site:
     """What a page load of one site writes, prepared once per session: Sysmon 22's event
-    text, Sysmon 3's around the source port, the Zeek DNS route and TLS site."""
+    text and Sysmon 3's around the source port."""
 
     query: str
     net_head: str
     net_tail: str
-    route: DnsRoute
-    tls: TlsSite
 
 
-_Sites = tuple[Template, Template, list[_Site]]
+# Per kind of page load (browser, Outlook): the Sysmon 22 and 3 templates, the sites, and
+# their Zeek DNS routes and TLS sites (empty when Zeek is not generated).
+_Sites = tuple[Template, Template, list[_Site], list[tuple[DnsRoute, TlsSite]]]
 
 
 def _browse_sites(sim: Sim, hs: HostState, s: Session, ts: int) -> dict[str, _Sites]:
@@ -80,13 +84,15 @@ def _browse_sites(sim: Sim, hs: HostState, s: Session, ts: int) -> dict[str, _Si
             q_tpl = Template(q, ("QueryName", "QueryResults"))
             n_tpl = Template(n, ("SourcePort", "DestinationIp", "DestinationHostname"))
             sites = []
+            wire = []
             for name in names:
                 ip = sim.ext.ip(name)
                 head, tail = n_tpl.split((0, ip, name), 0)
-                sites.append(_Site(q_tpl.tail % (name, f"::ffff:{ip};"), head, tail,
-                                   NetLog.dns_route(src, sim.dc_ip, name, [ip]),
-                                   NetLog.tls_site(src, ip, name)))
-            t[key] = (q_tpl, n_tpl, sites)
+                sites.append(_Site(q_tpl.tail % (name, f"::ffff:{ip};"), head, tail))
+                if sim.net is not None:
+                    wire.append((sim.net.route(src, sim.dc_ip, name, [ip]),
+                                 NetLog.tls_site(src, ip, name)))
+            t[key] = (q_tpl, n_tpl, sites, wire)
     return t
 
 
@@ -94,24 +100,37 @@ def browse(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Rand
     """A page load: the browser (or Outlook) resolves a few names and opens TLS connections.
 
     The busiest activity by far, so it appends prepared text: per site, Sysmon 22 and 3 on the
-    host (the Sysmon source port is the one in conn.log), dns.log, conn.log and ssl.log.
+    host (the Sysmon source port is the one in conn.log), dns.log (unless the host's DNS cache
+    answers), conn.log and ssl.log.
     """
     if s is None:
         return
     rnd = rng.random
     outlook = rnd() < 0.15
-    q_tpl, n_tpl, sites = _browse_sites(sim, hs, s, ts)["outlook" if outlook else "browser"]
+    q_tpl, n_tpl, sites, wire = (s.templates or _browse_sites(sim, hs, s, ts))[
+        "outlook" if outlook else "browser"]
     append = hs.log.buffer.append
-    fetch = sim.net.fetch
-    src = hs.host.ip
     n = len(sites)
     t = ts
+    if sim.net is None:
+        for _ in range(1 + int(rnd() * 6)):
+            site = sites[int(rnd() * n)]
+            append((t, q_tpl, site.query))
+            append((t + 20_000, n_tpl, f"{site.net_head}{49152 + int(rnd() * 16000)}"
+                                       f"{site.net_tail}"))
+            t += 20_000 + int(rnd() * 900_000)
+        return
+    # The same draws, in the same order, and the Zeek records of each visit.
+    fetch = sim.net.fetch
+    src = hs.host.ip
     for _ in range(1 + int(rnd() * 6)):
-        site = sites[int(rnd() * n)]
+        i = int(rnd() * n)
+        site = sites[i]
         append((t, q_tpl, site.query))
         sport = 49152 + int(rnd() * 16000)
         append((t + 20_000, n_tpl, f"{site.net_head}{sport}{site.net_tail}"))
-        fetch(t, src, site.route, site.tls, sport)
+        route, tls = wire[i]
+        fetch(t, src, route, tls, sport)
         t += 20_000 + int(rnd() * 900_000)
 
 
@@ -168,8 +187,10 @@ def file_share(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
     servers = sim.file_servers
     fs = sim.hosts[servers[int(rng.random() * len(servers))].name]
     acct = Account(s.user.sam, NETBIOS, s.user.sid, sim.logon_id(rng), s.account.logon_guid)
+    sport = None  # the SMB connection's source port, when the logon shows it
     if not s.share_logon:
-        fs.log.noise_logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sim.net.port())
+        sport = sim.port()
+        fs.log.noise_logon(ts, acct, 3, hs.host.ip, hs.host.name.upper(), port=sport)
         s.share_logon = True
     share = "Engineering" if hs.host.role == "ws-eng" or rng.random() < 0.5 else "Projects"
     fs.log.noise_share_access(ts + 2_000, acct, hs.host.ip, share)
@@ -178,9 +199,11 @@ def file_share(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
         name = f"{folder}\\{_pick(rng, DOCS).replace(' ', '_')}{_pick(rng, ENG_EXT)}"
         fs.log.noise_share_access(ts + 5_000 + i * 400_000, acct, hs.host.ip, share, name,
                                   "0x120089")
-    size = int(rng.expovariate(1 / 3_000_000))
-    sim.net.conn(ts, hs.host.ip, fs.host.ip, 445, service="smb", duration=1 + rng.random() * 60,
-                 orig_bytes=2_000 + size // 30, resp_bytes=10_000 + size)
+    if (net := sim.net) is not None:
+        size = int(net.rng.expovariate(1 / 3_000_000))
+        net.conn(ts, hs.host.ip, fs.host.ip, 445, service="smb",
+                 duration=1 + net.rng.random() * 60, orig_bytes=2_000 + size // 30,
+                 resp_bytes=10_000 + size, sport=sport)
 
 
 def unlock(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
@@ -196,12 +219,14 @@ def big_upload(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
         return
     name = f"{TENANT}-my.sharepoint.com"
     ip = sim.ext.ip(name)
-    sim.net.dns(ts, hs.host.ip, sim.dc_ip, name, [ip])
-    size = int(80_000_000 + rng.random() * 900_000_000)
     onedrive = Proc(s.explorer.guid, s.explorer.pid, IMAGES["onedrive"], "", s.account)
-    hs.log.network(ts + 30_000, onedrive, hs.host.ip, sim.net.port(), ip, 443, name)
-    sim.net.tls(ts + 30_000, hs.host.ip, ip, name, orig_bytes=size, resp_bytes=size // 200,
-                duration=size / 4_000_000)
+    sport = sim.port()
+    hs.log.network(ts + 30_000, onedrive, hs.host.ip, sport, ip, 443, name)
+    if (net := sim.net) is not None:
+        net.resolve(ts, net.route(hs.host.ip, sim.dc_ip, name, [ip]))
+        size = int(80_000_000 + net.rng.random() * 900_000_000)
+        net.tls(ts + 30_000, hs.host.ip, ip, name, orig_bytes=size, resp_bytes=size // 200,
+                duration=size / 4_000_000, sport=sport)
 
 
 def admin_work(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.Random) -> None:
@@ -234,36 +259,44 @@ def admin_work(sim: Sim, hs: HostState, s: Session | None, ts: int, rng: random.
                               f"PsExec64.exe \\\\{target.host.name} -accepteula -s {child}",
                               s.explorer, adm, cwd="C:\\Tools\\SysinternalsSuite\\",
                               integrity="High")
-        log.network(ts + 500_000, tool, hs.host.ip, sim.net.port(), target.host.ip, 445,
+        sport = sim.port()
+        log.network(ts + 500_000, tool, hs.host.ip, sport, target.host.ip, 445,
                     target.host.fqdn)
-        _psexec_target(sim, target, hs, remote, rel, child, rng)
+        _psexec_target(sim, target, hs, remote, rel, child, sport, ts + 500_000)
     elif roll < 0.88:
         tool, _ = log.process(ts, IMAGES["mstsc"], f"\"C:\\Windows\\system32\\mstsc.exe\" /v:{target.host.name}",
                               s.explorer, s.account)
-        log.network(ts + 400_000, tool, hs.host.ip, sim.net.port(), target.host.ip, 3389,
+        sport = sim.port()
+        log.network(ts + 400_000, tool, hs.host.ip, sport, target.host.ip, 3389,
                     target.host.fqdn)
         target.log.rdp_authenticated(rel, adm.name, NETBIOS, hs.host.ip)
         target.log.logon(rel + 2 * US, remote, 10, hs.host.ip, hs.host.name.upper(),
-                         elevated=True, port=sim.net.port())
-        sim.net.conn(ts + 400_000, hs.host.ip, target.host.ip, 3389, service="ssl",
-                     duration=600 + rng.random() * 3000, orig_bytes=int(2e6 * rng.random()) + 90_000,
-                     resp_bytes=int(3e7 * rng.random()) + 500_000)
+                         elevated=True, port=sport)
+        if (net := sim.net) is not None:
+            draw = net.rng.random
+            net.conn(ts + 400_000, hs.host.ip, target.host.ip, 3389, service="ssl",
+                     duration=600 + draw() * 3000, orig_bytes=int(2e6 * draw()) + 90_000,
+                     resp_bytes=int(3e7 * draw()) + 500_000, sport=sport)
     else:
         query = _pick(rng, ("computersystem get model,manufacturer", "qfe list brief",
                             "logicaldisk get size,freespace", "os get lastbootuptime"))
         tool, _ = log.process(ts, IMAGES["wmic"], f"wmic /node:{target.host.name} {query}",
                               s.explorer, adm, integrity="High")
+        sport = sim.port()
         target.log.logon(rel, remote, 3, hs.host.ip, hs.host.name.upper(), elevated=True,
-                         port=sim.net.port())
-        sim.net.conn(ts + 300_000, hs.host.ip, target.host.ip, 135, service="dce_rpc",
-                     duration=0.02, orig_bytes=1_200, resp_bytes=400)
+                         port=sport)
+        if sim.net is not None:
+            sim.net.conn(ts + 300_000, hs.host.ip, target.host.ip, 135, service="dce_rpc",
+                         duration=0.02, orig_bytes=1_200, resp_bytes=400, sport=sport)
 
 
 def _psexec_target(sim: Sim, target: HostState, src: HostState, remote: Account, ts: int,
-                   command: str, rng: random.Random) -> None:
+                   command: str, sport: int, connected: int) -> None:
+    """PsExec's side on the target, over the SMB connection made at ``connected`` from
+    ``sport``."""
     log = target.log
     ip = src.host.ip
-    log.logon(ts, remote, 3, ip, src.host.name.upper(), elevated=True, port=sim.net.port())
+    log.logon(ts, remote, 3, ip, src.host.name.upper(), elevated=True, port=sport)
     log.share_access(ts + 40_000, remote, ip, "ADMIN$")
     log.share_access(ts + 60_000, remote, ip, "ADMIN$", "PSEXESVC.exe", "0x2")
     svc = target.services
@@ -276,8 +309,10 @@ def _psexec_target(sim: Sim, target: HostState, src: HostState, remote: Account,
     exe = command.split(" ", 1)[0]
     key = {"gpupdate": "gpupdate", "ipconfig": "ipconfig", "cmd": "cmd"}.get(exe, "cmd")
     log.process(ts + 300_000, IMAGES[key], command, psexesvc, SYSTEM_ACCOUNT, integrity="System")
-    sim.net.conn(ts - 100_000, ip, target.host.ip, 445, service="smb",
-                 duration=2 + rng.random() * 8, orig_bytes=420_000, resp_bytes=9_000)
+    if (net := sim.net) is not None:
+        net.conn(connected, ip, target.host.ip, 445, service="smb",
+                 duration=2 + net.rng.random() * 8, orig_bytes=420_000, resp_bytes=9_000,
+                 sport=sport)
 
 
 # ---- activities on every host ------------------------------------------------------------
@@ -317,12 +352,16 @@ def system_background(sim: Sim, hs: HostState, s: Session | None, ts: int,
                            "TaskCache\\Tree\\Microsoft\\Windows\\UpdateOrchestrator\\Schedule Scan\\"
                            "Index", "DWORD (0x00000003)")
     elif roll < 0.9:
-        name = _pick(rng, UPDATE_HTTP)
-        ip = sim.ext.ip(name)
-        sim.net.dns(ts, hs.host.ip, sim.dc_ip, name, [ip], ttl=3600)
-        sim.net.http(ts + 30_000, hs.host.ip, ip, name,
-                     f"/msdownload/update/v3/static/trustedr/en/disallowedcertstl.cab?{rng.getrandbits(40):x}",
-                     user_agent=CRYPTO_UA, response_len=int(rng.random() * 30_000) + 800,
+        # CryptoAPI fetching the certificate trust list: no endpoint event, only traffic.
+        if (net := sim.net) is not None:
+            zr = net.rng
+            name = _pick(zr, UPDATE_HTTP)
+            ip = sim.ext.ip(name)
+            net.resolve(ts, net.route(hs.host.ip, sim.dc_ip, name, [ip], ttl=3600))
+            net.http(ts + 30_000, hs.host.ip, ip, name,
+                     f"/msdownload/update/v3/static/trustedr/en/disallowedcertstl.cab?"
+                     f"{zr.getrandbits(40):x}",
+                     user_agent=CRYPTO_UA, response_len=int(zr.random() * 30_000) + 800,
                      mime="application/vnd.ms-cab-compressed")
     else:
         sim.system_child(hs, ts, "gpupdate", "gpupdate.exe /target:computer", parent=hs.svchost)
@@ -372,10 +411,11 @@ def server_logons(sim: Sim, hs: HostState, s: Session | None, ts: int,
         return
     acct = Account(user.sam if rng.random() < 0.6 else src.machine_account, NETBIOS, user.sid,
                    sim.logon_id(rng), sim.logon_guid(rng))
-    hs.log.noise_logon(ts, acct, 3, src.ip, "-", port=sim.net.port())
+    hs.log.noise_logon(ts, acct, 3, src.ip, "-", port=sim.port())
     if hs.host.role == "dc":
-        sim.net.conn(ts - 20_000, src.ip, hs.host.ip, 88, service="krb_tcp", duration=0.01,
-                     orig_bytes=1_500, resp_bytes=1_600)
+        if sim.net is not None:
+            sim.net.conn(ts - 20_000, src.ip, hs.host.ip, 88, service="krb_tcp", duration=0.01,
+                         orig_bytes=1_500, resp_bytes=1_600)
     elif hs.host.role == "file":
         share = "Engineering" if src.role == "ws-eng" else "Projects"
         hs.log.noise_share_access(ts + 1_000, acct, src.ip, share)
@@ -400,11 +440,13 @@ def nightly_backup(sim: Sim, hs: HostState, day: int, rng: random.Random) -> Non
                            f"{archive} \\\\{fs.name}\\Engineering \\\\{fs.name}\\Projects",
                            cmd, svc, cwd="D:\\Scripts\\", integrity="High")
         size = int(4e9 + rng.random() * 6e9)
-        sim.net.conn(t, hs.host.ip, fs.ip, 445, service="smb", duration=size / 8e7,
-                     orig_bytes=size // 300, resp_bytes=size)
+        sport = sim.port()
+        if sim.net is not None:
+            sim.net.conn(t, hs.host.ip, fs.ip, 445, service="smb", duration=size / 8e7,
+                         orig_bytes=size // 300, resp_bytes=size, sport=sport)
         fsl = sim.hosts[fs.name].log
         fsl.logon(t - 500_000, Account(svc.name, NETBIOS, svc.sid, sim.logon_id(rng), svc.logon_guid),
-                  3, hs.host.ip, "BK-01", elevated=True, port=sim.net.port())
+                  3, hs.host.ip, "BK-01", elevated=True, port=sport)
         fsl.share_access(t, svc, hs.host.ip, "Engineering")
         log.file_create(t + int(size / 8e7) * US, z, archive)
         t += int(size / 8e7) * US + 30 * US
@@ -412,15 +454,17 @@ def nightly_backup(sim: Sim, hs: HostState, day: int, rng: random.Random) -> Non
                              f"\"C:\\Program Files\\Amazon\\AWSCLIV2\\aws.exe\" s3 cp {archive} "
                              f"s3://aldergrove-offsite-backup/{fs.name}/ --storage-class STANDARD_IA",
                              cmd, svc, cwd="D:\\Scripts\\", integrity="High")
-        name = "s3.eu-central-1.amazonaws.com"
+        name = S3
         ip = sim.ext.ip(name)
         log.dns(t + 100_000, aws, name, f"::ffff:{ip};")
-        log.network(t + 200_000, aws, hs.host.ip, sim.net.port(), ip, 443, name)
-        sim.net.dns(t + 100_000, hs.host.ip, sim.dc_ip, name, [ip], ttl=5)
+        sport = sim.port()
+        log.network(t + 200_000, aws, hs.host.ip, sport, ip, 443, name)
         up = int(size * (0.93 + rng.random() * 0.05))
-        sim.net.tls(t + 200_000, hs.host.ip, ip, name, orig_bytes=up, resp_bytes=up // 500,
-                    duration=up / 6e7, subject="CN=*.s3.eu-central-1.amazonaws.com",
-                    issuer="CN=Amazon RSA 2048 M01,O=Amazon,C=US")
+        if sim.net is not None:
+            sim.net.resolve(t + 100_000, sim.net.route(hs.host.ip, sim.dc_ip, name, [ip], ttl=5))
+            sim.net.tls(t + 200_000, hs.host.ip, ip, name, orig_bytes=up, resp_bytes=up // 500,
+                        duration=up / 6e7, subject="CN=*.s3.eu-central-1.amazonaws.com",
+                        issuer="CN=Amazon RSA 2048 M01,O=Amazon,C=US", sport=sport)
         t += int(up / 6e7) * US + 60 * US
 
 
@@ -443,7 +487,6 @@ class _Table:
         self.cum = list(accumulate(w for _, w in spec))
 
 
-_FIRST = itemgetter(0)
 _TABLES = {"ws": _Table(WORKSTATION), "ws-eng": _Table(WORKSTATION), "dc": _Table(SERVER),
            "file": _Table(SERVER), "backup": _Table(SERVER)}
 
@@ -488,6 +531,9 @@ def noise_day(sim: Sim, hs: HostState, day: int, target: int, rng: random.Random
             first, width = session.start + 60 * US, session.end - session.start - 60 * US
             times = [first + int(random_() * width) if random_() < 0.93
                      else day0 + int(random_() * span) for _ in range(n)]
-        for ts, act in sorted(zip(times, chosen, strict=True), key=_FIRST):
+        # The activities are drawn independently of the times, so pairing the sorted times
+        # with them in draw order is as random as sorting (time, activity) pairs, and cheaper.
+        times.sort()
+        for ts, act in zip(times, chosen, strict=True):
             act(sim, hs, session, ts, rng)
         ran += n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,17 @@ STAGES = ("initial_access", "execution", "persistence", "privilege_escalation",
           "command_and_control", "exfiltration", "defense_evasion")
 
 
-def build_truth(sim: Sim, c: Campaign, variant: Variant, mails: MailCounts) -> dict[str, Any]:
-    """The truth document; call after the logs are written (event ids are assigned then)."""
+def build_truth(sim: Sim, c: Campaign, variant: Variant,
+                mails: MailCounts | None) -> dict[str, Any]:
+    """The truth document; call after the logs are written (event ids are assigned then).
+
+    The story is the plan, always whole; the lists of malicious records (``events``,
+    ``network``, ``mails``) and their counts are there only for the sources generated
+    (``sources``), and so is the mail file of patient zero.
+    """
     iso = sim.clock.iso
     cfg = sim.cfg
+    sources = cfg.sources
     events = [
         {
                 "id": ev["SpearhuntEventId"], "stage": step.stage, "technique": step.technique,
@@ -45,9 +53,10 @@ def build_truth(sim: Sim, c: Campaign, variant: Variant, mails: MailCounts) -> d
     stage_counts: dict[str, int] = {}
     for e in events:
         stage_counts[e["stage"]] = stage_counts.get(e["stage"], 0) + 1
-    return {
+    truth: dict[str, Any] = {
         "schema": SCHEMA,
         "seed": cfg.seed,
+        "sources": list(sources),
         "variant": {"name": variant.name, "access": variant.access,
                     "persistence": variant.persistence, "lateral": variant.lateral,
                     "exfil": variant.exfil},
@@ -65,7 +74,7 @@ def build_truth(sim: Sim, c: Campaign, variant: Variant, mails: MailCounts) -> d
             "patient_zero": {
                 "host": victim_host.name, "fqdn": victim_host.fqdn, "ip": victim_host.ip,
                 "user": c.victim.sam, "email": c.victim.email, "message_id": lure.message_id,
-                "mail_file": mails.files.get(lure.message_id),
+                **({"mail_file": mails.files.get(lure.message_id)} if mails else {}),
                 "sender": lure.sender, "subject": lure.subject,
                 "attachment": {"name": lure.filename, "sha256": lure.sha256,
                                "md5": lure.md5, "size": len(lure.data),
@@ -93,14 +102,22 @@ def build_truth(sim: Sim, c: Campaign, variant: Variant, mails: MailCounts) -> d
                  "last_seen": iso(f.last_seen)} for f in c.exfil
             ],
         },
-        "mails": [{"message_id": lure.message_id, "file": mails.files.get(lure.message_id),
-                   "stage": "initial_access", "technique": "T1566.001", "user": c.victim.sam,
-                   "host": victim_host.name}],
-        "events": events,
-        "network": network,
-        "counts": {"malicious_events": len(events), "malicious_network_records": len(network),
-                   "events_by_stage": dict(sorted(stage_counts.items()))},
     }
+    counts: dict[str, Any] = {}
+    if mails is not None:
+        truth["mails"] = [{"message_id": lure.message_id, "file": mails.files.get(lure.message_id),
+                           "stage": "initial_access", "technique": "T1566.001",
+                           "user": c.victim.sam, "host": victim_host.name}]
+    if "endpoint" in sources:
+        truth["events"] = events
+        counts["malicious_events"] = len(events)
+    if "zeek" in sources:
+        truth["network"] = network
+        counts["malicious_network_records"] = len(network)
+    if "endpoint" in sources:
+        counts["events_by_stage"] = dict(sorted(stage_counts.items()))
+    truth["counts"] = counts
+    return truth
 
 
 def write_truth(truth: dict[str, Any], path: Path) -> None:
@@ -125,35 +142,57 @@ services and archives in endpoint/ and network/ are what a real intrusion of thi
 record, written by the simulator; opening the attachment reproduces none of it.
 
 seed {seed}, variant {variant}, {days} days from {start}, {hosts} hosts, {users} users.
+"""
 
+# One section per source, in this order.
+SECTIONS = {
+    "mail": """\
 mail/
     Inbound mail as .eml (RFC 5322), one file per message, named <date>_<arrival order>.eml:
     internal mail, newsletters, supplier invoices, partner mail, some spam, and one
     spear-phishing mail with a weaponized (inert) attachment.
-
+""",
+    "endpoint": """\
 endpoint/<host>.jsonl
     One file per host, one JSON object per line, in time order. {endpoint_shape}
     Channels: Microsoft-Windows-Sysmon/Operational (1, 3, 7, 10, 11, 12, 13, 15, 17, 18, 19,
     20, 21, 22), Security (4624, 4648, 4672, 4688, 4698, 5140, 5145), System (7045),
     Microsoft-Windows-PowerShell/Operational (4104),
     Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational (1149).
-
+""",
+    "zeek": """\
 network/{{conn,dns,http,ssl}}.log
     Zeek logs in Zeek's TSV format (#separator, #fields and #types headers, '-' unset,
     '(empty)' empty), ts in epoch seconds, in time order. The sensor sits on the core
     switch: it sees workstation-to-server traffic (SMB, RPC, RDP, Kerberos), queries to the
-    internal resolver ({dc}) and traffic to the Internet.
+    internal resolver ({dc}) and traffic to the Internet. Hosts resolve names through the
+    Windows DNS client cache: a name asked for again within the TTL of its answer (five
+    minutes for web sites) is answered from the cache, so dns.log has no query for it while
+    Sysmon 22 on the host still logs the lookup.
+""",
+}
 
+TRUTH = """\
 truth.json
     The answer key. Do not open it before hunting. It lists every malicious mail (by
     Message-ID), endpoint event (by SpearhuntEventId) and network record (by Zeek uid) with
     its stage, ATT&CK technique, host and user, and the expected story: patient zero, C2,
     persistence, the hosts reached laterally and from where, the staging archive and the
-    exfiltration (destination, bytes, first and last seen).
+    exfiltration (destination, bytes, first and last seen). "sources" names what this run
+    generated.{omitted}
 
 Variants
     {variant_help}
 """
+
+# What truth.json leaves out when a source is not generated.
+OMITTED = {
+    "mail": '"mails" and patient zero\'s "mail_file"',
+    "endpoint": '"events" (the malicious endpoint events), counts.malicious_events and '
+                "counts.events_by_stage",
+    "zeek": '"network" (the malicious Zeek records) and counts.malicious_network_records',
+}
+NAMES = {"mail": "mail", "endpoint": "endpoint logs", "zeek": "Zeek logs"}
 
 
 SHAPES = {
@@ -172,10 +211,23 @@ SHAPES = {
 
 
 def write_readme(sim: Sim, variant: Variant, path: Path) -> None:
-    """Write README.txt for the analyst."""
+    """Write README.txt for the analyst: a section per source generated."""
     cfg = sim.cfg
-    path.write_text(README.format(
-        org_domain=AD_DOMAIN, seed=cfg.seed, variant=variant.name, days=cfg.days,
-        start=cfg.start.isoformat(), hosts=cfg.hosts, users=cfg.users, dc=sim.dc_ip,
-        variant_help=VARIANT_HELP, endpoint_shape=SHAPES[cfg.endpoint_format]),
-        encoding="utf-8")
+    left_out = [s for s in SECTIONS if s not in cfg.sources]
+    blocks = [README.format(org_domain=AD_DOMAIN, seed=cfg.seed, variant=variant.name,
+                            days=cfg.days, start=cfg.start.isoformat(), hosts=cfg.hosts,
+                            users=cfg.users)]
+    omitted = ""
+    if left_out:
+        made = " and the ".join(NAMES[s] for s in SECTIONS if s in cfg.sources)
+        blocks.append(textwrap.fill(
+            f"This run generated only the {made} (--only {','.join(cfg.sources)}), not the "
+            f"{' or the '.join(NAMES[s] for s in left_out)}. What it generated is the same, "
+            "byte for byte, as in a run of all sources with the same settings.", 92) + "\n")
+        omitted = textwrap.indent(textwrap.fill(" ".join(
+            f"Without the {NAMES[s]} it leaves out {OMITTED[s]}." for s in left_out), 88), "    ")
+        omitted = "\n" + omitted
+    blocks += [SECTIONS[s].format(endpoint_shape=SHAPES[cfg.endpoint_format], dc=sim.dc_ip)
+               for s in SECTIONS if s in cfg.sources]
+    blocks.append(TRUTH.format(omitted=omitted, variant_help=VARIANT_HELP))
+    path.write_text("\n".join(blocks), encoding="utf-8")

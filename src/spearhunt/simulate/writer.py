@@ -13,10 +13,10 @@ from typing import Any
 
 from spearhunt.errors import SimulateError
 from spearhunt.simulate.clock import Clock
-from spearhunt.simulate.config import SimulationConfig, Variant, parse_variant
+from spearhunt.simulate.config import SOURCES, SimulationConfig, Variant, parse_variant
 from spearhunt.simulate.context import Sim
 from spearhunt.simulate.endpoint import write_lines
-from spearhunt.simulate.noise import noise_day
+from spearhunt.simulate.noise import NAMES, noise_day
 from spearhunt.simulate.world import World, build_world
 from spearhunt.simulate.zeek import LOGS, close_logs, open_logs
 
@@ -27,7 +27,11 @@ ProgressFn = Callable[[int, int | None, str], None]
 
 @dataclass(frozen=True, slots=True)
 class SimulationResult:
-    """What a simulation wrote and where: paths, counts per source, the variant and truth."""
+    """What a simulation wrote and where: paths, counts per source, the variant and truth.
+
+    Sources left out by ``config.sources`` count 0 (``network_records`` is empty) and have no
+    path.
+    """
 
     out_dir: Path
     config: SimulationConfig
@@ -50,23 +54,31 @@ class SimulationResult:
         return self.endpoint_events + sum(self.network_records.values()) + self.mails
 
 
-def prepare_out_dir(out_dir: Path, *, force: bool) -> None:
-    """Create ``out_dir``; refuse a non-empty one unless ``force`` (then clear what we own)."""
+# The folder each source writes (also its key in SimulationResult.paths).
+_FOLDERS = {"endpoint": "endpoint", "zeek": "network", "mail": "mail"}
+
+
+def prepare_out_dir(out_dir: Path, *, force: bool,
+                    sources: tuple[str, ...] = SOURCES) -> None:
+    """Create ``out_dir`` and the folders of ``sources``; refuse a non-empty one unless
+    ``force`` (then clear what we own)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise SimulateError("exists and is not a folder", where=str(out_dir))
     if out_dir.exists() and any(out_dir.iterdir()):
         if not force:
             raise SimulateError("folder is not empty (use --force to overwrite)", where=str(out_dir))
-        for sub in ("mail", "endpoint", "network"):
+        for source, sub in _FOLDERS.items():
             folder = out_dir / sub
             if folder.is_dir():
                 for child in folder.iterdir():
                     if child.is_file():
                         child.unlink()
+                if source not in sources and not any(folder.iterdir()):
+                    folder.rmdir()  # an empty folder would read as "no records"
         for name in ("truth.json", "README.txt"):
             (out_dir / name).unlink(missing_ok=True)
-    for sub in ("mail", "endpoint", "network"):
-        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        (out_dir / _FOLDERS[source]).mkdir(parents=True, exist_ok=True)
 
 
 def simulate(out_dir: Path | str, config: SimulationConfig | None = None, *,
@@ -75,28 +87,36 @@ def simulate(out_dir: Path | str, config: SimulationConfig | None = None, *,
     cfg = config or SimulationConfig()
     cfg.validate()
     out = Path(out_dir)
-    prepare_out_dir(out, force=force)
+    sources = cfg.sources
+    prepare_out_dir(out, force=force, sources=sources)
     variant = parse_variant(cfg.variant, random.Random(f"variant:{cfg.seed}"))
     world = build_world(cfg.seed, cfg.hosts, cfg.users)
     clock = Clock(cfg.start, cfg.days)
     sim = Sim(cfg, world, clock)
+    sim.ext.reserve(NAMES)
     from spearhunt.simulate.campaign import plan_campaign
     from spearhunt.simulate.mail import write_mail
     from spearhunt.simulate.truth import build_truth, write_readme, write_truth
 
+    # The campaign is planned whatever is generated: mail, endpoint and network all show it.
     campaign = plan_campaign(sim, variant)
-    mails = write_mail(sim, campaign, out / "mail")
-    with _gc_paused():
-        endpoint_events = _write_logs(sim, out, on_progress)
+    mails = write_mail(sim, campaign, out / "mail") if "mail" in sources else None
+    endpoint_events = 0
+    if "endpoint" in sources or "zeek" in sources:
+        # Zeek alone still runs the endpoint activity (its records hang from the same draws)
+        # but neither finalizes nor writes the events.
+        with _gc_paused():
+            endpoint_events = _write_logs(sim, out, on_progress)
     truth = build_truth(sim, campaign, variant, mails)
-    paths = {"mail": out / "mail", "endpoint": out / "endpoint", "network": out / "network",
-             "truth": out / "truth.json", "readme": out / "README.txt"}
+    paths = {_FOLDERS[source]: out / _FOLDERS[source] for source in sources}
+    paths |= {"truth": out / "truth.json", "readme": out / "README.txt"}
     write_truth(truth, paths["truth"])
     write_readme(sim, variant, paths["readme"])
     return SimulationResult(
         out_dir=out, config=cfg, variant=variant, endpoint_events=endpoint_events,
-        network_records=dict(sim.net.counts), mails=mails.total,
-        malicious_mails=mails.malicious, paths=paths, truth=truth,
+        network_records=dict(sim.net.counts) if sim.net is not None else {},
+        mails=mails.total if mails else 0, malicious_mails=mails.malicious if mails else 0,
+        paths=paths, truth=truth,
     )
 
 
@@ -118,11 +138,15 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _write_logs(sim: Sim, out: Path, on_progress: ProgressFn | None) -> int:
-    cfg, clock = sim.cfg, sim.clock
+    """Run the noise day by day and write each day's endpoint events and Zeek records (of the
+    sources generated); the number of endpoint events written."""
+    cfg, clock, net = sim.cfg, sim.clock, sim.net
     per_day = cfg.noise * cfg.scale
     states = list(sim.hosts.values())
-    files = {name: (out / "endpoint" / f"{name}.jsonl").open("wb") for name in sim.hosts}
-    net_files = open_logs(out / "network", clock)
+    endpoint = "endpoint" in cfg.sources
+    files = {name: (out / "endpoint" / f"{name}.jsonl").open("wb")
+             for name in (sim.hosts if endpoint else ())}
+    net_files = open_logs(out / "network", clock) if net is not None else {}
     total = 0
     try:
         for day in range(cfg.days):
@@ -131,16 +155,22 @@ def _write_logs(sim: Sim, out: Path, on_progress: ProgressFn | None) -> int:
                           random.Random(f"{cfg.seed}:noise:{hs.host.name}:{day}"))
             until = clock.day_start(day + 1) if day < cfg.days - 1 else None
             for hs in states:
+                if not endpoint:
+                    hs.log.drop(until)
+                    continue
                 lines = hs.log.finalize(until)
                 write_lines(files[hs.host.name], lines)
                 total += len(lines)
-            sim.net.flush(net_files, until)
+            if net is not None:
+                net.flush(net_files, until)
             if on_progress is not None:
-                on_progress(day + 1, cfg.days, f"day {day + 1}: {total:,} events")
+                on_progress(day + 1, cfg.days, f"day {day + 1}: {total:,} events"
+                            if endpoint else f"day {day + 1}")
     finally:
         for fh in files.values():
             fh.close()
-        close_logs(net_files, clock)
+        if net_files:
+            close_logs(net_files, clock)
     return total
 
 

@@ -6,7 +6,7 @@ import random
 import sys
 from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import log
 from pathlib import Path
 from typing import IO, Any
@@ -102,8 +102,20 @@ def is_internal(ip: str) -> bool:
     return ip.startswith("10.")
 
 
-# (dns.log text around trans_id and rtt, conn.log text around duration) of one query.
-DnsRoute = tuple[tuple[str, str], tuple[str, str]]
+@dataclass(slots=True, eq=False)
+class DnsRoute:
+    """One client's query for one name: the fixed text of its dns.log and conn.log lines, how
+    long the client's DNS cache keeps the answer, and the state of that cache entry."""
+
+    src: str
+    name: str  # "<client> <query>"
+    ttl: int  # microseconds
+    dns_head: str  # dns.log after the source port, up to trans_id
+    dns_tail: str  # dns.log after rtt
+    conn_head: str  # conn.log after the source port, up to duration
+    conn_tail: str  # conn.log after duration
+    asked: list[int] = field(default_factory=list)  # times of lookups not yet sent or cached
+    cached_until: int = 0  # when the client's cached answer expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +144,34 @@ class NetRecord:
 class NetLog:
     """Buffers Zeek lines per log; ``flush`` writes them in time order.
 
+    Every value that only Zeek shows (uids, sizes, durations, round trips, the source port of
+    a connection no endpoint event reports) is drawn from ``rng``, the sensor's own random
+    stream, so the endpoint logs are the same whether or not Zeek is generated. Callers draw
+    such values from ``rng`` too.
+
+    Hosts resolve names through the Windows DNS client cache, which keeps an answer for its
+    TTL: a name looked up again before then is answered from the cache, and the sensor sees
+    no query (Sysmon 22 still logs it: it logs cached lookups too). The noise's lookups
+    (:meth:`resolve`, :meth:`fetch`) are only asked for, and ``flush`` sends out, in time
+    order, those the cache cannot answer; :meth:`dns` applies the same cache at once, for
+    the campaign, which asks for each host's lookups of a name in time order.
+
     Every line starts with its fixed-width epoch time (:meth:`Clock.zeek`), so sorting the
     lines as text sorts them by time; no ``(ts, line)`` pair is kept per record.
     """
 
-    __slots__ = ("_answers", "_conn", "_dns", "_durations", "_rng", "_ssl", "_tails",
-                 "_transfers", "_uids", "buffers", "clock", "counts")
+    __slots__ = ("_answers", "_asking", "_campaign_cache", "_conn", "_dns", "_durations",
+                 "_ssl", "_tails", "_transfers", "_uids", "buffers", "clock", "counts", "rng")
 
     def __init__(self, clock: Clock, rng: random.Random) -> None:
         self.clock = clock
-        self._rng = rng
+        self.rng = rng
         self._uids = UidSource(rng)
         self._tails: dict[tuple[object, ...], Any] = {}
+        self._asking: list[DnsRoute] = []  # routes with lookups waiting for flush
+        # When the campaign's cached answers expire, by DnsRoute.name (its lookups are sent
+        # at once; the noise's keep their cache on the route, for flush).
+        self._campaign_cache: dict[str, int] = {}
         self.buffers: dict[str, list[str]] = {name: [] for name in LOGS}
         self._conn, self._dns, self._ssl = (self.buffers[n] for n in ("conn", "dns", "ssl"))
         self.counts: dict[str, int] = dict.fromkeys(LOGS, 0)
@@ -156,7 +184,7 @@ class NetLog:
 
     def port(self) -> int:
         """An ephemeral source port."""
-        return 49152 + int(self._rng.random() * 16000)
+        return 49152 + int(self.rng.random() * 16000)
 
     # ---- records -----------------------------------------------------------------------
     def conn(self, ts: int, src: str, dst: str, dport: int, *, proto: str = "tcp",
@@ -172,29 +200,81 @@ class NetLog:
         return uid
 
     def dns(self, ts: int, src: str, resolver: str, query: str, answers: list[str],
-            qtype: str = "A", ttl: int = 300, rcode: str = "NOERROR") -> str:
-        """A DNS query from ``src`` to its resolver: dns.log and its conn.log record."""
-        key = (query, answers[0] if len(answers) == 1 else ",".join(answers), qtype, ttl, rcode,
-               resolver, src[:3] == "10.")
-        route = self._tails.get(key)
+            qtype: str = "A", ttl: int = 300, rcode: str = "NOERROR") -> str | None:
+        """A DNS query from ``src`` to its resolver: dns.log and its conn.log record, and
+        their uid; None when ``src``'s cache still holds the answer (nothing on the wire).
+
+        For the campaign: its lookups of a name from one host must come in time order.
+        """
+        route = self.route(src, resolver, query, answers, qtype, ttl, rcode)
+        cache = self._campaign_cache
+        if cache.get(route.name, 0) > ts:
+            return None
+        if route.ttl:
+            cache[route.name] = ts + route.ttl
+        uid = self._uids()
+        self._send(ts, uid, route)
+        return uid
+
+    def resolve(self, ts: int, route: DnsRoute) -> None:
+        """A lookup by the noise: sent at :meth:`flush` unless the client's cache answers it."""
+        if not route.asked:
+            self._asking.append(route)
+        route.asked.append(ts)
+
+    def _send(self, ts: int, uid: str, route: DnsRoute) -> None:
+        """The dns.log and conn.log lines of a lookup that goes out (its transaction id and
+        round trip from the tables of :func:`_fetch_tables`)."""
+        rnd = self.rng.random
+        answer, rtt = self._answers[int(rnd() * _FETCH_TABLE)]
+        s = str(ts)
+        start = f"{s[:10]}.{s[10:]}\t{uid}\t{route.src}\t{49152 + int(rnd() * 16000)}\t"
+        self._dns.append(f"{start}{route.dns_head}{answer}{route.dns_tail}")
+        self._conn.append(f"{start}{route.conn_head}{rtt}{route.conn_tail}")
+
+    def _send_asked(self, until: int | None) -> None:
+        """Send the noise's lookups before ``until`` that miss the cache: per client and name,
+        in time order (the noise asks in batches, each in time order, not all in one)."""
+        waiting = []
+        pool, refill = self._uids.pool, self._uids.refill
+        rnd = self.rng.random
+        answers = self._answers
+        dns, conn = self._dns, self._conn
+        for route in self._asking:
+            asked = route.asked
+            asked.sort()
+            cut = len(asked) if until is None else bisect_left(asked, until)
+            expires, ttl = route.cached_until, route.ttl
+            dns_head, dns_tail = route.dns_head, route.dns_tail
+            conn_head, conn_tail = route.conn_head, route.conn_tail
+            src = route.src
+            for ts in asked[:cut]:
+                if ts < expires:
+                    continue  # answered from the client's cache
+                expires = ts + ttl
+                # As _send, inline: this runs for every page load that goes out.
+                uid = pool.pop() if pool else refill()
+                answer, rtt = answers[int(rnd() * _FETCH_TABLE)]
+                s = str(ts)
+                start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{49152 + int(rnd() * 16000)}\t"
+                dns.append(f"{start}{dns_head}{answer}{dns_tail}")
+                conn.append(f"{start}{conn_head}{rtt}{conn_tail}")
+            route.cached_until = expires
+            del asked[:cut]
+            if asked:
+                waiting.append(route)
+        self._asking = waiting
+
+    def route(self, src: str, resolver: str, query: str, answers: list[str], qtype: str = "A",
+              ttl: int = 300, rcode: str = "NOERROR") -> DnsRoute:
+        """The route of ``src``'s queries for ``query`` (made once, then shared)."""
+        key = (src, query, ",".join(answers), qtype, ttl, rcode, resolver)
+        route: DnsRoute | None = self._tails.get(key)
         if route is None:
             route = self.dns_route(src, resolver, query, answers, qtype, ttl, rcode)
             if len(self._tails) < 50_000:  # tunnel queries are unique: do not grow forever
                 self._tails[key] = route
-        return self.lookup(ts, src, route)
-
-    def lookup(self, ts: int, src: str, route: DnsRoute) -> str:
-        """A DNS query along a prepared route: dns.log and its conn.log record; the uid."""
-        rnd = self._rng.random
-        uid = self._uids()
-        sport = 49152 + int(rnd() * 16000)
-        rtt = _rtt(self._rng)
-        (dns_head, dns_tail), (conn_head, conn_tail) = route
-        s = str(ts)
-        start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}\t"
-        self._dns.append(f"{start}{dns_head}{int(rnd() * 65535)}\t{rtt}{dns_tail}")
-        self._conn.append(f"{start}{conn_head}{rtt}{conn_tail}")
-        return uid
+        return route
 
     @staticmethod
     def dns_route(src: str, resolver: str, query: str, answers: list[str], qtype: str = "A",
@@ -205,21 +285,24 @@ class NetLog:
             ttls = ",".join([f"{ttl}.000000"] * len(answers))
         else:
             ans = ttls = "-"
-        dns_tail = (f"{resolver}\t53\tudp\t",
-                    f"\t{query}\t1\tC_INTERNET\t{_QTYPES.get(qtype, 1)}\t{qtype}\t"
-                    f"{0 if rcode == 'NOERROR' else 3}\t{rcode}\tF\tF\tT\tT\t0\t{ans}\t{ttls}\tF")
         line = _conn_line("@", "@", src, 0, resolver, 53, "udp", "dns", 0.0, len(query) + 17,
                           (len(query) + 33) * (len(answers) or 1), "SF")
         head, tail = line.split("\t0.000000\t", 1)
-        conn_tail = (head.split("\t", 4)[4] + "\t", "\t" + tail)
-        return dns_tail, conn_tail
+        return DnsRoute(
+            src, f"{src} {query}", ttl * US, f"{resolver}\t53\tudp\t",
+            f"\t{query}\t1\tC_INTERNET\t{_QTYPES.get(qtype, 1)}\t{qtype}\t"
+            f"{0 if rcode == 'NOERROR' else 3}\t{rcode}\tF\tF\tT\tT\t0\t{ans}\t{ttls}\tF",
+            head.split("\t", 4)[4] + "\t", "\t" + tail)
 
     def tls(self, ts: int, src: str, dst: str, server_name: str, *, orig_bytes: int,
             resp_bytes: int, duration: float, port: int = 443,
-            subject: str | None = None, issuer: str = "CN=R11,O=Let's Encrypt,C=US") -> str:
-        """An HTTPS session: conn.log and ssl.log sharing one uid."""
+            subject: str | None = None, issuer: str = "CN=R11,O=Let's Encrypt,C=US",
+            sport: int | None = None) -> str:
+        """An HTTPS session: conn.log and ssl.log sharing one uid (from ``sport``, the port a
+        Sysmon 3 of the same connection shows, or a fresh one)."""
         uid = self._uids()
-        sport = 49152 + int(self._rng.random() * 16000)
+        if sport is None:
+            sport = 49152 + int(self.rng.random() * 16000)
         key = (src, dst, port, server_name, subject, issuer)
         site = self._tails.get(key)
         if site is None:
@@ -231,30 +314,26 @@ class NetLog:
         return uid
 
     def fetch(self, ts: int, src: str, route: DnsRoute, site: TlsSite, sport: int) -> None:
-        """A name looked up along ``route`` at ``ts``, then an HTTPS session to ``site`` from
-        ``sport`` 20 ms later: dns.log, two conn.log records and ssl.log.
+        """A name looked up along ``route`` at ``ts`` (see :meth:`resolve`), then an HTTPS
+        session to ``site`` from ``sport`` 20 ms later: conn.log and ssl.log.
 
-        This is the bulk of the network noise (every page load), so it writes the four lines
-        in one call, and its transaction ids, round trips, sizes and durations come from
-        tables drawn once per simulation (see :func:`_fetch_tables`) rather than formatted
-        per record.
+        This is the bulk of the network noise (every page load), so it writes its lines in
+        one call, and its sizes and durations (and the lookup's transaction id and round trip)
+        come from tables drawn once per simulation (see :func:`_fetch_tables`) rather than
+        formatted per record.
         """
-        rnd = self._rng.random
+        asked = route.asked
+        if not asked:
+            self._asking.append(route)
+        asked.append(ts)
+        rnd = self.rng.random
         pool = self._uids.pool
-        uid = pool.pop() if pool else self._uids.refill()
-        (dns_head, dns_tail), (conn_head, conn_tail) = route
-        answer, rtt = self._answers[int(rnd() * _FETCH_TABLE)]
-        s = str(ts)
-        start = f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{49152 + int(rnd() * 16000)}\t"
-        self._dns.append(f"{start}{dns_head}{answer}{dns_tail}")
-        conn = self._conn
-        conn.append(f"{start}{conn_head}{rtt}{conn_tail}")
         uid = pool.pop() if pool else self._uids.refill()
         duration = self._durations[int(rnd() * _FETCH_TABLE)]
         sizes, packets = self._transfers[int(rnd() * _FETCH_TABLE)]
         s = str(ts + 20_000)
-        conn.append(f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.conn_head}{duration}{sizes}"
-                    f"{site.conn_flags}{packets}")
+        self._conn.append(f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.conn_head}{duration}"
+                          f"{sizes}{site.conn_flags}{packets}")
         s = str(ts + 22_000)
         self._ssl.append(f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.ssl_tail}")
 
@@ -302,6 +381,7 @@ class NetLog:
     # ---- output ------------------------------------------------------------------------
     def flush(self, files: dict[str, IO[str]], until: int | None = None) -> None:
         """Write buffered records up to ``until`` (all when None) in time order."""
+        self._send_asked(until)
         cut_at = None if until is None else self.clock.zeek(until)
         for name, buf in self.buffers.items():
             buf.sort()  # by time, then by the rest of the line: deterministic on ties
@@ -314,7 +394,9 @@ class NetLog:
             # In slices: a day's text of a log is tens of MB, fresh memory each day, where a
             # slice's text and bytes reuse the same few.
             for i in range(0, len(ready), 2048):
-                write("\n".join(ready[i:i + 2048]) + "\n")
+                chunk = ready[i:i + 2048]
+                chunk.append("")  # the last newline, without copying the joined text again
+                write("\n".join(chunk))
             self.counts[name] += len(ready)
             buf[:] = rest  # in place: the record methods hold the lists
 
