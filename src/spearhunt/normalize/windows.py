@@ -8,6 +8,11 @@ sniffed from its own keys, so files mixing shapes still work.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import orjson
+
 # The event schema shared by the engine and the case store.
 EVENT_COLUMNS = (
     ("eid", "BIGINT"),  # spearhunt's event key, unique in a store
@@ -160,3 +165,22 @@ FROM (
 
 
 SYSTEM_FIELD_COLUMNS = {name.lower(): f"sys.{name.lower()}" for name in EVTX_SYSTEM_FIELDS}
+
+
+def event_fields(text: str | None) -> dict[str, Any]:
+    """An event's ``fields`` text (a JSON object) as a dict, as either engine stores it.
+
+    The engines' JSON readers accept NaN, Infinity and trailing commas, which orjson refuses:
+    such an event is read with Python's more lenient reader, so it keeps its fields (NaN is
+    written back as null); anything else unreadable gives no fields.
+    """
+    if not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            return {}
+    return value if isinstance(value, dict) else {}

@@ -1,13 +1,14 @@
 """The embedded engine: DuckDB normalizes events and runs every rule.
 
-Input streams through in chunks. Each chunk is normalized by one SQL statement (no record is
-parsed in Python), appended to the ``events`` table, and its events are also appended to
-narrow *slice* tables, one per (channel, provider, event id), holding only the lowercased
-fields that the rules of that slice read. When input ends, each slice meets only the rules
-routed to it, folded for it (``plan.specialize``), in a single query per batch of rules, so
-each rule is bound once per run whatever the input size; slices too small to be worth a
-query are matched in Python (``pyeval``) over the very same columns. Detections are joined
-back to their events in time order.
+Input streams through in chunks. On the engine thread, each chunk is normalized by one SQL
+statement (no record is parsed in Python) and appended to the ``events`` table; its *slices*
+(channel, provider, event id) and their field names are tallied and the product-wide rules run
+over it, while the caller reads the next chunk. When input ends, each slice becomes one narrow
+SELECT of the lowercased fields its rules read, and meets only the rules routed to it, folded
+for it (``plan.specialize``), in a single query per batch of rules, so each rule is bound once
+per run whatever the input size; slices too small to be worth a query are matched in Python
+(``pyeval``) over the very same columns, alongside the SQL. Detections are joined back to
+their events in time order.
 
 Memory stays bounded: chunks are dropped once appended, and the database spills to disk past
 ``memory_limit`` (a file-backed case store, or DuckDB's temp directory).
@@ -15,7 +16,6 @@ Memory stays bounded: chunks are dropped once appended, and the database spills 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import orjson
 import pyarrow as pa
 
 from spearhunt.detect.engine.plan import Router, Target, needed_fields, specialize
@@ -41,6 +40,7 @@ from spearhunt.normalize.windows import (
     EVENT_COLUMNS,
     SHAPE_EVTX,
     SYSTEM_FIELD_COLUMNS,
+    event_fields,
     normalize_sql,
 )
 from spearhunt.store.db import connect
@@ -91,7 +91,6 @@ class EngineStats:
     invalid_records: int = 0
     seconds_normalize: float = 0.0
     seconds_rules: float = 0.0
-    per_rule_hits: dict[int, int] = field(default_factory=dict)
     failed_rules: dict[int, str] = field(default_factory=dict)
     phase: dict[str, float] = field(default_factory=dict)
 
@@ -277,7 +276,7 @@ class DuckEngine:
         self.stats.events += after - before
         self.stats.chunks += 1
         self._index_chunk(before_top + 1)
-        self.stats.phase["normalize"] = self.stats.phase.get("normalize", 0) + time.perf_counter() - t0
+        self._lap("normalize", t0)
 
     def _build_slices(self) -> None:
         """One narrow table per (channel, provider, event id) of this run's events."""
@@ -290,15 +289,14 @@ class DuckEngine:
             "SELECT g.slice, channel, provider, event_id, n, keys, evtx FROM g "
             "LEFT JOIN k USING (slice) ORDER BY ALL").fetchall()
         self.stats.events = sum(g[4] for g in groups)
-        t1 = time.perf_counter()
-        self.stats.phase["keys"] = self.stats.phase.get("keys", 0) + t1 - t0
+        t1 = self._lap("keys", t0)
         for key, channel, provider, event_id, count, keys, evtx_shape in groups:
             keys = list(keys or [])
             if evtx_shape:
                 known = {ir.field_key(x) for x in keys}
                 keys += [k for k in SYSTEM_FIELD_COLUMNS if k not in known]
             self._make_slice(key, channel, provider, event_id, count, keys)
-        self.stats.phase["slices"] = self.stats.phase.get("slices", 0) + time.perf_counter() - t1
+        self._lap("slices", t1)
 
     def _make_slice(self, key: int, channel: str | None, provider: str | None,
                     event_id: int | None, count: int, keys: list[str]) -> None:
@@ -401,10 +399,10 @@ class DuckEngine:
                 cur = reader.execute(s.select, s.params)
                 names = [c[0] for c in cur.description]
                 rows = cur.fetchall()
-                self._count(distinct_rows=len(rows), python_slices=1, phase="slices", since=t1)
-                t1 = time.perf_counter()
+                self._count(distinct_rows=len(rows), python_slices=1)
+                t1 = self._lap("slices", t1)
                 hits.extend(_match_python(names, rows, work))
-                self._count(phase="python rules", since=t1)
+                self._lap("python rules", t1)
                 if on_progress:
                     on_progress(n, len(small) + len(big), "slices")
         finally:
@@ -417,15 +415,11 @@ class DuckEngine:
                              [sorted(self.stats.failed_rules)])
         self.stats.seconds_rules += time.perf_counter() - t0
 
-    def _count(self, phase: str | None = None, since: float = 0.0, **counters: int) -> None:
-        """Add to the run's counters and, with ``phase``, the time since ``since`` (both
-        threads of ``run_rules`` count, hence the lock)."""
+    def _count(self, **counters: int) -> None:
+        """Add to the run's counters (both threads of ``run_rules`` count, hence the lock)."""
         with self._stats_lock:
             for name, n in counters.items():
                 setattr(self.stats, name, getattr(self.stats, name) + n)
-            if phase:
-                self.stats.phase[phase] = (self.stats.phase.get(phase, 0)
-                                           + time.perf_counter() - since)
 
     def _work(self, s: _Slice) -> list[tuple[Target, ir.Node]]:
         """The slice's rules, each folded for it; rules that cannot match it are left out."""
@@ -457,16 +451,17 @@ class DuckEngine:
             table = s.table
             rows = self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {s.select}",
                                     s.params).fetchone()[0]  # type: ignore[index]
-        self._count(distinct_rows=rows, phase="slices", since=t0)
+        self._count(distinct_rows=rows)
+        t0 = self._lap("slices", t0)
         try:
             if _python_sized(rows, len(work)):
-                t0 = time.perf_counter()
                 cur = self.con.execute(f"SELECT * FROM {table}")
                 names = [c[0] for c in cur.description]
                 hits = _match_python(names, cur.fetchall(), work)
                 if hits:
                     self._insert_hits(hits)
-                self._count(python_slices=1, phase="python rules", since=t0)
+                self._count(python_slices=1)
+                self._lap("python rules", t0)
             else:
                 self._run_sql(table, work)
         finally:
@@ -515,36 +510,20 @@ class DuckEngine:
     # ------------------------------------------------------------------ output
     def detections(self, batch: int = 10_000) -> Iterator[Detection]:
         """Every (rule, event) match, in time order (then event, then rule): deterministic."""
-        self.stats.per_rule_hits.update(self.con.execute(
-            "SELECT rule, count(DISTINCT eid) FROM hits GROUP BY rule").fetchall())
         cur = self.con.execute(
             "SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, e.record_id, e.src, "
             "e.fields FROM (SELECT DISTINCT rule, eid FROM hits) h JOIN events e USING (eid) "
             "ORDER BY e.ts NULLS LAST, e.eid, h.rule"
         )
         infos = [r.info for r in self.rules]  # this loop runs once per detection: no lookups
-        sources, base, loads = self.sources, self._src_base, orjson.loads
+        sources, base = self.sources, self._src_base
         while True:
             rows = cur.fetchmany(batch)
             if not rows:
                 return
             for rule, eid, ts, computer, channel, event_id, record_id, src, fields in rows:
-                try:
-                    event = loads(fields) if fields else {}
-                except orjson.JSONDecodeError:
-                    event = _lenient_json(fields)
                 yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
-                                sources[src - base], event, eid)
-
-
-def _lenient_json(text: str) -> dict[str, Any]:
-    """An event DuckDB read but orjson refuses (NaN, Infinity, a trailing comma: DuckDB's
-    JSON reader allows them): its fields as far as Python's reader gets, else nothing."""
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
+                                sources[src - base], event_fields(fields), eid)
 
 
 def _python_sized(rows: int, rules: int) -> bool:

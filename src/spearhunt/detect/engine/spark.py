@@ -24,9 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from typing import TYPE_CHECKING
 
 from spearhunt.detect.engine.duck import slot
 from spearhunt.detect.engine.parquet import PARQUET_COLUMNS, partition_of
@@ -37,7 +35,7 @@ from spearhunt.detect.sigma.compiler import CompiledRule
 from spearhunt.errors import EngineError, UsageError
 from spearhunt.model import Detection
 from spearhunt.normalize.spark import normalize_spark_sql
-from spearhunt.normalize.windows import SYSTEM_FIELD_COLUMNS
+from spearhunt.normalize.windows import SYSTEM_FIELD_COLUMNS, event_fields
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -196,7 +194,6 @@ class SparkStats:
     rule_slices: int = 0
     seconds_plan: float = 0.0
     seconds_rules: float = 0.0
-    per_rule_hits: dict[int, int] = field(default_factory=dict)
     failed_rules: dict[int, str] = field(default_factory=dict)
 
 
@@ -448,24 +445,12 @@ class SparkEngine:
             return
         t0 = time.perf_counter()
         ordered = df.orderBy(F.col("ts").asc_nulls_last(), "eid", "rule")
-        counts = self.stats.per_rule_hits
         for r in ordered.toLocalIterator(prefetchPartitions=True):
             rule = int(r["rule"])
-            counts[rule] = counts.get(rule, 0) + 1
             yield Detection(self.rules[rule].info, r["ts"], r["computer"], r["channel"],
                             r["event_id"], r["record_id"], r["source"] or "",
-                            _event(r["fields"]), int(r["eid"]) + self.eid_base)
+                            event_fields(r["fields"]), int(r["eid"]) + self.eid_base)
         self.stats.seconds_rules += time.perf_counter() - t0
-
-
-def _event(fields: str | None) -> dict[str, Any]:
-    if not fields:
-        return {}
-    try:
-        value = orjson.loads(fields)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _regexes(node: ir.Node) -> Iterator[ir.Regex]:
