@@ -108,6 +108,10 @@ class Detection:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON output contract of one detection."""
+        return {**self.rule_dict(), **self.event_dict()}
+
+    def rule_dict(self) -> dict[str, Any]:
+        """The part of ``to_dict`` that is about the rule (the same for all its detections)."""
         return {
             "rule_id": self.rule.rule_id,
             "rule_title": self.rule.title,
@@ -115,7 +119,6 @@ class Detection:
             "tags": list(self.rule.tags),
             "tactics": list(self.rule.tactics),
             "techniques": list(self.rule.techniques),
-            **self.event_dict(),
         }
 
     def event_dict(self) -> dict[str, Any]:

@@ -32,10 +32,6 @@ CSV_COLUMNS = (
 )
 
 
-# The keys of the output contract that come from the rule (the first ones of ``to_dict``).
-RULE_KEYS = ("rule_id", "rule_title", "level", "tags", "tactics", "techniques")
-
-
 def details(event: Mapping[str, Any], limit: int = 6) -> str:
     """The event's key fields as ``Field: value ¦ ...``, long values cut."""
     lower = {k.lower(): (k, v) for k, v in event.items()}
@@ -110,9 +106,7 @@ class DetectionWriter:
         detection (a big hunt writes hundreds of thousands of detections of a few rules)."""
         head = self._heads.get(id(d.rule))
         if head is None:
-            doc = d.to_dict()
-            part = {k: doc[k] for k in RULE_KEYS}
-            head = self._heads[id(d.rule)] = (orjson.dumps(part)[:-1] + b",", d.rule)
+            head = self._heads[id(d.rule)] = (orjson.dumps(d.rule_dict())[:-1] + b",", d.rule)
         body = orjson.dumps(d.event_dict(), default=str)
         return (head[0] + body[1:]).decode()
 
