@@ -165,3 +165,18 @@ def test_matched_event_with_nan_keeps_its_fields_and_the_output_stays_json(case,
     assert len(out) == 1
     assert out[0]["event"]["Image"].endswith("whoami.exe")
     assert out[0]["event"]["Score"] is None
+
+
+@pytest.mark.parametrize("when", ["12000-01-01T00:00:00Z", "-0044-03-15T00:00:00Z"])
+def test_time_outside_years_1_to_9999_counts_as_no_time(case, capsys, when):
+    # DuckDB reads five-digit and BC years, which Python cannot hold: such an event used to
+    # crash the output with a traceback. It is detected, with no time.
+    event = {**SYSMON, "EventID": 1, "Computer": "ws9", "TimeCreated": when, "EventRecordID": 9,
+             "Image": "C:\\Windows\\System32\\whoami.exe"}
+    (case / "events.jsonl").write_bytes(orjson.dumps(event) + b"\n")
+    for fmt in ("jsonl", "table", "csv"):
+        assert hunt(case, "-f", fmt) == 0
+        out = capsys.readouterr().out
+        assert "ws9" in out
+        if fmt == "jsonl":
+            assert orjson.loads(out.splitlines()[0])["timestamp"] is None

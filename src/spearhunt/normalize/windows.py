@@ -89,7 +89,8 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
     Each record's shape is sniffed from its keys, unless ``shape`` says what every record is
     (a chunk read from EVTX files): then only that shape's paths are extracted, which is
     what a record costs. A record that is not a JSON object gets ``fields`` NULL (the
-    engine reports and drops it).
+    engine reports and drops it). A time outside years 1-9999 (DuckDB takes BC and
+    five-digit years, which nothing downstream can print) counts as no time.
     """
     flat: list[str] = []
 
@@ -142,9 +143,11 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
     sys_select = ("CASE WHEN shape = 1 THEN {" + ", ".join(
         f"'{name.lower()}': {i}" for name, i in sys_cols.items()) + "} END AS sys")
     return f"""
-SELECT * FROM (
+SELECT * EXCLUDE (ts_any) FROM (
 SELECT {eid_base} + i AS eid,
-  CAST(TRY_CAST({picks['ts']} AS TIMESTAMPTZ) AS TIMESTAMP) AS ts,
+  CAST(TRY_CAST({picks['ts']} AS TIMESTAMPTZ) AS TIMESTAMP) AS ts_any,
+  CASE WHEN ts_any >= TIMESTAMP '0001-01-01' AND ts_any < TIMESTAMP '10000-01-01'
+    THEN ts_any END AS ts,
   {picks['computer']} AS computer,
   {picks['channel']} AS channel,
   {picks['provider']} AS provider,
