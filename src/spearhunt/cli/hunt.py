@@ -106,7 +106,8 @@ def hunt_command(
                 err.print(f"warning: {w.location()}: {w.message}", markup=False)
 
         bar = stack.enter_context(progress_bar("hunting"))
-        summary = run(opts, on_detection, on_progress=bar, on_warning=on_warning)
+        summary = run(opts, on_detection, on_progress=bar, on_warning=on_warning,
+                      on_json=writer.write_texts if writer and fmt != "csv" else None)
         if writer:
             writer.close(summary.to_dict())
         if lines:

@@ -29,7 +29,7 @@ from spearhunt.errors import IngestError, UsageError
 from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import Kind, expand_paths, sniff
 from spearhunt.model import Detection, IngestWarning
-from spearhunt.model.detection import LEVEL_RANK
+from spearhunt.model.detection import LEVEL_RANK, RuleInfo
 from spearhunt.store.case import CaseStore
 from spearhunt.store.db import connect
 
@@ -92,6 +92,12 @@ class HuntSummary:
         else:
             tally[1] += 1
         self.by_host[d.computer or "?"] += 1
+
+    def add(self, rule: RuleInfo, computer: str | None, n: int) -> None:
+        """Add ``n`` detections of one rule on one host to the tallies."""
+        self.detections += n
+        self._per_rule.setdefault(id(rule), [rule, 0])[1] += n
+        self.by_host[computer or "?"] += n
 
     @property
     def by_level(self) -> Counter[str]:
@@ -175,8 +181,13 @@ def select_rules(opts: HuntOptions, summary: HuntSummary,
 
 def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
          on_progress: Progress | None = None,
-         on_warning: Callable[[IngestWarning], None] | None = None) -> HuntSummary:
-    """Run the hunt; detections reach ``on_detection`` in time order."""
+         on_warning: Callable[[IngestWarning], None] | None = None,
+         on_json: Callable[[list[str]], None] | None = None) -> HuntSummary:
+    """Run the hunt; detections reach ``on_detection`` in time order.
+
+    With ``on_json`` (and no case store), detections the engine can write itself come to it
+    instead, as the JSON texts of ``Detection.to_dict``, in runs, in the same order.
+    """
     t0 = time.perf_counter()
     summary = HuntSummary()
     files = expand_paths(list(opts.paths))
@@ -262,18 +273,28 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
             on_progress(0, None, "matching rules")
         engine.run_rules()
         t_output = time.perf_counter()
-        batch: list[Detection] = []
-        for d in engine.detections():
-            if d.rule.output:
-                summary.count(d)
-                on_detection(d)
+        if on_json is not None and not store:
+            for item in engine.output():
+                if isinstance(item, list):
+                    on_json(item)
+                else:
+                    on_detection(item)
+            for rule, computer, n in engine.output_counts():
+                summary.add(rules[rule].info, computer, n)
+        else:
+            batch: list[Detection] = []
+            for d in engine.detections():
+                if d.rule.output:
+                    summary.count(d)
+                    on_detection(d)
+                if store:
+                    batch.append(d)
+                    if len(batch) >= 50_000:
+                        store.add_detections(batch)
+                        batch = []
             if store:
-                batch.append(d)
-                if len(batch) >= 50_000:
-                    store.add_detections(batch)
-                    batch = []
+                store.add_detections(batch)
         if store:
-            store.add_detections(batch)
             store.add_warnings(summary.warnings)
         st = engine.stats
         summary.events = st.events

@@ -39,8 +39,10 @@ def _check_inputs(paths: list[str]) -> None:
 
 def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None],
                on_progress: Progress | None = None,
-               on_warning: Callable[[IngestWarning], None] | None = None) -> HuntSummary:
-    """Run the hunt on Spark; detections reach ``on_detection`` in time order."""
+               on_warning: Callable[[IngestWarning], None] | None = None,
+               on_json: Callable[[list[str]], None] | None = None) -> HuntSummary:
+    """Run the hunt on Spark; detections reach ``on_detection`` in time order (``on_json``
+    is not used: Spark's detections are all built in Python)."""
     from spearhunt.detect.engine import spark as sp
 
     sp.require_pyspark()

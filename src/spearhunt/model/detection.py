@@ -86,6 +86,17 @@ class RuleInfo:
         """ATT&CK tactic names from the tags."""
         return attack_tactics(self.tags)
 
+    def output_dict(self) -> dict[str, Any]:
+        """The rule's part of each of its detections in the JSON output contract."""
+        return {
+            "rule_id": self.rule_id,
+            "rule_title": self.title,
+            "level": self.level,
+            "tags": list(self.tags),
+            "tactics": list(self.tactics),
+            "techniques": list(self.techniques),
+        }
+
     @property
     def level_rank(self) -> int:
         """Ordering of the level, informational lowest; unknown levels count as informational."""
@@ -112,17 +123,11 @@ class Detection:
 
     def rule_dict(self) -> dict[str, Any]:
         """The part of ``to_dict`` that is about the rule (the same for all its detections)."""
-        return {
-            "rule_id": self.rule.rule_id,
-            "rule_title": self.rule.title,
-            "level": self.rule.level,
-            "tags": list(self.rule.tags),
-            "tactics": list(self.rule.tactics),
-            "techniques": list(self.rule.techniques),
-        }
+        return self.rule.output_dict()
 
     def event_dict(self) -> dict[str, Any]:
-        """The part of ``to_dict`` that is about the event, not the rule (in the same order)."""
+        """The part of ``to_dict`` that is about the event, not the rule (in the same order;
+        the DuckDB engine builds the same object in SQL: ``DuckEngine.output``)."""
         return {
             "timestamp": _iso(self.timestamp),
             "computer": self.computer,

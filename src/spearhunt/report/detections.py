@@ -101,6 +101,18 @@ class DetectionWriter:
             self.stream.write(("," if self.count else "") + "\n  " + self._json(d))
         self.count += 1
 
+    def write_texts(self, texts: list[str]) -> None:
+        """Write detections given as their JSON texts (jsonl and json formats)."""
+        if not texts:
+            return
+        if self.fmt == "jsonl":
+            self.stream.write("\n".join(texts) + "\n")
+        elif self.fmt == "json":
+            self.stream.write(("," if self.count else "") + "\n  " + ",\n  ".join(texts))
+        else:
+            raise ValueError(f"{self.fmt} output is not written from JSON texts")
+        self.count += len(texts)
+
     def _json(self, d: Detection) -> str:
         """``d.to_dict()`` as JSON; the rule's part is serialized once per rule, not per
         detection (a big hunt writes hundreds of thousands of detections of a few rules)."""

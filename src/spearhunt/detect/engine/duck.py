@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from spearhunt.detect.engine.plan import Router, Target, needed_fields, specialize
@@ -140,6 +141,7 @@ class DuckEngine:
         self._buf_text: list[Any] = []
         self._buf_bytes = 0
         self._buf_evtx = True
+        self._evtx_src: set[int] = set()  # sources read from EVTX files
         self._next_eid = eid_base + 1
         self._first_eid = eid_base + 1
         self._slices: dict[tuple[str | None, str | None, int | None], _Slice] = {}
@@ -166,6 +168,8 @@ class DuckEngine:
         self._buf_pos.extend(batch.positions)
         self._buf_text.extend(batch.texts)
         self._buf_evtx = self._buf_evtx and batch.kind is Kind.EVTX
+        if batch.kind is Kind.EVTX:
+            self._evtx_src.add(src_index)
         self._buf_bytes += batch.size_bytes or 1500 * len(batch)
         if len(self._buf_text) >= CHUNK_EVENTS or self._buf_bytes >= CHUNK_BYTES:
             self.flush(wait=False)
@@ -524,6 +528,77 @@ class DuckEngine:
             for rule, eid, ts, computer, channel, event_id, record_id, src, fields in rows:
                 yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
                                 sources[src - base], event_fields(fields), eid)
+
+
+    def output(self, batch: int = 10_000) -> Iterator[list[str] | Detection]:
+        """The detections of rules whose detections are output (``RuleInfo.output``), in the
+        order of ``detections``, as their JSON texts (the output contract of
+        ``Detection.to_dict``), built by the engine, in runs; or as ``Detection`` when the
+        event came from JSON input. (Building them in Python took most of a big hunt's
+        output time. The fields of EVTX events are strict JSON, written by the EVTX parser
+        and DuckDB from it; those of JSON input may hold NaN or trailing commas, which
+        DuckDB's reader takes: Python rewrites them as JSON, see ``event_fields``.)
+        """
+        heads = [(i, orjson.dumps(r.info.output_dict())[:-1].decode() + ",")
+                 for i, r in enumerate(self.rules) if r.info.output]
+        base = self._src_base
+        self._temp_table("out_rules", pa.table({
+            "rule": pa.array([i for i, _ in heads], pa.int32()),
+            "head": pa.array([h for _, h in heads], pa.string())}))
+        self._temp_table("out_sources", pa.table({
+            "src": pa.array(range(base, base + len(self.sources)), pa.int32()),
+            "path": pa.array([orjson.dumps(p).decode() for p in self.sources], pa.string()),
+            "evtx": pa.array([base + i in self._evtx_src for i in range(len(self.sources))])}))
+        # The keys and their order are Detection.event_dict's; a time is written as _iso does.
+        text = (
+            "r.head || '\"timestamp\":' || coalesce(strftime(e.ts, '\"%Y-%m-%dT%H:%M:%S.%fZ\"'), "
+            "'null') || ',\"computer\":' || coalesce(to_json(e.computer), 'null') || "
+            "',\"channel\":' || coalesce(to_json(e.channel), 'null') || ',\"event_id\":' || "
+            "coalesce(e.event_id::VARCHAR, 'null') || ',\"record_id\":' || "
+            "coalesce(e.record_id::VARCHAR, 'null') || ',\"source\":' || s.path || "
+            "',\"event_key\":' || e.eid::VARCHAR || ',\"event\":' || e.fields || '}'"
+        )
+        py = "CASE WHEN NOT s.evtx THEN {} END"
+        cur = self.con.execute(
+            f"SELECT CASE WHEN s.evtx THEN {text} END, h.rule, "
+            + ", ".join(py.format(c) for c in ("e.ts", "e.computer", "e.channel",
+                                                "e.event_id", "e.record_id", "e.fields"))
+            + ", e.src, e.eid FROM (SELECT DISTINCT rule, eid FROM hits) h "
+            "JOIN events e USING (eid) JOIN out_rules r USING (rule) "
+            "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule")
+        infos = [r.info for r in self.rules]
+        sources = self.sources
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            texts: list[str] = []
+            for line, rule, ts, computer, channel, event_id, record_id, fields, src, eid in rows:
+                if line is not None:
+                    texts.append(line)
+                    continue
+                if texts:
+                    yield texts
+                    texts = []
+                yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
+                                sources[src - base], event_fields(fields), eid)
+            if texts:
+                yield texts
+
+    def _temp_table(self, name: str, table: pa.Table) -> None:
+        """A small temporary table of ``table``'s rows (a registered view could not be dropped
+        while a result that reads it is being fetched)."""
+        self.con.register("_arrow_in", table)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _arrow_in")
+        self.con.unregister("_arrow_in")
+
+    def output_counts(self) -> list[tuple[int, str | None, int]]:
+        """(rule, computer, detections) of what ``output`` gives."""
+        ids = [i for i, r in enumerate(self.rules) if r.info.output]
+        return self.con.execute(
+            "SELECT h.rule, e.computer, count(*) FROM (SELECT DISTINCT rule, eid FROM hits) h "
+            "JOIN events e USING (eid) WHERE list_contains($1, h.rule) GROUP BY ALL",
+            [ids]).fetchall()
 
 
 def _python_sized(rows: int, rules: int) -> bool:
