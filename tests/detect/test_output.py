@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import duckdb
 import orjson
 from tests.conftest import shared_data
 
@@ -57,3 +59,42 @@ def test_engine_json_is_the_python_json_in_the_same_order(tmp_path: Path):
     assert [d["computer"] for d in built].count("ws9") == 2
     nan = next(d for d in built if d["record_id"] == 10)
     assert nan["event"]["Score"] is None
+
+
+def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Path,
+                                                                     monkeypatch):
+    # The case store shares the engine's connection. The engine thread, slowed down here,
+    # used to be still on the last chunk when the store wrote the run's sources ("connection
+    # is busy"); and writing detections in batches while their result was being read
+    # replaced that result (a crash past 50k detections).
+    from spearhunt.detect.engine import duck
+
+    evtx = shared_data("evtx-attack-samples", "Credential Access")
+    reference, _, _ = _run([str(evtx)], engine_json=False)
+    slow_index = duck.DuckEngine._index_chunk
+
+    def slow(self, first):
+        time.sleep(0.3)
+        slow_index(self, first)
+
+    monkeypatch.setattr(duck, "CHUNK_EVENTS", 200)
+    monkeypatch.setattr(duck.DuckEngine, "_index_chunk", slow)
+    store = tmp_path / "case.duckdb"
+    for engine_json in (True, False):
+        out: list[dict] = []
+        summary = hunt(HuntOptions(paths=[str(evtx)], rules=[], store=store),
+                       lambda d, out=out: out.append(d.to_dict()),
+                       on_json=(lambda ts, out=out: out.extend(map(orjson.loads, ts)))
+                       if engine_json else None)
+        assert len(out) == len(reference) == summary.detections
+    con = duckdb.connect(str(store), read_only=True)
+    rows = con.execute("SELECT run_id, rule_id, source FROM detections").fetchall()
+    stored = [(r[1], r[2]) for r in rows if r[0] == 1]
+    assert sorted(stored) == sorted((r[1], r[2]) for r in rows if r[0] == 2)
+    # Every output detection is stored, and so are those of rules that only feed a
+    # correlation (generate: false), which are not output.
+    output = sorted((d["rule_id"], d["source"]) for d in reference)
+    assert sorted(x for x in stored if x in set(output)) == output
+    assert len(stored) > len(output)
+    assert con.execute("SELECT count(DISTINCT rule_id) FROM rules").fetchone()[0] == len(
+        {x[0] for x in stored})

@@ -43,7 +43,7 @@ def investigate(paths: Sequence[str], store: Path, opts: CorrelateOptions, rules
     summary = None
     if events:
         summary = hunt(HuntOptions(paths=events, rules=list(rules), store=store, command="investigate"),
-                       lambda d: None, on_progress=on_progress, on_warning=warn)
+                       None, on_progress=on_progress, on_warning=warn)
     records = ingest_network([s.path for s in sources if s.kind == Kind.ZEEK_TSV], store, warn)
     if not store.exists():
         raise StoreError("no input held mail, event logs or Zeek logs", where=", ".join(paths))

@@ -79,19 +79,12 @@ class HuntSummary:
     seconds_rules_compile: float = 0.0
     engine: dict[str, Any] = field(default_factory=dict)
     store: str | None = None
-    # id(rule) -> [rule, detections]: one dict step per detection; the tallies by level,
-    # tactic and rule are derived from it.
+    # id(rule) -> [rule, detections]; the tallies by level, tactic and rule are derived from it.
     _per_rule: dict[int, list[Any]] = field(default_factory=dict, repr=False)
 
     def count(self, d: Detection) -> None:
         """Add one detection to the tallies."""
-        self.detections += 1
-        tally = self._per_rule.get(id(d.rule))
-        if tally is None:
-            self._per_rule[id(d.rule)] = [d.rule, 1]
-        else:
-            tally[1] += 1
-        self.by_host[d.computer or "?"] += 1
+        self.add(d.rule, d.computer, 1)
 
     def add(self, rule: RuleInfo, computer: str | None, n: int) -> None:
         """Add ``n`` detections of one rule on one host to the tallies."""
@@ -179,14 +172,15 @@ def select_rules(opts: HuntOptions, summary: HuntSummary,
     return rules
 
 
-def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
+def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
          on_progress: Progress | None = None,
          on_warning: Callable[[IngestWarning], None] | None = None,
          on_json: Callable[[list[str]], None] | None = None) -> HuntSummary:
-    """Run the hunt; detections reach ``on_detection`` in time order.
+    """Run the hunt; detections reach ``on_detection`` in time order (None: only the summary
+    and the case store get them).
 
-    With ``on_json`` (and no case store), detections the engine can write itself come to it
-    instead, as the JSON texts of ``Detection.to_dict``, in runs, in the same order.
+    With ``on_json``, detections the engine can write itself come to it instead, as the JSON
+    texts of ``Detection.to_dict``, in runs, in the same order.
     """
     t0 = time.perf_counter()
     summary = HuntSummary()
@@ -264,38 +258,30 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None],
                 on_progress(done_bytes, total_bytes, f"{read:,} events, {s.path.name}")
         if not event_files and files and all(Path(a).is_file() for a in opts.paths):
             raise UsageError("none of the inputs is an event log (EVTX, JSON Lines or JSON)")
+        engine.flush()  # before the store is written: the engine thread shares its connection
         if store:  # the engine's source list: Parquet inputs name their original files
             store.add_sources(src_base, [(p, kinds.get(p, Kind.PARQUET.value))
                                          for p in engine.sources])
-        engine.flush()
         t_match = time.perf_counter()
         if on_progress:
             on_progress(0, None, "matching rules")
         engine.run_rules()
         t_output = time.perf_counter()
-        if on_json is not None and not store:
+        if store:  # all of them, also those of rules that only feed a correlation
+            store.add_matches([r.info for r in rules], engine.HITS)
+            store.add_warnings(summary.warnings)
+        if on_json is not None:
             for item in engine.output():
                 if isinstance(item, list):
                     on_json(item)
-                else:
+                elif on_detection is not None:
                     on_detection(item)
-            for rule, computer, n in engine.output_counts():
-                summary.add(rules[rule].info, computer, n)
-        else:
-            batch: list[Detection] = []
+        elif on_detection is not None:
             for d in engine.detections():
                 if d.rule.output:
-                    summary.count(d)
                     on_detection(d)
-                if store:
-                    batch.append(d)
-                    if len(batch) >= 50_000:
-                        store.add_detections(batch)
-                        batch = []
-            if store:
-                store.add_detections(batch)
-        if store:
-            store.add_warnings(summary.warnings)
+        for rule, computer, n in engine.output_counts():
+            summary.add(rules[rule].info, computer, n)
         st = engine.stats
         summary.events = st.events
         summary.rules_failed = {rules[i].info.rule_id: msg for i, msg in st.failed_rules.items()}

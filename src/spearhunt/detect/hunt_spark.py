@@ -37,7 +37,7 @@ def _check_inputs(paths: list[str]) -> None:
                              f"`spearhunt ingest {p} --to-parquet DIR` and hunt DIR")
 
 
-def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None],
+def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
                on_progress: Progress | None = None,
                on_warning: Callable[[IngestWarning], None] | None = None,
                on_json: Callable[[list[str]], None] | None = None) -> HuntSummary:
@@ -75,7 +75,8 @@ def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None],
         batch: list[Detection] = []
         for d in engine.detections(hits):
             summary.count(d)
-            on_detection(d)
+            if on_detection is not None:
+                on_detection(d)
             if store:
                 batch.append(d)
                 if len(batch) >= 50_000:

@@ -115,6 +115,8 @@ class _Slice:
 class DuckEngine:
     """Runs compiled rules over event batches: ``add`` per batch, then ``detections``."""
 
+    HITS = "SELECT DISTINCT rule, eid FROM hits"  # (rule index, event key) of every match
+
     def __init__(
         self,
         rules: Sequence[CompiledRule],
@@ -516,7 +518,7 @@ class DuckEngine:
         """Every (rule, event) match, in time order (then event, then rule): deterministic."""
         cur = self.con.execute(
             "SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, e.record_id, e.src, "
-            "e.fields FROM (SELECT DISTINCT rule, eid FROM hits) h JOIN events e USING (eid) "
+            f"e.fields FROM ({self.HITS}) h JOIN events e USING (eid) "
             "ORDER BY e.ts NULLS LAST, e.eid, h.rule"
         )
         infos = [r.info for r in self.rules]  # this loop runs once per detection: no lookups
@@ -563,7 +565,7 @@ class DuckEngine:
             f"SELECT CASE WHEN s.evtx THEN {text} END, h.rule, "
             + ", ".join(py.format(c) for c in ("e.ts", "e.computer", "e.channel",
                                                 "e.event_id", "e.record_id", "e.fields"))
-            + ", e.src, e.eid FROM (SELECT DISTINCT rule, eid FROM hits) h "
+            + f", e.src, e.eid FROM ({self.HITS}) h "
             "JOIN events e USING (eid) JOIN out_rules r USING (rule) "
             "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule")
         infos = [r.info for r in self.rules]
@@ -596,7 +598,7 @@ class DuckEngine:
         """(rule, computer, detections) of what ``output`` gives."""
         ids = [i for i, r in enumerate(self.rules) if r.info.output]
         return self.con.execute(
-            "SELECT h.rule, e.computer, count(*) FROM (SELECT DISTINCT rule, eid FROM hits) h "
+            f"SELECT h.rule, e.computer, count(*) FROM ({self.HITS}) h "
             "JOIN events e USING (eid) WHERE list_contains($1, h.rule) GROUP BY ALL",
             [ids]).fetchall()
 
