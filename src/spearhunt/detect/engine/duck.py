@@ -552,22 +552,24 @@ class DuckEngine:
             "path": pa.array([orjson.dumps(p).decode() for p in self.sources], pa.string()),
             "evtx": pa.array([base + i in self._evtx_src for i in range(len(self.sources))])}))
         # The keys and their order are Detection.event_dict's; a time is written as _iso does.
+        # Sorted first, built after: the sort then carries the fields, not the longer texts,
+        # and one concat() writes each text once (a chain of || copies it at every step).
         text = (
-            "r.head || '\"timestamp\":' || coalesce(strftime(e.ts, '\"%Y-%m-%dT%H:%M:%S.%fZ\"'), "
-            "'null') || ',\"computer\":' || coalesce(to_json(e.computer), 'null') || "
-            "',\"channel\":' || coalesce(to_json(e.channel), 'null') || ',\"event_id\":' || "
-            "coalesce(e.event_id::VARCHAR, 'null') || ',\"record_id\":' || "
-            "coalesce(e.record_id::VARCHAR, 'null') || ',\"source\":' || s.path || "
-            "',\"event_key\":' || e.eid::VARCHAR || ',\"event\":' || e.fields || '}'"
+            "concat(head, '\"timestamp\":', coalesce(strftime(ts, '\"%Y-%m-%dT%H:%M:%S.%fZ\"'), "
+            "'null'), ',\"computer\":', coalesce(to_json(computer), 'null'), ',\"channel\":', "
+            "coalesce(to_json(channel), 'null'), ',\"event_id\":', coalesce(event_id::VARCHAR, "
+            "'null'), ',\"record_id\":', coalesce(record_id::VARCHAR, 'null'), ',\"source\":', "
+            "path, ',\"event_key\":', eid::VARCHAR, ',\"event\":', fields, '}')"
         )
-        py = "CASE WHEN NOT s.evtx THEN {} END"
+        py = "CASE WHEN NOT evtx THEN {} END"
         cur = self.con.execute(
-            f"SELECT CASE WHEN s.evtx THEN {text} END, h.rule, "
-            + ", ".join(py.format(c) for c in ("e.ts", "e.computer", "e.channel",
-                                                "e.event_id", "e.record_id", "e.fields"))
-            + f", e.src, e.eid FROM ({self.HITS}) h "
+            f"SELECT CASE WHEN evtx THEN {text} END, rule, "
+            + ", ".join(py.format(c) for c in ("ts", "computer", "channel", "event_id",
+                                                "record_id", "fields"))
+            + ", src, eid FROM (SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, "
+            f"e.record_id, e.src, e.fields, r.head, s.path, s.evtx FROM ({self.HITS}) h "
             "JOIN events e USING (eid) JOIN out_rules r USING (rule) "
-            "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule")
+            "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule)")
         infos = [r.info for r in self.rules]
         sources = self.sources
         while True:
