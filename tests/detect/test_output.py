@@ -7,8 +7,10 @@ from pathlib import Path
 
 import duckdb
 import orjson
+import pytest
 from tests.conftest import shared_data
 
+from spearhunt.cli.main import run
 from spearhunt.detect.hunt import HuntOptions, hunt
 from spearhunt.model import Detection
 
@@ -20,24 +22,36 @@ OFFICE_SHELL = {
 }
 
 
-def _run(paths: list[str], engine_json: bool) -> tuple[list[dict], dict, int]:
+class Sink:
+    """Takes the engine's JSON texts (as DetectionWriter does for jsonl) into one list with
+    the detections that come the Python way."""
+
+    json_frame = ("", "\n")
+
+    def __init__(self, out: list[dict]) -> None:
+        self.out, self.texts = out, 0
+
+    def write_json(self, data: bytes, count: int) -> None:
+        lines = data.decode().split("\n")
+        assert lines.pop() == "" and len(lines) == count
+        self.texts += count
+        self.out.extend(orjson.loads(t) for t in lines)  # strict JSON, or this raises
+
+
+def _run(paths: list[str], engine_json: bool, store: Path | None = None
+         ) -> tuple[list[dict], dict, int]:
     out: list[dict] = []
-    texts = 0
+    sink = Sink(out)
 
     def on_detection(d: Detection) -> None:
         out.append(orjson.loads(orjson.dumps(d.to_dict(), default=str)))
 
-    def on_json(batch: list[str]) -> None:
-        nonlocal texts
-        texts += len(batch)
-        out.extend(orjson.loads(t) for t in batch)  # strict JSON, or this raises
-
-    summary = hunt(HuntOptions(paths=paths, rules=[]), on_detection,
-                   on_json=on_json if engine_json else None)
+    summary = hunt(HuntOptions(paths=paths, rules=[], store=store), on_detection,
+                   on_json=sink if engine_json else None)
     doc = summary.to_dict()
-    for key in ("seconds", "events_per_second", "engine"):
+    for key in ("seconds", "events_per_second", "engine", "store"):
         doc.pop(key)
-    return out, doc, texts
+    return out, doc, sink.texts
 
 
 def test_engine_json_is_the_python_json_in_the_same_order(tmp_path: Path):
@@ -81,12 +95,10 @@ def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Pa
     monkeypatch.setattr(duck.DuckEngine, "_index_chunk", slow)
     store = tmp_path / "case.duckdb"
     for engine_json in (True, False):
-        out: list[dict] = []
-        summary = hunt(HuntOptions(paths=[str(evtx)], rules=[], store=store),
-                       lambda d, out=out: out.append(d.to_dict()),
-                       on_json=(lambda ts, out=out: out.extend(map(orjson.loads, ts)))
-                       if engine_json else None)
-        assert len(out) == len(reference) == summary.detections
+        out, summary, _ = _run([str(evtx)], engine_json, store)
+        assert summary["detections"] == len(reference)
+        # event keys are case-wide: the second run's continue from the first's
+        assert [{**d, "event_key": 0} for d in out] == [{**d, "event_key": 0} for d in reference]
     con = duckdb.connect(str(store), read_only=True)
     rows = con.execute("SELECT run_id, rule_id, source FROM detections").fetchall()
     stored = [(r[1], r[2]) for r in rows if r[0] == 1]
@@ -98,3 +110,21 @@ def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Pa
     assert len(stored) > len(output)
     assert con.execute("SELECT count(DISTINCT rule_id) FROM rules").fetchone()[0] == len(
         {x[0] for x in stored})
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_cli_writes_the_engine_json_into_the_output(tmp_path: Path, fmt: str):
+    evtx = shared_data("evtx-attack-samples", "Credential Access")
+    jsonl = tmp_path / "more.jsonl"
+    jsonl.write_bytes(orjson.dumps({**OFFICE_SHELL, "TimeCreated": "2019-06-01T00:00:00Z"}))
+    reference, _, _ = _run([str(evtx), str(jsonl)], engine_json=False)
+    out = tmp_path / f"out.{fmt}"
+    assert run(["-q", "hunt", str(evtx), str(jsonl), "-f", fmt, "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    if fmt == "json":
+        doc = orjson.loads(text)
+        got, summary = doc["detections"], doc["summary"]
+        assert summary["detections"] == len(reference)
+    else:
+        got = [orjson.loads(x) for x in text.splitlines()]
+    assert got == reference

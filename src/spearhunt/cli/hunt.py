@@ -107,7 +107,7 @@ def hunt_command(
 
         bar = stack.enter_context(progress_bar("hunting"))
         summary = run(opts, on_detection, on_progress=bar, on_warning=on_warning,
-                      on_json=writer.write_texts if writer and fmt != "csv" else None)
+                      on_json=writer if writer and fmt != "csv" else None)
         if writer:
             writer.close(summary.to_dict())
         if lines:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.sigma.compiler import (
@@ -59,6 +59,19 @@ class HuntOptions:
     engine: str = "duckdb"  # or "spark" (detect.hunt_spark)
     spark_master: str | None = None
     spark_conf: Sequence[tuple[str, str]] = ()
+
+
+class JsonSink(Protocol):
+    """Takes detections as JSON texts (``DetectionWriter`` for json and jsonl)."""
+
+    @property
+    def json_frame(self) -> tuple[str, str]:
+        """What goes before and after each text."""
+        ...
+
+    def write_json(self, data: bytes, count: int) -> None:
+        """``count`` framed texts, back to back, in UTF-8."""
+        ...
 
 
 @dataclass
@@ -175,11 +188,11 @@ def select_rules(opts: HuntOptions, summary: HuntSummary,
 def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
          on_progress: Progress | None = None,
          on_warning: Callable[[IngestWarning], None] | None = None,
-         on_json: Callable[[list[str]], None] | None = None) -> HuntSummary:
+         on_json: JsonSink | None = None) -> HuntSummary:
     """Run the hunt; detections reach ``on_detection`` in time order (None: only the summary
     and the case store get them).
 
-    With ``on_json``, detections the engine can write itself come to it instead, as the JSON
+    With ``on_json``, detections the engine can write itself go to it instead, as the JSON
     texts of ``Detection.to_dict``, in runs, in the same order.
     """
     t0 = time.perf_counter()
@@ -271,9 +284,9 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
             store.add_matches([r.info for r in rules], engine.HITS)
             store.add_warnings(summary.warnings)
         if on_json is not None:
-            for item in engine.output():
-                if isinstance(item, list):
-                    on_json(item)
+            for item in engine.output(*on_json.json_frame):
+                if isinstance(item, tuple):
+                    on_json.write_json(*item)
                 elif on_detection is not None:
                     on_detection(item)
         elif on_detection is not None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from spearhunt.detect.hunt import HuntOptions, HuntSummary, Progress, select_rules
+from spearhunt.detect.hunt import HuntOptions, HuntSummary, JsonSink, Progress, select_rules
 from spearhunt.detect.sigma.compiler import RuleProblem
 from spearhunt.errors import UsageError
 from spearhunt.model import Detection, IngestWarning
@@ -40,7 +40,7 @@ def _check_inputs(paths: list[str]) -> None:
 def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
                on_progress: Progress | None = None,
                on_warning: Callable[[IngestWarning], None] | None = None,
-               on_json: Callable[[list[str]], None] | None = None) -> HuntSummary:
+               on_json: JsonSink | None = None) -> HuntSummary:
     """Run the hunt on Spark; detections reach ``on_detection`` in time order (``on_json``
     is not used: Spark's detections are all built in Python)."""
     from spearhunt.detect.engine import spark as sp

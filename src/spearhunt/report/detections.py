@@ -101,17 +101,29 @@ class DetectionWriter:
             self.stream.write(("," if self.count else "") + "\n  " + self._json(d))
         self.count += 1
 
-    def write_texts(self, texts: list[str]) -> None:
-        """Write detections given as their JSON texts (jsonl and json formats)."""
-        if not texts:
-            return
+    @property
+    def json_frame(self) -> tuple[str, str]:
+        """What goes before and after each detection's JSON text (``write_json``)."""
         if self.fmt == "jsonl":
-            self.stream.write("\n".join(texts) + "\n")
-        elif self.fmt == "json":
-            self.stream.write(("," if self.count else "") + "\n  " + ",\n  ".join(texts))
-        else:
-            raise ValueError(f"{self.fmt} output is not written from JSON texts")
-        self.count += len(texts)
+            return "", "\n"
+        if self.fmt == "json":
+            return ",\n  ", ""
+        raise ValueError(f"{self.fmt} output is not written from JSON texts")
+
+    def write_json(self, data: bytes, count: int) -> None:
+        """Write ``count`` detections given as their JSON texts, each framed as
+        ``json_frame`` says, in UTF-8 (the engine builds them so)."""
+        if not count:
+            return
+        if self.fmt == "json" and self.count == 0:
+            data = data[1:]  # the first one has no comma before it
+        self.count += count
+        buffer = getattr(self.stream, "buffer", None)
+        if buffer is None:
+            self.stream.write(data.decode())
+        else:  # straight to the bytes below the text layer, after what is pending in it
+            self.stream.flush()
+            buffer.write(data)
 
     def _json(self, d: Detection) -> str:
         """``d.to_dict()`` as JSON; the rule's part is serialized once per rule, not per

@@ -532,14 +532,16 @@ class DuckEngine:
                                 sources[src - base], event_fields(fields), eid)
 
 
-    def output(self, batch: int = 10_000) -> Iterator[list[str] | Detection]:
+    def output(self, lead: str = "", end: str = "\n",
+               batch: int = 10_000) -> Iterator[tuple[bytes, int] | Detection]:
         """The detections of rules whose detections are output (``RuleInfo.output``), in the
-        order of ``detections``, as their JSON texts (the output contract of
-        ``Detection.to_dict``), built by the engine, in runs; or as ``Detection`` when the
-        event came from JSON input. (Building them in Python took most of a big hunt's
-        output time. The fields of EVTX events are strict JSON, written by the EVTX parser
-        and DuckDB from it; those of JSON input may hold NaN or trailing commas, which
-        DuckDB's reader takes: Python rewrites them as JSON, see ``event_fields``.)
+        order of ``detections``: as runs of their JSON texts (the output contract of
+        ``Detection.to_dict``), built by the engine, each framed by ``lead`` and ``end``,
+        UTF-8, with how many the run holds; or as ``Detection`` when the event came from JSON
+        input. (Building and encoding them in Python took most of a big hunt's output time.
+        The fields of EVTX events are strict JSON, written by the EVTX parser and DuckDB from
+        it; those of JSON input may hold NaN or trailing commas, which DuckDB's reader takes:
+        Python rewrites them as JSON, see ``event_fields``.)
         """
         heads = [(i, orjson.dumps(r.info.output_dict())[:-1].decode() + ",")
                  for i, r in enumerate(self.rules) if r.info.output]
@@ -555,39 +557,45 @@ class DuckEngine:
         # Sorted first, built after: the sort then carries the fields, not the longer texts,
         # and one concat() writes each text once (a chain of || copies it at every step).
         text = (
-            "concat(head, '\"timestamp\":', coalesce(strftime(ts, '\"%Y-%m-%dT%H:%M:%S.%fZ\"'), "
-            "'null'), ',\"computer\":', coalesce(to_json(computer), 'null'), ',\"channel\":', "
-            "coalesce(to_json(channel), 'null'), ',\"event_id\":', coalesce(event_id::VARCHAR, "
-            "'null'), ',\"record_id\":', coalesce(record_id::VARCHAR, 'null'), ',\"source\":', "
-            "path, ',\"event_key\":', eid::VARCHAR, ',\"event\":', fields, '}')"
+            "concat($1, head, '\"timestamp\":', coalesce(strftime(ts, "
+            "'\"%Y-%m-%dT%H:%M:%S.%fZ\"'), 'null'), ',\"computer\":', "
+            "coalesce(to_json(computer), 'null'), ',\"channel\":', coalesce(to_json(channel), "
+            "'null'), ',\"event_id\":', coalesce(event_id::VARCHAR, 'null'), ',\"record_id\":', "
+            "coalesce(record_id::VARCHAR, 'null'), ',\"source\":', path, ',\"event_key\":', "
+            "eid::VARCHAR, ',\"event\":', fields, '}', $2)"
         )
         py = "CASE WHEN NOT evtx THEN {} END"
-        cur = self.con.execute(
-            f"SELECT CASE WHEN evtx THEN {text} END, rule, "
-            + ", ".join(py.format(c) for c in ("ts", "computer", "channel", "event_id",
-                                                "record_id", "fields"))
+        reader = self.con.sql(
+            f"SELECT CASE WHEN evtx THEN {text} END AS line, rule, "
+            + ", ".join(py.format(c) + f" AS {c}" for c in (
+                "ts", "computer", "channel", "event_id", "record_id", "fields"))
             + ", src, eid FROM (SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, "
             f"e.record_id, e.src, e.fields, r.head, s.path, s.evtx FROM ({self.HITS}) h "
             "JOIN events e USING (eid) JOIN out_rules r USING (rule) "
-            "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule)")
+            "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule)",
+            params=[lead, end]).to_arrow_reader(batch)
         infos = [r.info for r in self.rules]
         sources = self.sources
-        while True:
-            rows = cur.fetchmany(batch)
-            if not rows:
-                return
-            texts: list[str] = []
-            for line, rule, ts, computer, channel, event_id, record_id, fields, src, eid in rows:
-                if line is not None:
-                    texts.append(line)
+        for part in reader:
+            lines = part.column(0)
+            if not len(lines):
+                continue
+            if lines.null_count == 0:  # the whole batch as it is in Arrow's buffer
+                yield _utf8_run(lines), len(lines)
+                continue
+            run: list[bytes] = []
+            for row in part.to_pylist():
+                if row["line"] is not None:
+                    run.append(row["line"].encode())
                     continue
-                if texts:
-                    yield texts
-                    texts = []
-                yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
-                                sources[src - base], event_fields(fields), eid)
-            if texts:
-                yield texts
+                if run:
+                    yield b"".join(run), len(run)
+                    run = []
+                yield Detection(infos[row["rule"]], row["ts"], row["computer"], row["channel"],
+                                row["event_id"], row["record_id"], sources[row["src"] - base],
+                                event_fields(row["fields"]), row["eid"])
+            if run:
+                yield b"".join(run), len(run)
 
     def _temp_table(self, name: str, table: pa.Table) -> None:
         """A small temporary table of ``table``'s rows (a registered view could not be dropped
@@ -655,6 +663,13 @@ def _chunk_column(field: str, cased: bool) -> str:
     expr = _CHUNK_COLUMNS.get(key) or (
         "json_extract_string(fields, " + "'" + _json_path(field).replace("'", "''") + "')")
     return expr if cased else f"lower({expr})"
+
+
+def _utf8_run(texts: pa.StringArray) -> bytes:
+    """The UTF-8 texts of an Arrow string array (no nulls) back to back."""
+    offsets = memoryview(texts.buffers()[1]).cast("i")  # type: ignore[arg-type]
+    first, last = offsets[texts.offset], offsets[texts.offset + len(texts)]
+    return texts.buffers()[2][first:last].to_pybytes()  # type: ignore[index]
 
 
 def _text_array(texts: list[Any]) -> pa.Array:
