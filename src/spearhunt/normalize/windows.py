@@ -110,6 +110,9 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
             f"WHEN {of} THEN " + (f"coalesce({', '.join(v)})" if len(v) > 1 else v[0])
             for of, v in by_shape.items()) + " END"
     ed, ud = at(OBJECTS["eventdata"]), at(OBJECTS["userdata"])
+    # Whether EventData has a Data item, from the one parse (a text search for it in every
+    # record's EventData cost ~10% of this statement).
+    data = at(OBJECTS["eventdata"] + ".Data")
     ecs = at(OBJECTS["ecs"], SHAPE_ECS)
     sys_cols = {name: at(path) for name, path in EVTX_SYSTEM_FIELDS.items()}
     evtx_channel, evtx_eid = at(PATHS["channel"][0][1]), at(PATHS["event_id"][1][1])
@@ -125,7 +128,7 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
     )
     evtx_fields = (
         f"CASE WHEN {ed} IS NOT NULL AND starts_with({ed}, '{{') THEN "
-        f"CASE WHEN contains({ed}, '\"Data\":') AND json_type({ed}, '$.Data') IN ('OBJECT', 'ARRAY') "
+        f"CASE WHEN {data} IS NOT NULL AND json_type({ed}, '$.Data') IN ('OBJECT', 'ARRAY') "
         f"THEN {data_list} ELSE {ed} END "
         f"WHEN {ud} IS NOT NULL AND starts_with({ud}, '{{') THEN "
         f"coalesce(json_extract({ud}, '$.*')[1]::VARCHAR, '{{}}') ELSE '{{}}' END"
