@@ -142,7 +142,34 @@ def test_cli_only_writes_the_sources_named_and_says_what_it_skipped(
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
         "README.txt", "endpoint", "mail", "truth.json"]
     capsys.readouterr()
-    assert run([*args[:2], str(tmp_path / "p"), *args[3:], "--only", "endpoint,pcap"]) == 1
+    assert run([*args[:2], str(tmp_path / "p"), *args[3:], "--only", "endpoint,pcap"]) == 2
     assert "--only: unknown source 'pcap'; choose from endpoint, zeek, mail" in \
         capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--hosts", "2"], "--hosts: need at least 6 hosts"),
+    (["--variant", "macro+nope"], "--variant: unknown variant token 'nope'"),
+    (["--variant", "psexec+wmi"], "--variant: two lateral choices"),
+    (["--days", "1"], "--days: need at least 4 days"),
+])
+def test_cli_options_the_simulator_cannot_honour_are_usage_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str],
+        message: str) -> None:
+    from spearhunt.cli.main import run
+
+    out = tmp_path / "o"
+    assert run(["simulate", "--out", str(out), *option]) == 2  # the README's usage-error code
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_refuses_a_folder_that_is_not_empty_as_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from spearhunt.cli.main import run
+
+    (tmp_path / "notes.txt").write_text("mine")
+    assert run(["simulate", "--out", str(tmp_path), "--hosts", "8", "--days", "4"]) == 2
+    assert "not empty (use --force" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

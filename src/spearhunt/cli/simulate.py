@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,14 @@ import typer
 
 from spearhunt.cli.console import err, out, progress_bar
 from spearhunt.cli.main import app
-from spearhunt.simulate.config import SOURCES, VARIANT_HELP, SimulationConfig, parse_sources
+from spearhunt.errors import SimulateError, UsageError
+from spearhunt.simulate.config import (
+    SOURCES,
+    VARIANT_HELP,
+    SimulationConfig,
+    parse_sources,
+    parse_variant,
+)
 
 
 @app.command(
@@ -46,11 +54,17 @@ def simulate_command(
     )] = None,
 ) -> None:
     """Generate the simulation and print a short summary."""
-    from spearhunt.simulate.writer import simulate
+    from spearhunt.simulate.writer import check_out_dir, simulate
 
-    config = SimulationConfig(seed=seed, hosts=hosts, users=users, days=days, noise=noise,
-                              variant=variant, scale=scale, endpoint_format=endpoint_format,
-                              sources=parse_sources(only))
+    try:  # options the simulator cannot honour are usage errors, found before any work
+        config = SimulationConfig(seed=seed, hosts=hosts, users=users, days=days, noise=noise,
+                                  variant=variant, scale=scale, endpoint_format=endpoint_format,
+                                  sources=parse_sources(only))
+        config.validate()
+        parse_variant(variant, random.Random(0))
+        check_out_dir(out_dir, force=force)
+    except SimulateError as exc:
+        raise UsageError(exc.message, where=exc.where) from exc
     started = time.perf_counter()
     with progress_bar("simulating") as sink:
         result = simulate(out_dir, config, force=force, on_progress=sink)

@@ -58,15 +58,20 @@ class SimulationResult:
 _FOLDERS = {"endpoint": "endpoint", "zeek": "network", "mail": "mail"}
 
 
+def check_out_dir(out_dir: Path, *, force: bool) -> None:
+    """Raise ``SimulateError`` unless ``out_dir`` can take a simulation."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SimulateError("exists and is not a folder", where=str(out_dir))
+    if not force and out_dir.exists() and any(out_dir.iterdir()):
+        raise SimulateError("folder is not empty (use --force to overwrite)", where=str(out_dir))
+
+
 def prepare_out_dir(out_dir: Path, *, force: bool,
                     sources: tuple[str, ...] = SOURCES) -> None:
     """Create ``out_dir`` and the folders of ``sources``; refuse a non-empty one unless
     ``force`` (then clear what we own)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SimulateError("exists and is not a folder", where=str(out_dir))
+    check_out_dir(out_dir, force=force)
     if out_dir.exists() and any(out_dir.iterdir()):
-        if not force:
-            raise SimulateError("folder is not empty (use --force to overwrite)", where=str(out_dir))
         for source, sub in _FOLDERS.items():
             folder = out_dir / sub
             if folder.is_dir():
