@@ -128,3 +128,15 @@ def test_cli_writes_the_engine_json_into_the_output(tmp_path: Path, fmt: str):
     else:
         got = [orjson.loads(x) for x in text.splitlines()]
     assert got == reference
+
+
+@pytest.mark.parametrize("kind", ["string", "large_string"])
+def test_utf8_run_takes_the_texts_of_a_sliced_array_from_its_buffer(kind: str):
+    import pyarrow as pa
+
+    from spearhunt.detect.engine.duck import _utf8_run
+
+    texts = ["{\"a\":1}\n", "{\"b\":\"é\"}\n", "{\"c\":[]}\n", "{}\n"]
+    arr = pa.array(texts, getattr(pa, kind)())
+    assert _utf8_run(arr) == "".join(texts).encode()
+    assert _utf8_run(arr.slice(1, 2)) == "".join(texts[1:3]).encode()

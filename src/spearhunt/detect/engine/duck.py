@@ -665,9 +665,10 @@ def _chunk_column(field: str, cased: bool) -> str:
     return expr if cased else f"lower({expr})"
 
 
-def _utf8_run(texts: pa.StringArray) -> bytes:
+def _utf8_run(texts: pa.Array) -> bytes:
     """The UTF-8 texts of an Arrow string array (no nulls) back to back."""
-    offsets = memoryview(texts.buffers()[1]).cast("i")  # type: ignore[arg-type]
+    width = "q" if pa.types.is_large_string(texts.type) else "i"  # 64- or 32-bit offsets
+    offsets = memoryview(texts.buffers()[1]).cast(width)  # type: ignore[arg-type]
     first, last = offsets[texts.offset], offsets[texts.offset + len(texts)]
     return texts.buffers()[2][first:last].to_pybytes()  # type: ignore[index]
 
