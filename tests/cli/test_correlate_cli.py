@@ -70,3 +70,40 @@ def test_allowlist_applies_at_correlation_time_without_reingesting(case, tmp_pat
     dests = {x["destination"] for x in after["exfiltration"]}
     assert before["exfiltration"] and exfil["domain"] not in dests and exfil["ip"] not in dests
     assert after["patient_zero"]["host"] == before["patient_zero"]["host"]
+
+
+BURST = """
+title: Test Office Shells On One Host
+id: 99999999-0000-4000-8000-000000000001
+status: test
+correlation:
+    type: event_count
+    rules: [6b2f3c1e-5a0d-4c1e-9f62-0d9a1e7b3c01]
+    group-by: [Computer]
+    timespan: 30d
+    condition: {gte: 1}
+level: high
+"""
+
+
+def test_investigate_runs_the_correlation_rules_in_its_rule_folders(case, tmp_path, capsys):
+    # --rules folders hold detection and correlation rules alike; investigate used to hand
+    # them to the hunt only, so a correlation rule there never ran.
+    _, sim = case
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "burst.yml").write_text(BURST)
+    store = tmp_path / "case.duckdb"
+    assert run(["-q", "investigate", str(sim.out_dir), "--store", str(store), "-r", str(rules),
+                "-f", "json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    titles = {c["title"] for c in doc["correlations"]}
+    assert "Test Office Shells On One Host" in titles
+    # and the same rule folder on a case without the rule's base detections gives nothing
+    (rules / "burst.yml").write_text(BURST.replace("6b2f3c1e-5a0d-4c1e-9f62-0d9a1e7b3c01",
+                                                   "00000000-0000-4000-8000-00000000dead"))
+    store2 = tmp_path / "case2.duckdb"
+    assert run(["-q", "investigate", str(sim.out_dir), "--store", str(store2), "-r", str(rules),
+                "-f", "json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert "Test Office Shells On One Host" not in {c["title"] for c in doc["correlations"]}

@@ -87,7 +87,7 @@ def story_command(
 @app.command("investigate")
 def investigate_command(
     paths: list[str] = typer.Argument(..., help="Folders or files: mail, endpoint logs, Zeek logs, in any mix."),
-    rules: list[Path] = typer.Option([], "--rules", "-r", help="Extra Sigma rule folders besides spearhunt's pack."),
+    rules: list[Path] = typer.Option([], "--rules", "-r", help="Extra Sigma rule folders (detection and correlation rules) besides spearhunt's pack."),
     store: Path | None = typer.Option(None, "--store", "-s", help="Case store to write (default: a temporary one)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     window: str = typer.Option("14d", "--window", help="Longest time a story may span."),
@@ -107,8 +107,9 @@ def investigate_command(
         raise UsageError(f"{store} exists; investigate writes a new case (use correlate on an existing one)")
     try:
         with progress_bar("investigating") as bar:
-            result, summary = investigate(paths, store, _options(window, allowlist, assets, []), list(rules),
-                                          on_progress=bar)
+            # The rule folders hold detection and correlation rules alike: both stages read them.
+            result, summary = investigate(paths, store, _options(window, allowlist, assets, rules),
+                                          list(rules), on_progress=bar)
         err.print(f"{summary}", highlight=False)
         _print(result, fmt)
     finally:
