@@ -140,3 +140,41 @@ def test_utf8_run_takes_the_texts_of_a_sliced_array_from_its_buffer(kind: str):
     arr = pa.array(texts, getattr(pa, kind)())
     assert _utf8_run(arr) == "".join(texts).encode()
     assert _utf8_run(arr.slice(1, 2)) == "".join(texts[1:3]).encode()
+
+
+@pytest.mark.parametrize(("text", "fields"), [
+    ('{"a": NaN, "b": 1,}', {"a": None, "b": 1}),
+    ('{"a":nan,"s":"x: nan, y,}"}', {"a": None, "s": "x: nan, y,}"}),  # strings untouched
+    ('{"a":[1,-inf,],"b":-Infinity, "c": INF }', {"a": [1, None], "b": None, "c": None}),
+    ('{"q":"say \\"nan\\", inf", "inference": "inf", "ninf": 1}',
+     {"q": 'say "nan", inf', "inference": "inf", "ninf": 1}),
+    ('{"big":1e999}', {"big": float("inf")}),  # orjson writes it back as null
+    ('{"a": 1}', {"a": 1}),
+])
+def test_event_fields_reads_what_duckdb_reads_beyond_json(text: str, fields: dict):
+    import duckdb
+
+    from spearhunt.normalize.windows import event_fields
+
+    assert duckdb.connect().execute("SELECT json_valid($1)", [text]).fetchone()[0]
+    assert event_fields(text) == fields
+
+
+def test_event_fields_gives_none_for_what_is_not_an_object():
+    from spearhunt.normalize.windows import LENIENT_MAX, event_fields
+
+    assert event_fields("[1, 2]") == {} and event_fields("{bad") == {}
+    assert event_fields('{"a": nan, "pad": "' + "x" * LENIENT_MAX + '"}') == {}  # too big to rewrite
+
+
+def test_jsonl_event_with_lowercase_nan_and_trailing_comma_keeps_its_fields(tmp_path: Path):
+    line = ('{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
+            '"Computer": "ws9", "TimeCreated": "2024-05-01T12:00:00Z", "EventRecordID": 9, '
+            '"Image": "C:\\\\Windows\\\\System32\\\\cmd.exe", "ParentImage": "C:\\\\Program Files'
+            '\\\\Microsoft Office\\\\root\\\\Office16\\\\WINWORD.EXE", "Score": nan, "Tags": [1,],}')
+    path = tmp_path / "x.jsonl"
+    path.write_text(line + "\n")
+    out, _, _ = _run([str(path)], engine_json=True)
+    assert len(out) == 1
+    assert out[0]["event"]["Image"].endswith("cmd.exe")
+    assert out[0]["event"]["Score"] is None and out[0]["event"]["Tags"] == [1]

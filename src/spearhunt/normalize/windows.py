@@ -9,6 +9,7 @@ sniffed from its own keys, so files mixing shapes still work.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -173,20 +174,39 @@ FROM (
 SYSTEM_FIELD_COLUMNS = {name.lower(): f"sys.{name.lower()}" for name in EVTX_SYSTEM_FIELDS}
 
 
+# A JSON string, or one of what DuckDB's JSON reader (yyjson) takes beyond JSON: NaN and
+# infinities in any case (nan, -Infinity, inf ...), and a comma before a closing bracket.
+# Strings come first in the alternation, so nothing inside one is ever touched.
+_LENIENT = re.compile(r'"(?:[^"\\]|\\.)*+"|(?<![\w.])[-+]?(?:nan|inf(?:inity)?)(?![\w.])'
+                      r'|,(?=\s*[}\]])', re.IGNORECASE)
+
+
+LENIENT_MAX = 1 << 20
+
+
+def _strict(match: re.Match[str]) -> str:
+    token = match.group()
+    if token.startswith('"'):
+        return token
+    return "" if token == "," else "null"
+
+
 def event_fields(text: str | None) -> dict[str, Any]:
     """An event's ``fields`` text (a JSON object) as a dict, as either engine stores it.
 
-    The engines' JSON readers accept NaN, Infinity and trailing commas, which orjson refuses:
-    such an event is read with Python's more lenient reader, so it keeps its fields (NaN is
-    written back as null); anything else unreadable gives no fields.
+    The engines' JSON readers accept NaN and infinities (in any case) and trailing commas,
+    which orjson refuses: such an event is rewritten as JSON (those numbers become null, the
+    commas go) and read again, so it keeps its fields; anything else unreadable gives none.
     """
     if not text:
         return {}
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        try:
-            value = json.loads(text)
+        if len(text) > LENIENT_MAX:  # the rewrite scans the text from every quote it cannot pair
+            return {}
+        try:  # Python's reader also takes numbers past a double's range (1e999: infinity)
+            value = json.loads(_LENIENT.sub(_strict, text))
         except (ValueError, RecursionError):
             return {}
     return value if isinstance(value, dict) else {}
