@@ -149,6 +149,9 @@ def test_utf8_run_takes_the_texts_of_a_sliced_array_from_its_buffer(kind: str):
     ('{"q":"say \\"nan\\", inf", "inference": "inf", "ninf": 1}',
      {"q": 'say "nan", inf', "inference": "inf", "ninf": 1}),
     ('{"big":1e999}', {"big": float("inf")}),  # orjson writes it back as null
+    ('{"n":123456789012345678901234567890,"m":-9223372036854775809,"k":18446744073709551615,'
+     '"x":nan}', {"n": "123456789012345678901234567890", "m": "-9223372036854775809",
+                  "k": 18446744073709551615, "x": None}),  # too big to write: kept as digits
     ('{"a": 1}', {"a": 1}),
 ])
 def test_event_fields_reads_what_duckdb_reads_beyond_json(text: str, fields: dict):
@@ -178,3 +181,19 @@ def test_jsonl_event_with_lowercase_nan_and_trailing_comma_keeps_its_fields(tmp_
     assert len(out) == 1
     assert out[0]["event"]["Image"].endswith("cmd.exe")
     assert out[0]["event"]["Score"] is None and out[0]["event"]["Tags"] == [1]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "table"])
+def test_jsonl_event_with_an_integer_past_64_bits_does_not_crash_the_output(
+        tmp_path: Path, fmt: str, capsys):
+    # With something orjson refuses to read (1e999), Python read the event, and orjson then
+    # refused to write the integer: the JSON output ended in a traceback.
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(orjson.dumps({**OFFICE_SHELL, "TimeCreated": "2020-01-01T00:00:00Z"})[:-1]
+                     + b', "Big": 123456789012345678901234567890, "Huge": 1e999}\n')
+    assert run(["-q", "hunt", str(path), "-f", fmt]) == 0
+    out = capsys.readouterr().out
+    assert "cmd.exe" in out or "Office" in out
+    if fmt == "jsonl":
+        event = orjson.loads(out)["event"]
+        assert event["Big"] == "123456789012345678901234567890" and event["Huge"] is None

@@ -184,6 +184,12 @@ _LENIENT = re.compile(r'"(?:[^"\\]|\\.)*+"|(?<![\w.])[-+]?(?:nan|inf(?:inity)?)(
 LENIENT_MAX = 1 << 20
 
 
+def _int64(digits: str) -> int | str:
+    """An integer JSON writers take (orjson: -2**63 to 2**64-1), else its digits as text."""
+    value = int(digits)
+    return value if -(1 << 63) <= value < (1 << 64) else digits
+
+
 def _strict(match: re.Match[str]) -> str:
     token = match.group()
     if token.startswith('"'):
@@ -194,9 +200,10 @@ def _strict(match: re.Match[str]) -> str:
 def event_fields(text: str | None) -> dict[str, Any]:
     """An event's ``fields`` text (a JSON object) as a dict, as either engine stores it.
 
-    The engines' JSON readers accept NaN and infinities (in any case) and trailing commas,
-    which orjson refuses: such an event is rewritten as JSON (those numbers become null, the
-    commas go) and read again, so it keeps its fields; anything else unreadable gives none.
+    The engines' JSON readers accept NaN and infinities (in any case), trailing commas and
+    integers past 64 bits, which orjson refuses: such an event is rewritten as JSON (those
+    numbers become null, the commas go) and read again, so it keeps its fields (an integer
+    too big to write back keeps its digits as text); anything else unreadable gives none.
     """
     if not text:
         return {}
@@ -206,7 +213,7 @@ def event_fields(text: str | None) -> dict[str, Any]:
         if len(text) > LENIENT_MAX:  # the rewrite scans the text from every quote it cannot pair
             return {}
         try:  # Python's reader also takes numbers past a double's range (1e999: infinity)
-            value = json.loads(_LENIENT.sub(_strict, text))
+            value = json.loads(_LENIENT.sub(_strict, text), parse_int=_int64)
         except (ValueError, RecursionError):
             return {}
     return value if isinstance(value, dict) else {}
