@@ -152,6 +152,8 @@ def print_summary(s: HuntSummary, console: object) -> None:
     """The end-of-run summary: what was read, what fired, what could not run."""
     from rich.console import Console
 
+    from spearhunt.detect.hunt import ranked
+
     con: Console = console  # type: ignore[assignment]
     rate = f"{s.events / s.seconds:,.0f} events/s" if s.seconds else ""
     con.print(f"\n[bold]Summary[/]  {s.files:,} files, {s.events:,} events, "
@@ -165,7 +167,7 @@ def print_summary(s: HuntSummary, console: object) -> None:
         con.print(t)
     if s.by_tactic:
         t = Table(title="By ATT&CK tactic", show_header=False, box=None, title_justify="left")
-        for tactic, n in s.by_tactic.most_common():
+        for tactic, n in ranked(s.by_tactic):
             t.add_row(tactic, f"{n:,}")
         con.print(t)
     if s.by_rule:
@@ -173,12 +175,12 @@ def print_summary(s: HuntSummary, console: object) -> None:
         t.add_column("count", justify="right")
         t.add_column("level")
         t.add_column("rule")
-        for (_rid, title, level), n in s.by_rule.most_common(10):
+        for (_rid, title, level), n in ranked(s.by_rule)[:10]:
             t.add_row(f"{n:,}", Text(level, style=LEVEL_STYLE.get(level, "")), Text(title))
         con.print(t)
     if s.by_host:
         t = Table(title="Top hosts", box=None, title_justify="left", show_header=False)
-        for host, n in s.by_host.most_common(10):
+        for host, n in ranked(s.by_host)[:10]:
             t.add_row(Text(host), f"{n:,}")
         con.print(t)
     if s.rules_not_run or s.rules_failed:

@@ -146,14 +146,19 @@ class HuntSummary:
                 "failed_at_run_time": len(self.rules_failed),
             },
             "by_level": dict(sorted(self.by_level.items(), key=lambda kv: -LEVEL_RANK.get(kv[0], 0))),
-            "by_tactic": dict(self.by_tactic.most_common()),
+            "by_tactic": dict(ranked(self.by_tactic)),
             "top_rules": [{"rule_id": r[0], "title": r[1], "level": r[2], "count": n}
-                          for r, n in self.by_rule.most_common(top)],
-            "top_hosts": [{"computer": h, "count": n} for h, n in self.by_host.most_common(top)],
+                          for r, n in ranked(self.by_rule)[:top]],
+            "top_hosts": [{"computer": h, "count": n} for h, n in ranked(self.by_host)[:top]],
             "warnings": len(self.warnings),
             "store": self.store,
             "engine": self.engine,
         }
+
+
+def ranked(counts: Counter[Any]) -> list[tuple[Any, int]]:
+    """Most common first; ties by key, so the summary is the same run to run."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def load_rules(rule_dirs: Sequence[Path], with_pack: bool, placeholders: Path | None,
