@@ -58,6 +58,11 @@ PYTHON_WORK_MAX = 400_000
 PYTHON_ROWS_MAX = 600
 DEDUP_MIN = 1_000
 RENDERER = "fast"  # or "sqlglot" (see render())
+# What DuckDB's JSON reader takes beyond strict JSON, or what orjson would not read back as
+# it is written, anywhere in a text (also inside strings: such an event just goes through
+# Python): NaN or an infinity as a value, a comma before a closing bracket, an exponent of
+# three digits (1e999), a run of 20 digits (an integer past 64 bits).
+NOT_STRICT = r"(?i)[:\[,]\s*[-+]?(?:nan|inf)|,\s*[}\]]|\de[-+]?\d{3}|\d{20}"
 
 
 def _q(name: str) -> str:
@@ -537,11 +542,13 @@ class DuckEngine:
         """The detections of rules whose detections are output (``RuleInfo.output``), in the
         order of ``detections``: as runs of their JSON texts (the output contract of
         ``Detection.to_dict``), built by the engine, each framed by ``lead`` and ``end``,
-        UTF-8, with how many the run holds; or as ``Detection`` when the event came from JSON
-        input. (Building and encoding them in Python took most of a big hunt's output time.
-        The fields of EVTX events are strict JSON, written by the EVTX parser and DuckDB from
-        it; those of JSON input may hold NaN or trailing commas, which DuckDB's reader takes:
-        Python rewrites them as JSON, see ``event_fields``.)
+        UTF-8, with how many the run holds; or as ``Detection`` when the event's fields may not
+        be strict JSON. (Building and encoding them in Python took most of a big hunt's output
+        time.) The fields of EVTX events are strict JSON, written by the EVTX parser and DuckDB
+        from it. Those of JSON input are the input's text, which DuckDB's reader took: it may
+        hold NaN, infinities or trailing commas, and orjson reads integers past 64 bits as
+        floats; an event whose text may hold any of these (``NOT_STRICT``, which errs on the
+        safe side) goes the Python way (see ``event_fields``).
         """
         heads = [(i, orjson.dumps(r.info.output_dict())[:-1].decode() + ",")
                  for i, r in enumerate(self.rules) if r.info.output]
@@ -564,16 +571,17 @@ class DuckEngine:
             "coalesce(record_id::VARCHAR, 'null'), ',\"source\":', path, ',\"event_key\":', "
             "eid::VARCHAR, ',\"event\":', fields, '}', $2)"
         )
-        py = "CASE WHEN NOT evtx THEN {} END"
+        py = "CASE WHEN NOT native THEN {} END"
         reader = self.con.sql(
-            f"SELECT CASE WHEN evtx THEN {text} END AS line, rule, "
+            f"SELECT CASE WHEN native THEN {text} END AS line, rule, "
             + ", ".join(py.format(c) + f" AS {c}" for c in (
                 "ts", "computer", "channel", "event_id", "record_id", "fields"))
             + ", src, eid FROM (SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, "
-            f"e.record_id, e.src, e.fields, r.head, s.path, s.evtx FROM ({self.HITS}) h "
+            f"e.record_id, e.src, e.fields, r.head, s.path, "
+            f"s.evtx OR NOT regexp_matches(e.fields, $3) AS native FROM ({self.HITS}) h "
             "JOIN events e USING (eid) JOIN out_rules r USING (rule) "
             "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule)",
-            params=[lead, end]).to_arrow_reader(batch)
+            params=[lead, end, NOT_STRICT]).to_arrow_reader(batch)
         infos = [r.info for r in self.rules]
         sources = self.sources
         for part in reader:
