@@ -578,7 +578,9 @@ class DuckEngine:
                 "ts", "computer", "channel", "event_id", "record_id", "fields"))
             + ", src, eid FROM (SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, "
             f"e.record_id, e.src, e.fields, r.head, s.path, "
-            f"s.evtx OR NOT regexp_matches(e.fields, $3) AS native FROM ({self.HITS}) h "
+            # (a CASE, not OR: the regex is then never evaluated for EVTX rows)
+            f"CASE WHEN s.evtx THEN true ELSE NOT regexp_matches(e.fields, $3) END AS native "
+            f"FROM ({self.HITS}) h "
             "JOIN events e USING (eid) JOIN out_rules r USING (rule) "
             "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule)",
             params=[lead, end, NOT_STRICT]).to_arrow_reader(batch)
