@@ -101,6 +101,12 @@ def test_store_keeps_events_and_detections_across_runs(case, tmp_path, capsys):
     assert con.execute("SELECT count(*) FROM warnings").fetchone() == (2,)
     joined = con.execute("SELECT count(*) FROM detections d JOIN events e USING (eid)").fetchone()
     assert joined == (4,)
+    sources = con.execute("SELECT src, path, kind, run_id FROM sources ORDER BY src").fetchall()
+    assert sources == [(0, str(case / "events.jsonl"), "jsonl", 1),
+                       (1, str(case / "events.jsonl"), "jsonl", 2)]
+    warning = con.execute("SELECT run_id, source, line, record FROM warnings ORDER BY run_id "
+                          "LIMIT 1").fetchone()
+    assert warning == (1, str(case / "events.jsonl"), 4, None)
 
 
 def test_output_is_deterministic(case, capsys):

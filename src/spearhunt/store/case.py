@@ -23,7 +23,7 @@ from spearhunt import __version__
 from spearhunt.errors import StoreError
 from spearhunt.model import Detection, IngestWarning, RuleInfo
 from spearhunt.normalize.windows import EVENT_COLUMNS
-from spearhunt.store.db import connect
+from spearhunt.store.db import connect, insert_rows
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS runs (run_id INTEGER, started TIMESTAMP, version VARCHAR, "
@@ -68,8 +68,8 @@ class CaseStore:
 
     def add_sources(self, first: int, paths: list[tuple[str, str]]) -> None:
         """Record the run's input files with case-wide ids starting at ``first``."""
-        self.con.executemany("INSERT INTO sources VALUES (?, ?, ?, ?)",
-                             [(first + i, p, k, self.run_id) for i, (p, k) in enumerate(paths)])
+        insert_rows(self.con, "sources",
+                    [(first + i, p, k, self.run_id) for i, (p, k) in enumerate(paths)])
 
     def add_detections(self, detections: Iterable[Detection]) -> int:
         """Append detections (and the metadata of their rules)."""
@@ -141,9 +141,9 @@ class CaseStore:
 
     def add_warnings(self, warnings: Iterable[IngestWarning]) -> None:
         """Record skipped records and files."""
-        rows = [(self.run_id, w.source, w.message, w.line, w.record, w.offset) for w in warnings]
-        if rows:
-            self.con.executemany("INSERT INTO warnings VALUES (?, ?, ?, ?, ?, ?)", rows)
+        insert_rows(self.con, "warnings",
+                    [(self.run_id, w.source, w.message, w.line, w.record, w.offset)
+                     for w in warnings])
 
     def finish(self, events: int, detections: int) -> None:
         """Close the run's row and the file."""

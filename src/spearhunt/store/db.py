@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 
 def connect(database: Path | None = None, *, threads: int | None = None,
@@ -22,3 +25,17 @@ def connect(database: Path | None = None, *, threads: int | None = None,
     if temp_dir:
         con.execute(f"SET temp_directory = '{temp_dir}'")
     return con
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str,
+                rows: Sequence[Sequence[Any]]) -> None:
+    """Append ``rows`` (every column of ``table``, in order) in one statement. DuckDB's
+    ``executemany`` binds a row at a time, ~1 ms each: minutes for the sources of a big run."""
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    con.register("_rows_in", pa.table({f"c{i}": pa.array(list(c)) for i, c in enumerate(columns)}))
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _rows_in")
+    finally:
+        con.unregister("_rows_in")
