@@ -572,6 +572,9 @@ class DuckEngine:
             "eid::VARCHAR, ',\"event\":', fields, '}', $2)"
         )
         py = "CASE WHEN NOT native THEN {} END"
+        # The texts are built by a SELECT over the sorted rows: it must keep their order,
+        # which this connection is otherwise free to drop outside a top-level ORDER BY.
+        self.con.execute("SET preserve_insertion_order = true")
         reader = self.con.sql(
             f"SELECT CASE WHEN native THEN {text} END AS line, rule, "
             + ", ".join(py.format(c) + f" AS {c}" for c in (
