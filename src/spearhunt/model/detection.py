@@ -8,6 +8,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 LEVELS = ("informational", "low", "medium", "high", "critical")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
@@ -97,6 +99,11 @@ class RuleInfo:
             "techniques": list(self.techniques),
         }
 
+    def output_head(self) -> bytes:
+        """``output_dict`` as JSON left open after a comma: the start of each of its
+        detections' JSON text, which the event's part completes."""
+        return orjson.dumps(self.output_dict())[:-1] + b","
+
     @property
     def level_rank(self) -> int:
         """Ordering of the level, informational lowest; unknown levels count as informational."""
@@ -119,11 +126,7 @@ class Detection:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON output contract of one detection."""
-        return {**self.rule_dict(), **self.event_dict()}
-
-    def rule_dict(self) -> dict[str, Any]:
-        """The part of ``to_dict`` that is about the rule (the same for all its detections)."""
-        return self.rule.output_dict()
+        return {**self.rule.output_dict(), **self.event_dict()}
 
     def event_dict(self) -> dict[str, Any]:
         """The part of ``to_dict`` that is about the event, not the rule (in the same order;

@@ -130,7 +130,7 @@ class DetectionWriter:
         detection (a big hunt writes hundreds of thousands of detections of a few rules)."""
         head = self._heads.get(id(d.rule))
         if head is None:
-            head = self._heads[id(d.rule)] = (orjson.dumps(d.rule_dict())[:-1] + b",", d.rule)
+            head = self._heads[id(d.rule)] = (d.rule.output_head(), d.rule)
         body = orjson.dumps(d.event_dict(), default=str)
         return (head[0] + body[1:]).decode()
 

@@ -550,8 +550,8 @@ class DuckEngine:
         floats; an event whose text may hold any of these (``NOT_STRICT``, which errs on the
         safe side) goes the Python way (see ``event_fields``).
         """
-        heads = [(i, orjson.dumps(r.info.output_dict())[:-1].decode() + ",")
-                 for i, r in enumerate(self.rules) if r.info.output]
+        heads = [(i, r.info.output_head().decode()) for i, r in enumerate(self.rules)
+                 if r.info.output]
         base = self._src_base
         self._temp_table("out_rules", pa.table({
             "rule": pa.array([i for i, _ in heads], pa.int32()),
