@@ -23,7 +23,7 @@ from spearhunt import __version__
 from spearhunt.errors import StoreError
 from spearhunt.model import Detection, IngestWarning, RuleInfo
 from spearhunt.normalize.windows import EVENT_COLUMNS
-from spearhunt.store.db import connect, insert_rows
+from spearhunt.store.db import arrow_views, connect, insert_rows
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS runs (run_id INTEGER, started TIMESTAMP, version VARCHAR, "
@@ -77,7 +77,7 @@ class CaseStore:
         infos = list({id(d.rule): d.rule for d in ds}.values())
         index = {id(r): i for i, r in enumerate(infos)}
         if ds:
-            self._insert("_new_detections", pa.table({
+            with arrow_views(self.con, _new_detections=pa.table({
                 "rule": pa.array([index[id(d.rule)] for d in ds], pa.int32()),
                 "eid": pa.array([d.event_key for d in ds], pa.int64()),
                 "ts": pa.array([d.timestamp for d in ds], pa.timestamp("us")),
@@ -86,25 +86,23 @@ class CaseStore:
                 "event_id": pa.array([d.event_id for d in ds], pa.int32()),
                 "record_id": pa.array([d.record_id for d in ds], pa.int64()),
                 "source": pa.array([d.source for d in ds], pa.string()),
-            }), infos, "SELECT h.*, h.source AS path FROM _new_detections h")
+            })):
+                self._insert(infos, "SELECT h.*, h.source AS path FROM _new_detections h")
         return len(ds)
 
     def add_matches(self, rules: Sequence[RuleInfo], hits: str) -> int:
         """Append the detections an engine left in this store's connection: ``hits`` is SQL
         giving its (rule, eid) pairs, ``rule`` indexing ``rules``; the events and sources are
         in the store already. (One statement: a row at a time took minutes for 100k.)"""
-        return self._insert(None, None, rules,
-                            "SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, "
-                            f"e.record_id, s.path FROM ({hits}) h JOIN events e USING (eid) "
-                            "JOIN sources s ON s.src = e.src")
+        return self._insert(rules, "SELECT h.rule, e.eid, e.ts, e.computer, e.channel, "
+                                   f"e.event_id, e.record_id, s.path FROM ({hits}) h "
+                                   "JOIN events e USING (eid) JOIN sources s ON s.src = e.src")
 
-    def _insert(self, name: str | None, table: pa.Table | None, rules: Sequence[RuleInfo],
-                select: str) -> int:
+    def _insert(self, rules: Sequence[RuleInfo], select: str) -> int:
         """Append ``select``'s rows (rule index, eid, ts, computer, channel, event id, record
-        id, path) as detections, in time order, and the metadata of their rules."""
-        if name is not None:
-            self.con.register(name, table)
-        self.con.register("_rule_meta", pa.table({
+        id, path) as detections, in time order, and the metadata of their rules; returns how
+        many detections."""
+        meta = pa.table({
             "rule": pa.array(range(len(rules)), pa.int32()),
             "rule_id": [r.rule_id for r in rules], "title": [r.title for r in rules],
             "level": [r.level for r in rules],
@@ -112,31 +110,21 @@ class CaseStore:
             "tactics": pa.array([list(r.tactics) for r in rules], pa.list_(pa.string())),
             "techniques": pa.array([list(r.techniques) for r in rules], pa.list_(pa.string())),
             "source": [r.source for r in rules], "description": [r.description for r in rules],
-        }))
-        try:
+        })
+        with arrow_views(self.con, _rule_meta=meta):
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE _matched AS SELECT * FROM (" + select + ")")
-            before = self._count("detections")
-            self.con.execute(
+            row = self.con.execute(
                 "INSERT INTO detections SELECT $1, r.rule_id, r.title, r.level, r.tags, "
                 "r.tactics, r.techniques, m.eid, m.ts, m.computer, m.channel, m.event_id, "
                 "m.record_id, m.path FROM _matched m JOIN _rule_meta r USING (rule) "
-                "ORDER BY m.ts NULLS LAST, m.eid, m.rule", [self.run_id])
-            added = self._count("detections") - before
+                "ORDER BY m.ts NULLS LAST, m.eid, m.rule", [self.run_id]).fetchone()
             self.con.execute(
                 "INSERT INTO rules SELECT rule_id, any_value(title), any_value(level), "
                 "any_value(tags), any_value(source), any_value(description) FROM _rule_meta "
                 "WHERE rule IN (SELECT rule FROM _matched) AND rule_id NOT IN "
                 "(SELECT rule_id FROM rules) GROUP BY rule_id")
             self.con.execute("DROP TABLE _matched")
-        finally:
-            self.con.unregister("_rule_meta")
-            if name is not None:
-                self.con.unregister(name)
-        return added
-
-    def _count(self, table: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0
 
     def add_warnings(self, warnings: Iterable[IngestWarning]) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,18 @@ def connect(database: Path | None = None, *, threads: int | None = None,
     return con
 
 
+@contextmanager
+def arrow_views(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
+    """Arrow ``tables`` readable by their names in ``con`` for the statements run inside."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        yield
+    finally:
+        for name in tables:
+            con.unregister(name)
+
+
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str,
                 rows: Sequence[Sequence[Any]]) -> None:
     """Append ``rows`` (every column of ``table``, in order) in one statement. DuckDB's
@@ -34,8 +47,6 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str,
     if not rows:
         return
     columns = list(zip(*rows, strict=True))
-    con.register("_rows_in", pa.table({f"c{i}": pa.array(list(c)) for i, c in enumerate(columns)}))
-    try:
+    with arrow_views(con, _rows_in=pa.table({f"c{i}": pa.array(list(c))
+                                             for i, c in enumerate(columns)})):
         con.execute(f"INSERT INTO {table} SELECT * FROM _rows_in")
-    finally:
-        con.unregister("_rows_in")

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from spearhunt.errors import StoreError
 from spearhunt.ingest.zeek import SCHEMAS, NetRecord
+from spearhunt.store.db import arrow_views
 
 _SQL_TYPES = {"ts": "TIMESTAMP", "str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
               "list": "VARCHAR[]"}
@@ -45,9 +46,8 @@ def write(con: duckdb.DuckDBPyConnection, records: Iterable[NetRecord], src: int
         arrays.append(pa.array([src] * len(rows), type=pa.int32()))
         table = pa.Table.from_arrays(arrays, names=[column(c) for c, _ in schema] + ["src"])
         try:
-            con.register("_net_batch", table)
-            con.execute(f"INSERT INTO net_{log} SELECT * FROM _net_batch")
-            con.unregister("_net_batch")
+            with arrow_views(con, _net_batch=table):
+                con.execute(f"INSERT INTO net_{log} SELECT * FROM _net_batch")
         except duckdb.Error as exc:
             raise StoreError(f"cannot write network records: {exc}") from exc
         rows.clear()

@@ -44,7 +44,7 @@ from spearhunt.normalize.windows import (
     event_fields,
     normalize_sql,
 )
-from spearhunt.store.db import connect
+from spearhunt.store.db import arrow_views, connect
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +225,11 @@ class DuckEngine:
         con = self.con
         t0 = time.perf_counter()
         first = self._next_eid
-        con.register("raw_chunk", raw)
         sql = normalize_sql("raw_chunk", first - 1, self.time_from, self.time_to, shape)
-        # Grouped by slice, each slice later reads few vectors of the fields (without this
-        # order, building the slices took twice as long at 1M events).
-        con.execute(f"INSERT INTO events SELECT * FROM ({sql}) ORDER BY slice")
-        con.unregister("raw_chunk")
+        with arrow_views(con, raw_chunk=raw):
+            # Grouped by slice, each slice later reads few vectors of the fields (without
+            # this order, building the slices took twice as long at 1M events).
+            con.execute(f"INSERT INTO events SELECT * FROM ({sql}) ORDER BY slice")
         self._next_eid += raw.num_rows
         t0 = self._lap("normalize", t0)
         bad = con.execute("SELECT src, pos FROM events WHERE eid >= $1 AND fields IS NULL "
@@ -481,9 +480,8 @@ class DuckEngine:
     def _insert_hits(self, hits: list[tuple[int, int]]) -> None:
         tbl = pa.table({"rule": pa.array([h[0] for h in hits], pa.int32()),
                         "eid": pa.array([h[1] for h in hits], pa.int64())})
-        self.con.register("new_hits", tbl)
-        self.con.execute("INSERT INTO hits SELECT * FROM new_hits")
-        self.con.unregister("new_hits")
+        with arrow_views(self.con, new_hits=tbl):
+            self.con.execute("INSERT INTO hits SELECT * FROM new_hits")
 
     def _run_sql(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
         t0 = time.perf_counter()
@@ -535,7 +533,6 @@ class DuckEngine:
             for rule, eid, ts, computer, channel, event_id, record_id, src, fields in rows:
                 yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
                                 sources[src - base], event_fields(fields), eid)
-
 
     def output(self, lead: str = "", end: str = "\n",
                batch: int = 10_000) -> Iterator[tuple[bytes, int] | Detection]:
@@ -613,9 +610,8 @@ class DuckEngine:
     def _temp_table(self, name: str, table: pa.Table) -> None:
         """A small temporary table of ``table``'s rows (a registered view could not be dropped
         while a result that reads it is being fetched)."""
-        self.con.register("_arrow_in", table)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _arrow_in")
-        self.con.unregister("_arrow_in")
+        with arrow_views(self.con, _arrow_in=table):
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _arrow_in")
 
     def output_counts(self) -> list[tuple[int, str | None, int]]:
         """(rule, computer, detections) of what ``output`` gives."""
