@@ -73,8 +73,10 @@ def main() -> int:
         t_corr = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"built {args.events:,} events / {args.detections:,} detections in {t_build:.1f}s")
-    print(f"correlated in {t_corr:.1f}s: {len(result.stories)} stories; "
-          f"timings {', '.join(f'{k} {v:.1f}s' for k, v in result.meta['timings'].items())}")
+    print(
+        f"correlated in {t_corr:.1f}s: {len(result.stories)} stories; "
+        f"timings {', '.join(f'{k} {v:.1f}s' for k, v in result.meta['timings'].items())}"
+    )
     print(f"peak RSS {rss / 1024:.0f} MB (before correlation {rss0 / 1024:.0f} MB)")
     return 0 if t_corr < 60 else 1
 

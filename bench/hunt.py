@@ -101,8 +101,21 @@ def bare_read(inputs: list[str], threads: int = 0) -> tuple[int, float]:
 
 
 def run_hunt(inputs: list[str], out: Path) -> tuple[float, int, dict]:
-    cmd = [sys.executable, "-m", "spearhunt.cli", "-q", "hunt", *inputs, "--rules", str(RULES),
-           "--no-pack", "-f", "json", "-o", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spearhunt.cli",
+        "-q",
+        "hunt",
+        *inputs,
+        "--rules",
+        str(RULES),
+        "--no-pack",
+        "-f",
+        "json",
+        "-o",
+        str(out),
+    ]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -121,7 +134,9 @@ def flatten(obj: dict, out: dict, prefix: str = "") -> None:
             if k == "#attributes":
                 flatten(v, out, prefix)
             else:
-                flatten(v, out, "" if k in ("Event", "System", "EventData", "UserData") else k + "_")
+                flatten(
+                    v, out, "" if k in ("Event", "System", "EventData", "UserData") else k + "_"
+                )
         else:
             out[(prefix + k) if k != "#text" else prefix.rstrip("_")] = v
 
@@ -145,10 +160,13 @@ def sqlite_baseline(records: list[str]) -> tuple[float, int]:
         cols.update(dict.fromkeys(k.lower() for k in flat))
     con = sqlite3.connect(":memory:")
     names = list(cols)
-    con.execute("CREATE TABLE logs (" + ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in names) + ")")
+    con.execute(
+        "CREATE TABLE logs (" + ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in names) + ")"
+    )
     idx = {c: i for i, c in enumerate(names)}
-    con.executemany(f"INSERT INTO logs VALUES ({', '.join('?' * len(names))})",
-                    [_row(f, idx) for f in rows])
+    con.executemany(
+        f"INSERT INTO logs VALUES ({', '.join('?' * len(names))})", [_row(f, idx) for f in rows]
+    )
     con.create_function("regexp", 2, _regexp, deterministic=True)
     hits = 0
     for q in queries:
@@ -169,16 +187,23 @@ def _row(flat: dict, idx: dict) -> list:
 
 def _regexp(pattern: str, value: object) -> bool:
     import re
+
     return value is not None and re.search(pattern, str(value)) is not None
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="small,1m", help="comma list of small, 1m, 5m")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "spearhunt-bench")
     ap.add_argument("--baseline-max", type=int, default=50_000)
-    ap.add_argument("--input", choices=("evtx", "jsonl"), default="evtx",
-                    help="large inputs as the EVTX corpus replicated (default) or as JSON Lines")
+    ap.add_argument(
+        "--input",
+        choices=("evtx", "jsonl"),
+        default="evtx",
+        help="large inputs as the EVTX corpus replicated (default) or as JSON Lines",
+    )
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if not RULES.exists():
@@ -187,8 +212,10 @@ def main() -> None:
     warm = args.work / "warm.json"
     run_hunt(corpus_files()[:1], warm)  # fills the compiled-rule cache
     records = None
-    print(f"{'input':>8} {'events':>10} {'a read/s':>10} {'b hunt/s':>10} {'c sqlite/s':>10} "
-          f"{'b/a':>6} {'b/c':>7} {'RSS MB':>8} {'wall s':>7} {'detections':>10}")
+    print(
+        f"{'input':>8} {'events':>10} {'a read/s':>10} {'b hunt/s':>10} {'c sqlite/s':>10} "
+        f"{'b/a':>6} {'b/c':>7} {'RSS MB':>8} {'wall s':>7} {'detections':>10}"
+    )
     for size in args.sizes.split(","):
         if size == "small":
             inputs = corpus_files()
@@ -202,21 +229,33 @@ def main() -> None:
             inputs = [str(path)]
         # The faster of the parser's default thread pool and one thread (the engine's choice).
         n_a, t_a = min((bare_read(inputs, threads) for threads in (0, 1)), key=lambda r: r[1])
-        t_b, rss, summary = run_hunt(inputs if size == "small" else [str(Path(inputs[0]).parents[1])]
-                                 if args.input == "evtx" else inputs, args.work / f"out_{size}.json")
+        t_b, rss, summary = run_hunt(
+            inputs
+            if size == "small"
+            else [str(Path(inputs[0]).parents[1])]
+            if args.input == "evtx"
+            else inputs,
+            args.work / f"out_{size}.json",
+        )
         n_b = summary["events"]
         if records is None:
             records = corpus_records()
         sample = (records * (args.baseline_max // len(records) + 1))[: min(n_b, args.baseline_max)]
         t_c, _ = sqlite_baseline(sample)
         ra, rb, rc = n_a / t_a, n_b / t_b, len(sample) / t_c
-        print(f"{size:>8} {n_b:>10,} {ra:>10,.0f} {rb:>10,.0f} {rc:>10,.0f} {rb / ra:>6.2f} "
-              f"{rb / rc:>7.1f} {rss / 2**20:>8,.0f} {t_b:>7.1f} {summary['detections']:>10,}")
+        print(
+            f"{size:>8} {n_b:>10,} {ra:>10,.0f} {rb:>10,.0f} {rc:>10,.0f} {rb / ra:>6.2f} "
+            f"{rb / rc:>7.1f} {rss / 2**20:>8,.0f} {t_b:>7.1f} {summary['detections']:>10,}"
+        )
         eng = summary.get("engine", {})
-        print(f"{'':>8} CPU {summary['cpu_seconds']:.1f} s on {os.cpu_count()} cores; "
-              f"stages (wall s): {eng.get('stages')}")
-        print(f"{'':>8} engine (s): {eng.get('phases')}, rules on {eng.get('distinct_rows'):,} "
-              "distinct rows")
+        print(
+            f"{'':>8} CPU {summary['cpu_seconds']:.1f} s on {os.cpu_count()} cores; "
+            f"stages (wall s): {eng.get('stages')}"
+        )
+        print(
+            f"{'':>8} engine (s): {eng.get('phases')}, rules on {eng.get('distinct_rows'):,} "
+            "distinct rows"
+        )
         sys.stdout.flush()
 
 

@@ -32,7 +32,9 @@ def main() -> None:
     count = 0
     for label in ("phish", "ham"):
         start = time.perf_counter()
-        verdicts = [t.verdict for t in triage([DATA / "mail" / label], analyzer) if isinstance(t, Triaged)]
+        verdicts = [
+            t.verdict for t in triage([DATA / "mail" / label], analyzer) if isinstance(t, Triaged)
+        ]
         for v in verdicts:
             key = f"{label} {half(v.file)}"
             halves.setdefault(key, [0, 0])
@@ -41,7 +43,9 @@ def main() -> None:
         if label == "phish":
             elapsed = time.perf_counter() - start
             count = len(verdicts)
-        matrix[label] = {v: sum(x.verdict == v for x in verdicts) for v in ("malicious", "suspicious", "clean")}
+        matrix[label] = {
+            v: sum(x.verdict == v for x in verdicts) for v in ("malicious", "suspicious", "clean")
+        }
     for label, row in matrix.items():
         total = sum(row.values())
         flagged = row["malicious"] + row["suspicious"]
@@ -54,8 +58,12 @@ def main() -> None:
         print(f"{label:<8}{row['malicious']:>11}{row['suspicious']:>11}{row['clean']:>8}")
     tp = matrix["phish"]["malicious"] + matrix["phish"]["suspicious"]
     fp = matrix["ham"]["malicious"] + matrix["ham"]["suspicious"]
-    print(f"\nflagged-vs-clean: TP {tp}  FN {matrix['phish']['clean']}  FP {fp}  TN {matrix['ham']['clean']}")
-    print(f"throughput (phish set, read + deep scan): {count / elapsed:.1f} messages/s over {count} mails")
+    print(
+        f"\nflagged-vs-clean: TP {tp}  FN {matrix['phish']['clean']}  FP {fp}  TN {matrix['ham']['clean']}"
+    )
+    print(
+        f"throughput (phish set, read + deep scan): {count / elapsed:.1f} messages/s over {count} mails"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ def main() -> None:
         store = Path(tmp) / "case.duckdb"
         t0 = time.perf_counter()
         large_case(store, detections=args.detections, stories=args.stories)
-        print(f"built case: {args.detections:,} detections, {args.stories} stories in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"built case: {args.detections:,} detections, {args.stories} stories in {time.perf_counter() - t0:.1f}s"
+        )
         html = write_report(store, Path(tmp) / "html", ("html",))
         size = html.files[0][1].stat().st_size
         print(f"html only:   {html.seconds:6.2f}s  {size / 1e6:6.2f} MB  (bar: < 10 s, < 10 MB)")

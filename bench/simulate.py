@@ -76,10 +76,16 @@ def _measure(cfg: SimulationConfig) -> dict[str, Any]:
         size = _size(Path(tmp))
         sample = _sample(Path(tmp))
     ep = result.endpoint_events
-    return {"sources": list(cfg.sources), "endpoint": ep,
-            "zeek": sum(result.network_records.values()), "mails": result.mails,
-            "cpu": cpu, "wall": wall, "bytes": size,
-            "baseline": _baseline(sample, ep) if sample else None}
+    return {
+        "sources": list(cfg.sources),
+        "endpoint": ep,
+        "zeek": sum(result.network_records.values()),
+        "mails": result.mails,
+        "cpu": cpu,
+        "wall": wall,
+        "bytes": size,
+        "baseline": _baseline(sample, ep) if sample else None,
+    }
 
 
 def _report(fig: dict[str, Any]) -> None:
@@ -89,23 +95,31 @@ def _report(fig: dict[str, Any]) -> None:
     print(f"records       {total:,} (endpoint {ep:,}, zeek {fig['zeek']:,}, mail {fig['mails']:,})")
     print(f"wall / cpu    {wall:.2f} s / {cpu:.2f} s")
     if ep:
-        print(f"endpoint/s    {ep / cpu:,.0f} endpoint events per CPU second "
-              f"({ep / wall:,.0f} wall)")
+        print(
+            f"endpoint/s    {ep / cpu:,.0f} endpoint events per CPU second ({ep / wall:,.0f} wall)"
+        )
     print(f"records/s     {total / cpu:,.0f} records per CPU second ({total / wall:,.0f} wall)")
-    print(f"MB/s          {fig['bytes'] / cpu / 1e6:,.1f} MB per CPU second "
-          f"({fig['bytes'] / 1e6:,.0f} MB written)")
+    print(
+        f"MB/s          {fig['bytes'] / cpu / 1e6:,.1f} MB per CPU second "
+        f"({fig['bytes'] / 1e6:,.0f} MB written)"
+    )
     if base:
-        print(f"baseline      orjson.dumps of {ep:,} ready event dicts: {base:.2f} s CPU "
-              f"({ep / base:,.0f}/s)")
-        print(f"ratio         simulate / baseline = {cpu / base:.2f} (CPU time for the whole "
-              f"simulation over CPU time to only serialize its endpoint events)")
+        print(
+            f"baseline      orjson.dumps of {ep:,} ready event dicts: {base:.2f} s CPU "
+            f"({ep / base:,.0f}/s)"
+        )
+        print(
+            f"ratio         simulate / baseline = {cpu / base:.2f} (CPU time for the whole "
+            f"simulation over CPU time to only serialize its endpoint events)"
+        )
 
 
 def main() -> None:
     """Run the simulation (all sources, then endpoint only; or the --only sources) and print
     the figures."""
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--hosts", type=int, default=40)
     ap.add_argument("--users", type=int, default=60)
     ap.add_argument("--days", type=int, default=7)
@@ -114,24 +128,37 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--variant", default="macro+psexec+https")
     ap.add_argument("--endpoint-format", default="flat")
-    ap.add_argument("--only", action="append",
-                    help=f"sources to generate ({', '.join(SOURCES)}; repeat or comma list); "
-                         "one run instead of the two")
+    ap.add_argument(
+        "--only",
+        action="append",
+        help=f"sources to generate ({', '.join(SOURCES)}; repeat or comma list); "
+        "one run instead of the two",
+    )
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # for the children
     args = ap.parse_args()
     extra = {} if args.endpoint_format == "flat" else {"endpoint_format": args.endpoint_format}
     try:
-        cfg = SimulationConfig(seed=args.seed, hosts=args.hosts, users=args.users,
-                               days=args.days, noise=args.noise, scale=args.scale,
-                               variant=args.variant, sources=parse_sources(args.only), **extra)
+        cfg = SimulationConfig(
+            seed=args.seed,
+            hosts=args.hosts,
+            users=args.users,
+            days=args.days,
+            noise=args.noise,
+            scale=args.scale,
+            variant=args.variant,
+            sources=parse_sources(args.only),
+            **extra,
+        )
         cfg.validate()
     except SimulateError as exc:
         ap.error(str(exc))
     if args.json:
         print(orjson.dumps(_measure(cfg)).decode())
         return
-    print(f"config        hosts={cfg.hosts} days={cfg.days} noise={cfg.noise} scale={cfg.scale} "
-          f"endpoint-format={args.endpoint_format}")
+    print(
+        f"config        hosts={cfg.hosts} days={cfg.days} noise={cfg.noise} scale={cfg.scale} "
+        f"endpoint-format={args.endpoint_format}"
+    )
     if args.only:
         _report(_measure(cfg))
         return
@@ -139,8 +166,12 @@ def main() -> None:
     forward = [a for a in sys.argv[1:] if a != "--json"]
     figures = []
     for sources in (",".join(SOURCES), "endpoint"):
-        child = subprocess.run([sys.executable, __file__, *forward, "--only", sources, "--json"],
-                               check=False, capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, __file__, *forward, "--only", sources, "--json"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         if child.returncode:
             sys.exit(child.stderr)
         figures.append(orjson.loads(child.stdout.strip().splitlines()[-1]))
@@ -149,10 +180,12 @@ def main() -> None:
         _report(fig)
     full, alone = figures
     print()
-    print(f"summary       endpoint events per CPU second: {full['endpoint'] / full['cpu']:,.0f} "
-          f"with all sources, {alone['endpoint'] / alone['cpu']:,.0f} endpoint only "
-          f"(bar: 200,000); ratios {full['cpu'] / full['baseline']:.2f} and "
-          f"{alone['cpu'] / alone['baseline']:.2f}")
+    print(
+        f"summary       endpoint events per CPU second: {full['endpoint'] / full['cpu']:,.0f} "
+        f"with all sources, {alone['endpoint'] / alone['cpu']:,.0f} endpoint only "
+        f"(bar: 200,000); ratios {full['cpu'] / full['baseline']:.2f} and "
+        f"{alone['cpu'] / alone['baseline']:.2f}"
+    )
 
 
 if __name__ == "__main__":

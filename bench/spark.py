@@ -46,29 +46,35 @@ def make_dataset(work: Path, events: int) -> Path:
     src = f"read_parquet('{base}/**/*.parquet', hive_partitioning = false)"
     n = duckdb.sql(f"SELECT count(*), max(eid) FROM {src}").fetchall()[0]
     copies = -(-events // n[0])
-    cols = ", ".join("eid + c * " + str(n[1]) + " AS eid" if c == "eid" else c
-                     for c, _, _ in PARQUET_COLUMNS)
+    cols = ", ".join(
+        "eid + c * " + str(n[1]) + " AS eid" if c == "eid" else c for c, _, _ in PARQUET_COLUMNS
+    )
     con = duckdb.connect()
     con.execute(f"SET temp_directory = '{work}'")
     con.execute(
         f"COPY (SELECT * FROM (SELECT {cols}, {partition_value('computer')} AS p_computer, "
         f"{partition_value('channel')} AS p_channel, coalesce(strftime(ts, '%Y-%m-%d'), '_unknown') AS day "
         f"FROM {src}, range({copies}) r(c)) ORDER BY eid LIMIT {events}) TO '{out}' "
-        "(FORMAT PARQUET, PARTITION_BY (p_computer, p_channel, day), COMPRESSION ZSTD)")
+        "(FORMAT PARQUET, PARTITION_BY (p_computer, p_channel, day), COMPRESSION ZSTD)"
+    )
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "spearhunt-bench-spark")
+    ap.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "spearhunt-bench-spark"
+    )
     ap.add_argument("--master", default="local[2]")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     ds = make_dataset(args.work, args.events)
     print(f"dataset {ds} ({args.events:,} events) ready in {time.perf_counter() - t:.1f}s")
-    rules = RuleCompiler().compile_all(find_rule_files([DATA / "sigma" / "rules" / "windows"])).rules
+    rules = (
+        RuleCompiler().compile_all(find_rule_files([DATA / "sigma" / "rules" / "windows"])).rules
+    )
     print(f"{len(rules):,} rules")
 
     t = time.perf_counter()
@@ -78,8 +84,10 @@ def main() -> None:
     duck_n = sum(1 for _ in eng.detections())
     duck_s = time.perf_counter() - t
     duck_rate = eng.stats.events / duck_s
-    print(f"DuckDB : {eng.stats.events:,} events, {duck_n:,} detections in {duck_s:.1f}s "
-          f"= {duck_rate:,.0f} events/s")
+    print(
+        f"DuckDB : {eng.stats.events:,} events, {duck_n:,} detections in {duck_s:.1f}s "
+        f"= {duck_rate:,.0f} events/s"
+    )
 
     from spearhunt.detect.engine.spark import SparkEngine, read_events, session
 
@@ -93,11 +101,15 @@ def main() -> None:
     spark_n = sum(1 for _ in seng.detections(hits))
     spark_s = time.perf_counter() - t
     spark_rate = seng.stats.events / spark_s
-    print(f"Spark  : {seng.stats.events:,} events, {spark_n:,} detections in {spark_s:.1f}s "
-          f"= {spark_rate:,.0f} events/s ({args.master}; session start {start_s:.1f}s not counted; "
-          f"{seng.stats.queries} queries, planning {seng.stats.seconds_plan:.1f}s)")
-    print(f"ratio Spark/DuckDB events/s: {spark_rate / duck_rate:.3f}"
-          f"  (detections {'equal' if spark_n == duck_n else 'DIFFER'}: {spark_n:,} / {duck_n:,})")
+    print(
+        f"Spark  : {seng.stats.events:,} events, {spark_n:,} detections in {spark_s:.1f}s "
+        f"= {spark_rate:,.0f} events/s ({args.master}; session start {start_s:.1f}s not counted; "
+        f"{seng.stats.queries} queries, planning {seng.stats.seconds_plan:.1f}s)"
+    )
+    print(
+        f"ratio Spark/DuckDB events/s: {spark_rate / duck_rate:.3f}"
+        f"  (detections {'equal' if spark_n == duck_n else 'DIFFER'}: {spark_n:,} / {duck_n:,})"
+    )
     spark.stop()
 
 

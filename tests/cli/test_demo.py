@@ -20,7 +20,13 @@ def test_demo_runs_every_stage_and_keeps_outputs(tmp_path, capsys):
     assert (tmp_path / "d" / "case.duckdb").exists()
     report = tmp_path / "d" / "report"
     assert "4. Report" in out and str(report / "report.html") in out
-    for name in ("report.html", "navigator-case.json", "stix-bundle.json", "timesketch.jsonl", "timesketch.csv"):
+    for name in (
+        "report.html",
+        "navigator-case.json",
+        "stix-bundle.json",
+        "timesketch.jsonl",
+        "timesketch.csv",
+    ):
         assert (report / name).stat().st_size > 0, name
 
 

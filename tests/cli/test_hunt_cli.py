@@ -14,7 +14,10 @@ import pytest
 
 from spearhunt.cli.main import run
 
-SYSMON = {"Channel": "Microsoft-Windows-Sysmon/Operational", "Provider_Name": "Microsoft-Windows-Sysmon"}
+SYSMON = {
+    "Channel": "Microsoft-Windows-Sysmon/Operational",
+    "Provider_Name": "Microsoft-Windows-Sysmon",
+}
 RULE = """
 title: Test Whoami
 id: 22222222-2222-2222-2222-222222222222
@@ -35,20 +38,51 @@ def case(tmp_path: Path) -> Path:
     (rules / "whoami.yml").write_text(RULE)
     (rules / "broken.yml").write_text("title: x\ndetection: [unclosed\n")
     events = [
-        {**SYSMON, "EventID": 1, "Computer": "=HYPERLINK(\"http://x.example\")", "TimeCreated": "2024-05-01T10:00:05Z",
-         "EventRecordID": 2, "Image": "C:\\Windows\\System32\\whoami.exe", "CommandLine": "=cmd|' /C calc'!A0"},
-        {**SYSMON, "EventID": 1, "Computer": "ws1", "TimeCreated": "2024-05-01T10:00:01Z",
-         "EventRecordID": 1, "Image": "C:\\Windows\\System32\\whoami.exe", "CommandLine": "whoami /all"},
-        {**SYSMON, "EventID": 1, "Computer": "ws1", "TimeCreated": "2024-05-01T11:00:00Z",
-         "EventRecordID": 3, "Image": "C:\\Windows\\notepad.exe"},
+        {
+            **SYSMON,
+            "EventID": 1,
+            "Computer": '=HYPERLINK("http://x.example")',
+            "TimeCreated": "2024-05-01T10:00:05Z",
+            "EventRecordID": 2,
+            "Image": "C:\\Windows\\System32\\whoami.exe",
+            "CommandLine": "=cmd|' /C calc'!A0",
+        },
+        {
+            **SYSMON,
+            "EventID": 1,
+            "Computer": "ws1",
+            "TimeCreated": "2024-05-01T10:00:01Z",
+            "EventRecordID": 1,
+            "Image": "C:\\Windows\\System32\\whoami.exe",
+            "CommandLine": "whoami /all",
+        },
+        {
+            **SYSMON,
+            "EventID": 1,
+            "Computer": "ws1",
+            "TimeCreated": "2024-05-01T11:00:00Z",
+            "EventRecordID": 3,
+            "Image": "C:\\Windows\\notepad.exe",
+        },
     ]
-    (tmp_path / "events.jsonl").write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\nnot json\n")
+    (tmp_path / "events.jsonl").write_bytes(
+        b"\n".join(orjson.dumps(e) for e in events) + b"\nnot json\n"
+    )
     return tmp_path
 
 
 def hunt(case: Path, *extra: str) -> int:
-    return run(["-q", "hunt", str(case / "events.jsonl"), "--rules", str(case / "rules"),
-                "--no-pack", *extra])
+    return run(
+        [
+            "-q",
+            "hunt",
+            str(case / "events.jsonl"),
+            "--rules",
+            str(case / "rules"),
+            "--no-pack",
+            *extra,
+        ]
+    )
 
 
 def test_jsonl_output_contract_sorted_by_time(case, capsys):
@@ -56,8 +90,19 @@ def test_jsonl_output_contract_sorted_by_time(case, capsys):
     lines = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [d["computer"] for d in lines] == ["ws1", '=HYPERLINK("http://x.example")']
     d = lines[0]
-    for key in ("rule_id", "rule_title", "level", "tags", "timestamp", "computer", "channel",
-                "event_id", "record_id", "source", "event"):
+    for key in (
+        "rule_id",
+        "rule_title",
+        "level",
+        "tags",
+        "timestamp",
+        "computer",
+        "channel",
+        "event_id",
+        "record_id",
+        "source",
+        "event",
+    ):
         assert key in d
     assert d["timestamp"] == "2024-05-01T10:00:01.000000Z"
     assert d["techniques"] == ["T1033"] and d["tactics"] == ["discovery"]
@@ -79,7 +124,7 @@ def test_csv_defuses_spreadsheet_formulas(case, tmp_path, capsys):
     assert hunt(case, "-f", "csv", "-o", str(out)) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 2
-    assert rows[1]["computer"] == "'=HYPERLINK(\"http://x.example\")"
+    assert rows[1]["computer"] == '\'=HYPERLINK("http://x.example")'
     assert rows[0]["computer"] == "ws1"
 
 
@@ -102,10 +147,13 @@ def test_store_keeps_events_and_detections_across_runs(case, tmp_path, capsys):
     joined = con.execute("SELECT count(*) FROM detections d JOIN events e USING (eid)").fetchone()
     assert joined == (4,)
     sources = con.execute("SELECT src, path, kind, run_id FROM sources ORDER BY src").fetchall()
-    assert sources == [(0, str(case / "events.jsonl"), "jsonl", 1),
-                       (1, str(case / "events.jsonl"), "jsonl", 2)]
-    warning = con.execute("SELECT run_id, source, line, record FROM warnings ORDER BY run_id "
-                          "LIMIT 1").fetchone()
+    assert sources == [
+        (0, str(case / "events.jsonl"), "jsonl", 1),
+        (1, str(case / "events.jsonl"), "jsonl", 2),
+    ]
+    warning = con.execute(
+        "SELECT run_id, source, line, record FROM warnings ORDER BY run_id LIMIT 1"
+    ).fetchone()
     assert warning == (1, str(case / "events.jsonl"), 4, None)
 
 
@@ -117,7 +165,9 @@ def test_output_is_deterministic(case, capsys):
 
 
 def test_table_output_and_summary(case, capsys):
-    assert run(["hunt", str(case / "events.jsonl"), "--rules", str(case / "rules"), "--no-pack"]) == 0
+    assert (
+        run(["hunt", str(case / "events.jsonl"), "--rules", str(case / "rules"), "--no-pack"]) == 0
+    )
     out = capsys.readouterr().out
     assert "Test Whoami" in out and "Summary" in out and "Top hosts" in out
 
@@ -136,8 +186,12 @@ def test_missing_input_is_a_usage_error(case, capsys):
 
 
 def test_user_errors_print_no_traceback(case):
-    proc = subprocess.run([sys.executable, "-m", "spearhunt.cli", "hunt", str(case / "nope"),
-                           "--format", "xml"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spearhunt.cli", "hunt", str(case / "nope"), "--format", "xml"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "error" in proc.stderr
 
@@ -153,7 +207,10 @@ def test_hunt_reads_the_parquet_that_ingest_writes(case, tmp_path, capsys):
     pq = tmp_path / "pq"
     assert run(["-q", "ingest", str(case / "events.jsonl"), "--to-parquet", str(pq)]) == 0
     capsys.readouterr()
-    assert run(["-q", "hunt", str(pq), "--rules", str(case / "rules"), "--no-pack", "-f", "jsonl"]) == 0
+    assert (
+        run(["-q", "hunt", str(pq), "--rules", str(case / "rules"), "--no-pack", "-f", "jsonl"])
+        == 0
+    )
     via = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
     key = lambda d: (d["rule_id"], d["record_id"], d["computer"], d["event"])  # noqa: E731
     assert direct and sorted(map(key, direct), key=str) == sorted(map(key, via), key=str)
@@ -162,9 +219,11 @@ def test_hunt_reads_the_parquet_that_ingest_writes(case, tmp_path, capsys):
 def test_matched_event_with_nan_keeps_its_fields_and_the_output_stays_json(case, capsys):
     # DuckDB's JSON reader takes NaN/Infinity (not JSON); a matched event must still show its
     # fields, and the output must stay strict JSON.
-    line = (b'{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
-            b'"Computer": "ws9", "TimeCreated": "2024-05-01T12:00:00Z", "EventRecordID": 9, '
-            b'"Image": "C:\\\\Windows\\\\System32\\\\whoami.exe", "Score": NaN}\n')
+    line = (
+        b'{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
+        b'"Computer": "ws9", "TimeCreated": "2024-05-01T12:00:00Z", "EventRecordID": 9, '
+        b'"Image": "C:\\\\Windows\\\\System32\\\\whoami.exe", "Score": NaN}\n'
+    )
     (case / "events.jsonl").write_bytes(line)
     assert hunt(case, "-f", "jsonl") == 0
     out = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]  # strict parser
@@ -177,8 +236,14 @@ def test_matched_event_with_nan_keeps_its_fields_and_the_output_stays_json(case,
 def test_time_outside_years_1_to_9999_counts_as_no_time(case, capsys, when):
     # DuckDB reads five-digit and BC years, which Python cannot hold: such an event used to
     # crash the output with a traceback. It is detected, with no time.
-    event = {**SYSMON, "EventID": 1, "Computer": "ws9", "TimeCreated": when, "EventRecordID": 9,
-             "Image": "C:\\Windows\\System32\\whoami.exe"}
+    event = {
+        **SYSMON,
+        "EventID": 1,
+        "Computer": "ws9",
+        "TimeCreated": when,
+        "EventRecordID": 9,
+        "Image": "C:\\Windows\\System32\\whoami.exe",
+    }
     (case / "events.jsonl").write_bytes(orjson.dumps(event) + b"\n")
     for fmt in ("jsonl", "table", "csv"):
         assert hunt(case, "-f", fmt) == 0

@@ -27,11 +27,16 @@ def _short(h: str | None) -> str:
 
 
 def _case(tmp_path, variant: str, seed: int):  # type: ignore[no-untyped-def]
-    sim = simulate(tmp_path / "sim", SimulationConfig(seed=seed, hosts=10, users=14, days=5, noise=40,
-                                                      variant=variant))
+    sim = simulate(
+        tmp_path / "sim",
+        SimulationConfig(seed=seed, hosts=10, users=14, days=5, noise=40, variant=variant),
+    )
     store = tmp_path / "case.duckdb"
-    verdicts = [t.verdict for t in triage([sim.out_dir / "mail"], MailAnalyzer(load_config(None), None))
-                if isinstance(t, Triaged)]
+    verdicts = [
+        t.verdict
+        for t in triage([sim.out_dir / "mail"], MailAnalyzer(load_config(None), None))
+        if isinstance(t, Triaged)
+    ]
     mail_store.write(store, verdicts)
     hunt(HuntOptions(paths=[str(sim.out_dir / "endpoint")], store=store), lambda d: None)
     con = duckdb.connect(str(store))
@@ -53,16 +58,21 @@ def test_top_story_is_the_campaign(variant, seed, tmp_path):
     want_hosts = {truth["patient_zero"]["host"]} | {h["host"] for h in truth["lateral_hosts"]}
     got_hosts = {_short(h.host) for h in top.hosts}
     malicious = {e["id"] for e in sim.truth["events"]}
-    eid_to_sid = dict(duckdb.connect(str(store), read_only=True).execute(
-        "SELECT eid, json_extract_string(fields, '$.SpearhuntEventId') FROM events").fetchall())
+    eid_to_sid = dict(
+        duckdb.connect(str(store), read_only=True)
+        .execute("SELECT eid, json_extract_string(fields, '$.SpearhuntEventId') FROM events")
+        .fetchall()
+    )
     refs = [e.ref for e in top.evidence if e.ref.startswith(("alert:", "event:"))]
     sids = {eid_to_sid.get(int(r.split(":")[1])) for r in refs}
     ev_precision = len(sids & malicious) / max(1, len(sids))
     host_p = len(got_hosts & want_hosts) / len(got_hosts)
     host_r = len(got_hosts & want_hosts) / len(want_hosts)
-    print(f"\n{variant} seed={seed}: story hosts precision {host_p:.2f} recall {host_r:.2f}; "
-          f"evidence precision {ev_precision:.2f} ({len(sids)} events); score {top.score:.1f} vs next "
-          f"{result.stories[1].score if len(result.stories) > 1 else 0:.1f}; {len(result.stories)} stories")
+    print(
+        f"\n{variant} seed={seed}: story hosts precision {host_p:.2f} recall {host_r:.2f}; "
+        f"evidence precision {ev_precision:.2f} ({len(sids)} events); score {top.score:.1f} vs next "
+        f"{result.stories[1].score if len(result.stories) > 1 else 0:.1f}; {len(result.stories)} stories"
+    )
 
     pz = top.patient_zero
     assert _short(pz.host) == truth["patient_zero"]["host"]
@@ -73,7 +83,9 @@ def test_top_story_is_the_campaign(variant, seed, tmp_path):
     for h in truth["lateral_hosts"]:
         assert _short(lateral[h["host"]].reached_from) == h["from_host"]
         assert lateral[h["host"]].via == h["technique"]
-    got_dest = {x.destination.lower() for x in top.exfiltration} | {x.ip for x in top.exfiltration if x.ip}
+    got_dest = {x.destination.lower() for x in top.exfiltration} | {
+        x.ip for x in top.exfiltration if x.ip
+    }
     for x in truth["exfiltration"]:
         assert x["destination"]["domain"].lower() in got_dest or x["destination"]["ip"] in got_dest
     assert {_short(x.host) for x in top.exfiltration} == {x["host"] for x in truth["exfiltration"]}

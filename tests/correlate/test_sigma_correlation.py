@@ -35,7 +35,10 @@ def _rule(body: str):  # type: ignore[no-untyped-def]
 
 
 def _row(n: int, rule: str, seconds: float, **values: str) -> _Row:
-    rid = {"a": "00000000-0000-0000-0000-00000000000a", "b": "00000000-0000-0000-0000-00000000000b"}[rule]
+    rid = {
+        "a": "00000000-0000-0000-0000-00000000000a",
+        "b": "00000000-0000-0000-0000-00000000000b",
+    }[rule]
     return _Row(n, rid, T0 + timedelta(seconds=seconds), values.pop("host", "h1"), values)
 
 
@@ -64,7 +67,11 @@ def test_event_count_just_outside_window_does_not_fire():
 
 
 def test_event_count_group_by_mismatch_does_not_fire():
-    rows = [_row(0, "a", 0, User="bob"), _row(1, "a", 10, User="alice"), _row(2, "a", 20, User="bob")]
+    rows = [
+        _row(0, "a", 0, User="bob"),
+        _row(1, "a", 10, User="alice"),
+        _row(2, "a", 20, User="bob"),
+    ]
     assert evaluate(_rule(COUNT), rows) == []
 
 
@@ -93,7 +100,10 @@ correlation:
 
 
 def test_value_count_counts_distinct_values_case_insensitively():
-    same = [_row(i, "a", i, IpAddress="10.0.0.9", TargetUserName=u) for i, u in enumerate(("Ann", "ann", "bob"))]
+    same = [
+        _row(i, "a", i, IpAddress="10.0.0.9", TargetUserName=u)
+        for i, u in enumerate(("Ann", "ann", "bob"))
+    ]
     assert evaluate(_rule(VALUE), same) == []
     rows = [*same, _row(9, "a", 60, IpAddress="10.0.0.9", TargetUserName="carl")]
     hits = evaluate(_rule(VALUE), rows)
@@ -152,9 +162,12 @@ def test_output_is_deterministic():
 
 def test_pack_ships_the_campaign_correlation_rules_and_generate_flags():
     rules = {r.title: r for r in load_correlation_rules([], with_pack=True)}
-    assert {"Password Spraying From One Source", "Burst of Remote Service Installs",
-            "Many Hosts Logged On From One Host in a Short Time",
-            "Office Child Process Followed by a Network Connection"} <= set(rules)
+    assert {
+        "Password Spraying From One Source",
+        "Burst of Remote Service Installs",
+        "Many Hosts Logged On From One Host in a Short Time",
+        "Office Child Process Followed by a Network Connection",
+    } <= set(rules)
     assert not rules["Password Spraying From One Source"].rule.generate
     assert rules["Office Child Process Followed by a Network Connection"].rule.generate
     for r in rules.values():

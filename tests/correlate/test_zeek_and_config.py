@@ -49,12 +49,14 @@ def test_zeek_tsv_reads_records_and_warns_on_a_bad_line(tmp_path: Path):
 
 def test_zeek_json_reads_by_path_field_and_skips_junk(tmp_path: Path):
     f = tmp_path / "x.json"
-    f.write_text('{"_path":"dns","ts":1772410862.5,"uid":"D1","id.orig_h":"10.0.0.5","id.resp_h":"10.0.0.1",'
-                 '"query":"a.example.com","answers":["192.0.2.1"]}\n'
-                 "not json\n"
-                 '{"_path":"ssl","ts":"2026-03-02T08:00:00Z","uid":"S1","id.orig_h":"10.0.0.5",'
-                 '"id.resp_h":"192.0.2.1","server_name":"a.example.com"}\n'
-                 '{"_path":"weird","ts":1}\n')
+    f.write_text(
+        '{"_path":"dns","ts":1772410862.5,"uid":"D1","id.orig_h":"10.0.0.5","id.resp_h":"10.0.0.1",'
+        '"query":"a.example.com","answers":["192.0.2.1"]}\n'
+        "not json\n"
+        '{"_path":"ssl","ts":"2026-03-02T08:00:00Z","uid":"S1","id.orig_h":"10.0.0.5",'
+        '"id.resp_h":"192.0.2.1","server_name":"a.example.com"}\n'
+        '{"_path":"weird","ts":1}\n'
+    )
     assert sniff(f).kind == Kind.ZEEK_TSV
     warnings: list = []
     recs = list(read_zeek(sniff(f), warnings.append))
@@ -77,8 +79,10 @@ def test_zeek_overlong_line_is_skipped(tmp_path: Path, monkeypatch):
 
 def test_allowlist_and_assets_files(tmp_path: Path):
     f = tmp_path / "allow.yaml"
-    f.write_text("hosts: [kiosk-*]\nusers: [svc_scan]\nrules: [Noisy Rule]\ndomains: ['*.sharepoint.com']\n"
-                 "ips: [203.0.113.0/24]\nhashes: [ABC]\n")
+    f.write_text(
+        "hosts: [kiosk-*]\nusers: [svc_scan]\nrules: [Noisy Rule]\ndomains: ['*.sharepoint.com']\n"
+        "ips: [203.0.113.0/24]\nhashes: [ABC]\n"
+    )
     a = load_allowlist(f)
     assert a.host("KIOSK-01.corp.example") and not a.host("ws-01")
     assert a.user("CORP\\svc_scan") and a.rule("x", "noisy rule")
@@ -102,28 +106,51 @@ def _times(interval: float, n: int, jitter: float = 0.0) -> list[float]:
 
 def test_beacon_score_separates_periodic_from_bursty():
     t0 = datetime(2026, 3, 2)
-    periodic = beacon_score("h", "1.2.3.4", None, _times(900, 100, 60), [500] * 100, t0, t0 + timedelta(days=1))
+    periodic = beacon_score(
+        "h", "1.2.3.4", None, _times(900, 100, 60), [500] * 100, t0, t0 + timedelta(days=1)
+    )
     import random
 
     rng = random.Random(2)
     bursty = sorted(rng.uniform(0, 86400) for _ in range(100))
-    human = beacon_score("h", "1.2.3.4", None, bursty, [rng.randint(100, 90000) for _ in range(100)], t0, t0)
+    human = beacon_score(
+        "h", "1.2.3.4", None, bursty, [rng.randint(100, 90000) for _ in range(100)], t0, t0
+    )
     assert periodic and human
     assert periodic.score > 0.85 > 0.7 > human.score
 
 
 def test_tunnel_zone_stops_at_session_token():
-    assert tunnel_zone(["aaaa.0.7f1da.t.example.org", "bbbb.1.7f1da.t.example.org"], "example.org") == "t.example.org"
+    assert (
+        tunnel_zone(["aaaa.0.7f1da.t.example.org", "bbbb.1.7f1da.t.example.org"], "example.org")
+        == "t.example.org"
+    )
 
 
 def test_result_document_round_trips():
     ts = datetime(2026, 3, 2, 8)
-    s = Story("S-1", 10.0, (ScorePart("alerts", 10.0, "x"),), PatientZero("ws1", "bob", "<m@x>", first_seen=ts),
-              (HostReach("ws1", None, None, ts), HostReach("fs1", "ws1", "T1021.002", ts)),
-              (ExfilFlow("fs1", "evil.example", 10, ts, ts, "192.0.2.1", "evil.example"),),
-              (Stage("initial_access", ts, ts, 1),), ("T1566.001",), ())
+    s = Story(
+        "S-1",
+        10.0,
+        (ScorePart("alerts", 10.0, "x"),),
+        PatientZero("ws1", "bob", "<m@x>", first_seen=ts),
+        (HostReach("ws1", None, None, ts), HostReach("fs1", "ws1", "T1021.002", ts)),
+        (ExfilFlow("fs1", "evil.example", 10, ts, ts, "192.0.2.1", "evil.example"),),
+        (Stage("initial_access", ts, ts, 1),),
+        ("T1566.001",),
+        (),
+    )
     doc = CorrelationResult((s,)).to_dict()
     again = CorrelationResult.from_dict(doc).to_dict()
     assert again["stories"] == doc["stories"]
-    assert set(doc["stories"][0]) >= {"id", "score", "score_parts", "patient_zero", "hosts", "exfiltration",
-                                      "stages", "techniques", "evidence"}
+    assert set(doc["stories"][0]) >= {
+        "id",
+        "score",
+        "score_parts",
+        "patient_zero",
+        "hosts",
+        "exfiltration",
+        "stages",
+        "techniques",
+        "evidence",
+    }

@@ -20,8 +20,14 @@ SYSMON = "Microsoft-Windows-Sysmon/Operational"
 
 def sysmon1(**fields: Any) -> dict[str, Any]:
     """A flat Sysmon process-creation event."""
-    return {"EventID": 1, "Channel": SYSMON, "Provider_Name": "Microsoft-Windows-Sysmon",
-            "Computer": "ws1", "TimeCreated": "2024-01-01T00:00:00Z", **fields}
+    return {
+        "EventID": 1,
+        "Channel": SYSMON,
+        "Provider_Name": "Microsoft-Windows-Sysmon",
+        "Computer": "ws1",
+        "TimeCreated": "2024-01-01T00:00:00Z",
+        **fields,
+    }
 
 
 def compile_yaml(tmp: Path, rule: str, placeholders: dict[str, list[str]] | None = None):
@@ -30,8 +36,13 @@ def compile_yaml(tmp: Path, rule: str, placeholders: dict[str, list[str]] | None
     return RuleCompiler(placeholders, use_cache=False).compile_file(path)
 
 
-def run(tmp: Path, rule: str, events: list[dict[str, Any]], mode: str,
-        placeholders: dict[str, list[str]] | None = None) -> list[int]:
+def run(
+    tmp: Path,
+    rule: str,
+    events: list[dict[str, Any]],
+    mode: str,
+    placeholders: dict[str, list[str]] | None = None,
+) -> list[int]:
     """Indices (0-based) of the events the rule matches, by one evaluation path: SQL or
     Python, over the slice table or its de-duplicated form."""
     result = compile_yaml(tmp, rule, placeholders)

@@ -24,16 +24,21 @@ def _mail_flagged(sim) -> bool:  # type: ignore[no-untyped-def]
     from spearhunt.detect.mail.run import Triaged, triage
 
     bad = {m["message_id"] for m in sim.truth["mails"]}
-    verdicts = [t.verdict for t in triage([sim.out_dir / "mail"], MailAnalyzer(load_config(None), None))
-                if isinstance(t, Triaged)]
+    verdicts = [
+        t.verdict
+        for t in triage([sim.out_dir / "mail"], MailAnalyzer(load_config(None), None))
+        if isinstance(t, Triaged)
+    ]
     return any(v.message_id in bad and v.verdict == "malicious" for v in verdicts)
 
 
 @pytest.mark.parametrize("variant", [v.name for v in all_variants()])
 def test_every_stage_is_detected(variant, tmp_path):
     rules = shared_data("sigma", "rules", "windows")
-    sim = simulate(tmp_path / "sim", SimulationConfig(seed=11, hosts=10, users=14, days=5,
-                                                      noise=40, variant=variant))
+    sim = simulate(
+        tmp_path / "sim",
+        SimulationConfig(seed=11, hosts=10, users=14, days=5, noise=40, variant=variant),
+    )
     hit_ids: set[str] = set()
     noise = Counter()
     malicious = {e["id"]: e for e in sim.truth["events"]}
@@ -51,8 +56,10 @@ def test_every_stage_is_detected(variant, tmp_path):
         total[e["stage"]] += 1
         hit[e["stage"]] += sid in hit_ids
     recall = {s: f"{hit[s]}/{total[s]}" for s in sorted(total)}
-    print(f"\n{variant}: per-stage recall {recall}; {sum(noise.values())} detections on noise "
-          f"(top: {noise.most_common(3)})")
+    print(
+        f"\n{variant}: per-stage recall {recall}; {sum(noise.values())} detections on noise "
+        f"(top: {noise.most_common(3)})"
+    )
     # A .docx saved by Outlook looks like any attachment on the endpoint: when its initial
     # access is invisible there, it is the mail verdict that must catch it.
     if hit["initial_access"] == 0 and _mail_flagged(sim):

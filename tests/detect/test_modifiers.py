@@ -21,14 +21,20 @@ def rule(detection: str) -> str:
 
 def test_contains_is_case_insensitive(match):
     r = rule("  sel: {CommandLine|contains: 'MiMiKaTz'}\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="run mimikatz.exe"), sysmon1(CommandLine="notepad")]) == [0]
+    assert match(r, [sysmon1(CommandLine="run mimikatz.exe"), sysmon1(CommandLine="notepad")]) == [
+        0
+    ]
 
 
 def test_startswith_and_endswith(match):
-    r = rule("  sel:\n    Image|endswith: '\\\\cmd.exe'\n    CommandLine|startswith: 'cmd /c'\n  condition: sel")
-    events = [sysmon1(Image="C:\\Windows\\System32\\CMD.EXE", CommandLine="CMD /C whoami"),
-              sysmon1(Image="C:\\Windows\\System32\\cmd.exe.bak", CommandLine="cmd /c whoami"),
-              sysmon1(Image="C:\\x\\cmd.exe", CommandLine="x cmd /c")]
+    r = rule(
+        "  sel:\n    Image|endswith: '\\\\cmd.exe'\n    CommandLine|startswith: 'cmd /c'\n  condition: sel"
+    )
+    events = [
+        sysmon1(Image="C:\\Windows\\System32\\CMD.EXE", CommandLine="CMD /C whoami"),
+        sysmon1(Image="C:\\Windows\\System32\\cmd.exe.bak", CommandLine="cmd /c whoami"),
+        sysmon1(Image="C:\\x\\cmd.exe", CommandLine="x cmd /c"),
+    ]
     assert match(r, events) == [0]
 
 
@@ -39,8 +45,9 @@ def test_exact_match_is_not_substring(match):
 
 def test_all_needs_every_value(match):
     r = rule("  sel:\n    CommandLine|contains|all: ['-nop', '-enc']\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="powershell -nop -enc AAA"),
-                     sysmon1(CommandLine="powershell -nop")]) == [0]
+    assert match(
+        r, [sysmon1(CommandLine="powershell -nop -enc AAA"), sysmon1(CommandLine="powershell -nop")]
+    ) == [0]
 
 
 def test_list_is_any_value(match):
@@ -50,14 +57,26 @@ def test_list_is_any_value(match):
 
 def test_wildcards_in_the_middle(match):
     r = rule("  sel: {CommandLine: 'net * user?x'}\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="NET group user1x"), sysmon1(CommandLine="net user1x"),
-                     sysmon1(CommandLine="net a user12x")]) == [0]
+    assert match(
+        r,
+        [
+            sysmon1(CommandLine="NET group user1x"),
+            sysmon1(CommandLine="net user1x"),
+            sysmon1(CommandLine="net a user12x"),
+        ],
+    ) == [0]
 
 
 def test_sql_like_characters_are_literal(match):
     r = rule("  sel:\n    CommandLine|contains: '100%_done'\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="at 100%_done now"), sysmon1(CommandLine="at 100xxdone"),
-                     sysmon1(CommandLine="at 100%xdone")]) == [0]
+    assert match(
+        r,
+        [
+            sysmon1(CommandLine="at 100%_done now"),
+            sysmon1(CommandLine="at 100xxdone"),
+            sysmon1(CommandLine="at 100%xdone"),
+        ],
+    ) == [0]
 
 
 def test_escaped_wildcard_is_literal(match):
@@ -67,8 +86,13 @@ def test_escaped_wildcard_is_literal(match):
 
 def test_backslashes_match_literally(match):
     r = rule("  sel: {CommandLine|contains: '\\\\\\\\server\\\\share'}\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="copy x \\\\server\\share\\y"),
-                     sysmon1(CommandLine="copy x server share")]) == [0]
+    assert match(
+        r,
+        [
+            sysmon1(CommandLine="copy x \\\\server\\share\\y"),
+            sysmon1(CommandLine="copy x server share"),
+        ],
+    ) == [0]
 
 
 def test_re_is_case_sensitive_by_default(match):
@@ -83,7 +107,9 @@ def test_re_i_flag(match):
 
 def test_re_m_flag_anchors_lines(match):
     r = rule("  sel: {CommandLine|re|m: '^second'}\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="first\nsecond"), sysmon1(CommandLine="first second")]) == [0]
+    assert match(
+        r, [sysmon1(CommandLine="first\nsecond"), sysmon1(CommandLine="first second")]
+    ) == [0]
 
 
 def test_re_s_flag_dot_matches_newline(match):
@@ -93,14 +119,26 @@ def test_re_s_flag_dot_matches_newline(match):
 
 def test_windash_matches_dash_variants(match):
     r = rule("  sel: {CommandLine|windash|contains: ' -enc '}\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="ps /enc x"), sysmon1(CommandLine="ps \u2013enc x"),
-                     sysmon1(CommandLine="ps enc x")]) == [0, 1]
+    assert match(
+        r,
+        [
+            sysmon1(CommandLine="ps /enc x"),
+            sysmon1(CommandLine="ps \u2013enc x"),
+            sysmon1(CommandLine="ps enc x"),
+        ],
+    ) == [0, 1]
 
 
 def test_cidr(match):
     r = rule("  sel: {SourceIp|cidr: '10.1.0.0/16'}\n  condition: sel")
-    assert match(r, [sysmon1(SourceIp="10.1.200.3"), sysmon1(SourceIp="10.2.0.1"),
-                     sysmon1(SourceIp="110.1.0.1")]) == [0]
+    assert match(
+        r,
+        [
+            sysmon1(SourceIp="10.1.200.3"),
+            sysmon1(SourceIp="10.2.0.1"),
+            sysmon1(SourceIp="110.1.0.1"),
+        ],
+    ) == [0]
 
 
 def test_cidr_not_on_octet_boundary(match):
@@ -123,8 +161,13 @@ def test_base64offset_contains(match):
 def test_utf16le_base64(match):
     encoded = base64.b64encode("Get-Process".encode("utf-16-le")).decode()
     r = rule("  sel: {CommandLine|utf16le|base64offset|contains: 'Get-Process'}\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="-enc " + encoded),
-                     sysmon1(CommandLine=base64.b64encode(b"Get-Process").decode())]) == [0]
+    assert match(
+        r,
+        [
+            sysmon1(CommandLine="-enc " + encoded),
+            sysmon1(CommandLine=base64.b64encode(b"Get-Process").decode()),
+        ],
+    ) == [0]
 
 
 def test_wide_is_utf16le(match):
@@ -145,14 +188,27 @@ def test_exists_false(match):
 
 def test_fieldref(match):
     r = rule("  sel: {ParentImage|fieldref: Image}\n  condition: sel")
-    assert match(r, [sysmon1(Image="C:\\A.exe", ParentImage="c:\\a.exe"),
-                     sysmon1(Image="c:\\a.exe", ParentImage="c:\\b.exe")]) == [0]
+    assert match(
+        r,
+        [
+            sysmon1(Image="C:\\A.exe", ParentImage="c:\\a.exe"),
+            sysmon1(Image="c:\\a.exe", ParentImage="c:\\b.exe"),
+        ],
+    ) == [0]
 
 
 def test_gt_lt(match):
     r = rule("  sel:\n    ProcessId|gt: 100\n    ProcessId|lte: 200\n  condition: sel")
-    assert match(r, [sysmon1(ProcessId=150), sysmon1(ProcessId="200"), sysmon1(ProcessId=99),
-                     sysmon1(ProcessId="abc"), sysmon1(ProcessId=201)]) == [0, 1]
+    assert match(
+        r,
+        [
+            sysmon1(ProcessId=150),
+            sysmon1(ProcessId="200"),
+            sysmon1(ProcessId=99),
+            sysmon1(ProcessId="abc"),
+            sysmon1(ProcessId=201),
+        ],
+    ) == [0, 1]
 
 
 def test_gte_lt(match):
@@ -177,7 +233,9 @@ def test_keyword_search_over_all_fields(match):
 
 
 def test_not_over_missing_field_is_true(match):
-    r = rule("  sel: {Image|endswith: '.exe'}\n  filter: {ParentImage: 'x'}\n  condition: sel and not filter")
+    r = rule(
+        "  sel: {Image|endswith: '.exe'}\n  filter: {ParentImage: 'x'}\n  condition: sel and not filter"
+    )
     assert match(r, [sysmon1(Image="a.exe"), sysmon1(Image="b.exe", ParentImage="X")]) == [0]
 
 
@@ -197,16 +255,21 @@ def test_field_names_ignore_case_and_spaces(match):
 
 
 def test_one_of_selection_pattern(match):
-    r = rule("  sel_a: {Image|endswith: '\\\\a.exe'}\n  sel_b: {Image|endswith: '\\\\b.exe'}\n"
-             "  condition: 1 of sel_*")
+    r = rule(
+        "  sel_a: {Image|endswith: '\\\\a.exe'}\n  sel_b: {Image|endswith: '\\\\b.exe'}\n"
+        "  condition: 1 of sel_*"
+    )
     assert match(r, [sysmon1(Image="c:\\b.exe"), sysmon1(Image="c:\\c.exe")]) == [0]
 
 
 def test_process_creation_matches_security_4688_with_renamed_fields(match):
     r = rule("  sel: {Image|endswith: '\\\\whoami.exe'}\n  condition: sel")
-    security = {"EventID": 4688, "Channel": "Security",
-                "Provider_Name": "Microsoft-Windows-Security-Auditing",
-                "NewProcessName": "C:\\Windows\\System32\\whoami.exe"}
+    security = {
+        "EventID": 4688,
+        "Channel": "Security",
+        "Provider_Name": "Microsoft-Windows-Security-Auditing",
+        "NewProcessName": "C:\\Windows\\System32\\whoami.exe",
+    }
     assert match(r, [security, sysmon1(Image="c:\\x\\notwhoami.exe")]) == [0]
 
 
@@ -224,11 +287,17 @@ def test_duplicate_events_each_get_their_detection(match):
 
 
 def test_product_wide_keyword_rule_searches_every_log(match):
-    r = HEAD.replace("logsource: {category: process_creation, product: windows}",
-                     "logsource: {product: windows}") + (
+    r = HEAD.replace(
+        "logsource: {category: process_creation, product: windows}", "logsource: {product: windows}"
+    ) + (
         "detection:\n  keywords: ['sekurlsa::', '\\\\mimilib.dll']\n  filter: {EventID: 15}\n"
-        "  condition: keywords and not filter")
-    security = {"EventID": 4688, "Channel": "Security", "CommandLine": "m.exe SEKURLSA::logonpasswords"}
+        "  condition: keywords and not filter"
+    )
+    security = {
+        "EventID": 4688,
+        "Channel": "Security",
+        "CommandLine": "m.exe SEKURLSA::logonpasswords",
+    }
     app = {"EventID": 1000, "Channel": "Application", "Data": "loaded C:\\x\\MIMILIB.dll"}
     stream = sysmon1(EventID=15, TargetFilename="C:\\rules\\sekurlsa::.yml")
     assert match(r, [security, app, stream, sysmon1(CommandLine="calc")]) == [0, 1]
@@ -238,5 +307,11 @@ def test_re_dollar_is_the_end_of_the_text_on_every_path(match):
     # RE2 (the SQL path) reads '$' as the end of the text; Python's '$' would also match
     # before a final newline unless translated.
     r = rule("  sel: {CommandLine|re: 'whoami$'}\n  condition: sel")
-    assert match(r, [sysmon1(CommandLine="x whoami"), sysmon1(CommandLine="x whoami\n"),
-                     sysmon1(CommandLine="whoami /all")]) == [0]
+    assert match(
+        r,
+        [
+            sysmon1(CommandLine="x whoami"),
+            sysmon1(CommandLine="x whoami\n"),
+            sysmon1(CommandLine="whoami /all"),
+        ],
+    ) == [0]

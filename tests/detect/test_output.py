@@ -15,8 +15,11 @@ from spearhunt.detect.hunt import HuntOptions, hunt
 from spearhunt.model import Detection
 
 OFFICE_SHELL = {
-    "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "ws9",
-    "EventRecordID": 9, "Image": "C:\\Windows\\System32\\cmd.exe",
+    "EventID": 1,
+    "Channel": "Microsoft-Windows-Sysmon/Operational",
+    "Computer": "ws9",
+    "EventRecordID": 9,
+    "Image": "C:\\Windows\\System32\\cmd.exe",
     "ParentImage": "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
     "CommandLine": "cmd /c whoami",
 }
@@ -38,16 +41,20 @@ class Sink:
         self.out.extend(orjson.loads(t) for t in lines)  # strict JSON, or this raises
 
 
-def _run(paths: list[str], engine_json: bool, store: Path | None = None
-         ) -> tuple[list[dict], dict, int]:
+def _run(
+    paths: list[str], engine_json: bool, store: Path | None = None
+) -> tuple[list[dict], dict, int]:
     out: list[dict] = []
     sink = Sink(out)
 
     def on_detection(d: Detection) -> None:
         out.append(orjson.loads(orjson.dumps(d.to_dict(), default=str)))
 
-    summary = hunt(HuntOptions(paths=paths, rules=[], store=store), on_detection,
-                   on_json=sink if engine_json else None)
+    summary = hunt(
+        HuntOptions(paths=paths, rules=[], store=store),
+        on_detection,
+        on_json=sink if engine_json else None,
+    )
     doc = summary.to_dict()
     for key in ("seconds", "events_per_second", "engine", "store"):
         doc.pop(key)
@@ -58,11 +65,17 @@ def test_engine_json_is_the_python_json_in_the_same_order(tmp_path: Path):
     evtx = shared_data("evtx-attack-samples", "Credential Access")
     # JSON input goes the Python way (its fields may hold NaN): one event between the
     # EVTX ones in time, one with NaN, so the two kinds interleave in one ordered stream.
-    events = [{**OFFICE_SHELL, "TimeCreated": "2019-06-01T00:00:00Z"},
-              {**OFFICE_SHELL, "TimeCreated": "2020-01-01T00:00:00Z", "EventRecordID": 10}]
+    events = [
+        {**OFFICE_SHELL, "TimeCreated": "2019-06-01T00:00:00Z"},
+        {**OFFICE_SHELL, "TimeCreated": "2020-01-01T00:00:00Z", "EventRecordID": 10},
+    ]
     jsonl = tmp_path / "more.jsonl"
-    jsonl.write_bytes(b"\n".join(orjson.dumps(e) for e in events).replace(
-        b'"EventRecordID":10', b'"EventRecordID":10,"Score":NaN') + b"\n")
+    jsonl.write_bytes(
+        b"\n".join(orjson.dumps(e) for e in events).replace(
+            b'"EventRecordID":10', b'"EventRecordID":10,"Score":NaN'
+        )
+        + b"\n"
+    )
     paths = [str(evtx), str(jsonl)]
     reference, ref_summary, _ = _run(paths, engine_json=False)
     built, summary, texts = _run(paths, engine_json=True)
@@ -75,8 +88,7 @@ def test_engine_json_is_the_python_json_in_the_same_order(tmp_path: Path):
     assert nan["event"]["Score"] is None
 
 
-def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Path,
-                                                                     monkeypatch):
+def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Path, monkeypatch):
     # The case store shares the engine's connection. The engine thread, slowed down here,
     # used to be still on the last chunk when the store wrote the run's sources ("connection
     # is busy"); and writing detections in batches while their result was being read
@@ -109,7 +121,8 @@ def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Pa
     assert sorted(x for x in stored if x in set(output)) == output
     assert len(stored) > len(output)
     assert con.execute("SELECT count(DISTINCT rule_id) FROM rules").fetchone()[0] == len(
-        {x[0] for x in stored})
+        {x[0] for x in stored}
+    )
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
@@ -136,24 +149,36 @@ def test_utf8_run_takes_the_texts_of_a_sliced_array_from_its_buffer(kind: str):
 
     from spearhunt.detect.engine.duck import _utf8_run
 
-    texts = ["{\"a\":1}\n", "{\"b\":\"é\"}\n", "{\"c\":[]}\n", "{}\n"]
+    texts = ['{"a":1}\n', '{"b":"é"}\n', '{"c":[]}\n', "{}\n"]
     arr = pa.array(texts, getattr(pa, kind)())
     assert _utf8_run(arr) == "".join(texts).encode()
     assert _utf8_run(arr.slice(1, 2)) == "".join(texts[1:3]).encode()
 
 
-@pytest.mark.parametrize(("text", "fields"), [
-    ('{"a": NaN, "b": 1,}', {"a": None, "b": 1}),
-    ('{"a":nan,"s":"x: nan, y,}"}', {"a": None, "s": "x: nan, y,}"}),  # strings untouched
-    ('{"a":[1,-inf,],"b":-Infinity, "c": INF }', {"a": [1, None], "b": None, "c": None}),
-    ('{"q":"say \\"nan\\", inf", "inference": "inf", "ninf": 1}',
-     {"q": 'say "nan", inf', "inference": "inf", "ninf": 1}),
-    ('{"big":1e999}', {"big": float("inf")}),  # orjson writes it back as null
-    ('{"n":123456789012345678901234567890,"m":-9223372036854775809,"k":18446744073709551615,'
-     '"x":nan}', {"n": "123456789012345678901234567890", "m": "-9223372036854775809",
-                  "k": 18446744073709551615, "x": None}),  # too big to write: kept as digits
-    ('{"a": 1}', {"a": 1}),
-])
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ('{"a": NaN, "b": 1,}', {"a": None, "b": 1}),
+        ('{"a":nan,"s":"x: nan, y,}"}', {"a": None, "s": "x: nan, y,}"}),  # strings untouched
+        ('{"a":[1,-inf,],"b":-Infinity, "c": INF }', {"a": [1, None], "b": None, "c": None}),
+        (
+            '{"q":"say \\"nan\\", inf", "inference": "inf", "ninf": 1}',
+            {"q": 'say "nan", inf', "inference": "inf", "ninf": 1},
+        ),
+        ('{"big":1e999}', {"big": float("inf")}),  # orjson writes it back as null
+        (
+            '{"n":123456789012345678901234567890,"m":-9223372036854775809,"k":18446744073709551615,'
+            '"x":nan}',
+            {
+                "n": "123456789012345678901234567890",
+                "m": "-9223372036854775809",
+                "k": 18446744073709551615,
+                "x": None,
+            },
+        ),  # too big to write: kept as digits
+        ('{"a": 1}', {"a": 1}),
+    ],
+)
 def test_event_fields_reads_what_duckdb_reads_beyond_json(text: str, fields: dict):
     import duckdb
 
@@ -167,14 +192,18 @@ def test_event_fields_gives_none_for_what_is_not_an_object():
     from spearhunt.normalize.windows import LENIENT_MAX, event_fields
 
     assert event_fields("[1, 2]") == {} and event_fields("{bad") == {}
-    assert event_fields('{"a": nan, "pad": "' + "x" * LENIENT_MAX + '"}') == {}  # too big to rewrite
+    assert (
+        event_fields('{"a": nan, "pad": "' + "x" * LENIENT_MAX + '"}') == {}
+    )  # too big to rewrite
 
 
 def test_jsonl_event_with_lowercase_nan_and_trailing_comma_keeps_its_fields(tmp_path: Path):
-    line = ('{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
-            '"Computer": "ws9", "TimeCreated": "2024-05-01T12:00:00Z", "EventRecordID": 9, '
-            '"Image": "C:\\\\Windows\\\\System32\\\\cmd.exe", "ParentImage": "C:\\\\Program Files'
-            '\\\\Microsoft Office\\\\root\\\\Office16\\\\WINWORD.EXE", "Score": nan, "Tags": [1,],}')
+    line = (
+        '{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
+        '"Computer": "ws9", "TimeCreated": "2024-05-01T12:00:00Z", "EventRecordID": 9, '
+        '"Image": "C:\\\\Windows\\\\System32\\\\cmd.exe", "ParentImage": "C:\\\\Program Files'
+        '\\\\Microsoft Office\\\\root\\\\Office16\\\\WINWORD.EXE", "Score": nan, "Tags": [1,],}'
+    )
     path = tmp_path / "x.jsonl"
     path.write_text(line + "\n")
     out, _, _ = _run([str(path)], engine_json=True)
@@ -185,12 +214,15 @@ def test_jsonl_event_with_lowercase_nan_and_trailing_comma_keeps_its_fields(tmp_
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "table"])
 def test_jsonl_event_with_an_integer_past_64_bits_does_not_crash_the_output(
-        tmp_path: Path, fmt: str, capsys):
+    tmp_path: Path, fmt: str, capsys
+):
     # With something orjson refuses to read (1e999), Python read the event, and orjson then
     # refused to write the integer: the JSON output ended in a traceback.
     path = tmp_path / "x.jsonl"
-    path.write_bytes(orjson.dumps({**OFFICE_SHELL, "TimeCreated": "2020-01-01T00:00:00Z"})[:-1]
-                     + b', "Big": 123456789012345678901234567890, "Huge": 1e999}\n')
+    path.write_bytes(
+        orjson.dumps({**OFFICE_SHELL, "TimeCreated": "2020-01-01T00:00:00Z"})[:-1]
+        + b', "Big": 123456789012345678901234567890, "Huge": 1e999}\n'
+    )
     assert run(["-q", "hunt", str(path), "-f", fmt]) == 0
     out = capsys.readouterr().out
     assert "cmd.exe" in out or "Office" in out
@@ -199,15 +231,22 @@ def test_jsonl_event_with_an_integer_past_64_bits_does_not_crash_the_output(
         assert event["Big"] == "123456789012345678901234567890" and event["Huge"] is None
 
 
-@pytest.mark.parametrize(("extra", "by_engine"), [
-    (b'"Score": NaN', 0), (b'"Score": -inf', 0), (b'"Score": nAn', 0), (b'"L": [1, 2, ]', 0),
-    (b'"Big": 1E400', 0), (b'"Id": 123456789012345678901234', 0),
-    (b'"Note": "x: nan, y,}"', 0),  # inside a string: harmless, but the check errs safe
-    (b'"U": "\\u00e9\\ud83d\\ude00"', 1), (b'"Dup": 1, "Dup": 2', 1),
-    (b'"N": -0, "F": 1.5e-7, "T": true, "Z": null, "Info": "inference"', 1),
-])
-def test_json_input_gives_the_same_objects_either_way(tmp_path: Path, extra: bytes,
-                                                      by_engine: int):
+@pytest.mark.parametrize(
+    ("extra", "by_engine"),
+    [
+        (b'"Score": NaN', 0),
+        (b'"Score": -inf', 0),
+        (b'"Score": nAn', 0),
+        (b'"L": [1, 2, ]', 0),
+        (b'"Big": 1E400', 0),
+        (b'"Id": 123456789012345678901234', 0),
+        (b'"Note": "x: nan, y,}"', 0),  # inside a string: harmless, but the check errs safe
+        (b'"U": "\\u00e9\\ud83d\\ude00"', 1),
+        (b'"Dup": 1, "Dup": 2', 1),
+        (b'"N": -0, "F": 1.5e-7, "T": true, "Z": null, "Info": "inference"', 1),
+    ],
+)
+def test_json_input_gives_the_same_objects_either_way(tmp_path: Path, extra: bytes, by_engine: int):
     # Text DuckDB took but that is not strict JSON (or that orjson reads otherwise) must go
     # through Python; the rest is written by the engine: both give the same objects.
     base = orjson.dumps({**OFFICE_SHELL, "TimeCreated": "2020-01-01T00:00:00Z"})

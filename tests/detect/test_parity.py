@@ -22,8 +22,11 @@ pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def corpus_run(tmp_path_factory):
     data = shared_data()
-    rules = RuleCompiler(cache=tmp_path_factory.mktemp("cache")).compile_all(
-        find_rule_files([data / "sigma" / "rules" / "windows"])).rules
+    rules = (
+        RuleCompiler(cache=tmp_path_factory.mktemp("cache"))
+        .compile_all(find_rule_files([data / "sigma" / "rules" / "windows"]))
+        .rules
+    )
     files = sorted(data.rglob("*.evtx"))
 
     @functools.cache
@@ -71,8 +74,9 @@ def test_agrees_with_zircolite_on_what_it_detects(corpus_run):
     ours: dict[str, Counter] = defaultdict(Counter)
     for rule_id, source, _rec in hits:
         ours[source][rule_id] += 1
-    base = json.loads((data / "baselines" / "zircolite_sigmahq-windows_per-file-detections.json")
-                      .read_text())["per_file"]
+    base = json.loads(
+        (data / "baselines" / "zircolite_sigmahq-windows_per-file-detections.json").read_text()
+    )["per_file"]
     pairs = agree = 0
     missed = []
     for f, rules in base.items():
@@ -82,7 +86,9 @@ def test_agrees_with_zircolite_on_what_it_detects(corpus_run):
             agree += got == n
             if got == 0:
                 missed.append((f, rule_id, n))
-    print(f"\nZircolite (file, rule) pairs: {pairs}, same count: {agree}, missed by us: {len(missed)}")
+    print(
+        f"\nZircolite (file, rule) pairs: {pairs}, same count: {agree}, missed by us: {len(missed)}"
+    )
     for m in missed[:20]:
         print("  missed", m)
     assert agree / pairs >= 0.99

@@ -77,7 +77,9 @@ def test_every_regression_sample_fires_its_rule(tmp_path_factory):
                 continue
             got = _count(files[rid], path, cache)
             if got == 0 or (want is not None and got != want):
-                failures.append(f"{rid} {title} [{path.suffix}]: {got} detections, expected {want or '>=1'}")
+                failures.append(
+                    f"{rid} {title} [{path.suffix}]: {got} detections, expected {want or '>=1'}"
+                )
             else:
                 passed += 1
     print(f"\nSigmaHQ regression set: {passed} samples pass, {len(failures)} fail")

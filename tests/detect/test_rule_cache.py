@@ -52,8 +52,14 @@ def compile_in_fresh_interpreter(rules: Path, cache: Path) -> str:
         print(c.cache_hits, c.compiled, len(r.rules), "sigma" in sys.modules)
     """)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, env=env, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
     return proc.stdout.strip()
 
 
@@ -233,15 +239,31 @@ def test_no_cache_writes_nothing(tmp_path: Path) -> None:
 
 def test_bundle_keeps_every_node_type_and_number_type() -> None:
     trees = [
-        ir.And((ir.Match("Image", "suffix", "\\x.exe"), ir.Not(ir.Regex("C", "a$", "i")),
-                ir.Or((ir.Cmp("N", ">", 1.0), ir.Cmp("N", "<", 1), ir.Exists("E"))))),
-        ir.Or((ir.IsNull("Z"), ir.FieldRef("A", "B", "prefix", True), ir.Keyword("glob", "*x*"),
-               ir.Match("Image", "suffix", "\\x.exe"))),
+        ir.And(
+            (
+                ir.Match("Image", "suffix", "\\x.exe"),
+                ir.Not(ir.Regex("C", "a$", "i")),
+                ir.Or((ir.Cmp("N", ">", 1.0), ir.Cmp("N", "<", 1), ir.Exists("E"))),
+            )
+        ),
+        ir.Or(
+            (
+                ir.IsNull("Z"),
+                ir.FieldRef("A", "B", "prefix", True),
+                ir.Keyword("glob", "*x*"),
+                ir.Match("Image", "suffix", "\\x.exe"),
+            )
+        ),
         ir.FALSE,
     ]
     info = RuleInfo("id", "t", "high", ("attack.t1",), "src", falsepositives=("fp",), output=False)
-    result = FileResult([CompiledRule(info, (("sysmon", t), ("audit", trees[0])), ("windows", None, None))
-                         for t in trees], [RuleProblem("src", "why", "id2", "t2", "unsupported")],
-                        [{"title": "c", "date": "2024-01-01"}])
+    result = FileResult(
+        [
+            CompiledRule(info, (("sysmon", t), ("audit", trees[0])), ("windows", None, None))
+            for t in trees
+        ],
+        [RuleProblem("src", "why", "id2", "t2", "unsupported")],
+        [{"title": "c", "date": "2024-01-01"}],
+    )
     decoded = decode_bundle(encode_bundle({"k": result})).get("k", "src")
     assert repr(decoded) == repr(result)

@@ -16,18 +16,39 @@ from spearhunt.errors import IngestError, UsageError
 from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import Kind, expand_paths, sniff
 
-FLAT = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
-        "Provider_Name": "Microsoft-Windows-Sysmon", "Computer": "ws1",
-        "TimeCreated": "2024-05-01T10:00:00Z", "EventRecordID": 7, "Image": "C:\\a.exe"}
-EVTX_SHAPE = {"Event": {"System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
-                                   "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
-                                   "Computer": "ws2", "EventRecordID": 8,
-                                   "TimeCreated": {"#attributes": {"SystemTime": "2024-05-01T10:00:01Z"}}},
-                        "EventData": {"Image": "C:\\b.exe"}}}
-ECS = {"@timestamp": "2024-05-01T10:00:02Z",
-       "winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": "1",
-                  "provider_name": "Microsoft-Windows-Sysmon", "computer_name": "ws3",
-                  "record_id": 9, "event_data": {"Image": "C:\\c.exe"}}}
+FLAT = {
+    "EventID": 1,
+    "Channel": "Microsoft-Windows-Sysmon/Operational",
+    "Provider_Name": "Microsoft-Windows-Sysmon",
+    "Computer": "ws1",
+    "TimeCreated": "2024-05-01T10:00:00Z",
+    "EventRecordID": 7,
+    "Image": "C:\\a.exe",
+}
+EVTX_SHAPE = {
+    "Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+            "EventID": 1,
+            "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "Computer": "ws2",
+            "EventRecordID": 8,
+            "TimeCreated": {"#attributes": {"SystemTime": "2024-05-01T10:00:01Z"}},
+        },
+        "EventData": {"Image": "C:\\b.exe"},
+    }
+}
+ECS = {
+    "@timestamp": "2024-05-01T10:00:02Z",
+    "winlog": {
+        "channel": "Microsoft-Windows-Sysmon/Operational",
+        "event_id": "1",
+        "provider_name": "Microsoft-Windows-Sysmon",
+        "computer_name": "ws3",
+        "record_id": 9,
+        "event_data": {"Image": "C:\\c.exe"},
+    },
+}
 
 
 def ingest(paths: list[Path]) -> tuple[list[tuple], list]:
@@ -44,7 +65,8 @@ def ingest(paths: list[Path]) -> tuple[list[tuple], list]:
     eng.flush()
     rows = eng.con.execute(
         "SELECT computer, channel, provider, event_id, record_id, strftime(ts, '%Y-%m-%dT%H:%M:%S'), "
-        "fields->>'$.Image' FROM events ORDER BY eid").fetchall()
+        "fields->>'$.Image' FROM events ORDER BY eid"
+    ).fetchall()
     return rows, warnings
 
 
@@ -69,8 +91,11 @@ def test_json_array_stream_and_gzip_are_sniffed_and_read(tmp_path):
     stream.write_text(json.dumps(EVTX_SHAPE, indent=2) + "\n" + json.dumps(EVTX_SHAPE, indent=2))
     gz = tmp_path / "c.jsonl.gz"
     gz.write_bytes(gzip.compress(orjson.dumps(ECS) + b"\n"))
-    assert [sniff(p).kind for p in (arr, stream, gz)] == [Kind.JSON_ARRAY, Kind.JSON_STREAM,
-                                                          Kind.JSON_LINES]
+    assert [sniff(p).kind for p in (arr, stream, gz)] == [
+        Kind.JSON_ARRAY,
+        Kind.JSON_STREAM,
+        Kind.JSON_LINES,
+    ]
     rows, warnings = ingest([arr, stream, gz])
     assert not warnings
     assert [r[0] for r in rows] == ["ws1", "ws1", "ws2", "ws2", "ws3"]
@@ -95,7 +120,9 @@ def test_invalid_utf8_does_not_lose_the_file(tmp_path):
 
 def test_truncated_jsonl_gz_keeps_what_was_read(tmp_path):
     f = tmp_path / "cut.jsonl.gz"
-    data = gzip.compress(b"".join(orjson.dumps({**FLAT, "EventRecordID": i}) + b"\n" for i in range(5000)))
+    data = gzip.compress(
+        b"".join(orjson.dumps({**FLAT, "EventRecordID": i}) + b"\n" for i in range(5000))
+    )
     f.write_bytes(data[: len(data) // 2])
     rows, warnings = ingest([f])
     assert 0 < len(rows) < 5000
@@ -107,7 +134,9 @@ def test_huge_line_is_skipped_not_loaded(tmp_path, monkeypatch):
 
     monkeypatch.setattr(events, "MAX_LINE", 1000)
     f = tmp_path / "huge.jsonl"
-    f.write_bytes(orjson.dumps(FLAT) + b"\n" + b'{"x": "' + b"A" * 5000 + b'"}\n' + orjson.dumps(FLAT) + b"\n")
+    f.write_bytes(
+        orjson.dumps(FLAT) + b"\n" + b'{"x": "' + b"A" * 5000 + b'"}\n' + orjson.dumps(FLAT) + b"\n"
+    )
     rows, warnings = ingest([f])
     assert len(rows) == 2
     assert any("too long" in w.message for w in warnings)
@@ -128,7 +157,7 @@ def test_corrupt_evtx_chunk_is_skipped_counted_and_the_rest_read(tmp_path):
     src = shared_data("deepbluecli-evtx", "Powershell-Invoke-Obfuscation-many.evtx")
     whole, _ = ingest([src])
     data = bytearray(src.read_bytes())
-    data[4096 + 65536 + 600: 4096 + 65536 + 800] = b"\xff" * 200  # break the 2nd chunk
+    data[4096 + 65536 + 600 : 4096 + 65536 + 800] = b"\xff" * 200  # break the 2nd chunk
     bad = tmp_path / "bad.evtx"
     bad.write_bytes(bytes(data))
     rows, warnings = ingest([bad])
@@ -181,7 +210,13 @@ def test_deeply_nested_and_wide_records_are_bounded_not_fatal(tmp_path):
 
 def test_deeply_nested_json_stream_is_an_error_for_that_record_only(tmp_path):
     f = tmp_path / "stream.json"
-    f.write_text(json.dumps(EVTX_SHAPE, indent=1) + "\n" + "[" * 100_000 + "\n" + json.dumps(EVTX_SHAPE, indent=1))
+    f.write_text(
+        json.dumps(EVTX_SHAPE, indent=1)
+        + "\n"
+        + "[" * 100_000
+        + "\n"
+        + json.dumps(EVTX_SHAPE, indent=1)
+    )
     rows, warnings = ingest([f])
     assert len(rows) == 2
     assert warnings

@@ -13,7 +13,8 @@ from spearhunt.ingest.mail.blob import make_blob
 from spearhunt.model.mail import AttachmentReport, MailFailure, MailVerdict
 
 _SPEC = importlib.util.spec_from_file_location(
-    "make_fixtures", Path(__file__).resolve().parents[1] / "fixtures" / "mail" / "make_fixtures.py")
+    "make_fixtures", Path(__file__).resolve().parents[1] / "fixtures" / "mail" / "make_fixtures.py"
+)
 assert _SPEC and _SPEC.loader
 fx = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(fx)

@@ -10,22 +10,36 @@ AR = "mx.example.org; spf={spf} smtp.mailfrom=example.net; dkim={dkim} header.d=
 
 
 def test_auth_failures_are_reasons() -> None:
-    v = judge(fx.mail(headers={"Authentication-Results": AR.format(spf="fail", dkim="fail", dmarc="fail")}))
+    v = judge(
+        fx.mail(
+            headers={"Authentication-Results": AR.format(spf="fail", dkim="fail", dmarc="fail")}
+        )
+    )
     assert {"auth.spf_fail", "auth.dkim_fail", "auth.dmarc_fail"} <= ids(v)
 
 
 def test_auth_pass_gives_no_auth_reason() -> None:
-    v = judge(fx.mail(headers={"Authentication-Results": AR.format(spf="pass", dkim="pass", dmarc="pass")}))
+    v = judge(
+        fx.mail(
+            headers={"Authentication-Results": AR.format(spf="pass", dkim="pass", dmarc="pass")}
+        )
+    )
     assert not {i for i in ids(v) if i.startswith("auth.")}
 
 
 def test_reply_to_freemail_from_company_sender() -> None:
-    v = judge(fx.mail(sender="CFO <cfo@corp-example.net>", headers={"Reply-To": "cfo.private@gmail.com"}))
+    v = judge(
+        fx.mail(sender="CFO <cfo@corp-example.net>", headers={"Reply-To": "cfo.private@gmail.com"})
+    )
     assert "hdr.reply_to_freemail" in ids(v)
 
 
 def test_reply_to_same_domain_is_fine() -> None:
-    v = judge(fx.mail(sender="CFO <cfo@corp-example.net>", headers={"Reply-To": "office@corp-example.net"}))
+    v = judge(
+        fx.mail(
+            sender="CFO <cfo@corp-example.net>", headers={"Reply-To": "office@corp-example.net"}
+        )
+    )
     assert not {"hdr.reply_to_freemail", "hdr.reply_to_mismatch"} & ids(v)
 
 
@@ -56,7 +70,9 @@ def test_punycode_and_homoglyph_sender_domain() -> None:
     host = "p\u0430ypal.com".encode("idna").decode()  # Cyrillic a
     v = judge(fx.mail(sender=f"Service <alerts@{host}>"))
     assert {"dom.punycode", "dom.confusable"} <= ids(v)
-    assert not {"dom.punycode", "dom.confusable"} & ids(judge(fx.mail(sender="Service <alerts@paypal.com>")))
+    assert not {"dom.punycode", "dom.confusable"} & ids(
+        judge(fx.mail(sender="Service <alerts@paypal.com>"))
+    )
 
 
 def test_invisible_characters_in_subject() -> None:
@@ -69,14 +85,20 @@ def test_link_text_shows_other_domain_than_href() -> None:
     html = '<p><a href="http://login.evil-example.top/x">https://www.paypal.com/signin</a></p>'
     v = judge(fx.mail(html=html))
     assert {"link.text_href_mismatch", "link.suspicious_tld"} <= ids(v)
-    ok = judge(fx.mail(html='<p><a href="https://www.paypal.com/signin">https://www.paypal.com/signin</a></p>'))
+    ok = judge(
+        fx.mail(
+            html='<p><a href="https://www.paypal.com/signin">https://www.paypal.com/signin</a></p>'
+        )
+    )
     assert "link.text_href_mismatch" not in ids(ok)
 
 
 def test_ip_literal_and_shortener_links() -> None:
     v = judge(fx.mail(body="open http://198.51.100.7/login and https://bit.ly/abc"))
     assert {"link.ip_literal", "link.shortener"} <= ids(v)
-    assert not {"link.ip_literal", "link.shortener"} & ids(judge(fx.mail(body="see https://www.python.org/")))
+    assert not {"link.ip_literal", "link.shortener"} & ids(
+        judge(fx.mail(body="see https://www.python.org/"))
+    )
 
 
 def test_credential_form_in_body() -> None:
@@ -86,7 +108,9 @@ def test_credential_form_in_body() -> None:
 
 
 def test_safelinks_are_unwrapped() -> None:
-    wrapped = "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fevil.example%2Fa&data=1"
+    wrapped = (
+        "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fevil.example%2Fa&data=1"
+    )
     assert unwrap(wrapped) == ("https://evil.example/a", wrapped)
     assert unwrap("https://evil.example/a") == ("https://evil.example/a", "")
 
@@ -94,14 +118,18 @@ def test_safelinks_are_unwrapped() -> None:
 def test_credential_language() -> None:
     v = judge(fx.mail(body="Your account has been suspended. Verify your account within 24 hours."))
     assert {"lang.credential", "lang.urgency"} <= ids(v)
-    assert not {"lang.credential", "lang.urgency"} & ids(judge(fx.mail(body="Minutes of the meeting attached.")))
+    assert not {"lang.credential", "lang.urgency"} & ids(
+        judge(fx.mail(body="Minutes of the meeting attached."))
+    )
 
 
 def test_forwarded_report_judges_inner_mail() -> None:
     from email.message import EmailMessage
     from email.parser import BytesParser
 
-    inner = BytesParser().parsebytes(fx.mail(sender="PayPal <x@bad.example.net>", subject="inner lure"))
+    inner = BytesParser().parsebytes(
+        fx.mail(sender="PayPal <x@bad.example.net>", subject="inner lure")
+    )
     outer = EmailMessage()
     outer["From"] = "Reporter <rep@corp.example>"
     outer["To"] = "soc@corp.example"

@@ -39,7 +39,9 @@ def test_lnk_to_notepad_is_a_shortcut_but_not_a_command() -> None:
 def test_iso_holding_lnk_is_opened_and_both_flagged() -> None:
     rep = file_report("quote.iso", fx.iso_with("report.pdf.lnk", fx.lnk()))
     assert rep.type == "iso" and [c.name for c in rep.children] == ["report.pdf.lnk"]
-    assert {"att.disk_image", "att.lnk", "att.lnk_command", "att.double_extension"} <= finding_ids(rep)
+    assert {"att.disk_image", "att.lnk", "att.lnk_command", "att.double_extension"} <= finding_ids(
+        rep
+    )
 
 
 def test_html_smuggling_page_is_flagged() -> None:
@@ -53,7 +55,12 @@ def test_plain_html_page_is_not_smuggling() -> None:
 
 
 def test_encrypted_zip_opened_with_password_from_body() -> None:
-    v = judge(fx.mail("Invoice attached. The password is: Secret123", {"invoice.zip": fx.encrypted_zip("Secret123")}))
+    v = judge(
+        fx.mail(
+            "Invoice attached. The password is: Secret123",
+            {"invoice.zip": fx.encrypted_zip("Secret123")},
+        )
+    )
     assert {"att.encrypted_archive", "att.password_in_body", "att.script"} <= ids(v)
     zipped = v.attachments[0]
     assert [c.name for c in zipped.children] == ["invoice.js"] and zipped.children[0].size > 0
@@ -66,7 +73,9 @@ def test_encrypted_zip_without_password_is_reported_unopened() -> None:
 
 
 def test_double_extension_and_rlo_names() -> None:
-    v = judge(fx.mail(attachments={"invoice.pdf.exe": b"MZ" + b"\0" * 64, "photo\u202egpj.scr": b"x"}))
+    v = judge(
+        fx.mail(attachments={"invoice.pdf.exe": b"MZ" + b"\0" * 64, "photo\u202egpj.scr": b"x"})
+    )
     assert {"att.double_extension", "att.rlo", "att.executable"} <= ids(v)
 
 

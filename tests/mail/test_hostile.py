@@ -14,8 +14,10 @@ from tests.mail.helpers import ANALYZER, file_report, finding_ids, fx, ids, judg
 
 
 def _all(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list:
-    return [item if isinstance(item, MailFailure) else ANALYZER.analyze(item)
-            for item in read_bytes(data, "fuzz.eml", limits)]
+    return [
+        item if isinstance(item, MailFailure) else ANALYZER.analyze(item)
+        for item in read_bytes(data, "fuzz.eml", limits)
+    ]
 
 
 def test_zip_bomb_is_reported_not_expanded() -> None:
@@ -64,7 +66,7 @@ def test_garbage_is_a_per_file_failure() -> None:
 
 
 def test_malformed_mime_still_gives_a_verdict() -> None:
-    data = b"From: a@example.net\r\nContent-Type: multipart/mixed; boundary=\"x\r\n\r\n--x\r\nbroken"
+    data = b'From: a@example.net\r\nContent-Type: multipart/mixed; boundary="x\r\n\r\n--x\r\nbroken'
     out = _all(data)
     assert len(out) == 1 and not isinstance(out[0], MailFailure)
     assert "hdr.no_message_id" in ids(out[0])
@@ -77,8 +79,19 @@ def test_fuzz_bytes_never_crash(data: bytes) -> None:
         assert isinstance(item, MailFailure) or item.verdict in ("clean", "suspicious", "malicious")
 
 
-_HEADER = st.sampled_from(["From", "To", "Subject", "Reply-To", "Content-Type", "Authentication-Results",
-                           "Received", "Content-Transfer-Encoding", "Content-Disposition"])
+_HEADER = st.sampled_from(
+    [
+        "From",
+        "To",
+        "Subject",
+        "Reply-To",
+        "Content-Type",
+        "Authentication-Results",
+        "Received",
+        "Content-Transfer-Encoding",
+        "Content-Disposition",
+    ]
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -13,7 +13,16 @@ from spearhunt.detect.mail import office
 from spearhunt.ingest.mail.blob import make_blob
 from tests.conftest import shared_data
 
-COLUMNS = ("has_vba", "has_xlm", "autoexec", "ole_embedded", "external_rel", "dde", "encrypted", "rtf_objects")
+COLUMNS = (
+    "has_vba",
+    "has_xlm",
+    "autoexec",
+    "ole_embedded",
+    "external_rel",
+    "dde",
+    "encrypted",
+    "rtf_objects",
+)
 
 
 def _rows() -> list[dict[str, str]]:
@@ -39,8 +48,13 @@ def test_manifest_row_properties(row: dict[str, str]) -> None:
     blob = make_blob(Path(name).name, data)
     facts = office.analyse(blob) if office.is_office(blob) else office.OfficeFacts()
     got = {
-        "has_vba": int(facts.has_vba), "has_xlm": int(facts.has_xlm), "autoexec": int(bool(facts.autoexec)),
-        "ole_embedded": int(bool(facts.ole_objects)), "external_rel": int(bool(facts.external)),
-        "dde": int(bool(facts.dde)), "encrypted": int(facts.encrypted), "rtf_objects": int(bool(facts.rtf_objects)),
+        "has_vba": int(facts.has_vba),
+        "has_xlm": int(facts.has_xlm),
+        "autoexec": int(bool(facts.autoexec)),
+        "ole_embedded": int(bool(facts.ole_objects)),
+        "external_rel": int(bool(facts.external)),
+        "dde": int(bool(facts.dde)),
+        "encrypted": int(facts.encrypted),
+        "rtf_objects": int(bool(facts.rtf_objects)),
     }
     assert got == {c: int(row[c]) for c in COLUMNS}

@@ -10,7 +10,9 @@ from tests.mail.helpers import ANALYZER
 
 
 def _flagged(label: str) -> tuple[int, int]:
-    verdicts = [t.verdict for t in triage([shared_data("mail", label)], ANALYZER) if isinstance(t, Triaged)]
+    verdicts = [
+        t.verdict for t in triage([shared_data("mail", label)], ANALYZER) if isinstance(t, Triaged)
+    ]
     return sum(v.verdict != "clean" for v in verdicts), len(verdicts)
 
 

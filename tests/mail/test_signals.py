@@ -27,14 +27,19 @@ def test_dkim_signed_by_the_from_domain_is_aligned() -> None:
 
 def test_gmail_message_id_without_google_hop_is_forged() -> None:
     raw = fx.mail(sender="Shop <news@shop-example.com>").replace(
-        b"<fixture-1@example.net>", b"<5sF3H.R9PV9tJuL@mail.gmail.com>")
+        b"<fixture-1@example.net>", b"<5sF3H.R9PV9tJuL@mail.gmail.com>"
+    )
     assert "auth.forged_message_id" in ids(judge(raw))
 
 
 def test_gmail_message_id_sent_through_google_is_fine() -> None:
     mid = b"<CAAbjxLtKHedRzy9E_C00etWwDMVPbvzD+gqbYvazHOFggo5vag@mail.gmail.com>"
-    raw = fx.mail(sender="Ann <ann@shop-example.com>",
-                  headers={"Received": "from mail-ej1-f42.google.com (mail-ej1-f42.google.com [209.85.218.42])"})
+    raw = fx.mail(
+        sender="Ann <ann@shop-example.com>",
+        headers={
+            "Received": "from mail-ej1-f42.google.com (mail-ej1-f42.google.com [209.85.218.42])"
+        },
+    )
     assert "auth.forged_message_id" not in ids(judge(raw.replace(b"<fixture-1@example.net>", mid)))
 
 
@@ -46,7 +51,11 @@ def test_hidden_text_splitting_words_is_flagged() -> None:
 
 
 def test_single_hidden_preview_line_is_not_flagged() -> None:
-    html = '<div style="display:none;max-height:0">Your October newsletter is here</div><p>' + LONG + "</p>"
+    html = (
+        '<div style="display:none;max-height:0">Your October newsletter is here</div><p>'
+        + LONG
+        + "</p>"
+    )
     assert "body.hidden_text" not in ids(judge(fx.mail(body=LONG, html=html)))
 
 
@@ -57,7 +66,12 @@ def test_hidden_text_is_kept_out_of_the_visible_text() -> None:
 
 
 def test_link_only_body_is_a_tiny_lure() -> None:
-    v = judge(fx.mail(body="See here: https://win-prize.example.org/claim", sender="Promo <a@promo-example.com>"))
+    v = judge(
+        fx.mail(
+            body="See here: https://win-prize.example.org/claim",
+            sender="Promo <a@promo-example.com>",
+        )
+    )
     assert "body.tiny_lure" in ids(v)
 
 
@@ -73,11 +87,16 @@ def test_emoji_in_subject() -> None:
 
 
 def test_junk_token_after_subject_padding() -> None:
-    assert "hdr.random_token" in ids(judge(fx.mail(subject="Laatste plekken in uw gemeente...ACZDOCCQRF")))
+    assert "hdr.random_token" in ids(
+        judge(fx.mail(subject="Laatste plekken in uw gemeente...ACZDOCCQRF"))
+    )
     assert "hdr.random_token" not in ids(judge(fx.mail(subject="Minutes of the ACME meeting")))
 
 
-LIST_HEADERS = {"List-Id": "Team discussion <team.lists.example.net>", "Return-Path": "<team-bounces@lists.example.net>"}
+LIST_HEADERS = {
+    "List-Id": "Team discussion <team.lists.example.net>",
+    "Return-Path": "<team-bounces@lists.example.net>",
+}
 
 
 def test_consistent_mailing_list_lowers_the_score() -> None:
@@ -87,7 +106,9 @@ def test_consistent_mailing_list_lowers_the_score() -> None:
 
 
 def test_placeholder_list_id_is_not_a_mailing_list() -> None:
-    v = judge(fx.mail(sender="Bob <bob@other.example.org>", headers={"List-Id": "<Lh7NiC2Ul.xt.local>"}))
+    v = judge(
+        fx.mail(sender="Bob <bob@other.example.org>", headers={"List-Id": "<Lh7NiC2Ul.xt.local>"})
+    )
     assert "ben.mailing_list" not in ids(v)
 
 
@@ -95,12 +116,20 @@ def test_quoted_reply_is_a_thread() -> None:
     hdrs = {"In-Reply-To": "<a1@example.net>", "References": "<a0@example.net> <a1@example.net>"}
     v = judge(fx.mail(body="Fine by me.\n\nOn Monday Ann wrote:\n> shall we meet?\n", headers=hdrs))
     assert "ben.thread" in ids(v)
-    assert "ben.thread" not in ids(judge(fx.mail(body="Fine by me.\n", subject="Re: meet", headers={"In-Reply-To": "<x@y.z>"})))
+    assert "ben.thread" not in ids(
+        judge(fx.mail(body="Fine by me.\n", subject="Re: meet", headers={"In-Reply-To": "<x@y.z>"}))
+    )
 
 
 def test_benign_evidence_never_hides_a_payload() -> None:
     hdrs = {**LIST_HEADERS, "In-Reply-To": "<a1@example.net>", "References": "<a1@example.net>"}
-    v = judge(fx.mail(body="see\n> quoted\n", attachments={"invoice.pdf.exe": b"MZ" + b"\0" * 200}, headers=hdrs))
+    v = judge(
+        fx.mail(
+            body="see\n> quoted\n",
+            attachments={"invoice.pdf.exe": b"MZ" + b"\0" * 200},
+            headers=hdrs,
+        )
+    )
     assert v.verdict == "malicious"
 
 
@@ -109,8 +138,13 @@ def _pdf(pages: int, objects: bytes, compress: bool) -> bytes:
 
     body = zlib.compress(objects) if compress else objects
     kids = b"".join(b"<< /Type /Page >>\n" for _ in range(pages))
-    return (b"%PDF-1.7\n1 0 obj\n<< /Type /ObjStm /Filter /FlateDecode >>\nstream\n" + body
-            + b"\nendstream\nendobj\n" + kids + b"%%EOF\n")
+    return (
+        b"%PDF-1.7\n1 0 obj\n<< /Type /ObjStm /Filter /FlateDecode >>\nstream\n"
+        + body
+        + b"\nendstream\nendobj\n"
+        + kids
+        + b"%%EOF\n"
+    )
 
 
 def test_one_page_pdf_with_a_link_in_a_compressed_stream_is_a_lure() -> None:
@@ -127,38 +161,57 @@ def test_long_pdf_or_pdf_without_links_is_not_a_lure() -> None:
     long_doc = _pdf(12, b"<< /S /URI /URI (https://www.example.org/) >>", compress=True)
     no_link = _pdf(1, b"<< /Length 10 >>", compress=True)
     assert "att.pdf_link_lure" not in finding_ids(file_report("manual.pdf", long_doc))
-    assert not {"att.pdf_links", "att.pdf_link_lure"} & finding_ids(file_report("memo.pdf", no_link))
+    assert not {"att.pdf_links", "att.pdf_link_lure"} & finding_ids(
+        file_report("memo.pdf", no_link)
+    )
 
 
 def test_generated_mailbox_names_on_company_domains() -> None:
     from spearhunt.detect.mail.structure import random_local
 
-    assert random_local("moses_mor_38838") and random_local("flmdpkcd") and random_local("117756535765781")
+    assert (
+        random_local("moses_mor_38838")
+        and random_local("flmdpkcd")
+        and random_local("117756535765781")
+    )
     assert "hdr.random_sender" in ids(judge(fx.mail(sender="Kit Auto <flmdpkcd@shop-example.com>")))
 
 
 def test_people_roles_and_bounce_ids_are_not_generated_names() -> None:
     from spearhunt.detect.mail.structure import random_local
 
-    assert not any(random_local(x) for x in ("john.smith", "DoNotUse", "Online#3.20777.51-8J4zgE1Uu7_vxsRR.1", "info"))
+    assert not any(
+        random_local(x)
+        for x in ("john.smith", "DoNotUse", "Online#3.20777.51-8J4zgE1Uu7_vxsRR.1", "info")
+    )
     assert "hdr.random_sender" not in ids(judge(fx.mail(sender="Kit <support@shop-example.com>")))
 
 
 def test_from_with_two_mailboxes_or_a_broken_domain_is_malformed() -> None:
-    two = judge(fx.mail(sender='"Win big!", <service@shop-example.de>, Office, <x@other-example.com>'))
+    two = judge(
+        fx.mail(sender='"Win big!", <service@shop-example.de>, Office, <x@other-example.com>')
+    )
     broken = judge(fx.mail(sender="Taxa <taxas@%atendimento.com>"))
     assert "hdr.malformed_from" in ids(two) & ids(broken)
     assert "hdr.malformed_from" not in ids(judge(fx.mail()))
 
 
 def test_reference_number_in_subject() -> None:
-    assert "hdr.reference_number" in ids(judge(fx.mail(subject="Your Order Confirmation #NP09312186721")))
-    assert "hdr.reference_number" not in ids(judge(fx.mail(subject="[PATCH v3 19/37] bluetooth: fix 2024 leak")))
+    assert "hdr.reference_number" in ids(
+        judge(fx.mail(subject="Your Order Confirmation #NP09312186721"))
+    )
+    assert "hdr.reference_number" not in ids(
+        judge(fx.mail(subject="[PATCH v3 19/37] bluetooth: fix 2024 leak"))
+    )
 
 
 def test_masked_brand_in_display_name_is_seen() -> None:
-    assert "hdr.brand_display_name" in ids(judge(fx.mail(sender="F.e.d.E.x <moses@parcel-example.shop>")))
-    assert "hdr.brand_display_name" in ids(judge(fx.mail(sender='"lRS.GOV" <claims@tax-example.com>')))
+    assert "hdr.brand_display_name" in ids(
+        judge(fx.mail(sender="F.e.d.E.x <moses@parcel-example.shop>"))
+    )
+    assert "hdr.brand_display_name" in ids(
+        judge(fx.mail(sender='"lRS.GOV" <claims@tax-example.com>'))
+    )
     assert "hdr.brand_display_name" not in ids(judge(fx.mail(sender="Fred Ex <fred@example.net>")))
 
 
@@ -181,8 +234,11 @@ def test_brand_owned_domains_and_vendor_subdomains_are_not_brand_abuse() -> None
 
 
 def test_spam_offer_language_in_several_languages() -> None:
-    for body in ("Controleer of u in aanmerking komt voor subsidie op zonnepanelen.",
-                 "Trouvez votre crédit idéal, jusqu'à 70 % pris en charge.", "See if you qualify today."):
+    for body in (
+        "Controleer of u in aanmerking komt voor subsidie op zonnepanelen.",
+        "Trouvez votre crédit idéal, jusqu'à 70 % pris en charge.",
+        "See if you qualify today.",
+    ):
         assert "lang.offer" in ids(judge(fx.mail(body=body))), body
     assert "lang.offer" not in ids(judge(fx.mail(body=LONG)))
 
@@ -190,19 +246,29 @@ def test_spam_offer_language_in_several_languages() -> None:
 def test_empty_or_misnamed_document_is_a_decoy() -> None:
     empty = make_blob("Invoice 2291.pdf", b"", declared_type="application/pdf")
     text_pdf = make_blob("FR#8745FS.pdf", b"--boundary\r\nContent-Disposition: attachment\r\n" * 5)
-    crossed = make_blob("invite.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", declared_type="application/pdf")
+    crossed = make_blob(
+        "invite.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", declared_type="application/pdf"
+    )
     for blob in (empty, text_pdf, crossed):
         assert decoy_reason(blob, extensions(blob.name)[0]), blob.name
-    assert "att.decoy" in ids(judge(fx.mail(attachments={"statement.docx": b"not a zip at all, just words"})))
+    assert "att.decoy" in ids(
+        judge(fx.mail(attachments={"statement.docx": b"not a zip at all, just words"}))
+    )
 
 
 def test_real_documents_and_legacy_exports_are_not_decoys() -> None:
-    pdf = make_blob("report.pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", declared_type="application/pdf")
-    csv_as_xls = make_blob("export.xls", b"name;amount\nann;12\n", declared_type="application/vnd.ms-excel")
+    pdf = make_blob(
+        "report.pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", declared_type="application/pdf"
+    )
+    csv_as_xls = make_blob(
+        "export.xls", b"name;amount\nann;12\n", declared_type="application/vnd.ms-excel"
+    )
     member = make_blob("inner.pdf", b"", parent="bundle.zip")
     for blob in (pdf, csv_as_xls, member):
         assert not decoy_reason(blob, extensions(blob.name)[0]), blob.name
-    assert "att.decoy" not in ids(judge(fx.mail(attachments={"plan.pdf": b"%PDF-1.4\n%\xe2\xe3\n"})))
+    assert "att.decoy" not in ids(
+        judge(fx.mail(attachments={"plan.pdf": b"%PDF-1.4\n%\xe2\xe3\n"}))
+    )
 
 
 def test_bare_word_x_mailer_is_fake() -> None:
@@ -211,8 +277,10 @@ def test_bare_word_x_mailer_is_fake() -> None:
         assert "hdr.fake_mailer" not in ids(judge(fx.mail(headers={"X-Mailer": real}))), real
 
 
-SALAD = ("Jt3s16b 1z27qXCxqwuwvqqt 88DNv4WBMTpalr zSVPf2M2icS 62ZQXlc3 coe1tF7n93tGQc89BI KwAzmpdYi6xhA "
-         "VnnStYV286C xx9O12pm vbM1Ie8NJYlNCNf mvNPQANKjxzWMkV de7X5xyri e4eH5X SDdr0Vc4QlZ4p6D5 ") * 2
+SALAD = (
+    "Jt3s16b 1z27qXCxqwuwvqqt 88DNv4WBMTpalr zSVPf2M2icS 62ZQXlc3 coe1tF7n93tGQc89BI KwAzmpdYi6xhA "
+    "VnnStYV286C xx9O12pm vbM1Ie8NJYlNCNf mvNPQANKjxzWMkV de7X5xyri e4eH5X SDdr0Vc4QlZ4p6D5 "
+) * 2
 
 
 def test_random_token_salad_body_is_gibberish() -> None:
@@ -220,10 +288,12 @@ def test_random_token_salad_body_is_gibberish() -> None:
 
 
 def test_technical_text_with_ids_is_not_gibberish() -> None:
-    patch = ("Fixes: 3f2a9c1d0b7e (\"Bluetooth: hci_sync: fix ConnectionHandle lookup\")\n"
-             "Signed-off-by: Luiz Augusto von Dentz <luiz@example.org>\n"
-             "The function hci_conn_hash_lookup_handle returns NULL when the handle is stale; "
-             "callers in hci_event.c and l2cap_core.c now check the result before use. ") * 4
+    patch = (
+        'Fixes: 3f2a9c1d0b7e ("Bluetooth: hci_sync: fix ConnectionHandle lookup")\n'
+        "Signed-off-by: Luiz Augusto von Dentz <luiz@example.org>\n"
+        "The function hci_conn_hash_lookup_handle returns NULL when the handle is stale; "
+        "callers in hci_event.c and l2cap_core.c now check the result before use. "
+    ) * 4
     assert "body.gibberish" not in ids(judge(fx.mail(body=patch)))
     assert "body.gibberish" not in ids(judge(fx.mail(body=LONG)))
 
@@ -231,7 +301,9 @@ def test_technical_text_with_ids_is_not_gibberish() -> None:
 def test_invisible_characters_in_an_attachment_name() -> None:
     v = judge(fx.mail(attachments={"reviewdocument_txtid\u034f\u034f.rtf": b"{\\rtf1 hello}"}))
     assert "att.hidden_name_chars" in ids(v)
-    assert "att.hidden_name_chars" not in ids(judge(fx.mail(attachments={"review document.rtf": b"{\\rtf1 hi}"})))
+    assert "att.hidden_name_chars" not in ids(
+        judge(fx.mail(attachments={"review document.rtf": b"{\\rtf1 hi}"}))
+    )
 
 
 def test_tracker_and_open_redirect_links_are_judged_at_their_destination() -> None:
@@ -248,39 +320,79 @@ def _reasons(*pairs: tuple[str, int]) -> list[Reason]:
 
 
 def test_weak_tells_of_three_families_earn_the_combination_bonus() -> None:
-    combo = weak_combo(_reasons(("hdr.freemail_sender", 8), ("hdr.reference_number", 8), ("lang.urgency", 10)), CONFIG)
+    combo = weak_combo(
+        _reasons(("hdr.freemail_sender", 8), ("hdr.reference_number", 8), ("lang.urgency", 10)),
+        CONFIG,
+    )
     assert combo is not None and combo.id == "mix.independent_tells"
 
 
 def test_two_families_or_feeble_tells_earn_no_bonus() -> None:
-    assert weak_combo(_reasons(("hdr.reply_to_mismatch", 12), ("hdr.freemail_sender", 8), ("lang.money", 10)), CONFIG) is None
-    assert weak_combo(_reasons(("hdr.return_path_mismatch", 4), ("lang.action", 5), ("link.shortener", 8),
-                               ("lang.money", 10)), CONFIG) is None
-    assert weak_combo(_reasons(("lang.money", 10), ("link.shortener", 8), ("ben.thread", -10)), CONFIG) is None
+    assert (
+        weak_combo(
+            _reasons(("hdr.reply_to_mismatch", 12), ("hdr.freemail_sender", 8), ("lang.money", 10)),
+            CONFIG,
+        )
+        is None
+    )
+    assert (
+        weak_combo(
+            _reasons(
+                ("hdr.return_path_mismatch", 4),
+                ("lang.action", 5),
+                ("link.shortener", 8),
+                ("lang.money", 10),
+            ),
+            CONFIG,
+        )
+        is None
+    )
+    assert (
+        weak_combo(_reasons(("lang.money", 10), ("link.shortener", 8), ("ben.thread", -10)), CONFIG)
+        is None
+    )
 
 
 def test_callback_lure_with_an_adverb() -> None:
-    body = "Your subscription has been successfully renewed. To cancel the order call +1 843-602-3984."
+    body = (
+        "Your subscription has been successfully renewed. To cancel the order call +1 843-602-3984."
+    )
     assert "lang.callback" in ids(judge(fx.mail(body=body)))
-    assert "lang.callback" not in ids(judge(fx.mail(body="Your subscription has been successfully renewed.")))
+    assert "lang.callback" not in ids(
+        judge(fx.mail(body="Your subscription has been successfully renewed."))
+    )
 
 
 def test_publisher_naming_itself_next_to_a_brand_is_not_impersonation() -> None:
-    v = judge(fx.mail(sender="Lockergnome Apple Core <subscriptions@lockergnome.com>",
-                      body="Mac news of the week: https://www.lockergnome.com/mac"))
+    v = judge(
+        fx.mail(
+            sender="Lockergnome Apple Core <subscriptions@lockergnome.com>",
+            body="Mac news of the week: https://www.lockergnome.com/mac",
+        )
+    )
     assert not {"hdr.brand_display_name", "link.brand_not_linked"} & ids(v)
     assert names_itself("Lockergnome Apple Core", "lockergnome.com", "apple")
 
 
 def test_brand_named_domain_or_bare_brand_is_still_impersonation() -> None:
     assert not names_itself("Correios", "correios.co.ua", "correios")
-    v = judge(fx.mail(sender="Apple Support <help@shop-example.com>", body="Verify: https://appleid.lure.example/x"))
+    v = judge(
+        fx.mail(
+            sender="Apple Support <help@shop-example.com>",
+            body="Verify: https://appleid.lure.example/x",
+        )
+    )
     assert "hdr.brand_display_name" in ids(v)
 
 
 def test_shown_address_whose_domain_gets_every_link_is_a_forwarding_alias() -> None:
     sender = '"news@books.example.com [reader/books]" <ticket_23aj49@alias-relay.example.net>'
-    kept = judge(fx.mail(sender=sender, body="New titles: https://www.books.example.com/new https://books.example.com/a"))
+    kept = judge(
+        fx.mail(
+            sender=sender,
+            body="New titles: https://www.books.example.com/new https://books.example.com/a",
+        )
+    )
     assert "hdr.display_name_address" not in ids(kept)
     lure = judge(fx.mail(sender=sender, body="Sign in: https://books-example.lure.example/login"))
     assert "hdr.display_name_address" in ids(lure)

@@ -18,8 +18,16 @@ from typing import Any
 
 import pytest
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _unavailable(reason: str) -> None:
@@ -66,7 +74,9 @@ class Browser:
     @contextmanager
     def open(self, html: Path, settle_ms: int = 400) -> Iterator[tuple[Any, PageLog]]:
         """Load ``html`` from disk with every network request blocked and recorded."""
-        context = self._browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=True)
+        context = self._browser.new_context(
+            viewport={"width": 1280, "height": 900}, java_script_enabled=True
+        )
         page = context.new_page()
         log = PageLog(html.resolve().as_uri())
 

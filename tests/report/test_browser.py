@@ -30,8 +30,9 @@ DANGER_JS = """() => {
 }"""
 
 
-def test_demo_report_renders_every_section_without_console_errors(demo_dir: Path, chromium: Browser,
-                                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_demo_report_renders_every_section_without_console_errors(
+    demo_dir: Path, chromium: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     html = demo_dir / "report" / "report.html"
     shots = artifact_dir(tmp_path_factory)
     with chromium.open(html) as (page, log):
@@ -40,12 +41,20 @@ def test_demo_report_renders_every_section_without_console_errors(demo_dir: Path
         stories = page.locator("section.story")
         assert stories.count() >= 1
         first = stories.first
-        for part in ("figure.timeline svg", "figure.graph svg", "figure.heatmap svg", ".mail-verdict",
-                     "table.hosts-table", "table.evidence"):
+        for part in (
+            "figure.timeline svg",
+            "figure.graph svg",
+            "figure.heatmap svg",
+            ".mail-verdict",
+            "table.hosts-table",
+            "table.evidence",
+        ):
             assert first.locator(part).count() >= 1, part
         text = page.inner_text("body")
         assert "Summary for the incident lead" in text
-        assert "ws-003" in text and "Contract amendment" in text  # the simulated patient zero and lure
+        assert (
+            "ws-003" in text and "Contract amendment" in text
+        )  # the simulated patient zero and lure
         assert first.locator("table.evidence tbody tr").count() > 10
         shot = shots / "demo-report.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -75,14 +84,18 @@ def test_evidence_table_filters_and_sorts(demo_dir: Path, chromium: Browser) -> 
         level_header.click()  # descending: the worst level first
         first_level = story.locator("table.evidence tbody tr").first.get_attribute("data-kind")
         assert first_level is not None
-        ranks = [int(c.get_attribute("data-sort")) for c in story.locator("table.evidence tbody tr td:nth-child(4)").all()]
+        ranks = [
+            int(c.get_attribute("data-sort"))
+            for c in story.locator("table.evidence tbody tr td:nth-child(4)").all()
+        ]
         assert ranks == sorted(ranks, reverse=True)
         assert log.console_errors == []
 
 
 @pytest.mark.parametrize("keep_csp", [True, False], ids=["with-csp", "escaping-alone"])
-def test_hostile_fields_never_execute_and_page_still_renders(hostile_store: Path, chromium: Browser,
-                                                             tmp_path: Path, keep_csp: bool) -> None:
+def test_hostile_fields_never_execute_and_page_still_renders(
+    hostile_store: Path, chromium: Browser, tmp_path: Path, keep_csp: bool
+) -> None:
     """Script tags, event handlers, javascript: URLs and CSS tricks in every field: no dialog,
     no request, no console error (a CSP violation would be one), the text shown as text. The
     second run strips the CSP so escaping alone is what is tested."""
@@ -110,6 +123,8 @@ def test_hostile_fields_never_execute_and_page_still_renders(hostile_store: Path
         text = page.inner_text("body")
         for payload in PAYLOADS[:6]:
             assert payload.strip() in text, payload  # shown, as text
-        assert "[U+202E]" in text and "\u202e" not in text  # no right-to-left override reaches the screen
+        assert (
+            "[U+202E]" in text and "\u202e" not in text
+        )  # no right-to-left override reaches the screen
         assert page.title().startswith("spearhunt report")
     assert EVIL not in " ".join(log.requests)

@@ -23,7 +23,11 @@ def test_report_reads_the_saved_result_and_the_story_mail(demo_store: Path) -> N
     assert top.mail is not None and top.mail.verdict == "malicious"
     assert top.mail.subject == top.story.patient_zero.mail_subject
     assert top.evidence_total == len(top.story.evidence)
-    assert any(e.detail.startswith(("Image:", "NewProcessName:")) for e in top.evidence if e.kind == "alert")
+    assert any(
+        e.detail.startswith(("Image:", "NewProcessName:"))
+        for e in top.evidence
+        if e.kind == "alert"
+    )
     assert {"T1566.001", "T1003.001"} <= {u.technique for u in top.techniques}
     assert rep.detections > 0 and rep.hosts and rep.indicators
 
@@ -50,7 +54,9 @@ def test_unknown_story_is_an_error_naming_the_ids(demo_store: Path) -> None:
         load(demo_store, "S-nope")
 
 
-def test_a_case_without_correlation_still_reports_detections(tmp_path: Path, demo_store: Path) -> None:
+def test_a_case_without_correlation_still_reports_detections(
+    tmp_path: Path, demo_store: Path
+) -> None:
     copy = tmp_path / "case.duckdb"
     con = duckdb.connect(str(copy))
     con.execute(f"ATTACH '{demo_store}' AS src (READ_ONLY)")
@@ -60,7 +66,7 @@ def test_a_case_without_correlation_still_reports_detections(tmp_path: Path, dem
     rep = load(copy)
     assert not rep.correlated and rep.stories == () and rep.detections > 0
     written = write_report(copy, tmp_path / "out")
-    assert "run <span class=\"mono\">spearhunt correlate" in written.path("html").read_text()
+    assert 'run <span class="mono">spearhunt correlate' in written.path("html").read_text()
 
 
 def test_missing_store_is_a_store_error(tmp_path: Path) -> None:
@@ -74,27 +80,72 @@ def test_stored_documents_round_trip(demo_store: Path) -> None:
     con = duckdb.connect(str(demo_store), read_only=True)
     try:
         doc = orjson.loads(con.execute("SELECT doc FROM correlation_results").fetchone()[0])
-        mails = [orjson.loads(r[0]) for r in con.execute("SELECT doc FROM mail_messages").fetchall()]
+        mails = [
+            orjson.loads(r[0]) for r in con.execute("SELECT doc FROM mail_messages").fetchall()
+        ]
     finally:
         con.close()
     assert CorrelationResult.from_dict(doc).to_dict() == doc
     assert all(MailVerdict.from_dict(m).to_dict() == m for m in mails)
 
 
-@pytest.mark.parametrize("ref, eid", [("alert:12:rule-x", 12), ("event:7", 7), ("mail:<a@b>", None),
-                                      ("alert:x:y", None), ("net:a>b", None)])
+@pytest.mark.parametrize(
+    "ref, eid",
+    [
+        ("alert:12:rule-x", 12),
+        ("event:7", 7),
+        ("mail:<a@b>", None),
+        ("alert:x:y", None),
+        ("net:a>b", None),
+    ],
+)
 def test_event_ids_come_only_from_alert_and_event_refs(ref: str, eid: int | None) -> None:
     assert event_id(ref) == eid
 
 
-def test_cli_report_writes_the_asked_formats_and_refuses_unknown_ones(demo_store: Path, tmp_path: Path,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["-q", "report", "--store", str(demo_store), "--out", str(tmp_path / "a"), "-f", "html,stix"]) == 0
+def test_cli_report_writes_the_asked_formats_and_refuses_unknown_ones(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        run(
+            [
+                "-q",
+                "report",
+                "--store",
+                str(demo_store),
+                "--out",
+                str(tmp_path / "a"),
+                "-f",
+                "html,stix",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["report.html", "stix-bundle.json"]
     assert "report.html" in capsys.readouterr().out
-    assert run(["report", "--store", str(demo_store), "--out", str(tmp_path / "b"), "-f", "pdf"]) == 2
+    assert (
+        run(["report", "--store", str(demo_store), "--out", str(tmp_path / "b"), "-f", "pdf"]) == 2
+    )
     assert "--format" in capsys.readouterr().err
     sid = load(demo_store).stories[0].story.id
-    assert run(["-q", "report", "--store", str(demo_store), "--out", str(tmp_path / "c"), "--story", sid]) == 0
-    assert (tmp_path / "c" / f"report-{sid}.html").exists() and (tmp_path / "c" / f"navigator-{sid}.json").exists()
-    assert run(["report", "--store", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "d")]) == 1
+    assert (
+        run(
+            [
+                "-q",
+                "report",
+                "--store",
+                str(demo_store),
+                "--out",
+                str(tmp_path / "c"),
+                "--story",
+                sid,
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "c" / f"report-{sid}.html").exists() and (
+        tmp_path / "c" / f"navigator-{sid}.json"
+    ).exists()
+    assert (
+        run(["report", "--store", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "d")]) == 1
+    )

@@ -38,8 +38,12 @@ def hostile_out(hostile_store: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 # -- Navigator -----------------------------------------------------------------------------------
-def test_navigator_layers_validate_against_the_4_5_schema(demo_out: Path, hostile_out: Path) -> None:
-    layers = sorted(demo_out.glob("navigator-*.json")) + sorted(hostile_out.glob("navigator-*.json"))
+def test_navigator_layers_validate_against_the_4_5_schema(
+    demo_out: Path, hostile_out: Path
+) -> None:
+    layers = sorted(demo_out.glob("navigator-*.json")) + sorted(
+        hostile_out.glob("navigator-*.json")
+    )
     assert len(layers) >= 3  # case + one per story, twice
     for path in layers:
         jsonschema.validate(json.loads(path.read_text()), SCHEMA)
@@ -47,9 +51,11 @@ def test_navigator_layers_validate_against_the_4_5_schema(demo_out: Path, hostil
 
 def test_schema_rejects_what_the_navigator_would(demo_out: Path) -> None:
     layer = json.loads((demo_out / "navigator-case.json").read_text())
-    for broken in ({**layer, "versions": {**layer["versions"], "layer": "4.4"}},
-                   {**layer, "techniques": [{"techniqueID": "T1059", "tactic": "lateral_movement"}]},
-                   {**layer, "gradient": {"colors": ["#fff"], "minValue": 0, "maxValue": 1}}):
+    for broken in (
+        {**layer, "versions": {**layer["versions"], "layer": "4.4"}},
+        {**layer, "techniques": [{"techniqueID": "T1059", "tactic": "lateral_movement"}]},
+        {**layer, "gradient": {"colors": ["#fff"], "minValue": 0, "maxValue": 1}},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, SCHEMA)
 
@@ -70,7 +76,11 @@ def test_story_layer_comments_carry_evidence(demo_out: Path, demo_store: Path) -
     layer = json.loads((demo_out / f"navigator-{top.id}.json").read_text())
     rdp = next(t for t in layer["techniques"] if t["techniqueID"] == "T1021.001")
     assert "Evidence:" in rdp["comment"] and "RDP logon" in rdp["comment"]
-    assert {t["techniqueID"] for t in layer["techniques"]} >= {"T1566.001", "T1003.001", "T1021.001"}
+    assert {t["techniqueID"] for t in layer["techniques"]} >= {
+        "T1566.001",
+        "T1003.001",
+        "T1021.001",
+    }
 
 
 # -- STIX ----------------------------------------------------------------------------------------
@@ -79,7 +89,9 @@ def _bundle(out: Path) -> dict:
 
 
 @pytest.mark.parametrize("which", ["demo_out", "hostile_out"])
-def test_stix_bundle_parses_with_stix2_and_passes_the_validator(which: str, request: pytest.FixtureRequest) -> None:
+def test_stix_bundle_parses_with_stix2_and_passes_the_validator(
+    which: str, request: pytest.FixtureRequest
+) -> None:
     stix2 = pytest.importorskip("stix2")
     bundle = _bundle(request.getfixturevalue(which))
     parsed = stix2.parse(bundle, allow_custom=False)
@@ -91,21 +103,31 @@ def test_stix_bundle_parses_with_stix2_and_passes_the_validator(which: str, requ
 
 
 def test_stix_indicators_cover_hashes_urls_domains_ips_and_mail_and_indicate_the_campaign(
-        demo_out: Path, demo_dir: Path) -> None:
+    demo_out: Path, demo_dir: Path
+) -> None:
     objs = _bundle(demo_out)["objects"]
     patterns = " ".join(o["pattern"] for o in objs if o["type"] == "indicator")
     # The exfiltration's destination address, as the simulator allocated it.
     truth = json.loads((demo_dir / "simulation" / "truth.json").read_text())
     exfil_ip = truth["story"]["exfiltration"][0]["destination"]["ip"]
-    for needle in ("file:hashes.'SHA-256' = 'a7bff0804ecf05fc4d640a7ade6f971010928c95a9e36d248153cb38fe25c53e'",
-                   "url:value = 'https://templates.example.com/", "domain-name:value = 'upload.cloud-sync-backup",
-                   f"ipv4-addr:value = '{exfil_ip}'", "email-addr:value = 'anna.baxter@"):
+    for needle in (
+        "file:hashes.'SHA-256' = 'a7bff0804ecf05fc4d640a7ade6f971010928c95a9e36d248153cb38fe25c53e'",
+        "url:value = 'https://templates.example.com/",
+        "domain-name:value = 'upload.cloud-sync-backup",
+        f"ipv4-addr:value = '{exfil_ip}'",
+        "email-addr:value = 'anna.baxter@",
+    ):
         assert needle in patterns, needle
     campaigns = {o["id"] for o in objs if o["type"] == "campaign"}
-    indicates = [o for o in objs if o["type"] == "relationship" and o["relationship_type"] == "indicates"]
+    indicates = [
+        o for o in objs if o["type"] == "relationship" and o["relationship_type"] == "indicates"
+    ]
     assert indicates and all(r["target_ref"] in campaigns for r in indicates)
     uses = [o for o in objs if o["type"] == "relationship" and o["relationship_type"] == "uses"]
-    assert any(o["type"] == "attack-pattern" and o["external_references"][0]["external_id"] == "T1566.001" for o in objs)
+    assert any(
+        o["type"] == "attack-pattern" and o["external_references"][0]["external_id"] == "T1566.001"
+        for o in objs
+    )
     assert uses
 
 
@@ -124,7 +146,9 @@ def test_stix_pattern_literals_escape_quotes_and_backslashes() -> None:
 
 
 # -- timelines -------------------------------------------------------------------------------------
-def test_timesketch_files_have_the_mandatory_columns_and_every_detection(demo_out: Path, demo_store: Path) -> None:
+def test_timesketch_files_have_the_mandatory_columns_and_every_detection(
+    demo_out: Path, demo_store: Path
+) -> None:
     rep = load(demo_store)
     lines = [orjson.loads(x) for x in (demo_out / "timesketch.jsonl").read_bytes().splitlines()]
     assert all({"message", "datetime", "timestamp_desc"} <= set(r) and r["message"] for r in lines)
@@ -156,15 +180,30 @@ def test_no_csv_cell_of_the_hostile_case_starts_a_formula(hostile_out: Path) -> 
             for row in csv.reader(fh):
                 for cell in row:
                     cells += 1
-                    assert cell.lstrip(" \t\r\n")[:1] not in ("=", "+", "-", "@", "\uff1d"), (name, cell[:60])
+                    assert cell.lstrip(" \t\r\n")[:1] not in ("=", "+", "-", "@", "\uff1d"), (
+                        name,
+                        cell[:60],
+                    )
     assert cells > 100
     jsonl = (hostile_out / "timesketch.jsonl").read_text(encoding="utf-8")
     assert json.dumps(PAYLOADS[18])[1:-1] in jsonl  # JSON stays exact
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=1+1", "'=1+1"), (" =cmd", "' =cmd"), ("+x", "'+x"), ("-2", "'-2"), ("@SUM(1)", "'@SUM(1)"),
-    ("\t=x", "'\t=x"), ("\uff1dx", "'\uff1dx"), ("plain", "plain"), ("", ""), (None, ""), ("a=b", "a=b"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=1+1", "'=1+1"),
+        (" =cmd", "' =cmd"),
+        ("+x", "'+x"),
+        ("-2", "'-2"),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("\t=x", "'\t=x"),
+        ("\uff1dx", "'\uff1dx"),
+        ("plain", "plain"),
+        ("", ""),
+        (None, ""),
+        ("a=b", "a=b"),
+    ],
+)
 def test_csv_safe_defuses_formula_starts(value: object, expected: str) -> None:
     assert csv_safe(value) == expected

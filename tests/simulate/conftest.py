@@ -50,8 +50,10 @@ class Sim:
 
     @cached_property
     def endpoint(self) -> dict[str, list[dict[str, Any]]]:
-        return {p.stem: [orjson.loads(line) for line in p.read_bytes().splitlines()]
-                for p in sorted((self.out / "endpoint").glob("*.jsonl"))}
+        return {
+            p.stem: [orjson.loads(line) for line in p.read_bytes().splitlines()]
+            for p in sorted((self.out / "endpoint").glob("*.jsonl"))
+        }
 
     @cached_property
     def by_id(self) -> dict[str, dict[str, Any]]:
@@ -59,8 +61,10 @@ class Sim:
 
     @cached_property
     def zeek(self) -> dict[str, list[dict[str, str]]]:
-        return {name: read_zeek(self.out / "network" / f"{name}.log")[1]
-                for name in ("conn", "dns", "http", "ssl")}
+        return {
+            name: read_zeek(self.out / "network" / f"{name}.log")[1]
+            for name in ("conn", "dns", "http", "ssl")
+        }
 
     def events(self, host: str, **match: Any) -> Iterator[dict[str, Any]]:
         for ev in self.endpoint[host]:

@@ -26,8 +26,10 @@ def _net() -> NetLog:
 def _flushed(net: NetLog) -> dict[str, list[list[str]]]:
     files = {name: io.StringIO() for name in LOGS}
     net.flush(files)  # type: ignore[arg-type]
-    return {name: [line.split("\t") for line in fh.getvalue().splitlines()]
-            for name, fh in files.items()}
+    return {
+        name: [line.split("\t") for line in fh.getvalue().splitlines()]
+        for name, fh in files.items()
+    }
 
 
 def _times(rows: list[list[str]]) -> list[int]:
@@ -51,15 +53,22 @@ def test_the_cache_is_per_host_and_name_and_follows_time_not_call_order() -> Non
     b = net.route("10.10.2.22", "10.10.1.10", "www.bing.com", ["192.0.2.20"])
     c = net.route("10.10.2.21", "10.10.1.10", "github.com", ["192.0.2.30"])
     assert net.route("10.10.2.21", "10.10.1.10", "www.bing.com", ["192.0.2.20"]) is a
-    for ts, route in ((T0 + 200 * US, a), (T0, a), (T0 + 100 * US, a), (T0 + 50 * US, b),
-                      (T0 + 60 * US, c), (T0 + 400 * US, a)):
+    for ts, route in (
+        (T0 + 200 * US, a),
+        (T0, a),
+        (T0 + 100 * US, a),
+        (T0 + 50 * US, b),
+        (T0 + 60 * US, c),
+        (T0 + 400 * US, a),
+    ):
         net.resolve(ts, route)
-    sent = sorted((row[2], row[9], int(row[0].replace(".", "")))
-                  for row in _flushed(net)["dns"])
-    assert sent == [("10.10.2.21", "github.com", T0 + 60 * US),
-                    ("10.10.2.21", "www.bing.com", T0),
-                    ("10.10.2.21", "www.bing.com", T0 + 400 * US),
-                    ("10.10.2.22", "www.bing.com", T0 + 50 * US)]
+    sent = sorted((row[2], row[9], int(row[0].replace(".", ""))) for row in _flushed(net)["dns"])
+    assert sent == [
+        ("10.10.2.21", "github.com", T0 + 60 * US),
+        ("10.10.2.21", "www.bing.com", T0),
+        ("10.10.2.21", "www.bing.com", T0 + 400 * US),
+        ("10.10.2.22", "www.bing.com", T0 + 50 * US),
+    ]
 
 
 def test_lookups_wait_for_the_flush_of_their_day_and_the_cache_carries_over() -> None:
@@ -71,8 +80,9 @@ def test_lookups_wait_for_the_flush_of_their_day_and_the_cache_carries_over() ->
     net.resolve(midnight + 150 * US, route)  # within the TTL of the one before midnight
     files = {name: io.StringIO() for name in LOGS}
     net.flush(files, midnight)  # type: ignore[arg-type]
-    assert _times([line.split("\t") for line in files["dns"].getvalue().splitlines()]) == \
-        [midnight - 100 * US]
+    assert _times([line.split("\t") for line in files["dns"].getvalue().splitlines()]) == [
+        midnight - 100 * US
+    ]
     assert _times(_flushed(net)["dns"]) == [midnight + 250 * US]
 
 
@@ -80,12 +90,19 @@ def test_the_campaigns_lookups_use_the_cache_at_once_and_a_zero_ttl_never_caches
     net = _net()
     first = net.dns(T0, "10.10.2.21", "10.10.1.10", "c2.example.net", ["192.0.2.40"])
     assert first is not None
-    assert net.dns(T0 + 30 * US, "10.10.2.21", "10.10.1.10", "c2.example.net",
-                   ["192.0.2.40"]) is None
-    assert net.dns(T0 + 301 * US, "10.10.2.21", "10.10.1.10", "c2.example.net",
-                   ["192.0.2.40"]) is not None
-    tunnel = [net.dns(T0 + i, "10.10.3.5", "10.10.1.10", "a.t.example.org", ["TXT 2 ok"],
-                      qtype="TXT", ttl=0) for i in range(3)]
+    assert (
+        net.dns(T0 + 30 * US, "10.10.2.21", "10.10.1.10", "c2.example.net", ["192.0.2.40"]) is None
+    )
+    assert (
+        net.dns(T0 + 301 * US, "10.10.2.21", "10.10.1.10", "c2.example.net", ["192.0.2.40"])
+        is not None
+    )
+    tunnel = [
+        net.dns(
+            T0 + i, "10.10.3.5", "10.10.1.10", "a.t.example.org", ["TXT 2 ok"], qtype="TXT", ttl=0
+        )
+        for i in range(3)
+    ]
     assert None not in tunnel and len(set(tunnel)) == 3
     assert len(_flushed(net)["dns"]) == 5
 
@@ -97,8 +114,9 @@ def busy(tmp_path_factory: pytest.TempPathFactory) -> Sim:
 
 
 def _us(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()) * US \
-        + int(iso[20:26])
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()) * US + int(
+        iso[20:26]
+    )
 
 
 def test_page_loads_within_the_ttl_are_in_sysmon_but_not_in_zeek(busy: Sim) -> None:

@@ -19,19 +19,19 @@ URL = re.compile(rb"(?:https?|ftp)://[^\s\"'<>)]+", re.IGNORECASE)
 
 def _iso_files(image: bytes) -> dict[str, bytes]:
     """Files in the root directory of a level-1 ISO 9660 image."""
-    pvd = image[16 * 2048:17 * 2048]
+    pvd = image[16 * 2048 : 17 * 2048]
     assert pvd[1:6] == b"CD001"
     root = pvd[156:190]
     extent, size = struct.unpack("<I", root[2:6])[0], struct.unpack("<I", root[10:14])[0]
-    data = image[extent * 2048:extent * 2048 + size]
+    data = image[extent * 2048 : extent * 2048 + size]
     files, off = {}, 0
     while off < len(data) and data[off]:
         length = data[off]
-        rec = data[off:off + length]
-        name = rec[33:33 + rec[32]]
+        rec = data[off : off + length]
+        name = rec[33 : 33 + rec[32]]
         if name not in (b"\x00", b"\x01"):
             start, fsize = struct.unpack("<I", rec[2:6])[0], struct.unpack("<I", rec[10:14])[0]
-            files[name.decode().split(";")[0]] = image[start * 2048:start * 2048 + fsize]
+            files[name.decode().split(";")[0]] = image[start * 2048 : start * 2048 + fsize]
         off += length
     return files
 
@@ -40,12 +40,12 @@ def _lnk_strings(data: bytes) -> tuple[str, str]:
     """(local base path, arguments) of a shortcut written by ``documents.lnk``."""
     assert data[:4] == b"\x4c\x00\x00\x00"
     info_size = struct.unpack("<I", data[76:80])[0]
-    info = data[76:76 + info_size]
+    info = data[76 : 76 + info_size]
     base_off = struct.unpack("<I", info[16:20])[0]
-    base = info[base_off:info.index(b"\x00", base_off)].decode("latin-1")
+    base = info[base_off : info.index(b"\x00", base_off)].decode("latin-1")
     pos = 76 + info_size
-    n = struct.unpack("<H", data[pos:pos + 2])[0]
-    return base, data[pos + 2:pos + 2 + 2 * n].decode("utf-16-le")
+    n = struct.unpack("<H", data[pos : pos + 2])[0]
+    return base, data[pos + 2 : pos + 2 + 2 * n].decode("utf-16-le")
 
 
 def _reserved(url: bytes) -> bool:
@@ -91,8 +91,9 @@ def test_every_lure_is_inert_and_links_only_to_reserved_domains(any_sim: Sim) ->
     from email.policy import default
 
     pz = any_sim.truth["story"]["patient_zero"]
-    msg = email.message_from_bytes((any_sim.out / "mail" / pz["mail_file"]).read_bytes(),
-                                   policy=default)
+    msg = email.message_from_bytes(
+        (any_sim.out / "mail" / pz["mail_file"]).read_bytes(), policy=default
+    )
     att = next(msg.iter_attachments()).get_content()
     access = any_sim.truth["variant"]["access"]
     blobs = [att]
@@ -101,7 +102,7 @@ def test_every_lure_is_inert_and_links_only_to_reserved_domains(any_sim: Sim) ->
         lnk = next(v for k, v in files.items() if k.endswith(".LNK"))
         target, args = _lnk_strings(lnk)
         assert target.lower().endswith("\\powershell.exe")
-        assert args.startswith("-NoProfile -Command \"Write-Output ")
+        assert args.startswith('-NoProfile -Command "Write-Output ')
         assert not re.search(r"(?i)iex|invoke-|downloadstring|-enc|http", args)
         blobs += list(files.values())
     else:

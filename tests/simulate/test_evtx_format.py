@@ -18,17 +18,24 @@ SYSTEM_KEYS = ["Provider", "EventID", "TimeCreated", "EventRecordID", "Channel",
 
 
 def _lines(sim: Sim) -> dict[str, list[dict[str, Any]]]:
-    return {p.stem: [orjson.loads(line) for line in p.read_bytes().splitlines()]
-            for p in sorted((sim.out / "endpoint").glob("*.jsonl"))}
+    return {
+        p.stem: [orjson.loads(line) for line in p.read_bytes().splitlines()]
+        for p in sorted((sim.out / "endpoint").glob("*.jsonl"))
+    }
 
 
 def _flatten(ev: dict[str, Any]) -> dict[str, Any]:
     """An evtx_dump-shaped event back in the flat shape (key order included)."""
     s = ev["Event"]["System"]
-    return {"EventID": s["EventID"], "Channel": s["Channel"],
-            "Provider_Name": s["Provider"]["#attributes"]["Name"], "Computer": s["Computer"],
-            "TimeCreated": s["TimeCreated"]["#attributes"]["SystemTime"],
-            "EventRecordID": s["EventRecordID"], **ev["Event"]["EventData"]}
+    return {
+        "EventID": s["EventID"],
+        "Channel": s["Channel"],
+        "Provider_Name": s["Provider"]["#attributes"]["Name"],
+        "Computer": s["Computer"],
+        "TimeCreated": s["TimeCreated"]["#attributes"]["SystemTime"],
+        "EventRecordID": s["EventRecordID"],
+        **ev["Event"]["EventData"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +62,14 @@ def test_every_line_has_the_evtx_dump_shape(pair: tuple[Sim, Sim]) -> None:
             assert system["TimeCreated"]["#attributes"]["SystemTime"].endswith("Z")
             data = ev["Event"]["EventData"]
             assert next(iter(data)) == "SpearhuntEventId"
-            assert not set(data) & {"EventID", "Channel", "Provider_Name", "Computer",
-                                    "TimeCreated", "EventRecordID"}
+            assert not set(data) & {
+                "EventID",
+                "Channel",
+                "Provider_Name",
+                "Computer",
+                "TimeCreated",
+                "EventRecordID",
+            }
 
 
 def test_evtx_json_holds_exactly_the_flat_events(pair: tuple[Sim, Sim]) -> None:
@@ -64,8 +77,9 @@ def test_evtx_json_holds_exactly_the_flat_events(pair: tuple[Sim, Sim]) -> None:
     flat_lines, evtx_lines = _lines(flat), _lines(evtx)
     assert flat_lines.keys() == evtx_lines.keys()
     flat_ids = {ev["SpearhuntEventId"] for evs in flat_lines.values() for ev in evs}
-    evtx_ids = {ev["Event"]["EventData"]["SpearhuntEventId"]
-                for evs in evtx_lines.values() for ev in evs}
+    evtx_ids = {
+        ev["Event"]["EventData"]["SpearhuntEventId"] for evs in evtx_lines.values() for ev in evs
+    }
     assert flat_ids == evtx_ids and len(flat_ids) > 1000
     for host, events in flat_lines.items():
         assert [_flatten(ev) for ev in evtx_lines[host]] == events, host
@@ -77,10 +91,12 @@ def test_evtx_json_holds_exactly_the_flat_events(pair: tuple[Sim, Sim]) -> None:
 def test_network_and_mail_do_not_depend_on_the_endpoint_format(pair: tuple[Sim, Sim]) -> None:
     flat, evtx = pair
     for name in ("conn.log", "dns.log", "http.log", "ssl.log"):
-        assert (flat.out / "network" / name).read_bytes() == \
-            (evtx.out / "network" / name).read_bytes()
-    assert sorted(p.read_bytes() for p in (flat.out / "mail").iterdir()) == \
-        sorted(p.read_bytes() for p in (evtx.out / "mail").iterdir())
+        assert (flat.out / "network" / name).read_bytes() == (
+            evtx.out / "network" / name
+        ).read_bytes()
+    assert sorted(p.read_bytes() for p in (flat.out / "mail").iterdir()) == sorted(
+        p.read_bytes() for p in (evtx.out / "mail").iterdir()
+    )
 
 
 @pytest.mark.shared_data
@@ -88,16 +104,24 @@ def test_hunt_engine_finds_the_same_detections_in_both_shapes(pair: tuple[Sim, S
     from spearhunt.detect.hunt import HuntOptions, hunt
 
     root = shared_data("sigma", "rules", "windows")
-    rules = [root / line.strip() for line in RULE_LIST.read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    rules = [
+        root / line.strip()
+        for line in RULE_LIST.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     found: dict[str, set[tuple[str, str]]] = {}
     for sim in pair:
         hits: list[Any] = []
-        summary = hunt(HuntOptions(paths=[str(sim.out / "endpoint")], rules=rules,
-                                   with_pack=False, use_cache=False), hits.append)
+        summary = hunt(
+            HuntOptions(
+                paths=[str(sim.out / "endpoint")], rules=rules, with_pack=False, use_cache=False
+            ),
+            hits.append,
+        )
         assert summary.events == sim.result.endpoint_events and not summary.warnings
         found[sim.result.config.endpoint_format] = {
-            (d.rule.rule_id, d.event["SpearhuntEventId"]) for d in hits}
+            (d.rule.rule_id, d.event["SpearhuntEventId"]) for d in hits
+        }
     assert found["flat"] and found["flat"] == found["evtx-json"]
     bad = {e["id"] for e in pair[1].truth["events"]}
     assert {sid for _, sid in found["evtx-json"]} & bad  # the campaign is seen through evtx

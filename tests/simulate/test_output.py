@@ -20,24 +20,35 @@ CHANNELS = {
     "Security": "Microsoft-Windows-Security-Auditing",
     "System": "Service Control Manager",
     "Microsoft-Windows-PowerShell/Operational": "Microsoft-Windows-PowerShell",
-    "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational":
-        "Microsoft-Windows-TerminalServices-RemoteConnectionManager",
+    "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational": "Microsoft-Windows-TerminalServices-RemoteConnectionManager",
 }
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_layout_is_exactly_as_documented(any_sim: Sim) -> None:
     out = any_sim.out
-    assert sorted(p.name for p in out.iterdir()) == ["README.txt", "endpoint", "mail", "network",
-                                                     "truth.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.txt",
+        "endpoint",
+        "mail",
+        "network",
+        "truth.json",
+    ]
     hosts = {h["name"] for h in any_sim.truth["organisation"]["hosts"]}
     assert {p.stem for p in (out / "endpoint").glob("*.jsonl")} == hosts
-    assert sorted(p.name for p in (out / "network").iterdir()) == ["conn.log", "dns.log",
-                                                                  "http.log", "ssl.log"]
+    assert sorted(p.name for p in (out / "network").iterdir()) == [
+        "conn.log",
+        "dns.log",
+        "http.log",
+        "ssl.log",
+    ]
     assert all(p.suffix == ".eml" for p in (out / "mail").iterdir())
     readme = (out / "README.txt").read_text()
     assert "truth.json" in readme and any_sim.truth["variant"]["name"] in readme
@@ -69,7 +80,11 @@ def test_every_event_has_the_system_fields_and_ordered_ids(any_sim: Sim) -> None
             seen.add(ev["SpearhuntEventId"])
             if ev["EventID"] == 1 and ev["Channel"].endswith("Sysmon/Operational"):
                 assert ev["UtcTime"].replace(" ", "T")[:23] == ev["TimeCreated"][:23]
-                assert "SHA256=" in ev["Hashes"] and ev["ParentImage"] and ev["OriginalFileName"] is not None
+                assert (
+                    "SHA256=" in ev["Hashes"]
+                    and ev["ParentImage"]
+                    and ev["OriginalFileName"] is not None
+                )
 
 
 def test_truth_ids_exist_in_the_logs(any_sim: Sim) -> None:
@@ -107,8 +122,9 @@ def test_every_mail_parses_and_the_phish_is_the_only_malicious_one(any_sim: Sim)
         assert msg["Message-ID"] and msg["From"] and msg["Date"] and msg["To"]
         kinds.add(msg["From"].addresses[0].domain)
     assert "aldergrove-dynamics.example" in kinds and len(kinds) > 5
-    assert [m["message_id"] for m in any_sim.truth["mails"]] == \
-        [any_sim.truth["story"]["patient_zero"]["message_id"]]
+    assert [m["message_id"] for m in any_sim.truth["mails"]] == [
+        any_sim.truth["story"]["patient_zero"]["message_id"]
+    ]
 
 
 def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
@@ -138,8 +154,17 @@ def test_refuses_a_non_empty_folder_without_force(tmp_path: Path) -> None:
     assert result.truth_path.exists()
 
 
-@pytest.mark.parametrize("bad", [{"hosts": 3}, {"days": 2}, {"scale": 0}, {"noise": -1},
-                                 {"variant": "macro+usb"}, {"variant": "psexec+rdp"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"hosts": 3},
+        {"days": 2},
+        {"scale": 0},
+        {"noise": -1},
+        {"variant": "macro+usb"},
+        {"variant": "psexec+rdp"},
+    ],
+)
 def test_bad_settings_raise_simulate_error(tmp_path: Path, bad: dict[str, object]) -> None:
     with pytest.raises(SimulateError):
         simulate(tmp_path, SimulationConfig(**{**SMALL, **bad}))  # type: ignore[arg-type]

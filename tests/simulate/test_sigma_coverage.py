@@ -18,8 +18,16 @@ from tests.simulate.conftest import Sim
 RULE_LIST = Path(__file__).with_name("sigma_rules.txt")
 # Stages the SigmaHQ rules are expected to see on every variant. Command and control is
 # left to correlation and network analytics (an unknown .exe beaconing matches no rule).
-EXPECTED = ("execution", "persistence", "privilege_escalation", "credential_access",
-            "discovery", "lateral_movement", "collection", "exfiltration")
+EXPECTED = (
+    "execution",
+    "persistence",
+    "privilege_escalation",
+    "credential_access",
+    "discovery",
+    "lateral_movement",
+    "collection",
+    "exfiltration",
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +40,21 @@ def queries() -> list[tuple[str, str]]:
     from sigma.pipelines.windows import windows_logsource_pipeline
 
     root = shared_data("sigma", "rules", "windows")
-    paths = [root / line.strip() for line in RULE_LIST.read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    paths = [
+        root / line.strip()
+        for line in RULE_LIST.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     missing = [p for p in paths if not p.exists()]
     assert not missing, missing
     rules = SigmaCollection.load_ruleset([str(p) for p in paths])
     backend = sqliteBackend(sysmon_pipeline() + windows_logsource_pipeline())
     select = 'SELECT "SpearhuntEventId" FROM'
-    out = [(rule.title, sql.replace("SELECT * FROM", select, 1))
-           for rule in rules.rules for sql in backend.convert_rule(rule)]
+    out = [
+        (rule.title, sql.replace("SELECT * FROM", select, 1))
+        for rule in rules.rules
+        for sql in backend.convert_rule(rule)
+    ]
     assert len(out) >= 60
     return out
 
@@ -50,8 +64,10 @@ def _hits(sim: Sim, queries: list[tuple[str, str]]) -> dict[str, set[str]]:
     cols = sorted({k for e in events for k in e})
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE logs (" + ",".join(f'"{c}"' for c in cols) + ")")
-    db.executemany("INSERT INTO logs VALUES (" + ",".join("?" * len(cols)) + ")",
-                   [tuple(e.get(c) for c in cols) for e in events])
+    db.executemany(
+        "INSERT INTO logs VALUES (" + ",".join("?" * len(cols)) + ")",
+        [tuple(e.get(c) for c in cols) for e in events],
+    )
     hits: dict[str, set[str]] = {}
     for title, sql in queries:
         try:
@@ -76,7 +92,9 @@ def test_sigma_rules_fire_on_every_stage(any_sim: Sim, queries: list[tuple[str, 
     bad = any_sim.malicious_ids
     noise = sum(1 for sid in hits if sid not in bad)
     recall = {s: f"{stage_hit[s]}/{stage_total[s]}" for s in sorted(stage_total)}
-    print(f"\n{truth['variant']['name']}: per-stage events hit {recall}; detections on noise {noise}")
+    print(
+        f"\n{truth['variant']['name']}: per-stage events hit {recall}; detections on noise {noise}"
+    )
     expected = list(EXPECTED)
     if truth["variant"]["access"] != "template":
         expected.append("initial_access")  # no SigmaHQ rule for a .docx saved by Outlook

@@ -18,13 +18,17 @@ VARIANTS = ("macro+runkey+psexec+https", "template+service+wmi+cloud", "iso+wmis
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_endpoint_only_writes_the_same_endpoint_bytes_as_all_sources(
-        tmp_path: Path, variant: str) -> None:
+    tmp_path: Path, variant: str
+) -> None:
     full = run(tmp_path / "all", seed=8, variant=variant)
     alone = run(tmp_path / "endpoint", seed=8, variant=variant, sources=("endpoint",))
     assert _digest(alone.out / "endpoint") == _digest(full.out / "endpoint")
@@ -36,14 +40,14 @@ def test_endpoint_only_writes_the_same_endpoint_bytes_as_all_sources(
 
 def test_endpoint_only_is_the_same_in_the_evtx_json_shape(tmp_path: Path) -> None:
     full = run(tmp_path / "all", seed=9, endpoint_format="evtx-json")
-    alone = run(tmp_path / "endpoint", seed=9, endpoint_format="evtx-json",
-                sources=("endpoint",))
+    alone = run(tmp_path / "endpoint", seed=9, endpoint_format="evtx-json", sources=("endpoint",))
     assert _digest(alone.out / "endpoint") == _digest(full.out / "endpoint")
 
 
 @pytest.mark.parametrize(("source", "folder"), [("zeek", "network"), ("mail", "mail")])
 def test_zeek_or_mail_alone_is_the_same_bytes_as_in_all_sources(
-        tmp_path: Path, source: str, folder: str) -> None:
+    tmp_path: Path, source: str, folder: str
+) -> None:
     full = run(tmp_path / "all", seed=8, variant=VARIANTS[2])
     alone = run(tmp_path / source, seed=8, variant=VARIANTS[2], sources=(source,))
     assert _digest(alone.out / folder) == _digest(full.out / folder)
@@ -72,9 +76,11 @@ def test_truth_leaves_out_what_was_not_generated_and_the_readme_says_so(tmp_path
     assert truth["story"] == full_story
     assert all(alone.by_id.get(e["id"]) for e in truth["events"])
     readme = " ".join((alone.out / "README.txt").read_text().split())
-    assert "generated only the endpoint logs (--only endpoint), not the mail or the Zeek logs" \
+    assert (
+        "generated only the endpoint logs (--only endpoint), not the mail or the Zeek logs"
         in readme
-    assert "leaves out \"network\"" in readme and "leaves out \"mails\"" in readme
+    )
+    assert 'leaves out "network"' in readme and 'leaves out "mails"' in readme
     assert "network/" not in readme.replace("endpoint/ and network/", "")
     full_readme = (full.out / "README.txt").read_text()
     assert "generated only" not in full_readme and "leaves out" not in full_readme
@@ -97,25 +103,32 @@ def test_force_with_fewer_sources_removes_the_folders_left_empty(tmp_path: Path)
     assert result.endpoint_events == 0 and result.mails > 0
 
 
-@pytest.mark.parametrize(("given", "want"), [
-    (None, SOURCES),
-    (["endpoint"], ("endpoint",)),
-    (["mail,endpoint"], ("endpoint", "mail")),
-    (["Zeek", " mail "], ("zeek", "mail")),
-    (["endpoint", "endpoint,zeek"], ("endpoint", "zeek")),
-    ("zeek", ("zeek",)),
-])
+@pytest.mark.parametrize(
+    ("given", "want"),
+    [
+        (None, SOURCES),
+        (["endpoint"], ("endpoint",)),
+        (["mail,endpoint"], ("endpoint", "mail")),
+        (["Zeek", " mail "], ("zeek", "mail")),
+        (["endpoint", "endpoint,zeek"], ("endpoint", "zeek")),
+        ("zeek", ("zeek",)),
+    ],
+)
 def test_sources_parse_from_repeated_options_and_comma_lists(
-        given: list[str] | str | None, want: tuple[str, ...]) -> None:
+    given: list[str] | str | None, want: tuple[str, ...]
+) -> None:
     assert parse_sources(given) == want
 
 
-@pytest.mark.parametrize(("given", "message"), [
-    (["endpoint,sysmon"], "unknown source 'sysmon'"),
-    (["network"], "unknown source 'network'"),
-    ([","], "name at least one source"),
-    ([], "name at least one source"),
-])
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["endpoint,sysmon"], "unknown source 'sysmon'"),
+        (["network"], "unknown source 'network'"),
+        ([","], "name at least one source"),
+        ([], "name at least one source"),
+    ],
+)
 def test_bad_sources_are_refused_naming_the_choices(given: list[str], message: str) -> None:
     with pytest.raises(SimulateError, match=message) as caught:
         parse_sources(given)
@@ -130,33 +143,55 @@ def test_config_with_bad_sources_is_refused(tmp_path: Path, sources: tuple[str, 
 
 
 def test_cli_only_writes_the_sources_named_and_says_what_it_skipped(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import spearhunt.cli.simulate  # noqa: F401  (registers the command)
     from spearhunt.cli.main import app, run
 
-    args = ["simulate", "--out", str(tmp_path / "o"), "--hosts", "8", "--users", "10", "--days",
-            "4", "--noise", "20", "--seed", "3"]
+    args = [
+        "simulate",
+        "--out",
+        str(tmp_path / "o"),
+        "--hosts",
+        "8",
+        "--users",
+        "10",
+        "--days",
+        "4",
+        "--noise",
+        "20",
+        "--seed",
+        "3",
+    ]
     result = CliRunner().invoke(app, [*args, "--only", "endpoint", "--only", "mail"])
     assert result.exit_code == 0, result.output
     assert "skipped      zeek" in result.output and "network " not in result.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "README.txt", "endpoint", "mail", "truth.json"]
+        "README.txt",
+        "endpoint",
+        "mail",
+        "truth.json",
+    ]
     capsys.readouterr()
     assert run([*args[:2], str(tmp_path / "p"), *args[3:], "--only", "endpoint,pcap"]) == 2
-    assert "--only: unknown source 'pcap'; choose from endpoint, zeek, mail" in \
-        capsys.readouterr().err
+    assert (
+        "--only: unknown source 'pcap'; choose from endpoint, zeek, mail" in capsys.readouterr().err
+    )
     assert not (tmp_path / "p").exists()
 
 
-@pytest.mark.parametrize(("option", "message"), [
-    (["--hosts", "2"], "--hosts: need at least 6 hosts"),
-    (["--variant", "macro+nope"], "--variant: unknown variant token 'nope'"),
-    (["--variant", "psexec+wmi"], "--variant: two lateral choices"),
-    (["--days", "1"], "--days: need at least 4 days"),
-])
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--hosts", "2"], "--hosts: need at least 6 hosts"),
+        (["--variant", "macro+nope"], "--variant: unknown variant token 'nope'"),
+        (["--variant", "psexec+wmi"], "--variant: two lateral choices"),
+        (["--days", "1"], "--days: need at least 4 days"),
+    ],
+)
 def test_cli_options_the_simulator_cannot_honour_are_usage_errors(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str],
-        message: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
     from spearhunt.cli.main import run
 
     out = tmp_path / "o"
@@ -166,7 +201,8 @@ def test_cli_options_the_simulator_cannot_honour_are_usage_errors(
 
 
 def test_cli_refuses_a_folder_that_is_not_empty_as_a_usage_error(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from spearhunt.cli.main import run
 
     (tmp_path / "notes.txt").write_text("mine")

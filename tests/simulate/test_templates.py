@@ -15,8 +15,9 @@ from spearhunt.simulate.images import IMAGES
 from spearhunt.simulate.world import NETBIOS, Host
 
 HOST = Host("fs-01", "file", "10.10.1.20")
-USER = Account("j.smith", NETBIOS, "S-1-5-21-1-2-3-1104", "0x1a2b3c",
-               "0A1B2C3D-0000-1111-2222-333344445555")
+USER = Account(
+    "j.smith", NETBIOS, "S-1-5-21-1-2-3-1104", "0x1a2b3c", "0A1B2C3D-0000-1111-2222-333344445555"
+)
 
 
 def _write(evtx: bool, emit: Callable[[HostLog], None]) -> bytes:
@@ -33,21 +34,29 @@ def _ts(log: HostLog) -> int:
 
 
 CASES: dict[str, tuple[Callable[[HostLog], object], Callable[[HostLog], object]]] = {
-    "logon": (lambda log: log.logon(_ts(log), USER, 3, "10.10.20.31", "WS-004", port=51234),
-              lambda log: log.noise_logon(_ts(log), USER, 3, "10.10.20.31", "WS-004",
-                                          port=51234)),
-    "unlock": (lambda log: log.logon(_ts(log), USER, 7, "127.0.0.1", "FS-01"),
-               lambda log: log.noise_logon(_ts(log), USER, 7, "127.0.0.1", "FS-01")),
+    "logon": (
+        lambda log: log.logon(_ts(log), USER, 3, "10.10.20.31", "WS-004", port=51234),
+        lambda log: log.noise_logon(_ts(log), USER, 3, "10.10.20.31", "WS-004", port=51234),
+    ),
+    "unlock": (
+        lambda log: log.logon(_ts(log), USER, 7, "127.0.0.1", "FS-01"),
+        lambda log: log.noise_logon(_ts(log), USER, 7, "127.0.0.1", "FS-01"),
+    ),
     "registry": (
         lambda log: log.registry(_ts(log), _proc(log), "HKLM\\SOFTWARE\\X\\Index", "DWORD (0x3)"),
-        lambda log: log.noise_registry(_ts(log), _proc(log), "HKLM\\SOFTWARE\\X\\Index",
-                                       "DWORD (0x3)")),
+        lambda log: log.noise_registry(
+            _ts(log), _proc(log), "HKLM\\SOFTWARE\\X\\Index", "DWORD (0x3)"
+        ),
+    ),
     # A percent sign in the fixed text: a template's text is not a %-format once filled.
     "registry with a percent sign": (
-        lambda log: log.registry(_ts(log), _proc(log), "HKLM\\SOFTWARE\\%SystemRoot%\\X",
-                                 "100% (0x64)"),
-        lambda log: log.noise_registry(_ts(log), _proc(log), "HKLM\\SOFTWARE\\%SystemRoot%\\X",
-                                       "100% (0x64)")),
+        lambda log: log.registry(
+            _ts(log), _proc(log), "HKLM\\SOFTWARE\\%SystemRoot%\\X", "100% (0x64)"
+        ),
+        lambda log: log.noise_registry(
+            _ts(log), _proc(log), "HKLM\\SOFTWARE\\%SystemRoot%\\X", "100% (0x64)"
+        ),
+    ),
 }
 
 
@@ -79,8 +88,14 @@ def test_templated_shares_and_lsass_reads_are_the_builders_events(evtx: bool) ->
         t = _ts(log)
         src, lsass = _proc(log), log.root_proc("lsass", "C:\\Windows\\system32\\lsass.exe")
         log.share_access(t, USER, "10.10.20.31", "Engineering")
-        log.share_access(t + 1, USER, "10.10.20.31", "Engineering",
-                         "Programs\\HX-40\\Design\\test plan \"rev C\".pdf", "0x120089")
+        log.share_access(
+            t + 1,
+            USER,
+            "10.10.20.31",
+            "Engineering",
+            'Programs\\HX-40\\Design\\test plan "rev C".pdf',
+            "0x120089",
+        )
         log.process_access(t + 2, src, lsass, "0x1410", "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4")
 
     def templated(log: HostLog) -> None:
@@ -89,17 +104,31 @@ def test_templated_shares_and_lsass_reads_are_the_builders_events(evtx: bool) ->
         # The first use of each template builds it from a real event, which draws too.
         state = log._rng.getstate()
         log.noise_share_access(t, USER, "10.10.20.31", "Engineering")
-        log.noise_share_access(t + 1, USER, "10.10.20.31", "Engineering",
-                               "Programs\\HX-40\\Design\\test plan \"rev C\".pdf", "0x120089")
-        log.noise_process_access(t + 2, src, lsass, "0x1410",
-                                 "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4")
+        log.noise_share_access(
+            t + 1,
+            USER,
+            "10.10.20.31",
+            "Engineering",
+            'Programs\\HX-40\\Design\\test plan "rev C".pdf',
+            "0x120089",
+        )
+        log.noise_process_access(
+            t + 2, src, lsass, "0x1410", "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4"
+        )
         del log.buffer[:]
         log._rng.setstate(state)
         log.noise_share_access(t, USER, "10.10.20.31", "Engineering")
-        log.noise_share_access(t + 1, USER, "10.10.20.31", "Engineering",
-                               "Programs\\HX-40\\Design\\test plan \"rev C\".pdf", "0x120089")
-        log.noise_process_access(t + 2, src, lsass, "0x1410",
-                                 "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4")
+        log.noise_share_access(
+            t + 1,
+            USER,
+            "10.10.20.31",
+            "Engineering",
+            'Programs\\HX-40\\Design\\test plan "rev C".pdf',
+            "0x120089",
+        )
+        log.noise_process_access(
+            t + 2, src, lsass, "0x1410", "C:\\Windows\\SYSTEM32\\ntdll.dll+9f7e4"
+        )
 
     data = _write(evtx, built)
     assert data.count(b"\n") == 3
@@ -109,11 +138,12 @@ def test_templated_shares_and_lsass_reads_are_the_builders_events(evtx: bool) ->
 @pytest.mark.parametrize("evtx", [False, True], ids=["flat", "evtx-json"])
 def test_spawned_process_is_the_builders_process(evtx: bool) -> None:
     # A non-ASCII product name (®) and a command line that needs JSON escapes.
-    cmd = "cmd.exe /c \"echo %PATH% > C:\\Temp\\x.txt\""
+    cmd = 'cmd.exe /c "echo %PATH% > C:\\Temp\\x.txt"'
 
     # The same user in two logon sessions shares one pair of templates.
-    other = Account(USER.name, USER.domain, USER.sid, "0x4d5e6f",
-                    "9F8E7D6C-0000-1111-2222-333344445555")
+    other = Account(
+        USER.name, USER.domain, USER.sid, "0x4d5e6f", "9F8E7D6C-0000-1111-2222-333344445555"
+    )
 
     def built(log: HostLog) -> None:
         parent = _proc(log)

@@ -51,24 +51,34 @@ def test_noise_holds_admin_psexec_and_powershell_bypass(noisy: Sim) -> None:
 
 def test_noise_holds_password_backups_lsass_reads_tasks_and_office_attachments(noisy: Sim) -> None:
     benign = _benign(noisy)
-    assert any(e["EventID"] == 1 and e["Image"].endswith("\\7z.exe") and " -p" in e["CommandLine"]
-               for e in benign)
+    assert any(
+        e["EventID"] == 1 and e["Image"].endswith("\\7z.exe") and " -p" in e["CommandLine"]
+        for e in benign
+    )
     assert any(e["EventID"] == 10 and e["TargetImage"].endswith("\\lsass.exe") for e in benign)
     assert any(e["EventID"] == 1 and "schtasks.exe /create" in e["CommandLine"] for e in benign)
     assert any(e["EventID"] == 15 and "Content.Outlook" in e["TargetFilename"] for e in benign)
     assert any(e["EventID"] == 1 and e["Image"].endswith("\\msiexec.exe") for e in benign)
     # Office opens documents without spawning shells.
-    office = {e["ProcessGuid"] for e in benign if e["EventID"] == 1
-              and e["Image"].endswith(("\\WINWORD.EXE", "\\EXCEL.EXE"))}
+    office = {
+        e["ProcessGuid"]
+        for e in benign
+        if e["EventID"] == 1 and e["Image"].endswith(("\\WINWORD.EXE", "\\EXCEL.EXE"))
+    }
     assert office
     assert not [e for e in benign if e["EventID"] == 1 and e["ParentProcessGuid"] in office]
 
 
 def test_noise_holds_large_legitimate_uploads(noisy: Sim) -> None:
     malicious = {r["uid"] for r in noisy.truth["network"]}
-    big = [r for r in noisy.zeek["conn"] if r["uid"] not in malicious
-           and r["orig_bytes"] != "-" and int(r["orig_bytes"]) > 100_000_000
-           and not r["id.resp_h"].startswith("10.")]
+    big = [
+        r
+        for r in noisy.zeek["conn"]
+        if r["uid"] not in malicious
+        and r["orig_bytes"] != "-"
+        and int(r["orig_bytes"]) > 100_000_000
+        and not r["id.resp_h"].startswith("10.")
+    ]
     assert len(big) >= 5
 
 
@@ -76,8 +86,23 @@ def test_cli_writes_and_summarises(tmp_path: Path) -> None:
     import spearhunt.cli.simulate  # noqa: F401  (registers the command)
     from spearhunt.cli.main import app
 
-    args = ["simulate", "--out", str(tmp_path / "o"), "--hosts", "8", "--users", "10", "--days",
-            "4", "--noise", "20", "--variant", "iso+wmi+dns", "--seed", "3"]
+    args = [
+        "simulate",
+        "--out",
+        str(tmp_path / "o"),
+        "--hosts",
+        "8",
+        "--users",
+        "10",
+        "--days",
+        "4",
+        "--noise",
+        "20",
+        "--variant",
+        "iso+wmi+dns",
+        "--seed",
+        "3",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "iso+" in result.output and "+wmi+dns" in result.output
@@ -90,8 +115,23 @@ def test_cli_endpoint_format_evtx_json(tmp_path: Path) -> None:
     import spearhunt.cli.simulate  # noqa: F401  (registers the command)
     from spearhunt.cli.main import app
 
-    args = ["simulate", "--out", str(tmp_path / "o"), "--hosts", "8", "--users", "10", "--days",
-            "4", "--noise", "20", "--seed", "3", "--endpoint-format", "evtx-json"]
+    args = [
+        "simulate",
+        "--out",
+        str(tmp_path / "o"),
+        "--hosts",
+        "8",
+        "--users",
+        "10",
+        "--days",
+        "4",
+        "--noise",
+        "20",
+        "--seed",
+        "3",
+        "--endpoint-format",
+        "evtx-json",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     first = next((tmp_path / "o" / "endpoint").glob("*.jsonl")).read_text().splitlines()[0]

@@ -7,11 +7,16 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark():
-    pytest.importorskip("pyspark", reason="pyspark not installed: pip install -e '.[dev]' (or '.[spark]')")
+    pytest.importorskip(
+        "pyspark", reason="pyspark not installed: pip install -e '.[dev]' (or '.[spark]')"
+    )
     from spearhunt.detect.engine.spark import session
 
-    s = session("local[2]", {"spark.sql.shuffle.partitions": "2",
-                             "spark.default.parallelism": "2"}, app_name="spearhunt-tests")
+    s = session(
+        "local[2]",
+        {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"},
+        app_name="spearhunt-tests",
+    )
     s.sparkContext.setLogLevel("ERROR")
     yield s
     s.stop()

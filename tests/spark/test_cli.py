@@ -15,18 +15,25 @@ from spearhunt.cli.main import run
 
 pytestmark = pytest.mark.spark
 
-PACK_CASE = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
-             "Provider_Name": "Microsoft-Windows-Sysmon", "Computer": "ws1",
-             "TimeCreated": "2024-05-01T10:00:00Z", "Image": "C:\\Windows\\System32\\cmd.exe",
-             "ParentImage": "C:\\Program Files\\Microsoft Office\\WINWORD.EXE",
-             "CommandLine": "cmd.exe /c whoami"}
+PACK_CASE = {
+    "EventID": 1,
+    "Channel": "Microsoft-Windows-Sysmon/Operational",
+    "Provider_Name": "Microsoft-Windows-Sysmon",
+    "Computer": "ws1",
+    "TimeCreated": "2024-05-01T10:00:00Z",
+    "Image": "C:\\Windows\\System32\\cmd.exe",
+    "ParentImage": "C:\\Program Files\\Microsoft Office\\WINWORD.EXE",
+    "CommandLine": "cmd.exe /c whoami",
+}
 
 
 @pytest.fixture
 def events(tmp_path: Path) -> Path:
     path = tmp_path / "ws1.jsonl"
     benign = {**PACK_CASE, "ParentImage": "C:\\Windows\\explorer.exe", "EventRecordID": 2}
-    path.write_bytes(orjson.dumps({**PACK_CASE, "EventRecordID": 1}) + b"\n" + orjson.dumps(benign) + b"\n")
+    path.write_bytes(
+        orjson.dumps({**PACK_CASE, "EventRecordID": 1}) + b"\n" + orjson.dumps(benign) + b"\n"
+    )
     return path
 
 
@@ -36,8 +43,10 @@ def test_ingest_writes_partitioned_parquet_with_documented_columns(events, tmp_p
     assert run(["-q", "ingest", str(events), "--to-parquet", str(out)]) == 0  # appends
     dirs = {p.relative_to(out).parent.as_posix() for p in out.rglob("*.parquet")}
     assert dirs == {"p_computer=ws1/p_channel=microsoft-windows-sysmon_operational/day=2024-05-01"}
-    rows = duckdb.sql(f"SELECT eid, channel, computer FROM read_parquet('{out}/**/*.parquet', "
-                      "hive_partitioning = false) ORDER BY eid").fetchall()
+    rows = duckdb.sql(
+        f"SELECT eid, channel, computer FROM read_parquet('{out}/**/*.parquet', "
+        "hive_partitioning = false) ORDER BY eid"
+    ).fetchall()
     assert [r[0] for r in rows] == [1, 2, 3, 4]  # the second run continued the keys
     assert rows[0][1:] == ("Microsoft-Windows-Sysmon/Operational", "ws1")
 
@@ -46,16 +55,32 @@ def test_convert_writes_one_sql_file_per_rule_variant_that_duckdb_runs(events, t
     out = tmp_path / "sql"
     ds = tmp_path / "ds"
     assert run(["-q", "ingest", str(events), "--to-parquet", str(ds)]) == 0
-    assert run(["-q", "convert", "--dialect", "duckdb", "--rules",
+    assert (
+        run(
+            [
+                "-q",
+                "convert",
+                "--dialect",
+                "duckdb",
+                "--rules",
                 str(Path(__file__).parents[2] / "src/spearhunt/detect/sigma/pack"),
-                "--no-pack", "--out", str(out)]) == 0
+                "--no-pack",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     files = sorted(out.glob("*.sql"))
     assert (out / "_view.sql").exists() and len(files) > 16
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{ds}/**/*.parquet', hive_partitioning = false)")
+    con.execute(
+        f"CREATE VIEW events AS SELECT * FROM read_parquet('{ds}/**/*.parquet', hive_partitioning = false)"
+    )
     con.execute((out / "_view.sql").read_text())
-    hits = {f.name for f in files if f.name != "_view.sql"
-            and con.execute(f.read_text()).fetchall()}
+    hits = {
+        f.name for f in files if f.name != "_view.sql" and con.execute(f.read_text()).fetchall()
+    }
     assert any("sysmon" in h for h in hits), hits
 
 
@@ -64,13 +89,29 @@ def test_convert_spark_sql_runs_in_spark_over_the_ingested_parquet(events, tmp_p
 
     out, ds = tmp_path / "sql", tmp_path / "ds"
     assert run(["-q", "ingest", str(events), "--to-parquet", str(ds)]) == 0
-    assert run(["-q", "convert", "--dialect", "spark", "--rules",
+    assert (
+        run(
+            [
+                "-q",
+                "convert",
+                "--dialect",
+                "spark",
+                "--rules",
                 str(Path(__file__).parents[2] / "src/spearhunt/detect/sigma/pack"),
-                "--no-pack", "--out", str(out)]) == 0
+                "--no-pack",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     spark.read.parquet(str(ds)).createOrReplaceTempView("events")
     spark.sql((out / "_view.sql").read_text().rstrip().rstrip(";"))
-    frames = [spark.sql(f.read_text().rstrip().rstrip(";")).withColumn("f", F.lit(f.name))
-              for f in sorted(out.glob("*.sql")) if f.name != "_view.sql"]
+    frames = [
+        spark.sql(f.read_text().rstrip().rstrip(";")).withColumn("f", F.lit(f.name))
+        for f in sorted(out.glob("*.sql"))
+        if f.name != "_view.sql"
+    ]
     union = frames[0]
     for df in frames[1:]:
         union = union.unionByName(df)
@@ -83,8 +124,24 @@ def test_hunt_engine_spark_writes_the_same_jsonl_as_duckdb(events, tmp_path, spa
     assert run(["-q", "ingest", str(events), "--to-parquet", str(ds)]) == 0
     duck_out, spark_out = tmp_path / "duck.jsonl", tmp_path / "spark.jsonl"
     assert run(["-q", "hunt", str(events), "-f", "jsonl", "-o", str(duck_out)]) == 0
-    assert run(["-q", "hunt", "--engine", "spark", "--spark-master", "local[2]", str(ds),
-                "-f", "jsonl", "-o", str(spark_out)]) == 0
+    assert (
+        run(
+            [
+                "-q",
+                "hunt",
+                "--engine",
+                "spark",
+                "--spark-master",
+                "local[2]",
+                str(ds),
+                "-f",
+                "jsonl",
+                "-o",
+                str(spark_out),
+            ]
+        )
+        == 0
+    )
     duck_rows = [json.loads(x) for x in duck_out.read_text().splitlines()]
     spark_rows = [json.loads(x) for x in spark_out.read_text().splitlines()]
     assert duck_rows, "the pack rule must fire"
@@ -100,11 +157,17 @@ def test_hunt_engine_spark_refuses_evtx_with_the_ingest_command(tmp_path):
 
 
 def test_without_pyspark_engine_spark_says_how_to_install(events, tmp_path):
-    code = ("import sys; sys.modules['pyspark'] = None\n"
-            "from spearhunt.cli.main import run\n"
-            f"sys.exit(run(['hunt', '--engine', 'spark', {str(events)!r}]))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={"PYTHONPATH": str(Path(__file__).parents[2] / "src"), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys; sys.modules['pyspark'] = None\n"
+        "from spearhunt.cli.main import run\n"
+        f"sys.exit(run(['hunt', '--engine', 'spark', {str(events)!r}]))"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(Path(__file__).parents[2] / "src"), "PATH": "/usr/bin:/bin"},
+    )
     assert p.returncode == 1
     assert "pip install 'spearhunt[spark]'" in p.stderr
     assert "Traceback" not in p.stderr

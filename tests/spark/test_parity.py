@@ -22,13 +22,18 @@ pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.spark]
 
 
 def test_spark_detections_equal_duckdb_on_shared_evtx_with_all_sigmahq_windows_rules(
-        spark, tmp_path):
+    spark, tmp_path
+):
     from spearhunt.detect.engine.spark import SparkEngine
     from spearhunt.detect.engine.spark import read_events as spark_read
 
     data = shared_data()
     files = sorted(data.rglob("*.evtx"))
-    rules = RuleCompiler().compile_all(find_rule_files([shared_data("sigma", "rules", "windows")])).rules
+    rules = (
+        RuleCompiler()
+        .compile_all(find_rule_files([shared_data("sigma", "rules", "windows")]))
+        .rules
+    )
 
     t0 = time.perf_counter()
     duck = DuckEngine(rules, on_warning=lambda w: None)
@@ -46,12 +51,17 @@ def test_spark_detections_equal_duckdb_on_shared_evtx_with_all_sigmahq_windows_r
     t2 = time.perf_counter()
 
     eng = SparkEngine(spark, rules)
-    got = {(d.rule.rule_id, d.event_key) for d in eng.detections(eng.run(spark_read(spark, [str(out)])))}
+    got = {
+        (d.rule.rule_id, d.event_key)
+        for d in eng.detections(eng.run(spark_read(spark, [str(out)])))
+    }
     t3 = time.perf_counter()
-    print(f"\n{n_files} EVTX files, {n_events} events, {len(rules)} rules: "
-          f"DuckDB {len(want)} detections ({t1 - t0:.1f}s), Spark {len(got)} detections "
-          f"({t3 - t2:.1f}s, {eng.stats.queries} queries, {eng.stats.rule_slices} rule-slices); "
-          f"ingest {t2 - t1:.1f}s")
+    print(
+        f"\n{n_files} EVTX files, {n_events} events, {len(rules)} rules: "
+        f"DuckDB {len(want)} detections ({t1 - t0:.1f}s), Spark {len(got)} detections "
+        f"({t3 - t2:.1f}s, {eng.stats.queries} queries, {eng.stats.rule_slices} rule-slices); "
+        f"ingest {t2 - t1:.1f}s"
+    )
     assert len(want) > 5000
     assert eng.stats.events == n_events
     assert got == want, (sorted(want - got)[:10], sorted(got - want)[:10])

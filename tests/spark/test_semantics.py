@@ -28,8 +28,14 @@ SYSMON = "Microsoft-Windows-Sysmon/Operational"
 
 
 def proc(**fields: str) -> dict:
-    return {"EventID": 1, "Channel": SYSMON, "Provider_Name": "Microsoft-Windows-Sysmon",
-            "Computer": "ws1", "TimeCreated": "2024-01-01T00:00:00Z", **fields}
+    return {
+        "EventID": 1,
+        "Channel": SYSMON,
+        "Provider_Name": "Microsoft-Windows-Sysmon",
+        "Computer": "ws1",
+        "TimeCreated": "2024-01-01T00:00:00Z",
+        **fields,
+    }
 
 
 def net(**fields: str) -> dict:
@@ -38,34 +44,90 @@ def net(**fields: str) -> dict:
 
 # name -> (detection YAML, category, positive event, negative event)
 CASES = {
-    "regex_flag_i": ("CommandLine|re|i: 'invoke-mimikatz'", "process_creation",
-                     proc(CommandLine="x Invoke-MIMIKATZ y"), proc(CommandLine="invoke mimikatz")),
-    "regex_dollar_is_end_of_text": (r"CommandLine|re: 'evil\.exe$'", "process_creation",
-                                    proc(CommandLine="c:\\evil.exe"), proc(CommandLine="c:\\evil.exe\n")),
-    "regex_dot_and_newline": ("CommandLine|re: 'q.z'", "process_creation",
-                              proc(CommandLine="q\rz"), proc(CommandLine="q\nz")),
-    "regex_escapes_and_braces": (r"CommandLine|re: '\{[0-9a-f]{8}\}|x{y'", "process_creation",
-                                 proc(CommandLine="{deadbeef}"), proc(CommandLine="{dead} xy")),
-    "regex_class_bracket": (r"CommandLine|re: '[[]ab]'", "process_creation",
-                            proc(CommandLine="[ab]"), proc(CommandLine="ab]")),
-    "case_insensitive_endswith": (r"Image|endswith: '\CMD.exe'", "process_creation",
-                                  proc(Image="C:\\Windows\\cmd.EXE"), proc(Image="C:\\cmd.exe.bak")),
-    "cased_contains": ("CommandLine|cased|contains: 'Secret'", "process_creation",
-                       proc(CommandLine="a Secret b"), proc(CommandLine="a secret b")),
-    "like_escapes_percent_underscore": ("CommandLine: 'a%b*c_d'", "process_creation",
-                                        proc(CommandLine="a%bXXc_d"), proc(CommandLine="aXbXXcYd")),
-    "like_backslash_literal": (r"CommandLine: 'C:\Temp\\*\x.exe'", "process_creation",
-                               proc(CommandLine="C:\\Temp\\foo\\x.exe"), proc(CommandLine="C:/Temp/foo/x.exe")),
-    "escaped_wildcard": (r"CommandLine: 'what\?*'", "process_creation",
-                         proc(CommandLine="what?ever"), proc(CommandLine="whatxever")),
-    "many_substrings": ("CommandLine|contains: [" + ", ".join(f"'tok{i}x'" for i in range(12)) + "]",
-                        "process_creation", proc(CommandLine="run TOK7X now"), proc(CommandLine="tok7 x")),
-    "not_over_missing_field": (None, "process_creation",
-                               proc(Image="c:\\x.exe"), proc(Image="c:\\x.exe", ParentImage="c:\\explorer.exe")),
-    "null_is_missing_or_empty": (None, "process_creation",
-                                 proc(Image="c:\\y.exe", User=""), proc(Image="c:\\y.exe", User="bob")),
-    "cidr": ("DestinationIp|cidr: '10.0.0.0/8'", "network_connection",
-             net(DestinationIp="10.1.2.3"), net(DestinationIp="100.1.2.3")),
+    "regex_flag_i": (
+        "CommandLine|re|i: 'invoke-mimikatz'",
+        "process_creation",
+        proc(CommandLine="x Invoke-MIMIKATZ y"),
+        proc(CommandLine="invoke mimikatz"),
+    ),
+    "regex_dollar_is_end_of_text": (
+        r"CommandLine|re: 'evil\.exe$'",
+        "process_creation",
+        proc(CommandLine="c:\\evil.exe"),
+        proc(CommandLine="c:\\evil.exe\n"),
+    ),
+    "regex_dot_and_newline": (
+        "CommandLine|re: 'q.z'",
+        "process_creation",
+        proc(CommandLine="q\rz"),
+        proc(CommandLine="q\nz"),
+    ),
+    "regex_escapes_and_braces": (
+        r"CommandLine|re: '\{[0-9a-f]{8}\}|x{y'",
+        "process_creation",
+        proc(CommandLine="{deadbeef}"),
+        proc(CommandLine="{dead} xy"),
+    ),
+    "regex_class_bracket": (
+        r"CommandLine|re: '[[]ab]'",
+        "process_creation",
+        proc(CommandLine="[ab]"),
+        proc(CommandLine="ab]"),
+    ),
+    "case_insensitive_endswith": (
+        r"Image|endswith: '\CMD.exe'",
+        "process_creation",
+        proc(Image="C:\\Windows\\cmd.EXE"),
+        proc(Image="C:\\cmd.exe.bak"),
+    ),
+    "cased_contains": (
+        "CommandLine|cased|contains: 'Secret'",
+        "process_creation",
+        proc(CommandLine="a Secret b"),
+        proc(CommandLine="a secret b"),
+    ),
+    "like_escapes_percent_underscore": (
+        "CommandLine: 'a%b*c_d'",
+        "process_creation",
+        proc(CommandLine="a%bXXc_d"),
+        proc(CommandLine="aXbXXcYd"),
+    ),
+    "like_backslash_literal": (
+        r"CommandLine: 'C:\Temp\\*\x.exe'",
+        "process_creation",
+        proc(CommandLine="C:\\Temp\\foo\\x.exe"),
+        proc(CommandLine="C:/Temp/foo/x.exe"),
+    ),
+    "escaped_wildcard": (
+        r"CommandLine: 'what\?*'",
+        "process_creation",
+        proc(CommandLine="what?ever"),
+        proc(CommandLine="whatxever"),
+    ),
+    "many_substrings": (
+        "CommandLine|contains: [" + ", ".join(f"'tok{i}x'" for i in range(12)) + "]",
+        "process_creation",
+        proc(CommandLine="run TOK7X now"),
+        proc(CommandLine="tok7 x"),
+    ),
+    "not_over_missing_field": (
+        None,
+        "process_creation",
+        proc(Image="c:\\x.exe"),
+        proc(Image="c:\\x.exe", ParentImage="c:\\explorer.exe"),
+    ),
+    "null_is_missing_or_empty": (
+        None,
+        "process_creation",
+        proc(Image="c:\\y.exe", User=""),
+        proc(Image="c:\\y.exe", User="bob"),
+    ),
+    "cidr": (
+        "DestinationIp|cidr: '10.0.0.0/8'",
+        "network_connection",
+        net(DestinationIp="10.1.2.3"),
+        net(DestinationIp="100.1.2.3"),
+    ),
 }
 DETECTIONS = {
     "not_over_missing_field": """
@@ -83,18 +145,25 @@ DETECTIONS = {
 
 
 def rule_yaml(name: str, detection: str | None, category: str) -> str:
-    body = DETECTIONS.get(name) or f"""
+    body = (
+        DETECTIONS.get(name)
+        or f"""
         selection:
             {detection}
         condition: selection"""
-    return textwrap.dedent(f"""\
+    )
+    return (
+        textwrap.dedent(f"""\
         title: {name}
         id: {uuid.uuid5(uuid.NAMESPACE_URL, name)}
         status: test
         logsource:
             product: windows
             category: {category}
-        detection:""") + textwrap.indent(textwrap.dedent(body), "    ") + "\nlevel: high\n"
+        detection:""")
+        + textwrap.indent(textwrap.dedent(body), "    ")
+        + "\nlevel: high\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -161,15 +230,18 @@ def test_spark_on_json_lines_agrees_with_duckdb_on_every_case(corpus, spark):
     assert got == want, (sorted(want - got), sorted(got - want))
 
 
-@pytest.mark.parametrize(("pattern", "flags", "java"), [
-    ("a$", "", r"(?d)a\z"),
-    ("a$", "m", "(?dm)a$"),
-    ("(?P<x>a)", "i", "(?dui)(?<x>a)"),
-    ("[[:alpha:]&&]", "", r"(?d)[\p{Alpha}\&\&]"),
-    ("[]a]", "", r"(?d)[\]a]"),
-    ("x{y}", "", r"(?d)x\{y}"),
-    ("x{2,3}", "", "(?d)x{2,3}"),
-    (r"\Q$[\E$", "", r"(?d)\Q$[\E\z"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "flags", "java"),
+    [
+        ("a$", "", r"(?d)a\z"),
+        ("a$", "m", "(?dm)a$"),
+        ("(?P<x>a)", "i", "(?dui)(?<x>a)"),
+        ("[[:alpha:]&&]", "", r"(?d)[\p{Alpha}\&\&]"),
+        ("[]a]", "", r"(?d)[\]a]"),
+        ("x{y}", "", r"(?d)x\{y}"),
+        ("x{2,3}", "", "(?d)x{2,3}"),
+        (r"\Q$[\E$", "", r"(?d)\Q$[\E\z"),
+    ],
+)
 def test_java_regex_keeps_re2_meaning(pattern, flags, java):
     assert java_regex(pattern, flags) == java

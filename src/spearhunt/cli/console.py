@@ -38,8 +38,11 @@ def setup_logging(quiet: bool, verbose: int) -> None:
     """Route library logging to stderr at the level the user asked for."""
     STATE.quiet = quiet
     STATE.verbose = verbose
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
-                                         logging.INFO if verbose else logging.WARNING)
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
     handler = RichHandler(console=err, show_path=False, show_time=False, markup=False)
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
 

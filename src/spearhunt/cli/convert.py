@@ -13,11 +13,19 @@ from spearhunt.errors import UsageError
 
 @app.command("convert")
 def convert_command(
-    rules: list[Path] = typer.Option(..., "--rules", "-r", help="Sigma rule file or folder (repeatable)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the .sql files (one per rule variant, plus _view.sql)."),
+    rules: list[Path] = typer.Option(
+        ..., "--rules", "-r", help="Sigma rule file or folder (repeatable)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder for the .sql files (one per rule variant, plus _view.sql)."
+    ),
     dialect: str = typer.Option("duckdb", "--dialect", help="spark or duckdb."),
-    no_pack: bool = typer.Option(False, "--no-pack", help="Do not include spearhunt's built-in rule pack."),
-    placeholders: Path | None = typer.Option(None, "--placeholders", help="YAML file with values for Sigma %placeholders%."),
+    no_pack: bool = typer.Option(
+        False, "--no-pack", help="Do not include spearhunt's built-in rule pack."
+    ),
+    placeholders: Path | None = typer.Option(
+        None, "--placeholders", help="YAML file with values for Sigma %placeholders%."
+    ),
 ) -> None:
     """Write each rule as SQL over the flat events view `spearhunt_flat` (built by _view.sql
     from the Parquet of `spearhunt ingest`): columns "c:<field>" hold lowercased values,
@@ -31,6 +39,12 @@ def convert_command(
     result, _ = load_rules(rules, not no_pack, placeholders, True)
     n = convert(result.rules, DIALECTS[dialect], out)
     if not STATE.quiet:
-        err.print(f"{n:,} rule variant(s) of {len(result.rules):,} rule(s) -> {out}"
-                  + (f"; {len(result.problems):,} rule(s) not converted (see `spearhunt rules check`)"
-                     if result.problems else ""), markup=False)
+        err.print(
+            f"{n:,} rule variant(s) of {len(result.rules):,} rule(s) -> {out}"
+            + (
+                f"; {len(result.problems):,} rule(s) not converted (see `spearhunt rules check`)"
+                if result.problems
+                else ""
+            ),
+            markup=False,
+        )

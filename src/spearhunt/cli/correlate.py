@@ -27,8 +27,12 @@ def _options(window: str, allowlist: Path | None, assets: Path | None, rules: li
     )
 
     windows = dataclasses.replace(Windows(), story=parse_duration(window))
-    return CorrelateOptions(windows=windows, allowlist=load_allowlist(allowlist), assets=load_assets(assets),
-                            rule_dirs=tuple(rules))
+    return CorrelateOptions(
+        windows=windows,
+        allowlist=load_allowlist(allowlist),
+        assets=load_assets(assets),
+        rule_dirs=tuple(rules),
+    )
 
 
 def _print(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
@@ -45,12 +49,22 @@ def _print(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
 
 @app.command("correlate")
 def correlate_command(
-    store: Path = typer.Option(..., "--store", "-s", help="Case store written by hunt/mail/investigate."),
-    window: str = typer.Option("14d", "--window", help="Longest time a story may span (e.g. 7d, 36h)."),
+    store: Path = typer.Option(
+        ..., "--store", "-s", help="Case store written by hunt/mail/investigate."
+    ),
+    window: str = typer.Option(
+        "14d", "--window", help="Longest time a story may span (e.g. 7d, 36h)."
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
-    allowlist: Path | None = typer.Option(None, "--allowlist", help="YAML allow-list: hosts, users, rules, hashes, domains, ips."),
-    assets: Path | None = typer.Option(None, "--assets", help="YAML asset criticality: assets: [{match, criticality, role}]."),
-    rules: list[Path] = typer.Option([], "--rules", "-r", help="Extra folders with Sigma correlation rules."),
+    allowlist: Path | None = typer.Option(
+        None, "--allowlist", help="YAML allow-list: hosts, users, rules, hashes, domains, ips."
+    ),
+    assets: Path | None = typer.Option(
+        None, "--assets", help="YAML asset criticality: assets: [{match, criticality, role}]."
+    ),
+    rules: list[Path] = typer.Option(
+        [], "--rules", "-r", help="Extra folders with Sigma correlation rules."
+    ),
 ) -> None:
     """Chain the case's mail verdicts, detections, logons and network records into ranked
     campaign stories (also saved in the store)."""
@@ -74,10 +88,14 @@ def story_command(
     from spearhunt.correlate.run import correlate_store, saved_result
     from spearhunt.report.story import story_view
 
-    result = saved_result(store) or correlate_store(store, CorrelateOptions(allowlist=load_allowlist(None)))
+    result = saved_result(store) or correlate_store(
+        store, CorrelateOptions(allowlist=load_allowlist(None))
+    )
     story = result.story(story_id)
     if story is None:
-        raise UsageError(f"no story {story_id!r} in {store} (ids: {', '.join(s.id for s in result.stories[:10])})")
+        raise UsageError(
+            f"no story {story_id!r} in {store} (ids: {', '.join(s.id for s in result.stories[:10])})"
+        )
     if fmt == "json":
         out.file.write(orjson.dumps(story.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -86,9 +104,18 @@ def story_command(
 
 @app.command("investigate")
 def investigate_command(
-    paths: list[str] = typer.Argument(..., help="Folders or files: mail, endpoint logs, Zeek logs, in any mix."),
-    rules: list[Path] = typer.Option([], "--rules", "-r", help="Extra Sigma rule folders (detection and correlation rules) besides spearhunt's pack."),
-    store: Path | None = typer.Option(None, "--store", "-s", help="Case store to write (default: a temporary one)."),
+    paths: list[str] = typer.Argument(
+        ..., help="Folders or files: mail, endpoint logs, Zeek logs, in any mix."
+    ),
+    rules: list[Path] = typer.Option(
+        [],
+        "--rules",
+        "-r",
+        help="Extra Sigma rule folders (detection and correlation rules) besides spearhunt's pack.",
+    ),
+    store: Path | None = typer.Option(
+        None, "--store", "-s", help="Case store to write (default: a temporary one)."
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     window: str = typer.Option("14d", "--window", help="Longest time a story may span."),
     allowlist: Path | None = typer.Option(None, "--allowlist", help="YAML allow-list."),
@@ -104,12 +131,19 @@ def investigate_command(
         tmp = tempfile.TemporaryDirectory(prefix="spearhunt-case-")
         store = Path(tmp.name) / "case.duckdb"
     elif store.exists():
-        raise UsageError(f"{store} exists; investigate writes a new case (use correlate on an existing one)")
+        raise UsageError(
+            f"{store} exists; investigate writes a new case (use correlate on an existing one)"
+        )
     try:
         with progress_bar("investigating") as bar:
             # The rule folders hold detection and correlation rules alike: both stages read them.
-            result, summary = investigate(paths, store, _options(window, allowlist, assets, rules),
-                                          list(rules), on_progress=bar)
+            result, summary = investigate(
+                paths,
+                store,
+                _options(window, allowlist, assets, rules),
+                list(rules),
+                on_progress=bar,
+            )
         err.print(f"{summary}", highlight=False)
         _print(result, fmt)
     finally:

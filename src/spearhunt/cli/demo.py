@@ -16,17 +16,43 @@ from spearhunt.cli.console import STATE, err, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
 
-TACTIC_ORDER = ("initial_access", "execution", "persistence", "privilege_escalation",
-                "defense_evasion", "credential_access", "discovery", "lateral_movement",
-                "collection", "command_and_control", "exfiltration", "impact")
+TACTIC_ORDER = (
+    "initial_access",
+    "execution",
+    "persistence",
+    "privilege_escalation",
+    "defense_evasion",
+    "credential_access",
+    "discovery",
+    "lateral_movement",
+    "collection",
+    "command_and_control",
+    "exfiltration",
+    "impact",
+)
 
 
 @app.command("demo")
 def demo(
-    out_dir: Path | None = typer.Option(None, "--out", help="Keep everything in this folder (default: a temporary folder, kept and printed)."),
-    seed: int = typer.Option(7, "--seed", help="Simulation seed: the same seed gives the same intrusion."),
-    variant: str | None = typer.Option(None, "--variant", help="Attack variant, e.g. macro+runkey+psexec+https (default: drawn from the seed)."),
-    rules: list[Path] = typer.Option([], "--rules", "-r", help="Extra Sigma rule folders (e.g. SigmaHQ's rules/windows) besides spearhunt's pack."),
+    out_dir: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Keep everything in this folder (default: a temporary folder, kept and printed).",
+    ),
+    seed: int = typer.Option(
+        7, "--seed", help="Simulation seed: the same seed gives the same intrusion."
+    ),
+    variant: str | None = typer.Option(
+        None,
+        "--variant",
+        help="Attack variant, e.g. macro+runkey+psexec+https (default: drawn from the seed).",
+    ),
+    rules: list[Path] = typer.Option(
+        [],
+        "--rules",
+        "-r",
+        help="Extra Sigma rule folders (e.g. SigmaHQ's rules/windows) besides spearhunt's pack.",
+    ),
 ) -> None:
     """Simulate a spear-phishing intrusion into a small defence contractor, triage its mail,
     hunt its endpoint logs and print what was found. Opens nothing, needs no data."""
@@ -48,10 +74,14 @@ def demo(
     # 1. the intrusion
     with progress_bar("simulating") as bar:
         sim = simulate(sim_dir, demo_config(seed, variant), on_progress=bar)
-    out.print(f"[bold]spearhunt demo[/]: a simulated intrusion, variant [cyan]{sim.variant.name}[/], "
-              f"seed {seed}")
-    out.print(f"  {sim.mails} mails, {sim.endpoint_events:,} endpoint events, "
-              f"{sum(sim.network_records.values()):,} network records in {sim_dir}")
+    out.print(
+        f"[bold]spearhunt demo[/]: a simulated intrusion, variant [cyan]{sim.variant.name}[/], "
+        f"seed {seed}"
+    )
+    out.print(
+        f"  {sim.mails} mails, {sim.endpoint_events:,} endpoint events, "
+        f"{sum(sim.network_records.values()):,} network records in {sim_dir}"
+    )
 
     # 2. mail triage
     analyzer = MailAnalyzer(load_config(None), None)
@@ -65,13 +95,17 @@ def demo(
     counts = defaultdict(int)
     for v in verdicts:
         counts[v.verdict] += 1
-    out.print(f"\n[bold]1. Mail triage[/]: {len(verdicts)} mails: "
-              + ", ".join(f"{counts[k]} {k}" for k in ("malicious", "suspicious", "clean")))
+    out.print(
+        f"\n[bold]1. Mail triage[/]: {len(verdicts)} mails: "
+        + ", ".join(f"{counts[k]} {k}" for k in ("malicious", "suspicious", "clean"))
+    )
     for v in sorted(verdicts, key=lambda v: -v.score):
         if v.verdict != "malicious":
             continue
-        reasons = "; ".join(f"{r.title}" + (f" ({r.attack})" if r.attack else "")
-                            for r in sorted(v.reasons, key=lambda r: -r.score)[:4])
+        reasons = "; ".join(
+            f"{r.title}" + (f" ({r.attack})" if r.attack else "")
+            for r in sorted(v.reasons, key=lambda r: -r.score)[:4]
+        )
         line = Text("  MALICIOUS ", style="bold red")
         line.append(f"{v.subject!r} from {v.sender} to {', '.join(v.to)}: {reasons}")
         out.print(line)
@@ -86,10 +120,17 @@ def demo(
             for tactic in d.rule.tactics or ("other",):
                 by_tactic[tactic].append(d)
 
-        summary = hunt(HuntOptions(paths=[str(sim_dir / "endpoint")], rules=rules,
-                                   store=store, command="demo"), keep, on_progress=bar)
-    out.print(f"\n[bold]2. Hunt[/]: {summary.events:,} events, {summary.detections:,} detections "
-              f"from {summary.rules_loaded:,} rules")
+        summary = hunt(
+            HuntOptions(
+                paths=[str(sim_dir / "endpoint")], rules=rules, store=store, command="demo"
+            ),
+            keep,
+            on_progress=bar,
+        )
+    out.print(
+        f"\n[bold]2. Hunt[/]: {summary.events:,} events, {summary.detections:,} detections "
+        f"from {summary.rules_loaded:,} rules"
+    )
     table = Table(box=None, title="First detection per ATT&CK tactic", title_justify="left")
     for col in ("tactic", "first seen (UTC)", "hosts", "rule"):
         table.add_column(col)
@@ -99,18 +140,24 @@ def demo(
             continue
         first = min(hits, key=lambda d: (d.timestamp is None, d.timestamp))
         hosts = sorted({(d.computer or "?").split(".")[0] for d in hits})
-        table.add_row(tactic, str(first.timestamp)[:19], Text(", ".join(hosts[:5]) + (" ..." if len(hosts) > 5 else "")),
-                      Text(first.rule.title))
+        table.add_row(
+            tactic,
+            str(first.timestamp)[:19],
+            Text(", ".join(hosts[:5]) + (" ..." if len(hosts) > 5 else "")),
+            Text(first.rule.title),
+        )
     out.print(table)
 
     # 4. what the answer key says, to compare
     story = orjson.loads(sim.truth_path.read_bytes()).get("story", {})
     pz = story.get("patient_zero", {})
     out.print("\n[bold]Answer key[/] (truth.json, written by the simulator):")
-    out.print(f"  patient zero {pz.get('host')} ({pz.get('user')}); lateral movement to "
-              + ", ".join(h.get("host", "?") for h in story.get("lateral_hosts", []))
-              + "; exfiltration to "
-              + ", ".join(_dest(x.get("destination")) for x in story.get("exfiltration", [])))
+    out.print(
+        f"  patient zero {pz.get('host')} ({pz.get('user')}); lateral movement to "
+        + ", ".join(h.get("host", "?") for h in story.get("lateral_hosts", []))
+        + "; exfiltration to "
+        + ", ".join(_dest(x.get("destination")) for x in story.get("exfiltration", []))
+    )
     # 5. correlation: the story
     from spearhunt.correlate.config import CorrelateOptions, load_allowlist
     from spearhunt.correlate.investigate import ingest_network
@@ -123,24 +170,42 @@ def demo(
         s = result.stories[0]
         pz = s.patient_zero
         out.print(Text(f"  {s.id} score {s.score:.1f}: {s.title}"))
-        out.print(Text(f"  patient zero {pz.host} ({pz.user or '?'})"
-                       + (f", mail {pz.message_id} {pz.mail_subject!r}" if pz.message_id else "")))
+        out.print(
+            Text(
+                f"  patient zero {pz.host} ({pz.user or '?'})"
+                + (f", mail {pz.message_id} {pz.mail_subject!r}" if pz.message_id else "")
+            )
+        )
         for h in s.hosts[1:]:
-            out.print(Text(f"  reached {h.host} from {h.reached_from} via {h.via} as {h.account} at {str(h.first_seen)[:19]}"))
+            out.print(
+                Text(
+                    f"  reached {h.host} from {h.reached_from} via {h.via} as {h.account} at {str(h.first_seen)[:19]}"
+                )
+            )
         if s.staged:
             out.print(Text("  staged " + ", ".join(s.staged[:4])))
         for x in s.exfiltration:
-            out.print(Text(f"  exfiltration {x.host} -> {x.destination} ({x.bytes:,} bytes, {str(x.first_seen)[:19]})"))
+            out.print(
+                Text(
+                    f"  exfiltration {x.host} -> {x.destination} ({x.bytes:,} bytes, {str(x.first_seen)[:19]})"
+                )
+            )
         out.print("  score: " + ", ".join(f"{p.name} {p.points:.0f}" for p in s.score_parts))
     # 6. the report, from what the store now holds
     from spearhunt.report.render import write_report
 
     written = write_report(store, base / "report", ("html", "navigator", "stix", "timeline"))
     html_path = written.path("html")
-    out.print(f"\n[bold]4. Report[/]: {html_path} (open it in a browser; ATT&CK Navigator layers, "
-              f"STIX bundle and Timesketch timeline beside it)")
-    out.print("\nOutputs: " + ", ".join(str(p) for p in (base / "mail.jsonl",
-                                                          base / "detections.jsonl", store, base / "report")))
+    out.print(
+        f"\n[bold]4. Report[/]: {html_path} (open it in a browser; ATT&CK Navigator layers, "
+        f"STIX bundle and Timesketch timeline beside it)"
+    )
+    out.print(
+        "\nOutputs: "
+        + ", ".join(
+            str(p) for p in (base / "mail.jsonl", base / "detections.jsonl", store, base / "report")
+        )
+    )
     out.print(f"See one story in full: spearhunt story --store {store} STORY_ID")
     if not STATE.quiet:
         err.print(f"demo finished in {time.perf_counter() - started:.1f}s")

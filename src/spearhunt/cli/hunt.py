@@ -23,8 +23,13 @@ if TYPE_CHECKING:
     from spearhunt.detect.hunt import HuntSummary
 
 FORMATS = ("table", "csv", "jsonl", "json")
-LEVEL_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
-               "low": "cyan", "informational": "dim"}
+LEVEL_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+    "informational": "dim",
+}
 WARNINGS_SHOWN = 20
 
 
@@ -43,25 +48,75 @@ def parse_time(text: str | None, option: str) -> datetime | None:
 
 @app.command("hunt")
 def hunt_command(
-    paths: list[str] = typer.Argument(..., help="EVTX files, JSON/JSONL(.gz) event files, folders (recursive) or globs; with --engine spark: Parquet datasets (spearhunt ingest) and JSON Lines, local or any URI Spark reads (hdfs://, s3a://)."),
-    rules: list[Path] = typer.Option([], "--rules", "-r", help="Sigma rule file or folder (repeatable). spearhunt's own pack is always included unless --no-pack."),
-    no_pack: bool = typer.Option(False, "--no-pack", help="Do not load spearhunt's built-in rule pack."),
-    min_level: str = typer.Option("informational", "--min-level", "-l", help="Only rules at this level or above: " + ", ".join(LEVELS) + "."),
-    time_from: str | None = typer.Option(None, "--from", help="Only events at or after this time (ISO 8601, UTC)."),
-    time_to: str | None = typer.Option(None, "--to", help="Only events at or before this time (ISO 8601, UTC)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, csv, jsonl or json."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write results to this file instead of stdout."),
-    store: Path | None = typer.Option(None, "--store", help="Append events and detections to this DuckDB case file for correlate/report."),
-    placeholders: Path | None = typer.Option(None, "--placeholders", help="YAML file with values for Sigma %placeholders%."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Recompile every rule instead of using the compiled-rule cache."),
-    memory_limit: str = typer.Option("768MB", "--memory-limit", help="Engine memory before it spills to disk (e.g. 512MB, 4GB); more is faster on big inputs."),
-    threads: int | None = typer.Option(None, "--threads", help="Engine threads (default: all cores)."),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb (embedded, default) or spark (pip install 'spearhunt[spark]')."),
-    spark_master: str | None = typer.Option(None, "--spark-master", help="Spark master URL (spark://host:7077, yarn, k8s://..., local[*]); default: spark-submit's, else local[*]."),
-    spark_conf: list[str] = typer.Option([], "--spark-conf", help="Spark setting KEY=VALUE (repeatable), e.g. spark.executor.memory=8g."),
+    paths: list[str] = typer.Argument(
+        ...,
+        help="EVTX files, JSON/JSONL(.gz) event files, folders (recursive) or globs; with --engine spark: Parquet datasets (spearhunt ingest) and JSON Lines, local or any URI Spark reads (hdfs://, s3a://).",
+    ),
+    rules: list[Path] = typer.Option(
+        [],
+        "--rules",
+        "-r",
+        help="Sigma rule file or folder (repeatable). spearhunt's own pack is always included unless --no-pack.",
+    ),
+    no_pack: bool = typer.Option(
+        False, "--no-pack", help="Do not load spearhunt's built-in rule pack."
+    ),
+    min_level: str = typer.Option(
+        "informational",
+        "--min-level",
+        "-l",
+        help="Only rules at this level or above: " + ", ".join(LEVELS) + ".",
+    ),
+    time_from: str | None = typer.Option(
+        None, "--from", help="Only events at or after this time (ISO 8601, UTC)."
+    ),
+    time_to: str | None = typer.Option(
+        None, "--to", help="Only events at or before this time (ISO 8601, UTC)."
+    ),
+    fmt: str = typer.Option(
+        "table", "--format", "-f", help="Output format: table, csv, jsonl or json."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write results to this file instead of stdout."
+    ),
+    store: Path | None = typer.Option(
+        None,
+        "--store",
+        help="Append events and detections to this DuckDB case file for correlate/report.",
+    ),
+    placeholders: Path | None = typer.Option(
+        None, "--placeholders", help="YAML file with values for Sigma %placeholders%."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Recompile every rule instead of using the compiled-rule cache."
+    ),
+    memory_limit: str = typer.Option(
+        "768MB",
+        "--memory-limit",
+        help="Engine memory before it spills to disk (e.g. 512MB, 4GB); more is faster on big inputs.",
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", help="Engine threads (default: all cores)."
+    ),
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="duckdb (embedded, default) or spark (pip install 'spearhunt[spark]').",
+    ),
+    spark_master: str | None = typer.Option(
+        None,
+        "--spark-master",
+        help="Spark master URL (spark://host:7077, yarn, k8s://..., local[*]); default: spark-submit's, else local[*].",
+    ),
+    spark_conf: list[str] = typer.Option(
+        [],
+        "--spark-conf",
+        help="Spark setting KEY=VALUE (repeatable), e.g. spark.executor.memory=8g.",
+    ),
 ) -> None:
     """Run Sigma rules (SigmaHQ's and spearhunt's pack) over Windows event logs and JSON telemetry."""
     from spearhunt.detect.hunt import HuntOptions, hunt
+
     if engine not in ("duckdb", "spark"):
         raise UsageError("--engine must be duckdb or spark")
     conf = []
@@ -75,11 +130,21 @@ def hunt_command(
     if min_level not in LEVELS:
         raise UsageError(f"--min-level must be one of {', '.join(LEVELS)}")
     opts = HuntOptions(
-        paths=paths, rules=rules, with_pack=not no_pack, min_level=min_level,
-        time_from=parse_time(time_from, "--from"), time_to=parse_time(time_to, "--to"),
-        store=store, placeholders=placeholders, use_cache=not no_cache,
-        memory_limit=memory_limit, threads=threads, command="hunt " + " ".join(sys.argv[2:]),
-        engine=engine, spark_master=spark_master, spark_conf=tuple(conf),
+        paths=paths,
+        rules=rules,
+        with_pack=not no_pack,
+        min_level=min_level,
+        time_from=parse_time(time_from, "--from"),
+        time_to=parse_time(time_to, "--to"),
+        store=store,
+        placeholders=placeholders,
+        use_cache=not no_cache,
+        memory_limit=memory_limit,
+        threads=threads,
+        command="hunt " + " ".join(sys.argv[2:]),
+        engine=engine,
+        spark_master=spark_master,
+        spark_conf=tuple(conf),
     )
     if engine == "spark":
         from spearhunt.detect.engine.spark import require_pyspark
@@ -90,9 +155,16 @@ def hunt_command(
     else:
         run = hunt
     with ExitStack() as stack:
-        stream: TextIO = (stack.enter_context(output.open("w", encoding="utf-8", newline=""))
-                          if output else sys.stdout)
-        lines = TableLines(stream, color=output is None and sys.stdout.isatty()) if fmt == "table" else None
+        stream: TextIO = (
+            stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+            if output
+            else sys.stdout
+        )
+        lines = (
+            TableLines(stream, color=output is None and sys.stdout.isatty())
+            if fmt == "table"
+            else None
+        )
         writer = None if lines else DetectionWriter(fmt, stream)
 
         def on_detection(d: Detection) -> None:
@@ -106,8 +178,13 @@ def hunt_command(
                 err.print(f"warning: {w.location()}: {w.message}", markup=False)
 
         bar = stack.enter_context(progress_bar("hunting"))
-        summary = run(opts, on_detection, on_progress=bar, on_warning=on_warning,
-                      on_json=writer if writer and fmt != "csv" else None)
+        summary = run(
+            opts,
+            on_detection,
+            on_progress=bar,
+            on_warning=on_warning,
+            on_json=writer if writer and fmt != "csv" else None,
+        )
         if writer:
             writer.close(summary.to_dict())
         if lines:
@@ -123,8 +200,14 @@ class TableLines:
     def __init__(self, stream: TextIO, color: bool) -> None:
         from rich.console import Console
 
-        self.console = Console(file=stream, force_terminal=color, no_color=not color,
-                               highlight=False, soft_wrap=True, width=10_000 if not color else None)
+        self.console = Console(
+            file=stream,
+            force_terminal=color,
+            no_color=not color,
+            highlight=False,
+            soft_wrap=True,
+            width=10_000 if not color else None,
+        )
         self.count = 0
 
     def add(self, d: Detection) -> None:
@@ -156,9 +239,11 @@ def print_summary(s: HuntSummary, console: object) -> None:
 
     con: Console = console  # type: ignore[assignment]
     rate = f"{s.events / s.seconds:,.0f} events/s" if s.seconds else ""
-    con.print(f"\n[bold]Summary[/]  {s.files:,} files, {s.events:,} events, "
-              f"{s.detections:,} detections in {s.seconds:.1f}s ({rate}); "
-              f"{s.rules_loaded:,} rules ({s.rules_cached:,} file(s) from cache)")
+    con.print(
+        f"\n[bold]Summary[/]  {s.files:,} files, {s.events:,} events, "
+        f"{s.detections:,} detections in {s.seconds:.1f}s ({rate}); "
+        f"{s.rules_loaded:,} rules ({s.rules_cached:,} file(s) from cache)"
+    )
     if s.by_level:
         t = Table(title="Detections by level", show_header=False, box=None, title_justify="left")
         for level in reversed(LEVELS):
@@ -184,13 +269,17 @@ def print_summary(s: HuntSummary, console: object) -> None:
             t.add_row(Text(host), f"{n:,}")
         con.print(t)
     if s.rules_not_run or s.rules_failed:
-        con.print(f"[yellow]{len(s.rules_not_run) + len(s.rules_failed)} rule(s) could not run[/] "
-                  "(see `spearhunt rules check`)")
+        con.print(
+            f"[yellow]{len(s.rules_not_run) + len(s.rules_failed)} rule(s) could not run[/] "
+            "(see `spearhunt rules check`)"
+        )
     if s.warnings:
         con.print(f"[yellow]{len(s.warnings):,} warning(s)[/]: records or files skipped")
         for w in s.warnings[:WARNINGS_SHOWN]:
             con.print(Text(f"  {w.location()}: {w.message}"))
         if len(s.warnings) > WARNINGS_SHOWN:
-            con.print(f"  ... {len(s.warnings) - WARNINGS_SHOWN:,} more (use --store to keep them all)")
+            con.print(
+                f"  ... {len(s.warnings) - WARNINGS_SHOWN:,} more (use --store to keep them all)"
+            )
     if s.store:
         con.print(f"case store: {s.store}")

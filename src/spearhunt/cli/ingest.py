@@ -24,8 +24,12 @@ HELP = (
 @app.command("ingest", help=HELP)
 def ingest_command(
     paths: list[str] = typer.Argument(..., help="Event files, folders (recursive) or globs."),
-    to_parquet: Path = typer.Option(..., "--to-parquet", help="Dataset folder to write (created or appended to)."),
-    memory_limit: str = typer.Option("1GB", "--memory-limit", help="Memory before normalization spills to disk."),
+    to_parquet: Path = typer.Option(
+        ..., "--to-parquet", help="Dataset folder to write (created or appended to)."
+    ),
+    memory_limit: str = typer.Option(
+        "1GB", "--memory-limit", help="Memory before normalization spills to disk."
+    ),
 ) -> None:
     from spearhunt.detect.engine.parquet import ingest_to_parquet
 
@@ -39,8 +43,12 @@ def ingest_command(
             err.print(f"warning: {w.location()}: {w.message}", markup=False)
 
     with progress_bar("ingesting") as bar:
-        files, events = ingest_to_parquet(paths, to_parquet, on_warning=on_warning,
-                                          on_progress=bar, memory_limit=memory_limit)
+        files, events = ingest_to_parquet(
+            paths, to_parquet, on_warning=on_warning, on_progress=bar, memory_limit=memory_limit
+        )
     if not STATE.quiet:
-        err.print(f"{files:,} file(s), {events:,} events -> {to_parquet}"
-                  + (f"; {len(warnings):,} warning(s)" if warnings else ""), markup=False)
+        err.print(
+            f"{files:,} file(s), {events:,} events -> {to_parquet}"
+            + (f"; {len(warnings):,} warning(s)" if warnings else ""),
+            markup=False,
+        )

@@ -18,14 +18,33 @@ EXIT_VERDICT = 3
 
 @app.command("mail")
 def mail(
-    paths: Annotated[list[Path], typer.Argument(help="Mail files (.eml, .msg, mbox) or folders of them.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Mail files (.eml, .msg, mbox) or folders of them.")
+    ],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write results here instead of stdout.")] = None,
-    store: Annotated[Path | None, typer.Option("--store", help="Append results to this case DuckDB.")] = None,
-    extract_dir: Annotated[Path | None, typer.Option("--extract", help="Write attachments here (defanged names, no exec bits).")] = None,
-    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 3 when a mail is at least this bad: suspicious|malicious.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML overriding the shipped mail config.")] = None,
-    yara_dir: Annotated[Path | None, typer.Option("--yara", help="Folder of YARA rules run on every extracted part.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write results here instead of stdout.")
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Append results to this case DuckDB.")
+    ] = None,
+    extract_dir: Annotated[
+        Path | None,
+        typer.Option("--extract", help="Write attachments here (defanged names, no exec bits)."),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on", help="Exit 3 when a mail is at least this bad: suspicious|malicious."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML overriding the shipped mail config.")
+    ] = None,
+    yara_dir: Annotated[
+        Path | None,
+        typer.Option("--yara", help="Folder of YARA rules run on every extracted part."),
+    ] = None,
 ) -> None:
     """Give an explained verdict (malicious / suspicious / clean) for every mail and attachment."""
     from spearhunt.detect.mail import MailAnalyzer, YaraRules, load_config
@@ -46,7 +65,11 @@ def mail(
             for item in triage(paths, analyzer, on_progress=progress):
                 if isinstance(item, MailFailure):
                     failures.append(item)
-                    err.print(f"[yellow]skipped[/] {item.file}: {item.error}", markup=True, highlight=False)
+                    err.print(
+                        f"[yellow]skipped[/] {item.file}: {item.error}",
+                        markup=True,
+                        highlight=False,
+                    )
                     continue
                 assert isinstance(item, Triaged)
                 verdicts.append(item.verdict)

@@ -49,10 +49,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only results and errors; no progress."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail on stderr (-vv for debug)."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Only results and errors; no progress."
+    ),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More detail on stderr (-vv for debug)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """spearhunt: from the spear-phishing mail to the exfiltration."""
     setup_logging(quiet, verbose)

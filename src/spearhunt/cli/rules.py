@@ -19,9 +19,15 @@ app.add_typer(rules_app, name="rules")
 
 @rules_app.command("check")
 def check(
-    paths: list[Path] = typer.Argument(None, help="Rule files or folders (default: spearhunt's own pack)."),
-    placeholders: Path | None = typer.Option(None, "--placeholders", help="YAML file with values for Sigma %placeholders%."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Recompile instead of using the cache."),
+    paths: list[Path] = typer.Argument(
+        None, help="Rule files or folders (default: spearhunt's own pack)."
+    ),
+    placeholders: Path | None = typer.Option(
+        None, "--placeholders", help="YAML file with values for Sigma %placeholders%."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Recompile instead of using the cache."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any rule cannot run."),
 ) -> None:
@@ -38,33 +44,58 @@ def check(
         r = result.rules[i]
         # a rule with another variant that routes still runs
         if all(v != variant for j, v in router.unrouted if j == i) or len(r.variants) == 1:
-            problems.append(RuleProblem(r.info.source, f"logsource {r.logsource_name} maps to no "
-                                        "Windows channel or provider", r.info.rule_id, r.info.title, "unsupported"))
-    runnable = len(result.rules) - len({i for i, _ in router.unrouted
-                                        if len(result.rules[i].variants) == 1})
+            problems.append(
+                RuleProblem(
+                    r.info.source,
+                    f"logsource {r.logsource_name} maps to no Windows channel or provider",
+                    r.info.rule_id,
+                    r.info.title,
+                    "unsupported",
+                )
+            )
+    runnable = len(result.rules) - len(
+        {i for i, _ in router.unrouted if len(result.rules[i].variants) == 1}
+    )
     if as_json:
-        out.print_json(orjson.dumps({
-            "rules": len(result.rules), "runnable": runnable,
-            "correlation_rules": len(result.correlations),
-            "problems": [{"source": p.source, "rule_id": p.rule_id, "title": p.title,
-                          "kind": p.kind, "reason": p.reason} for p in problems],
-        }).decode())
+        out.print_json(
+            orjson.dumps(
+                {
+                    "rules": len(result.rules),
+                    "runnable": runnable,
+                    "correlation_rules": len(result.correlations),
+                    "problems": [
+                        {
+                            "source": p.source,
+                            "rule_id": p.rule_id,
+                            "title": p.title,
+                            "kind": p.kind,
+                            "reason": p.reason,
+                        }
+                        for p in problems
+                    ],
+                }
+            ).decode()
+        )
     else:
         kinds = Counter(p.kind for p in problems)
-        out.print(f"{len(result.rules):,} rules compiled, {runnable:,} runnable, "
-                  f"{len(problems):,} cannot run ({', '.join(f'{k}: {n}' for k, n in kinds.items()) or 'none'}); "
-                  f"{len(result.correlations)} correlation rule(s); "
-                  f"{compiler.cache_hits:,} file(s) from cache")
+        out.print(
+            f"{len(result.rules):,} rules compiled, {runnable:,} runnable, "
+            f"{len(problems):,} cannot run ({', '.join(f'{k}: {n}' for k, n in kinds.items()) or 'none'}); "
+            f"{len(result.correlations)} correlation rule(s); "
+            f"{compiler.cache_hits:,} file(s) from cache"
+        )
         if problems:
             t = Table(box=None)
             t.add_column("kind")
             t.add_column("rule")
             t.add_column("reason")
             for p in problems:
-                t.add_row(p.kind, Text(f"{p.title or '-'}\n{p.source}", style="dim" if not p.title else ""),
-                          Text(p.reason[:400]))
+                t.add_row(
+                    p.kind,
+                    Text(f"{p.title or '-'}\n{p.source}", style="dim" if not p.title else ""),
+                    Text(p.reason[:400]),
+                )
             out.print(t)
     if strict and problems:
         err.print(f"{len(problems)} rule(s) cannot run")
         raise typer.Exit(1)
-

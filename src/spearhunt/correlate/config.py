@@ -92,8 +92,10 @@ class Allowlist:
     def host(self, name: str | None) -> bool:
         """Is this host allow-listed?"""
         key = short_host(name)
-        return bool(key) and any(fnmatch.fnmatchcase(key, short_host(p)) or
-                                 fnmatch.fnmatchcase((name or "").lower(), p) for p in self.hosts)
+        return bool(key) and any(
+            fnmatch.fnmatchcase(key, short_host(p)) or fnmatch.fnmatchcase((name or "").lower(), p)
+            for p in self.hosts
+        )
 
     def user(self, name: str | None) -> bool:
         """Is this account allow-listed (``DOMAIN\\user`` or ``user``)?"""
@@ -125,9 +127,14 @@ class Allowlist:
 
     def merged(self, other: Allowlist) -> Allowlist:
         """Both lists together."""
-        return Allowlist(self.hosts + other.hosts, self.users + other.users,
-                         self.rules + other.rules, self.hashes | other.hashes,
-                         self.domains + other.domains, self.ips + other.ips)
+        return Allowlist(
+            self.hosts + other.hosts,
+            self.users + other.users,
+            self.rules + other.rules,
+            self.hashes | other.hashes,
+            self.domains + other.domains,
+            self.ips + other.ips,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +156,9 @@ class Assets:
         """The entry for a host, if any."""
         key = short_host(host)
         for a in self.entries:
-            if fnmatch.fnmatchcase(key, a.match.lower()) or fnmatch.fnmatchcase(host.lower(), a.match.lower()):
+            if fnmatch.fnmatchcase(key, a.match.lower()) or fnmatch.fnmatchcase(
+                host.lower(), a.match.lower()
+            ):
                 return a
         return None
 
@@ -215,11 +224,14 @@ def _allow_from(path: Path) -> Allowlist:
             nets.append(ipaddress.ip_network(text, strict=False))
         except ValueError as exc:
             raise UsageError(f"{path}: not an IP address or network: {text!r}") from exc
-    return Allowlist(hosts=_strings(doc, "hosts", path), users=_strings(doc, "users", path),
-                     rules=_strings(doc, "rules", path),
-                     hashes=frozenset(_strings(doc, "hashes", path)),
-                     domains=tuple(d.lstrip("*.").rstrip(".") for d in _strings(doc, "domains", path)),
-                     ips=tuple(nets))
+    return Allowlist(
+        hosts=_strings(doc, "hosts", path),
+        users=_strings(doc, "users", path),
+        rules=_strings(doc, "rules", path),
+        hashes=frozenset(_strings(doc, "hashes", path)),
+        domains=tuple(d.lstrip("*.").rstrip(".") for d in _strings(doc, "domains", path)),
+        ips=tuple(nets),
+    )
 
 
 def load_assets(path: Path | None) -> Assets:

@@ -24,7 +24,12 @@ from spearhunt.correlate.facts import Facts, HostAction, Logon, weak_account
 
 # remote-execution technique of a logon, from what happened on the target right after it
 TECH_RDP, TECH_SMB, TECH_WMI, TECH_WINRM, TECH_SHARE = (
-    "T1021.001", "T1021.002", "T1047", "T1021.006", "T1021.002")
+    "T1021.001",
+    "T1021.002",
+    "T1047",
+    "T1021.006",
+    "T1021.002",
+)
 BASELINE = 86400  # seconds of data before an account's use from a host can count as new
 _ACTION_TECH = {"service": TECH_SMB, "psexec": TECH_SMB, "wmi": TECH_WMI, "winrm": TECH_WINRM}
 
@@ -93,8 +98,11 @@ class LateralIndex:
         skew_s, act_s = timedelta(seconds=w.skew), timedelta(seconds=w.logon_to_action)
         for a in facts.actions:
             lgs = by_host.get(a.host, [])
-            i = bisect.bisect_right([x.ts for x in lgs], a.ts + skew_s) if len(lgs) < 64 else \
-                bisect.bisect_right(lgs, a.ts + skew_s, key=lambda x: x.ts)
+            i = (
+                bisect.bisect_right([x.ts for x in lgs], a.ts + skew_s)
+                if len(lgs) < 64
+                else bisect.bisect_right(lgs, a.ts + skew_s, key=lambda x: x.ts)
+            )
             if i and a.ts - lgs[i - 1].ts <= act_s:
                 self.actions[lgs[i - 1].eid].append(a)
         self.explicit = defaultdict(list)
@@ -124,8 +132,12 @@ class LateralIndex:
             hits = [a for a in acts if a.kind == kind]
             if hits:
                 return _ACTION_TECH[kind], tuple(a.eid for a in hits[:3]), f"{kind} on target"
-        if lg.share and lg.share.rstrip("$").rsplit("\\", 1)[-1] and lg.share.endswith("$") \
-                and not lg.share.upper().endswith("IPC$"):
+        if (
+            lg.share
+            and lg.share.rstrip("$").rsplit("\\", 1)[-1]
+            and lg.share.endswith("$")
+            and not lg.share.upper().endswith("IPC$")
+        ):
             return TECH_SHARE, (), f"admin share {lg.share}"
         return None, (), ""
 
@@ -136,7 +148,11 @@ class LateralIndex:
             if lg.ts < since - self.skew or lg.ts > until:
                 continue
             acct = lg.account
-            if weak_account(acct) or self.opts.allowlist.user(acct) or self.opts.allowlist.host(lg.host):
+            if (
+                weak_account(acct)
+                or self.opts.allowlist.user(acct)
+                or self.opts.allowlist.host(lg.host)
+            ):
                 continue
             tech, acts, desc = self.technique(lg)
             if tech is None:
@@ -146,12 +162,19 @@ class LateralIndex:
             if acct in walk.accounts:
                 why.append(f"account {acct} already used by the intruder")
             first = self.first_use.get((src, acct))
-            if first is not None and first >= since - self.skew and self.baseline_end \
-                    and first >= self.baseline_end:
+            if (
+                first is not None
+                and first >= since - self.skew
+                and self.baseline_end
+                and first >= self.baseline_end
+            ):
                 why.append(f"first use of {acct} from {src}")
             for x in self.explicit.get(src, ()):
-                if abs((x.ts - lg.ts).total_seconds()) <= self.opts.windows.net_to_logon + self.opts.windows.skew \
-                        and x.account == acct:
+                if (
+                    abs((x.ts - lg.ts).total_seconds())
+                    <= self.opts.windows.net_to_logon + self.opts.windows.skew
+                    and x.account == acct
+                ):
                     why.append(f"explicit credentials for {acct} on {src} (4648)")
                     events.append(x.eid)
                     break
@@ -160,16 +183,26 @@ class LateralIndex:
                 if c.dst_ip in dst_ips and abs(c.ts - lg.ts) <= self.net_window + self.skew:
                     events.append(c.eid)
                     if c.proc and c.proc in walk.procs.get(src, set()):
-                        why.append(f"connection from an intruder process ({c.image.rsplit(chr(92), 1)[-1]})")
+                        why.append(
+                            f"connection from an intruder process ({c.image.rsplit(chr(92), 1)[-1]})"
+                        )
                     break
             if not why:
                 continue
-            out.append(Edge(src, lg.host, lg.ts, tech, acct, (desc, *why), tuple(events), lg.logon_id))
+            out.append(
+                Edge(src, lg.host, lg.ts, tech, acct, (desc, *why), tuple(events), lg.logon_id)
+            )
         return out
 
 
-def walk(seed: str, t0: datetime, until: datetime, index: LateralIndex, accounts: set[str],
-         procs: set[str]) -> Walk:
+def walk(
+    seed: str,
+    t0: datetime,
+    until: datetime,
+    index: LateralIndex,
+    accounts: set[str],
+    procs: set[str],
+) -> Walk:
     """Every host reachable from ``seed`` by qualified moves, each at its earliest time."""
     w = Walk()
     w.hosts[seed] = Reach(t0, None)

@@ -21,9 +21,14 @@ Progress = Callable[[int, int | None, str], None]
 EVENT_KINDS = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM)
 
 
-def investigate(paths: Sequence[str], store: Path, opts: CorrelateOptions, rules: Sequence[Path] = (),
-                on_progress: Progress | None = None,
-                on_warning: Callable[[IngestWarning], None] | None = None) -> tuple[CorrelationResult, str]:
+def investigate(
+    paths: Sequence[str],
+    store: Path,
+    opts: CorrelateOptions,
+    rules: Sequence[Path] = (),
+    on_progress: Progress | None = None,
+    on_warning: Callable[[IngestWarning], None] | None = None,
+) -> tuple[CorrelationResult, str]:
     """Sniff every input, run each stage on its files, correlate; returns the result and a summary line."""
     from spearhunt.detect.hunt import HuntOptions, hunt
     from spearhunt.detect.mail import MailAnalyzer, load_config
@@ -36,27 +41,37 @@ def investigate(paths: Sequence[str], store: Path, opts: CorrelateOptions, rules
     mails = [s.path for s in sources if s.kind == Kind.MAIL]
     verdicts = []
     if mails:
-        verdicts = [t.verdict for t in triage(mails, MailAnalyzer(load_config(None), None), on_progress=on_progress)
-                    if isinstance(t, Triaged)]
+        verdicts = [
+            t.verdict
+            for t in triage(mails, MailAnalyzer(load_config(None), None), on_progress=on_progress)
+            if isinstance(t, Triaged)
+        ]
         mail_store.write(store, verdicts)
     events = [str(s.path) for s in sources if s.kind in EVENT_KINDS]
     summary = None
     if events:
-        summary = hunt(HuntOptions(paths=events, rules=list(rules), store=store, command="investigate"),
-                       None, on_progress=on_progress, on_warning=warn)
+        summary = hunt(
+            HuntOptions(paths=events, rules=list(rules), store=store, command="investigate"),
+            None,
+            on_progress=on_progress,
+            on_warning=warn,
+        )
     records = ingest_network([s.path for s in sources if s.kind == Kind.ZEEK_TSV], store, warn)
     if not store.exists():
         raise StoreError("no input held mail, event logs or Zeek logs", where=", ".join(paths))
     result = correlate_store(store, opts, on_progress=on_progress)
-    line = (f"{len(verdicts)} mails ({sum(v.verdict == 'malicious' for v in verdicts)} malicious), "
-            f"{summary.events if summary else 0:,} events, {summary.detections if summary else 0:,} detections, "
-            f"{records:,} network records from {len(sources)} files ({ {k.value: n for k, n in kinds.items()} }); "
-            f"{len(result.stories)} stories")
+    line = (
+        f"{len(verdicts)} mails ({sum(v.verdict == 'malicious' for v in verdicts)} malicious), "
+        f"{summary.events if summary else 0:,} events, {summary.detections if summary else 0:,} detections, "
+        f"{records:,} network records from {len(sources)} files ({ {k.value: n for k, n in kinds.items()} }); "
+        f"{len(result.stories)} stories"
+    )
     return result, line
 
 
-def ingest_network(paths: Sequence[Path], store: Path,
-                   on_warning: Callable[[IngestWarning], None] | None = None) -> int:
+def ingest_network(
+    paths: Sequence[Path], store: Path, on_warning: Callable[[IngestWarning], None] | None = None
+) -> int:
     """Load the Zeek logs among ``paths`` (files or folders) into the store; records written."""
     warn = on_warning or (lambda w: None)
     zeek = [s for s in (sniff(p) for p in expand_paths(list(paths))) if s.kind == Kind.ZEEK_TSV]

@@ -38,8 +38,11 @@ def _extractor():  # type: ignore[no-untyped-def]
 def registered(domain: str) -> str:
     """``gfs1.userstorage.mega.co.nz`` -> ``mega.co.nz``."""
     ext = _extractor()(domain)
-    return ext.top_domain_under_public_suffix or domain if hasattr(ext, "top_domain_under_public_suffix") \
+    return (
+        ext.top_domain_under_public_suffix or domain
+        if hasattr(ext, "top_domain_under_public_suffix")
         else (ext.registered_domain or domain)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +76,15 @@ class Network:
 def _names(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, str]:
     parts = []
     if "net_ssl" in tables:
-        parts.append("SELECT resp_h AS ip, server_name AS name, 3 AS w FROM net_ssl WHERE server_name IS NOT NULL")
+        parts.append(
+            "SELECT resp_h AS ip, server_name AS name, 3 AS w FROM net_ssl WHERE server_name IS NOT NULL"
+        )
     if "net_http" in tables:
         parts.append("SELECT resp_h, host, 3 FROM net_http WHERE host IS NOT NULL")
     if "net_dns" in tables:
-        parts.append("SELECT unnest(answers), query, 2 FROM net_dns WHERE query IS NOT NULL AND answers IS NOT NULL")
+        parts.append(
+            "SELECT unnest(answers), query, 2 FROM net_dns WHERE query IS NOT NULL AND answers IS NOT NULL"
+        )
     parts.append("""SELECT json_extract_string(fields, '$.DestinationIp') AS ip,
         json_extract_string(fields, '$.DestinationHostname') AS name, 1 AS w FROM events
         WHERE event_id = 3 AND json_extract_string(fields, '$.DestinationHostname') <> ''""")
@@ -97,7 +104,9 @@ def analyse(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist) -> N
     """Flows, beacons and tunnels of a case."""
     tables = facts.tables
     names = _names(con, tables) if "events" in tables else {}
-    has_zeek = "net_conn" in tables and bool(con.execute("SELECT count(*) > 0 FROM net_conn").fetchone()[0])  # type: ignore[index]
+    has_zeek = "net_conn" in tables and bool(
+        con.execute("SELECT count(*) > 0 FROM net_conn").fetchone()[0]
+    )  # type: ignore[index]
     if has_zeek:
         rows = con.execute("""
             SELECT orig_h, resp_h, sum(coalesce(orig_bytes, 0)), sum(coalesce(resp_bytes, 0)), count(*),
@@ -106,16 +115,22 @@ def analyse(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist) -> N
         src_host = {ip: facts.ip_host.get(ip, ip) for ip in {r[0] for r in rows}}
         all_hosts = {h for ip, h in src_host.items() if internal_ip(ip)}
     else:
-        rows = con.execute("""
+        rows = (
+            con.execute("""
             SELECT computer, json_extract_string(fields, '$.DestinationIp') AS d, 0, 0, count(*), min(ts), max(ts),
                    list(epoch(ts) ORDER BY ts), NULL
             FROM events WHERE event_id = 3 AND lower(coalesce(json_extract_string(fields, '$.Initiated'), 'true')) = 'true'
-              AND ts IS NOT NULL GROUP BY 1, 2""").fetchall() if "events" in tables else []
+              AND ts IS NOT NULL GROUP BY 1, 2""").fetchall()
+            if "events" in tables
+            else []
+        )
         src_host = {r[0]: short_host(r[0]) for r in rows}
         all_hosts = set(facts.hosts) or set(src_host.values())
     host_count = max(1, len(all_hosts | set(facts.hosts)))
 
-    ext = [r for r in rows if r[1] and not internal_ip(r[1]) and (not has_zeek or internal_ip(r[0]))]
+    ext = [
+        r for r in rows if r[1] and not internal_ip(r[1]) and (not has_zeek or internal_ip(r[0]))
+    ]
     dest_hosts: dict[str, set[str]] = defaultdict(set)
     for r in ext:
         key = registered(names[r[1]]) if r[1] in names else r[1]
@@ -126,8 +141,11 @@ def analyse(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist) -> N
         if allow.ip(resp) or allow.domain(domain) or allow.host(src_host[orig]):
             continue
         prevalence = len(dest_hosts[registered(domain) if domain else resp])
-        flows.append(Flow(src_host[orig], resp, domain, int(out_b), int(in_b), int(n), first, last,
-                          prevalence))
+        flows.append(
+            Flow(
+                src_host[orig], resp, domain, int(out_b), int(in_b), int(n), first, last, prevalence
+            )
+        )
         if n >= MIN_BEACON_CONNS and prevalence <= max(2, RARE_SHARE * host_count):
             b = beacon_score(src_host[orig], resp, domain, times, sizes, first, last)
             if b and b.score >= BEACON_THRESHOLD:
@@ -147,8 +165,15 @@ def _mad(values: list[float]) -> float:
     return statistics.median(abs(v - med) for v in values)
 
 
-def beacon_score(host: str, ip: str, domain: str | None, times: list[float],
-                 sizes: list[int] | None, first: datetime, last: datetime) -> Beacon | None:
+def beacon_score(
+    host: str,
+    ip: str,
+    domain: str | None,
+    times: list[float],
+    sizes: list[int] | None,
+    first: datetime,
+    last: datetime,
+) -> Beacon | None:
     """RITA-style score: interval skew and dispersion, size skew and dispersion, how much of
     the observed period the connections span, and how many there are (each 0..1)."""
     deltas = [b - a for a, b in itertools.pairwise(times) if b - a > 0.5]
@@ -162,8 +187,12 @@ def beacon_score(host: str, ip: str, domain: str | None, times: list[float],
     span = times[-1] - times[0]
     duration = min(1.0, span / (6 * 3600))  # a beacon lives for hours, a download for seconds
     count = min(1.0, len(times) / (span / med + 1)) if span > 0 else 0.0  # few gaps in the series
-    parts = [("interval_skew", ts_skew), ("interval_mad", ts_mad), ("duration", duration),
-             ("connections", count)]
+    parts = [
+        ("interval_skew", ts_skew),
+        ("interval_mad", ts_mad),
+        ("duration", duration),
+        ("connections", count),
+    ]
     ts_score = (ts_skew + ts_mad + duration + count) / 4
     score = ts_score
     if sizes and any(sizes):
@@ -175,8 +204,14 @@ def beacon_score(host: str, ip: str, domain: str | None, times: list[float],
     return Beacon(host, domain or ip, ip, score, len(times), med, first, last, tuple(parts))
 
 
-def _dns_tunnels(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist,
-                 names: dict[str, str], has_zeek: bool, host_count: int) -> list[Flow]:
+def _dns_tunnels(
+    con: duckdb.DuckDBPyConnection,
+    facts: Facts,
+    allow: Allowlist,
+    names: dict[str, str],
+    has_zeek: bool,
+    host_count: int,
+) -> list[Flow]:
     """Many long, distinct names below one rare domain from one host: data in DNS queries."""
     if has_zeek and "net_dns" in facts.tables:
         rows = con.execute("""
@@ -184,10 +219,13 @@ def _dns_tunnels(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist,
             WHERE query IS NOT NULL AND length(query) > 40 AND orig_h IS NOT NULL""").fetchall()
         to_host = facts.ip_host
     else:
-        rows = con.execute("""
+        rows = (
+            con.execute("""
             SELECT computer, json_extract_string(fields, '$.QueryName') AS q, ts FROM events
-            WHERE event_id = 22 AND length(json_extract_string(fields, '$.QueryName')) > 40""").fetchall() \
-            if "events" in facts.tables else []
+            WHERE event_id = 22 AND length(json_extract_string(fields, '$.QueryName')) > 40""").fetchall()
+            if "events" in facts.tables
+            else []
+        )
         to_host = {}
     groups: dict[tuple[str, str], list[tuple[str, datetime]]] = defaultdict(list)
     for src, query, ts in rows:
@@ -199,7 +237,11 @@ def _dns_tunnels(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist,
     out = []
     for (host, dom), qs in groups.items():
         distinct = {q for q, _ in qs}
-        if len(distinct) < 30 or allow.domain(dom) or len(users[dom]) > max(2, RARE_SHARE * host_count):
+        if (
+            len(distinct) < 30
+            or allow.domain(dom)
+            or len(users[dom]) > max(2, RARE_SHARE * host_count)
+        ):
             continue
         labels = [q[: -len(dom)].rstrip(".") for q in distinct]
         if statistics.mean(len(label) for label in labels) < 20:
@@ -207,8 +249,20 @@ def _dns_tunnels(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist,
         times = [t for _, t in qs]
         zone = tunnel_zone(sorted(distinct), dom)
         ip = next((ip for ip, name in names.items() if name == zone), None)
-        out.append(Flow(host, ip or "", zone, sum(len(lbl) for lbl in labels), 0, len(qs),
-                        min(times), max(times), len(users[dom]), channel="dns"))
+        out.append(
+            Flow(
+                host,
+                ip or "",
+                zone,
+                sum(len(lbl) for lbl in labels),
+                0,
+                len(qs),
+                min(times),
+                max(times),
+                len(users[dom]),
+                channel="dns",
+            )
+        )
     return out
 
 
@@ -222,7 +276,7 @@ def tunnel_zone(queries: list[str], base: str) -> str:
             break
         common.append(labels[0])
     zone = base.split(".")
-    extra = common[len(zone):]
+    extra = common[len(zone) :]
     for label in extra:
         if any(ch.isdigit() for ch in label) or len(label) > 30:
             break

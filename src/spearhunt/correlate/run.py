@@ -24,18 +24,24 @@ from spearhunt.model.story import CorrelationResult
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int | None, str], None]
-RESULT_TABLE = ("CREATE TABLE IF NOT EXISTS correlation_results (created TIMESTAMP, version VARCHAR, "
-                "stories INTEGER, doc JSON)")
+RESULT_TABLE = (
+    "CREATE TABLE IF NOT EXISTS correlation_results (created TIMESTAMP, version VARCHAR, "
+    "stories INTEGER, doc JSON)"
+)
 
 
-def correlate_store(store: Path, opts: CorrelateOptions, on_progress: Progress | None = None,
-                    save: bool = True) -> CorrelationResult:
+def correlate_store(
+    store: Path, opts: CorrelateOptions, on_progress: Progress | None = None, save: bool = True
+) -> CorrelationResult:
     """Correlate everything in ``store``; the result is also saved there unless ``save`` is false."""
     if not store.exists():
         raise StoreError("no such case store", where=str(store))
     try:
-        con = duckdb.connect(str(store), read_only=not save,
-                             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+        con = duckdb.connect(
+            str(store),
+            read_only=not save,
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        )
     except duckdb.Error as exc:
         raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
     try:
@@ -43,9 +49,15 @@ def correlate_store(store: Path, opts: CorrelateOptions, on_progress: Progress |
         result = correlate_con(con, opts, on_progress)
         if save:
             con.execute(RESULT_TABLE)
-            con.execute("INSERT INTO correlation_results VALUES (?, ?, ?, ?)",
-                        [dt.datetime.now(dt.UTC).replace(tzinfo=None), __version__, len(result.stories),
-                         orjson.dumps(result.to_dict()).decode()])
+            con.execute(
+                "INSERT INTO correlation_results VALUES (?, ?, ?, ?)",
+                [
+                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    __version__,
+                    len(result.stories),
+                    orjson.dumps(result.to_dict()).decode(),
+                ],
+            )
             con.execute("CHECKPOINT")
     except duckdb.Error as exc:
         raise StoreError(f"correlation failed: {exc}", where=str(store)) from exc
@@ -54,8 +66,9 @@ def correlate_store(store: Path, opts: CorrelateOptions, on_progress: Progress |
     return result
 
 
-def correlate_con(con: duckdb.DuckDBPyConnection, opts: CorrelateOptions,
-                  on_progress: Progress | None = None) -> CorrelationResult:
+def correlate_con(
+    con: duckdb.DuckDBPyConnection, opts: CorrelateOptions, on_progress: Progress | None = None
+) -> CorrelationResult:
     """Correlate over an open case store connection."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -71,24 +84,45 @@ def correlate_con(con: duckdb.DuckDBPyConnection, opts: CorrelateOptions,
     facts = F.load(con)
     step("load")
     rules = load_correlation_rules(opts.rule_dirs, opts.with_pack)
-    hits, hidden = run_correlations(con, rules, facts) if "detections" in facts.tables else ([], set())
+    hits, hidden = (
+        run_correlations(con, rules, facts) if "detections" in facts.tables else ([], set())
+    )
     if hidden:
-        facts.alerts = [dataclasses.replace(a, hidden=True) if a.rule_id in hidden else a for a in facts.alerts]
+        facts.alerts = [
+            dataclasses.replace(a, hidden=True) if a.rule_id in hidden else a for a in facts.alerts
+        ]
     facts.alerts += hits_as_alerts(hits, facts)
     step("sigma correlations")
     net = analyse(con, facts, opts.allowlist)
     step("network")
     stories = build(con, facts, net, opts)
     step("stories")
-    counts = (("events", sum(facts.host_events.values())), ("hosts", len(facts.hosts)),
-              ("detections", len(facts.alerts) - len(hits)), ("correlation_hits", len(hits)),
-              ("suspicious_mails", len(facts.mails)), ("remote_logons", len(facts.logons)),
-              ("flows", len(net.flows)), ("beacons", len(net.beacons)), ("stories", len(stories)))
-    params = (*opts.windows.to_pairs(), ("correlation_rules", str(len(rules))),
-              ("zeek", str(net.has_zeek).lower()))
+    counts = (
+        ("events", sum(facts.host_events.values())),
+        ("hosts", len(facts.hosts)),
+        ("detections", len(facts.alerts) - len(hits)),
+        ("correlation_hits", len(hits)),
+        ("suspicious_mails", len(facts.mails)),
+        ("remote_logons", len(facts.logons)),
+        ("flows", len(net.flows)),
+        ("beacons", len(net.beacons)),
+        ("stories", len(stories)),
+    )
+    params = (
+        *opts.windows.to_pairs(),
+        ("correlation_rules", str(len(rules))),
+        ("zeek", str(net.has_zeek).lower()),
+    )
     log.debug("correlation timings: %s", {k: round(v, 2) for k, v in timings.items()})
-    return CorrelationResult(tuple(stories), tuple(hits), tuple(net.beacons), params, counts, __version__,
-                             meta={"timings": timings})
+    return CorrelationResult(
+        tuple(stories),
+        tuple(hits),
+        tuple(net.beacons),
+        params,
+        counts,
+        __version__,
+        meta={"timings": timings},
+    )
 
 
 def saved_result(store: Path) -> CorrelationResult | None:
@@ -100,10 +134,14 @@ def saved_result(store: Path) -> CorrelationResult | None:
     except duckdb.Error as exc:
         raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
     try:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         if "correlation_results" not in tables:
             return None
-        row = con.execute("SELECT doc FROM correlation_results ORDER BY created DESC LIMIT 1").fetchone()
+        row = con.execute(
+            "SELECT doc FROM correlation_results ORDER BY created DESC LIMIT 1"
+        ).fetchone()
     finally:
         con.close()
     return CorrelationResult.from_dict(orjson.loads(row[0])) if row else None

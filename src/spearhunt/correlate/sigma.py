@@ -33,10 +33,21 @@ from spearhunt.model.story import CorrelationHit
 
 log = logging.getLogger(__name__)
 PACK = Path(__file__).resolve().parents[1] / "detect" / "sigma" / "pack"
-_OPS = {"gte": lambda n, c: n >= c, "gt": lambda n, c: n > c, "lte": lambda n, c: n <= c,
-        "lt": lambda n, c: n < c, "eq": lambda n, c: n == c, "neq": lambda n, c: n != c}
+_OPS = {
+    "gte": lambda n, c: n >= c,
+    "gt": lambda n, c: n > c,
+    "lte": lambda n, c: n <= c,
+    "lt": lambda n, c: n < c,
+    "eq": lambda n, c: n == c,
+    "neq": lambda n, c: n != c,
+}
 # Sigma field names that are columns of the detection, not event fields
-_COLUMNS = {"computer": "computer", "hostname": "computer", "channel": "channel", "eventid": "event_id"}
+_COLUMNS = {
+    "computer": "computer",
+    "hostname": "computer",
+    "channel": "channel",
+    "eventid": "event_id",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +65,9 @@ class CorrelationRule:
 
 def _docs(path: Path) -> list[dict[str, Any]]:
     try:
-        return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+        return [
+            d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)
+        ]
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RuleError(f"cannot read rule file: {exc}", where=str(path)) from exc
 
@@ -84,7 +97,11 @@ def parse_rules(docs: Sequence[tuple[dict[str, Any], str]]) -> list[CorrelationR
         for ref in rule.rules or ():
             ids = tuple(sorted(names.get(ref.reference, set()) or {ref.reference}))
             refs.append((ref.reference, ids))
-        rid = str(rule.id) if rule.id else "corr-" + hashlib.sha1(str(d.get("title")).encode()).hexdigest()[:12]
+        rid = (
+            str(rule.id)
+            if rule.id
+            else "corr-" + hashlib.sha1(str(d.get("title")).encode()).hexdigest()[:12]
+        )
         level = rule.level.name.lower() if rule.level else "medium"
         tags = tuple(str(t) for t in (rule.tags or ()))
         out.append(CorrelationRule(rule, rid, rule.title or rid, level, tags, tuple(refs), source))
@@ -131,23 +148,36 @@ def _fields(rules: Sequence[CorrelationRule]) -> set[str]:
     return out
 
 
-def run_correlations(con: duckdb.DuckDBPyConnection, rules: Sequence[CorrelationRule],
-                     facts: Facts) -> tuple[list[CorrelationHit], set[str]]:
+def run_correlations(
+    con: duckdb.DuckDBPyConnection, rules: Sequence[CorrelationRule], facts: Facts
+) -> tuple[list[CorrelationHit], set[str]]:
     """Every correlation hit, and the base rules whose own alerts are hidden (generate: false)."""
     if not rules:
         return [], set()
     base = sorted({i for r in rules for _, ids in r.refs for i in ids})
     names = sorted(_fields(rules))
-    cols = ", ".join(f"json_extract_string(e.fields, '$.{n}')" if n.lower() not in _COLUMNS
-                     else f"d.{_COLUMNS[n.lower()]}::VARCHAR" for n in names)
+    cols = ", ".join(
+        f"json_extract_string(e.fields, '$.{n}')"
+        if n.lower() not in _COLUMNS
+        else f"d.{_COLUMNS[n.lower()]}::VARCHAR"
+        for n in names
+    )
     con.execute("CREATE OR REPLACE TEMP TABLE _base (rule_id VARCHAR)")
     con.executemany("INSERT INTO _base VALUES (?)", [[b] for b in base])
     rows = con.execute(f"""
-        SELECT DISTINCT ON (d.eid, d.rule_id) d.eid, d.rule_id, d.ts, d.computer{', ' + cols if cols else ''}
+        SELECT DISTINCT ON (d.eid, d.rule_id) d.eid, d.rule_id, d.ts, d.computer{", " + cols if cols else ""}
         FROM detections d JOIN _base b ON b.rule_id = d.rule_id LEFT JOIN events e ON e.eid = d.eid
         WHERE d.ts IS NOT NULL ORDER BY d.eid, d.rule_id""").fetchall()
-    matches = [_Row(int(r[0]), r[1], r[2], short_host(r[3]), {n: v for n, v in zip(names, r[4:], strict=True)
-                                                              if v is not None}) for r in rows]
+    matches = [
+        _Row(
+            int(r[0]),
+            r[1],
+            r[2],
+            short_host(r[3]),
+            {n: v for n, v in zip(names, r[4:], strict=True) if v is not None},
+        )
+        for r in rows
+    ]
     matches.sort(key=lambda m: (m.ts, m.eid, m.rule_id))
     hits: list[CorrelationHit] = []
     for rule in rules:
@@ -185,15 +215,30 @@ def evaluate(rule: CorrelationRule, matches: Sequence[_Row]) -> list[Correlation
     for key, items in sorted(groups.items()):
         for window in _windows(rule, kind, items, span):
             rows = [m for m, _ in window]
-            out.append(CorrelationHit(
-                rule.rule_id, rule.title, rule.level, kind.name.lower(), tuple(zip(group_by, key, strict=True)),
-                min(m.ts for m in rows), max(m.ts for m in rows), len(rows),
-                tuple(sorted({m.host for m in rows})), tuple(f"{m.eid}:{m.rule_id}" for m in rows), rule.tags))
+            out.append(
+                CorrelationHit(
+                    rule.rule_id,
+                    rule.title,
+                    rule.level,
+                    kind.name.lower(),
+                    tuple(zip(group_by, key, strict=True)),
+                    min(m.ts for m in rows),
+                    max(m.ts for m in rows),
+                    len(rows),
+                    tuple(sorted({m.host for m in rows})),
+                    tuple(f"{m.eid}:{m.rule_id}" for m in rows),
+                    rule.tags,
+                )
+            )
     return out
 
 
-def _windows(rule: CorrelationRule, kind: SigmaCorrelationType, items: list[tuple[_Row, str]],
-             span: timedelta) -> list[list[tuple[_Row, str]]]:
+def _windows(
+    rule: CorrelationRule,
+    kind: SigmaCorrelationType,
+    items: list[tuple[_Row, str]],
+    span: timedelta,
+) -> list[list[tuple[_Row, str]]]:
     times = [m.ts for m, _ in items]
     cond = rule.rule.condition
     out: list[list[tuple[_Row, str]]] = []
@@ -202,7 +247,7 @@ def _windows(rule: CorrelationRule, kind: SigmaCorrelationType, items: list[tupl
     for i in range(len(items)):
         lo = bisect.bisect_left(times, items[i][0].ts - span)
         lo = max(lo, last_end + 1)  # a new match starts after the last one reported
-        window = items[lo:i + 1]
+        window = items[lo : i + 1]
         if not window:
             continue
         ok = False
@@ -218,8 +263,12 @@ def _windows(rule: CorrelationRule, kind: SigmaCorrelationType, items: list[tupl
             ok = set(refs) <= {r for _, r in window}
         elif kind == SigmaCorrelationType.TEMPORAL_ORDERED:
             ok = _in_order(window, refs)
-        if ok and kind in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED,
-                           SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT):
+        if ok and kind in (
+            SigmaCorrelationType.TEMPORAL,
+            SigmaCorrelationType.TEMPORAL_ORDERED,
+            SigmaCorrelationType.EVENT_COUNT,
+            SigmaCorrelationType.VALUE_COUNT,
+        ):
             out.append(window)
             last_end = i
     return out
@@ -245,10 +294,24 @@ def hits_as_alerts(hits: Sequence[CorrelationHit], facts: Facts) -> list[Alert]:
     for n, h in enumerate(hits):
         first = next((members[m] for m in h.detections if m in members), None)
         for host in h.hosts:
-            out.append(Alert(-(n + 1), h.rule_id, h.title, h.level, attack_tactics(h.tags),
-                             attack_techniques(h.tags), h.last_seen, host,
-                             first.user if first else "", first.proc if first else "",
-                             first.parent if first else "", first.logon_id if first else "",
-                             first.image if first else "", " ".join(f"{k}={v}" for k, v in h.group),
-                             kind="correlation", members=h.detections))
+            out.append(
+                Alert(
+                    -(n + 1),
+                    h.rule_id,
+                    h.title,
+                    h.level,
+                    attack_tactics(h.tags),
+                    attack_techniques(h.tags),
+                    h.last_seen,
+                    host,
+                    first.user if first else "",
+                    first.proc if first else "",
+                    first.parent if first else "",
+                    first.logon_id if first else "",
+                    first.image if first else "",
+                    " ".join(f"{k}={v}" for k, v in h.group),
+                    kind="correlation",
+                    members=h.detections,
+                )
+            )
     return out

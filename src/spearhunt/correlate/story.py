@@ -19,8 +19,19 @@ from spearhunt.correlate.network import Network, registered
 from spearhunt.correlate.scoring import TACTIC_ORDER, score_story
 from spearhunt.model.story import Beacon, Evidence, ExfilFlow, HostReach, PatientZero, Stage, Story
 
-OFFICE = ("winword.exe", "excel.exe", "powerpnt.exe", "msaccess.exe", "mspub.exe", "visio.exe",
-          "onenote.exe", "wordpad.exe", "acrord32.exe", "acrobat.exe", "explorer.exe")
+OFFICE = (
+    "winword.exe",
+    "excel.exe",
+    "powerpnt.exe",
+    "msaccess.exe",
+    "mspub.exe",
+    "visio.exe",
+    "onenote.exe",
+    "wordpad.exe",
+    "acrord32.exe",
+    "acrobat.exe",
+    "explorer.exe",
+)
 MAIL_CACHE = ("content.outlook", "\\inetcache\\", "\\outlook\\", "olk", "\\downloads\\")
 EXFIL_MIN_BYTES = 10 * 1024 * 1024
 _USER_PATH = re.compile(r"\\users\\([^\\]+)\\", re.IGNORECASE)
@@ -42,20 +53,32 @@ class Seed:
     priority: float = 0.0
 
 
-def build(con: duckdb.DuckDBPyConnection, facts: Facts, net: Network,
-          opts: CorrelateOptions) -> list[Story]:
+def build(
+    con: duckdb.DuckDBPyConnection, facts: Facts, net: Network, opts: CorrelateOptions
+) -> list[Story]:
     """Every story in the case, highest score first."""
     allow = opts.allowlist
-    alerts = [a for a in facts.alerts if not allow.rule(a.rule_id, a.title)
-              and not allow.host(a.host) and not allow.user(a.user)
-              and not any(h in a.text.lower() for h in allow.hashes)]
+    alerts = [
+        a
+        for a in facts.alerts
+        if not allow.rule(a.rule_id, a.title)
+        and not allow.host(a.host)
+        and not allow.user(a.user)
+        and not any(h in a.text.lower() for h in allow.hashes)
+    ]
     rule_hosts: dict[str, set[str]] = defaultdict(set)
     for a in alerts:
         rule_hosts[a.rule_id].add(a.host)
     n_hosts = max(1, len(facts.hosts))
-    prevalent = {r for r, hs in rule_hosts.items() if len(hs) >= 4 and len(hs) > opts.weak_share * n_hosts}
+    prevalent = {
+        r for r, hs in rule_hosts.items() if len(hs) >= 4 and len(hs) > opts.weak_share * n_hosts
+    }
     index = LateralIndex(facts, opts)
-    seeds = _mail_seeds(con, facts, opts) + _beacon_seeds(net, opts) + _alert_seeds(alerts, prevalent, facts, opts)
+    seeds = (
+        _mail_seeds(con, facts, opts)
+        + _beacon_seeds(net, opts)
+        + _alert_seeds(alerts, prevalent, facts, opts)
+    )
     seeds.sort(key=lambda s: (-s.priority, s.ts, s.host))
     claimed: set[str] = set()
     claimed_hosts: dict[str, datetime] = {}
@@ -64,8 +87,11 @@ def build(con: duckdb.DuckDBPyConnection, facts: Facts, net: Network,
     for seed in seeds:
         if allow.host(seed.host):
             continue
-        if seed.kind != "mail" and seed.host in claimed_hosts and \
-                claimed_hosts[seed.host] - window <= seed.ts <= claimed_hosts[seed.host] + window:
+        if (
+            seed.kind != "mail"
+            and seed.host in claimed_hosts
+            and claimed_hosts[seed.host] - window <= seed.ts <= claimed_hosts[seed.host] + window
+        ):
             # a host a stronger story already holds: its left-over alerts are that story's
             # fragments, not a story of their own
             continue
@@ -73,8 +99,14 @@ def build(con: duckdb.DuckDBPyConnection, facts: Facts, net: Network,
         if seed.procs:
             procs |= F.process_tree(con, facts.hosts.get(seed.host, seed.host), sorted(seed.procs))
         # only a mail tells whose account the intruder holds; an alert seed's user is just a user
-        w = walk(seed.host, seed.ts, seed.ts + window, index,
-                 {seed.user} if seed.user and seed.kind == "mail" else set(), procs)
+        w = walk(
+            seed.host,
+            seed.ts,
+            seed.ts + window,
+            index,
+            {seed.user} if seed.user and seed.kind == "mail" else set(),
+            procs,
+        )
         story = _assemble(seed, w, alerts, prevalent, claimed, facts, net, opts)
         if story is None:
             continue
@@ -104,26 +136,53 @@ def _mail_seeds(con: duckdb.DuckDBPyConnection, facts: Facts, opts: CorrelateOpt
                     continue
                 if sha and sha.upper() in s.sha256:
                     by_host[s.host].append((3, s))
-                elif len(lname) >= 5 and lname in s.path and (
+                elif (
+                    len(lname) >= 5
+                    and lname in s.path
+                    and (
                         (s.event_id in (11, 15) and any(c in s.path for c in MAIL_CACHE))
-                        or (s.event_id in (1, 4688) and not s.image.endswith("outlook.exe"))):
+                        or (s.event_id in (1, 4688) and not s.image.endswith("outlook.exe"))
+                    )
+                ):
                     by_host[s.host].append((2, s))
         for host, hits in by_host.items():
             hits.sort(key=lambda x: (x[1].ts, -x[0]))
             strength = max(k for k, _ in hits)
-            opened = [s for _, s in hits if s.event_id in (1, 4688) and not s.image.endswith("outlook.exe")]
+            opened = [
+                s
+                for _, s in hits
+                if s.event_id in (1, 4688) and not s.image.endswith("outlook.exe")
+            ]
             user = next((s.user for _, s in hits if s.user and not F.weak_account(s.user)), "")
             if not user:
-                mu = next((_USER_PATH.search(s.path) for _, s in hits if _USER_PATH.search(s.path)), None)
+                mu = next(
+                    (_USER_PATH.search(s.path) for _, s in hits if _USER_PATH.search(s.path)), None
+                )
                 user = mu.group(1).lower() if mu else ""
-            how = ("attachment SHA256 = Sysmon hash" if strength == 3 else
-                   "attachment name written under the mail cache" if not opened else
-                   "attachment name written, then opened by a process")
+            how = (
+                "attachment SHA256 = Sysmon hash"
+                if strength == 3
+                else "attachment name written under the mail cache"
+                if not opened
+                else "attachment name written, then opened by a process"
+            )
             if opened:
                 how += f" ({opened[0].image.rsplit(chr(92), 1)[-1]})"
             prio = (100 if m.verdict == "malicious" else 60) + 10 * strength + (10 if opened else 0)
-            out.append(Seed(host, hits[0][1].ts, "mail", f"mail|{m.message_id}|{host}", user, m, how,
-                            frozenset(s.proc for s in opened if s.proc), tuple(s for _, s in hits), prio))
+            out.append(
+                Seed(
+                    host,
+                    hits[0][1].ts,
+                    "mail",
+                    f"mail|{m.message_id}|{host}",
+                    user,
+                    m,
+                    how,
+                    frozenset(s.proc for s in opened if s.proc),
+                    tuple(s for _, s in hits),
+                    prio,
+                )
+            )
         if not by_host and m.verdict == "malicious":
             seed = _recipient_seed(m, facts, opts)
             if seed:
@@ -140,11 +199,25 @@ def _recipient_seed(m: Mail, facts: Facts, opts: CorrelateOptions) -> Seed | Non
         for host, users in sorted(facts.interactive.items()):
             owner = users.most_common(1)[0][0] if users else ""
             if owner and _same_person(rcpt, owner):
-                hits = [a for a in facts.alerts if a.host == host and a.ts and m.date <= a.ts <= m.date + window
-                        and _level(a) >= 2]
+                hits = [
+                    a
+                    for a in facts.alerts
+                    if a.host == host
+                    and a.ts
+                    and m.date <= a.ts <= m.date + window
+                    and _level(a) >= 2
+                ]
                 if hits:
-                    return Seed(host, min(a.ts for a in hits if a.ts), "mail", f"mail|{m.message_id}|{host}",
-                                owner, m, "recipient address = host user, alerts follow", priority=90)
+                    return Seed(
+                        host,
+                        min(a.ts for a in hits if a.ts),
+                        "mail",
+                        f"mail|{m.message_id}|{host}",
+                        owner,
+                        m,
+                        "recipient address = host user, alerts follow",
+                        priority=90,
+                    )
     return None
 
 
@@ -153,19 +226,33 @@ def _same_person(address: str, user: str) -> bool:
     parts = [p for p in re.split(r"[._\-]", local) if p]
     cands = {local, local.replace(".", "")}
     if len(parts) >= 2:
-        cands |= {f"{parts[0][0]}.{parts[-1]}", f"{parts[0][0]}{parts[-1]}", f"{parts[0]}.{parts[-1]}",
-                  f"{parts[-1]}.{parts[0][0]}"}
+        cands |= {
+            f"{parts[0][0]}.{parts[-1]}",
+            f"{parts[0][0]}{parts[-1]}",
+            f"{parts[0]}.{parts[-1]}",
+            f"{parts[-1]}.{parts[0][0]}",
+        }
     return user.lower() in cands
 
 
 def _beacon_seeds(net: Network, opts: CorrelateOptions) -> list[Seed]:
-    return [Seed(b.host, b.first_seen or datetime.min, "beacon", f"beacon|{b.host}|{b.destination}",
-                 how=f"beaconing to {b.destination}", priority=30 + 20 * b.score)
-            for b in net.beacons if b.first_seen]
+    return [
+        Seed(
+            b.host,
+            b.first_seen or datetime.min,
+            "beacon",
+            f"beacon|{b.host}|{b.destination}",
+            how=f"beaconing to {b.destination}",
+            priority=30 + 20 * b.score,
+        )
+        for b in net.beacons
+        if b.first_seen
+    ]
 
 
-def _alert_seeds(alerts: list[Alert], prevalent: set[str], facts: Facts,
-                 opts: CorrelateOptions) -> list[Seed]:
+def _alert_seeds(
+    alerts: list[Alert], prevalent: set[str], facts: Facts, opts: CorrelateOptions
+) -> list[Seed]:
     by_host: dict[str, list[Alert]] = defaultdict(list)
     for a in alerts:
         if a.ts and not a.hidden and _level(a) >= 2 and a.rule_id not in prevalent:
@@ -175,9 +262,17 @@ def _alert_seeds(alerts: list[Alert], prevalent: set[str], facts: Facts,
         hs.sort(key=lambda a: (a.ts, a.eid))
         first = hs[0]
         prio = min(29.0, sum(_level(a) for a in hs[:20]))
-        out.append(Seed(host, first.ts, "alerts", f"alerts|{host}|{first.ts.isoformat()}|{first.rule_id}",  # type: ignore[union-attr]
-                        first.user if not F.weak_account(first.user) else "", how=f"first alert: {first.title}",
-                        priority=prio))
+        out.append(
+            Seed(
+                host,
+                first.ts,
+                "alerts",
+                f"alerts|{host}|{first.ts.isoformat()}|{first.rule_id}",  # type: ignore[union-attr]
+                first.user if not F.weak_account(first.user) else "",
+                how=f"first alert: {first.title}",
+                priority=prio,
+            )
+        )
     return out
 
 
@@ -186,56 +281,100 @@ def _level(a: Alert) -> int:
 
 
 # ---- assembling one story --------------------------------------------------------------
-def _assemble(seed: Seed, w: Walk, alerts: list[Alert], prevalent: set[str], claimed: set[str],
-              facts: Facts, net: Network, opts: CorrelateOptions) -> Story | None:
+def _assemble(
+    seed: Seed,
+    w: Walk,
+    alerts: list[Alert],
+    prevalent: set[str],
+    claimed: set[str],
+    facts: Facts,
+    net: Network,
+    opts: CorrelateOptions,
+) -> Story | None:
     skew = timedelta(seconds=opts.windows.skew)
     end = seed.ts + timedelta(seconds=opts.windows.story)
     mine: list[Alert] = []
     for a in alerts:
         reach = w.hosts.get(a.host)
-        if reach is None or a.ts is None or a.ref in claimed or not (reach.ts - skew <= a.ts <= end):
+        if (
+            reach is None
+            or a.ts is None
+            or a.ref in claimed
+            or not (reach.ts - skew <= a.ts <= end)
+        ):
             continue
         procs = w.procs.get(a.host, set())
-        linked = ((a.proc and a.proc in procs) or (a.parent and a.parent in procs)
-                  or (a.user and a.user in w.accounts)
-                  or (a.logon_id and a.logon_id in w.logon_ids.get(a.host, set()))
-                  or (_level(a) >= 3 and a.rule_id not in prevalent)
-                  or (a.kind == "correlation" and _level(a) >= 2))
+        linked = (
+            (a.proc and a.proc in procs)
+            or (a.parent and a.parent in procs)
+            or (a.user and a.user in w.accounts)
+            or (a.logon_id and a.logon_id in w.logon_ids.get(a.host, set()))
+            or (_level(a) >= 3 and a.rule_id not in prevalent)
+            or (a.kind == "correlation" and _level(a) >= 2)
+        )
         if linked:
             mine.append(a)
     for a in mine:
         claimed.add(a.ref)
     exfil = _exfil(w, net, mine, seed, opts, facts)
-    beacons = tuple(b for b in net.beacons if b.host in w.hosts and b.first_seen
-                    and w.hosts[b.host].ts - skew <= b.first_seen <= end)
+    beacons = tuple(
+        b
+        for b in net.beacons
+        if b.host in w.hosts and b.first_seen and w.hosts[b.host].ts - skew <= b.first_seen <= end
+    )
     if seed.kind == "beacon" and not beacons:
         return None
     evidence = _evidence(seed, w, mine, exfil, beacons)
     stages = _stages(seed, w, mine, exfil, beacons)
     hosts = _hosts(seed, w, mine, facts, opts)
-    techniques = sorted({t for a in mine if not a.hidden for t in a.techniques}
-                        | {r.edge.technique for r in w.hosts.values() if r.edge}
-                        | ({"T1566.001"} if seed.mail else set())
-                        | ({"T1071"} if beacons else set()))
+    techniques = sorted(
+        {t for a in mine if not a.hidden for t in a.techniques}
+        | {r.edge.technique for r in w.hosts.values() if r.edge}
+        | ({"T1566.001"} if seed.mail else set())
+        | ({"T1071"} if beacons else set())
+    )
     staged = tuple(sorted({_staged_path(a) for a in mine if "collection" in a.tactics} - {""}))[:20]
     pz = PatientZero(
-        host=facts.hosts.get(seed.host, seed.host), user=seed.user or None,
+        host=facts.hosts.get(seed.host, seed.host),
+        user=seed.user or None,
         message_id=seed.mail.message_id if seed.mail else None,
         mail_subject=seed.mail.subject if seed.mail else None,
         mail_sender=seed.mail.sender if seed.mail else None,
         mail_verdict=seed.mail.verdict if seed.mail else None,
         attachment=seed.mail.attachments[0][0] if seed.mail and seed.mail.attachments else None,
-        attachment_sha256=seed.mail.attachments[0][1] if seed.mail and seed.mail.attachments else None,
-        first_seen=seed.ts, how=seed.how)
+        attachment_sha256=seed.mail.attachments[0][1]
+        if seed.mail and seed.mail.attachments
+        else None,
+        first_seen=seed.ts,
+        how=seed.how,
+    )
     times = [e.ts for e in evidence if e.ts]
-    draft = Story(id=_story_id(seed), score=0.0, score_parts=(), patient_zero=pz, hosts=hosts,
-                  exfiltration=exfil, stages=stages, techniques=tuple(techniques), evidence=evidence,
-                  users=tuple(sorted(w.accounts)), beacons=beacons, staged=staged,
-                  first_seen=min(times) if times else seed.ts, last_seen=max(times) if times else seed.ts)
+    draft = Story(
+        id=_story_id(seed),
+        score=0.0,
+        score_parts=(),
+        patient_zero=pz,
+        hosts=hosts,
+        exfiltration=exfil,
+        stages=stages,
+        techniques=tuple(techniques),
+        evidence=evidence,
+        users=tuple(sorted(w.accounts)),
+        beacons=beacons,
+        staged=staged,
+        first_seen=min(times) if times else seed.ts,
+        last_seen=max(times) if times else seed.ts,
+    )
     parts = score_story(draft, mine, seed.mail, opts.assets)
     total = sum(p.points for p in parts)
-    return Story(**{**{f: getattr(draft, f) for f in Story.__slots__},  # type: ignore[arg-type]
-                    "score": total, "score_parts": parts, "title": _title(draft)})
+    return Story(
+        **{
+            **{f: getattr(draft, f) for f in Story.__slots__},  # type: ignore[arg-type]
+            "score": total,
+            "score_parts": parts,
+            "title": _title(draft),
+        }
+    )
 
 
 def _staged_path(a: Alert) -> str:
@@ -243,15 +382,18 @@ def _staged_path(a: Alert) -> str:
     return m.group(0) if m else ""
 
 
-def _exfil(w: Walk, net: Network, mine: list[Alert], seed: Seed, opts: CorrelateOptions,
-           facts: Facts) -> tuple[ExfilFlow, ...]:
+def _exfil(
+    w: Walk, net: Network, mine: list[Alert], seed: Seed, opts: CorrelateOptions, facts: Facts
+) -> tuple[ExfilFlow, ...]:
     def net_host(h: str) -> str:
         return facts.hosts.get(h, h)
 
     skew = timedelta(seconds=opts.windows.skew)
     end = seed.ts + timedelta(seconds=opts.windows.story)
     rare = max(2, int(0.2 * net.host_count))
-    named = " ".join(a.text.lower() for a in mine if {"exfiltration", "command_and_control"} & set(a.tactics))
+    named = " ".join(
+        a.text.lower() for a in mine if {"exfiltration", "command_and_control"} & set(a.tactics)
+    )
     beacon_dst = {b.ip for b in net.beacons}
     out = []
     for f in (*net.flows, *net.tunnels):
@@ -263,59 +405,155 @@ def _exfil(w: Walk, net: Network, mine: list[Alert], seed: Seed, opts: Correlate
         if f.channel == "dns":
             reasons.append(f"DNS tunnelling: {f.conns} long queries below {dom}")
         elif f.bytes_out >= EXFIL_MIN_BYTES and f.bytes_out > 3 * max(1, f.bytes_in):
-            reasons.append(f"{f.bytes_out / 1e6:.0f} MB out, first contact after the host was reached")
+            reasons.append(
+                f"{f.bytes_out / 1e6:.0f} MB out, first contact after the host was reached"
+            )
         if f.bytes_out >= 1_000_000 and ((dom and dom in named) or (f.ip and f.ip in named)):
             reasons.append("destination named by an exfiltration alert")
-        if not reasons or (f.ip in beacon_dst and f.channel != "dns" and f.bytes_out < EXFIL_MIN_BYTES):
+        if not reasons or (
+            f.ip in beacon_dst and f.channel != "dns" and f.bytes_out < EXFIL_MIN_BYTES
+        ):
             continue
-        out.append(ExfilFlow(net_host(f.host), dom or f.ip, f.bytes_out, f.first_seen, f.last_seen, f.ip or None,
-                             dom or None, f.channel, f.conns, tuple(reasons)))
+        out.append(
+            ExfilFlow(
+                net_host(f.host),
+                dom or f.ip,
+                f.bytes_out,
+                f.first_seen,
+                f.last_seen,
+                f.ip or None,
+                dom or None,
+                f.channel,
+                f.conns,
+                tuple(reasons),
+            )
+        )
     out.sort(key=lambda x: (x.first_seen or datetime.min, x.host, x.destination))
     return tuple(out)
 
 
-def _hosts(seed: Seed, w: Walk, mine: list[Alert], facts: Facts, opts: CorrelateOptions) -> tuple[HostReach, ...]:
+def _hosts(
+    seed: Seed, w: Walk, mine: list[Alert], facts: Facts, opts: CorrelateOptions
+) -> tuple[HostReach, ...]:
     count = Counter(a.host for a in mine)
     out = []
     for h, r in sorted(w.hosts.items(), key=lambda kv: (kv[1].ts, kv[0])):
         e = r.edge
-        out.append(HostReach(facts.hosts.get(h, h), facts.hosts.get(e.src, e.src) if e else None,
-                             e.technique if e else None, r.ts, e.account if e else (seed.user or None),
-                             "; ".join(e.why) if e else seed.how, count[h],
-                             opts.assets.criticality(facts.hosts.get(h, h))))
+        out.append(
+            HostReach(
+                facts.hosts.get(h, h),
+                facts.hosts.get(e.src, e.src) if e else None,
+                e.technique if e else None,
+                r.ts,
+                e.account if e else (seed.user or None),
+                "; ".join(e.why) if e else seed.how,
+                count[h],
+                opts.assets.criticality(facts.hosts.get(h, h)),
+            )
+        )
     return tuple(out)
 
 
-def _evidence(seed: Seed, w: Walk, mine: list[Alert], exfil: tuple[ExfilFlow, ...],
-              beacons: tuple[Beacon, ...]) -> tuple[Evidence, ...]:
+def _evidence(
+    seed: Seed,
+    w: Walk,
+    mine: list[Alert],
+    exfil: tuple[ExfilFlow, ...],
+    beacons: tuple[Beacon, ...],
+) -> tuple[Evidence, ...]:
     ev: list[Evidence] = []
     if seed.mail:
-        ev.append(Evidence("mail", seed.mail.date, None, f"{seed.mail.verdict} mail: {seed.mail.subject}",
-                           f"mail:{seed.mail.message_id}", None, ("initial_access",), ("T1566.001",)))
+        ev.append(
+            Evidence(
+                "mail",
+                seed.mail.date,
+                None,
+                f"{seed.mail.verdict} mail: {seed.mail.subject}",
+                f"mail:{seed.mail.message_id}",
+                None,
+                ("initial_access",),
+                ("T1566.001",),
+            )
+        )
     for s in seed.sightings:
-        ev.append(Evidence("event", s.ts, s.host, f"attachment seen: {s.path[:200]}", f"event:{s.eid}",
-                           None, ("initial_access",), ("T1566.001",)))
+        ev.append(
+            Evidence(
+                "event",
+                s.ts,
+                s.host,
+                f"attachment seen: {s.path[:200]}",
+                f"event:{s.eid}",
+                None,
+                ("initial_access",),
+                ("T1566.001",),
+            )
+        )
     for a in mine:
-        ev.append(Evidence(a.kind if a.kind == "alert" else "correlation", a.ts, a.host, a.title, a.ref,
-                           a.level, a.tactics, a.techniques))
+        ev.append(
+            Evidence(
+                a.kind if a.kind == "alert" else "correlation",
+                a.ts,
+                a.host,
+                a.title,
+                a.ref,
+                a.level,
+                a.tactics,
+                a.techniques,
+            )
+        )
     for h, r in w.hosts.items():
         if r.edge:
             for eid in r.edge.events:
-                ev.append(Evidence("event", r.edge.ts, h, f"{r.edge.src} -> {h}: {r.edge.why[0]} as {r.edge.account}",
-                                   f"event:{eid}", None, ("lateral_movement",), (r.edge.technique,)))
+                ev.append(
+                    Evidence(
+                        "event",
+                        r.edge.ts,
+                        h,
+                        f"{r.edge.src} -> {h}: {r.edge.why[0]} as {r.edge.account}",
+                        f"event:{eid}",
+                        None,
+                        ("lateral_movement",),
+                        (r.edge.technique,),
+                    )
+                )
     for x in exfil:
-        ev.append(Evidence("network", x.first_seen, x.host, f"{x.bytes:,} bytes to {x.destination}",
-                           f"net:{x.host}>{x.ip or x.destination}", None, ("exfiltration",), ()))
+        ev.append(
+            Evidence(
+                "network",
+                x.first_seen,
+                x.host,
+                f"{x.bytes:,} bytes to {x.destination}",
+                f"net:{x.host}>{x.ip or x.destination}",
+                None,
+                ("exfiltration",),
+                (),
+            )
+        )
     for b in beacons:
-        ev.append(Evidence("network", b.first_seen, b.host, f"beaconing to {b.destination} every ~{b.interval_s:.0f}s",
-                           f"beacon:{b.host}>{b.ip or b.destination}", None, ("command_and_control",), ("T1071",)))
+        ev.append(
+            Evidence(
+                "network",
+                b.first_seen,
+                b.host,
+                f"beaconing to {b.destination} every ~{b.interval_s:.0f}s",
+                f"beacon:{b.host}>{b.ip or b.destination}",
+                None,
+                ("command_and_control",),
+                ("T1071",),
+            )
+        )
     ev.sort(key=lambda e: (e.ts or datetime.min, e.ref))
     seen: set[str] = set()
     return tuple(e for e in ev if not (e.ref in seen or seen.add(e.ref)))  # type: ignore[func-returns-value]
 
 
-def _stages(seed: Seed, w: Walk, mine: list[Alert], exfil: tuple[ExfilFlow, ...],
-            beacons: tuple[Beacon, ...]) -> tuple[Stage, ...]:
+def _stages(
+    seed: Seed,
+    w: Walk,
+    mine: list[Alert],
+    exfil: tuple[ExfilFlow, ...],
+    beacons: tuple[Beacon, ...],
+) -> tuple[Stage, ...]:
     times: dict[str, list[datetime]] = defaultdict(list)
     if seed.mail:
         times["initial_access"].append(seed.ts)
@@ -331,8 +569,12 @@ def _stages(seed: Seed, w: Walk, mine: list[Alert], exfil: tuple[ExfilFlow, ...]
     for b in beacons:
         times["command_and_control"] += [t for t in (b.first_seen, b.last_seen) if t]
     stages = [Stage(t, min(v), max(v), len(v)) for t, v in times.items() if v]
-    stages.sort(key=lambda s: (TACTIC_ORDER.index(s.tactic) if s.tactic in TACTIC_ORDER else 99,
-                               s.first_seen or datetime.min))
+    stages.sort(
+        key=lambda s: (
+            TACTIC_ORDER.index(s.tactic) if s.tactic in TACTIC_ORDER else 99,
+            s.first_seen or datetime.min,
+        )
+    )
     return tuple(stages)
 
 
@@ -347,6 +589,12 @@ def _title(s: Story) -> str:
     if len(s.hosts) > 1:
         parts.append(f"{len(s.hosts) - 1} more host{'s' if len(s.hosts) > 2 else ''} reached")
     if s.exfiltration:
-        parts.append("exfiltration to " + ", ".join(sorted({registered(x.domain) if x.domain else x.destination
-                                                            for x in s.exfiltration}))[:80])
+        parts.append(
+            "exfiltration to "
+            + ", ".join(
+                sorted(
+                    {registered(x.domain) if x.domain else x.destination for x in s.exfiltration}
+                )
+            )[:80]
+        )
     return "; ".join(parts)

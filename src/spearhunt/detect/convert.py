@@ -28,8 +28,12 @@ from spearhunt.normalize.windows import EVTX_SYSTEM_FIELDS
 
 VIEW = "spearhunt_flat"
 # Fields that come from the event's columns when the event has no such field of its own.
-COLUMN_FALLBACK = {"channel": "channel", "eventid": "CAST(event_id AS {string})",
-                   "computer": "computer", "provider_name": "provider"}
+COLUMN_FALLBACK = {
+    "channel": "channel",
+    "eventid": "CAST(event_id AS {string})",
+    "computer": "computer",
+    "provider_name": "provider",
+}
 
 
 def _q(name: str) -> str:
@@ -59,8 +63,11 @@ def rule_sql(rule: CompiledRule, variant: str, tree: ir.Node, dialect: Dialect) 
 
     where = Renderer(dialect, column).render(tree)
     info = rule.info
-    head = [f"-- {info.title}", f"-- id: {info.rule_id}  level: {info.level}  variant: {variant}",
-            f"-- source: {info.source}"]
+    head = [
+        f"-- {info.title}",
+        f"-- id: {info.rule_id}  level: {info.level}  variant: {variant}",
+        f"-- source: {info.source}",
+    ]
     if info.tags:
         head.append(f"-- tags: {', '.join(info.tags)}")
     return "\n".join(head) + f"\nSELECT eid FROM {VIEW}\nWHERE {where};\n"
@@ -91,15 +98,24 @@ def view_sql(trees: Sequence[ir.Node], dialect: Dialect, spellings: dict[str, st
         if f in cased:
             cols.append(f"{value} AS {quote('o:' + f)}")
     if keyword:
-        values = ("concat_ws(char(10), map_values(from_json(fields, 'map<string,string>')))"
-                  if spark else "array_to_string(json_extract_string(fields, '$.*'), chr(10))")
+        values = (
+            "concat_ws(char(10), map_values(from_json(fields, 'map<string,string>')))"
+            if spark
+            else "array_to_string(json_extract_string(fields, '$.*'), chr(10))"
+        )
         cols += [f"lower({values}) AS _kw", f"{values} AS _kw_cs"]
-    return (f"-- The flat view every rule file of this folder reads ({dialect.name}).\n"
-            "-- `events`: the Parquet dataset of `spearhunt ingest --to-parquet`, e.g.\n"
-            + ("--   CREATE TEMP VIEW events AS SELECT * FROM parquet.`DIR`;\n" if spark else
-               "--   CREATE VIEW events AS SELECT * FROM read_parquet('DIR/**/*.parquet');\n")
-            + f"CREATE OR REPLACE {'TEMP ' if spark else ''}VIEW {VIEW} AS SELECT\n  "
-            + ",\n  ".join(cols) + "\nFROM events;\n")
+    return (
+        f"-- The flat view every rule file of this folder reads ({dialect.name}).\n"
+        "-- `events`: the Parquet dataset of `spearhunt ingest --to-parquet`, e.g.\n"
+        + (
+            "--   CREATE TEMP VIEW events AS SELECT * FROM parquet.`DIR`;\n"
+            if spark
+            else "--   CREATE VIEW events AS SELECT * FROM read_parquet('DIR/**/*.parquet');\n"
+        )
+        + f"CREATE OR REPLACE {'TEMP ' if spark else ''}VIEW {VIEW} AS SELECT\n  "
+        + ",\n  ".join(cols)
+        + "\nFROM events;\n"
+    )
 
 
 def _duck_path(key: str) -> str:
@@ -118,7 +134,8 @@ def convert(rules: Sequence[CompiledRule], dialect: Dialect, out_dir: Path) -> i
             for f in ir.fields(tree) - {"*"}:
                 spellings.setdefault(ir.field_key(f), f)
             (out_dir / file_name(rule, variant)).write_text(
-                rule_sql(rule, variant, tree, dialect), encoding="utf-8")
+                rule_sql(rule, variant, tree, dialect), encoding="utf-8"
+            )
             n += 1
     (out_dir / "_view.sql").write_text(view_sql(trees, dialect, spellings), encoding="utf-8")
     return n

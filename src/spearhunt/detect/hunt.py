@@ -145,10 +145,14 @@ class HuntSummary:
                 "not_run": len(self.rules_not_run),
                 "failed_at_run_time": len(self.rules_failed),
             },
-            "by_level": dict(sorted(self.by_level.items(), key=lambda kv: -LEVEL_RANK.get(kv[0], 0))),
+            "by_level": dict(
+                sorted(self.by_level.items(), key=lambda kv: -LEVEL_RANK.get(kv[0], 0))
+            ),
             "by_tactic": dict(ranked(self.by_tactic)),
-            "top_rules": [{"rule_id": r[0], "title": r[1], "level": r[2], "count": n}
-                          for r, n in ranked(self.by_rule)[:top]],
+            "top_rules": [
+                {"rule_id": r[0], "title": r[1], "level": r[2], "count": n}
+                for r, n in ranked(self.by_rule)[:top]
+            ],
             "top_hosts": [{"computer": h, "count": n} for h, n in ranked(self.by_host)[:top]],
             "warnings": len(self.warnings),
             "store": self.store,
@@ -161,8 +165,13 @@ def ranked(counts: Counter[Any]) -> list[tuple[Any, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def load_rules(rule_dirs: Sequence[Path], with_pack: bool, placeholders: Path | None,
-               use_cache: bool, on_progress: Progress | None = None) -> tuple[FileResult, RuleCompiler]:
+def load_rules(
+    rule_dirs: Sequence[Path],
+    with_pack: bool,
+    placeholders: Path | None,
+    use_cache: bool,
+    on_progress: Progress | None = None,
+) -> tuple[FileResult, RuleCompiler]:
     """Compile our pack and the user's rule folders (cached)."""
     roots = ([PACK] if with_pack else []) + list(rule_dirs)
     for r in rule_dirs:
@@ -175,12 +184,14 @@ def load_rules(rule_dirs: Sequence[Path], with_pack: bool, placeholders: Path | 
     return compiler.compile_all(files, on_progress, rule_set=roots), compiler
 
 
-def select_rules(opts: HuntOptions, summary: HuntSummary,
-                 on_progress: Progress | None = None) -> list[CompiledRule]:
+def select_rules(
+    opts: HuntOptions, summary: HuntSummary, on_progress: Progress | None = None
+) -> list[CompiledRule]:
     """Compile the rules a hunt runs (by --min-level), recording the counts in ``summary``."""
     t0 = time.perf_counter()
-    result, compiler = load_rules(opts.rules, opts.with_pack, opts.placeholders,
-                                  opts.use_cache, on_progress)
+    result, compiler = load_rules(
+        opts.rules, opts.with_pack, opts.placeholders, opts.use_cache, on_progress
+    )
     summary.seconds_rules_compile = time.perf_counter() - t0
     min_rank = LEVEL_RANK.get(opts.min_level, 0)
     rules = [r for r in result.rules if r.info.level_rank >= min_rank]
@@ -190,10 +201,13 @@ def select_rules(opts: HuntOptions, summary: HuntSummary,
     return rules
 
 
-def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
-         on_progress: Progress | None = None,
-         on_warning: Callable[[IngestWarning], None] | None = None,
-         on_json: JsonSink | None = None) -> HuntSummary:
+def hunt(
+    opts: HuntOptions,
+    on_detection: Callable[[Detection], None] | None,
+    on_progress: Progress | None = None,
+    on_warning: Callable[[IngestWarning], None] | None = None,
+    on_json: JsonSink | None = None,
+) -> HuntSummary:
     """Run the hunt; detections reach ``on_detection`` in time order (None: only the summary
     and the case store get them).
 
@@ -225,16 +239,26 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
             con.execute(f"SET threads = {int(opts.threads)}")
         kinds: dict[str, str] = {}
         engine = engine_ref = DuckEngine(
-            rules, con=con, on_warning=warn, eid_base=eid_base, src_base=src_base,
+            rules,
+            con=con,
+            on_warning=warn,
+            eid_base=eid_base,
+            src_base=src_base,
             time_from=opts.time_from.isoformat(sep=" ") if opts.time_from else None,
             time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None,
         )
         for n, route in enumerate(engine.router.unrouted):
             rule = rules[route[0]]
-            summary.rules_not_run.append(RuleProblem(
-                rule.info.source, f"logsource {rule.logsource_name} maps to no Windows channel or provider "
-                "(matching on event id alone would fire across unrelated logs)",
-                rule.info.rule_id, rule.info.title, "unsupported"))
+            summary.rules_not_run.append(
+                RuleProblem(
+                    rule.info.source,
+                    f"logsource {rule.logsource_name} maps to no Windows channel or provider "
+                    "(matching on event id alone would fire across unrelated logs)",
+                    rule.info.rule_id,
+                    rule.info.title,
+                    "unsupported",
+                )
+            )
             del n
         # Files are sniffed as they come (a folder of 35k logs costs ~0.7 s to sniff, which
         # this way overlaps the engine's work on the previous chunk).
@@ -278,8 +302,9 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
             raise UsageError("none of the inputs is an event log (EVTX, JSON Lines or JSON)")
         engine.flush()  # before the store is written: the engine thread shares its connection
         if store:  # the engine's source list: Parquet inputs name their original files
-            store.add_sources(src_base, [(p, kinds.get(p, Kind.PARQUET.value))
-                                         for p in engine.sources])
+            store.add_sources(
+                src_base, [(p, kinds.get(p, Kind.PARQUET.value)) for p in engine.sources]
+            )
         t_match = time.perf_counter()
         if on_progress:
             on_progress(0, None, "matching rules")
@@ -304,17 +329,23 @@ def hunt(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
         summary.events = st.events
         summary.rules_failed = {rules[i].info.rule_id: msg for i, msg in st.failed_rules.items()}
         summary.engine = {
-            "chunks": st.chunks, "slices": st.slices, "queries": st.queries,
-            "python_slices": st.python_slices, "rule_slices": st.rule_slices,
+            "chunks": st.chunks,
+            "slices": st.slices,
+            "queries": st.queries,
+            "python_slices": st.python_slices,
+            "rule_slices": st.rule_slices,
             "invalid_records": st.invalid_records,
             "seconds_normalize": round(st.seconds_normalize, 3),
             "seconds_rules": round(st.seconds_rules, 3),
             "phases": {k: round(v, 3) for k, v in st.phase.items()},
             "distinct_rows": st.distinct_rows,
             # Wall clock of the run's stages; normalizing overlaps reading in "ingest".
-            "stages": {"setup": round(t_read - t0, 3), "ingest": round(t_match - t_read, 3),
-                       "match": round(t_output - t_match, 3),
-                       "output": round(time.perf_counter() - t_output, 3)},
+            "stages": {
+                "setup": round(t_read - t0, 3),
+                "ingest": round(t_match - t_read, 3),
+                "match": round(t_output - t_match, 3),
+                "output": round(time.perf_counter() - t_output, 3),
+            },
         }
         summary.seconds = time.perf_counter() - t0
         if store:
@@ -334,4 +365,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-

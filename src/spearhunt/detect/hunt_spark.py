@@ -33,14 +33,19 @@ def _check_inputs(paths: list[str]) -> None:
             raise UsageError(f"no such file or folder: {p}")
         files = [path] if path.is_file() else list(path.rglob("*.evtx"))[:1]
         if any(f.is_file() and sniff(f).kind is Kind.EVTX for f in files):
-            raise UsageError(f"{p}: EVTX is read on one machine; convert it first with "
-                             f"`spearhunt ingest {p} --to-parquet DIR` and hunt DIR")
+            raise UsageError(
+                f"{p}: EVTX is read on one machine; convert it first with "
+                f"`spearhunt ingest {p} --to-parquet DIR` and hunt DIR"
+            )
 
 
-def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None] | None,
-               on_progress: Progress | None = None,
-               on_warning: Callable[[IngestWarning], None] | None = None,
-               on_json: JsonSink | None = None) -> HuntSummary:
+def hunt_spark(
+    opts: HuntOptions,
+    on_detection: Callable[[Detection], None] | None,
+    on_progress: Progress | None = None,
+    on_warning: Callable[[IngestWarning], None] | None = None,
+    on_json: JsonSink | None = None,
+) -> HuntSummary:
     """Run the hunt on Spark; detections reach ``on_detection`` in time order (``on_json``
     is not used: Spark's detections are all built in Python)."""
     from spearhunt.detect.engine import spark as sp
@@ -61,14 +66,22 @@ def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None] | No
         engine = sp.SparkEngine(spark, rules, eid_base=eid_base)
         for idx, variant in engine.router.unrouted:
             rule = rules[idx]
-            summary.rules_not_run.append(RuleProblem(
-                rule.info.source, f"{variant}: logsource maps to no channel or provider; "
-                "matching on event id alone would fire across unrelated logs",
-                rule.info.rule_id, rule.info.title, "unsupported"))
+            summary.rules_not_run.append(
+                RuleProblem(
+                    rule.info.source,
+                    f"{variant}: logsource maps to no channel or provider; "
+                    "matching on event id alone would fire across unrelated logs",
+                    rule.info.rule_id,
+                    rule.info.title,
+                    "unsupported",
+                )
+            )
         events = sp.read_events(
-            spark, paths,
+            spark,
+            paths,
             time_from=opts.time_from.isoformat(sep=" ") if opts.time_from else None,
-            time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None)
+            time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None,
+        )
         hits = engine.run(events, on_progress)
         if on_progress:
             on_progress(0, None, "matching rules")
@@ -86,8 +99,10 @@ def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None] | No
             _store(store, batch)
         st = engine.stats
         if st.invalid_records:
-            w = IngestWarning(", ".join(paths), f"{st.invalid_records} record(s) that are not "
-                              "JSON objects skipped")
+            w = IngestWarning(
+                ", ".join(paths),
+                f"{st.invalid_records} record(s) that are not JSON objects skipped",
+            )
             summary.warnings.append(w)
             if on_warning:
                 on_warning(w)
@@ -95,11 +110,16 @@ def hunt_spark(opts: HuntOptions, on_detection: Callable[[Detection], None] | No
             store.add_warnings(summary.warnings)
         summary.events = st.events
         summary.rules_failed = {rules[i].info.rule_id: msg for i, msg in st.failed_rules.items()}
-        summary.engine = {"engine": "spark", "master": spark.sparkContext.master,
-                          "slices": st.slices, "queries": st.queries,
-                          "rule_slices": st.rule_slices, "invalid_records": st.invalid_records,
-                          "seconds_plan": round(st.seconds_plan, 3),
-                          "seconds_rules": round(st.seconds_rules, 3)}
+        summary.engine = {
+            "engine": "spark",
+            "master": spark.sparkContext.master,
+            "slices": st.slices,
+            "queries": st.queries,
+            "rule_slices": st.rule_slices,
+            "invalid_records": st.invalid_records,
+            "seconds_plan": round(st.seconds_plan, 3),
+            "seconds_rules": round(st.seconds_rules, 3),
+        }
         summary.seconds = time.perf_counter() - t0
         if store:
             store.finish(summary.events, summary.detections)
@@ -123,11 +143,29 @@ def _store(store: CaseStore, detections: list[Detection]) -> None:
         known.update({p: first + i for i, p in enumerate(new)})
     import orjson
 
-    rows = {d.event_key: (d.event_key, d.timestamp, d.computer, d.channel, None, d.event_id,
-                          d.record_id, known[d.source], None, orjson.dumps(d.event).decode())
-            for d in detections}
-    have = {r[0] for r in store.con.execute(
-        "SELECT eid FROM events WHERE eid IN (SELECT unnest(?))", [list(rows)]).fetchall()}
-    store.con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          [r for k, r in rows.items() if k not in have])
+    rows = {
+        d.event_key: (
+            d.event_key,
+            d.timestamp,
+            d.computer,
+            d.channel,
+            None,
+            d.event_id,
+            d.record_id,
+            known[d.source],
+            None,
+            orjson.dumps(d.event).decode(),
+        )
+        for d in detections
+    }
+    have = {
+        r[0]
+        for r in store.con.execute(
+            "SELECT eid FROM events WHERE eid IN (SELECT unnest(?))", [list(rows)]
+        ).fetchall()
+    }
+    store.con.executemany(
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [r for k, r in rows.items() if k not in have],
+    )
     store.add_detections(detections)

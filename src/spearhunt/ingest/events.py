@@ -104,8 +104,13 @@ def _read_evtx(src: Source, on_warning: WarningSink, batch: int) -> Iterator[Raw
                     out = RawBatch(name, Kind.EVTX)
             break
         except Exception as exc:  # the Rust parser reports a bad chunk or record and goes on
-            on_warning(IngestWarning(name, f"skipped unreadable EVTX data: {exc}",
-                                     record=done + len(out.positions) + 1))
+            on_warning(
+                IngestWarning(
+                    name,
+                    f"skipped unreadable EVTX data: {exc}",
+                    record=done + len(out.positions) + 1,
+                )
+            )
     if out.texts:
         yield out
 
@@ -121,8 +126,14 @@ def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterat
         while True:
             block, error = _read_block(fh)
             if error is not None:
-                on_warning(IngestWarning(name, f"file ends early or is corrupt: {error}",
-                                         offset=offset, line=line_no + 1))
+                on_warning(
+                    IngestWarning(
+                        name,
+                        f"file ends early or is corrupt: {error}",
+                        offset=offset,
+                        line=line_no + 1,
+                    )
+                )
                 if block:  # what decompressed cleanly is kept; the cut last line is not
                     block = block[: block.rfind(b"\n") + 1]
             if not block:
@@ -132,8 +143,14 @@ def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterat
                 lines = (carry + block).split(b"\n")
                 carry = lines.pop()
                 if len(carry) > MAX_LINE:
-                    on_warning(IngestWarning(name, f"line longer than {MAX_LINE} bytes skipped",
-                                             offset=offset, line=line_no + 1))
+                    on_warning(
+                        IngestWarning(
+                            name,
+                            f"line longer than {MAX_LINE} bytes skipped",
+                            offset=offset,
+                            line=line_no + 1,
+                        )
+                    )
                     carry = b""
                     _skip_to_newline(fh)
             starts = list(accumulate((len(x) + 1 for x in lines), initial=0))
@@ -143,8 +160,11 @@ def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterat
                 if not text:
                     continue
                 if len(text) > MAX_LINE:
-                    on_warning(IngestWarning(name, "line too long, skipped",
-                                             offset=offset + starts[i], line=line_no))
+                    on_warning(
+                        IngestWarning(
+                            name, "line too long, skipped", offset=offset + starts[i], line=line_no
+                        )
+                    )
                     continue
                 out.texts.append(text)  # type: ignore[arg-type]
                 out.positions.append(line_no)
@@ -203,8 +223,9 @@ def _read_json_array(src: Source, on_warning: WarningSink, batch: int) -> Iterat
     yield from _batches(name, Kind.JSON_ARRAY, enumerate(items, 1), on_warning, batch)
 
 
-def _batches(name: str, kind: Kind, items: Iterable[tuple[int, Any]], on_warning: WarningSink,
-             batch: int) -> Iterator[RawBatch]:
+def _batches(
+    name: str, kind: Kind, items: Iterable[tuple[int, Any]], on_warning: WarningSink, batch: int
+) -> Iterator[RawBatch]:
     """Numbered parsed values -> batches of compact JSON objects (anything else is a warning)."""
     out = RawBatch(name, kind)
     for i, item in items:
@@ -228,8 +249,9 @@ def _read_json_stream(src: Source, on_warning: WarningSink, batch: int) -> Itera
     if len(data) > MAX_JSON_ARRAY:
         raise IngestError("JSON stream file larger than 1 GiB; use JSON Lines", where=name)
     text = data.decode("utf-8", "replace")
-    yield from _batches(name, Kind.JSON_STREAM, _stream_values(name, text, on_warning),
-                        on_warning, batch)
+    yield from _batches(
+        name, Kind.JSON_STREAM, _stream_values(name, text, on_warning), on_warning, batch
+    )
 
 
 def _stream_values(name: str, text: str, on_warning: WarningSink) -> Iterator[tuple[int, Any]]:
@@ -243,8 +265,14 @@ def _stream_values(name: str, text: str, on_warning: WarningSink) -> Iterator[tu
         try:
             obj, nxt = decoder.raw_decode(text, pos)
         except (json.JSONDecodeError, RecursionError) as exc:
-            on_warning(IngestWarning(name, f"invalid JSON skipped: {getattr(exc, 'msg', exc)}",
-                                     offset=pos, line=text.count("\n", 0, pos) + 1))
+            on_warning(
+                IngestWarning(
+                    name,
+                    f"invalid JSON skipped: {getattr(exc, 'msg', exc)}",
+                    offset=pos,
+                    line=text.count("\n", 0, pos) + 1,
+                )
+            )
             resync = text.find("\n{", pos + 1)
             if resync < 0:
                 break

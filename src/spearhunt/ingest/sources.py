@@ -79,9 +79,24 @@ def _head(path: Path) -> tuple[bytes, bool]:
     return head, False
 
 
-_MAIL_HEADERS = (b"received:", b"return-path:", b"from:", b"delivered-to:", b"message-id:",
-                 b"mime-version:", b"x-", b"subject:", b"date:", b"to:", b"arc-", b"dkim-",
-                 b"authentication-results:", b"content-type:", b"reply-to:", b"thread-")
+_MAIL_HEADERS = (
+    b"received:",
+    b"return-path:",
+    b"from:",
+    b"delivered-to:",
+    b"message-id:",
+    b"mime-version:",
+    b"x-",
+    b"subject:",
+    b"date:",
+    b"to:",
+    b"arc-",
+    b"dkim-",
+    b"authentication-results:",
+    b"content-type:",
+    b"reply-to:",
+    b"thread-",
+)
 
 
 def _is_json(line: bytes) -> bool:

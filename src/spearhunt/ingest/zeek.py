@@ -30,23 +30,65 @@ MAX_WARNINGS = 100  # per file; later ones are only counted
 
 # log name -> (column, type) kept from it; types: ts, str, int, float, list
 SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
-    "conn": (("ts", "ts"), ("uid", "str"), ("id.orig_h", "str"), ("id.orig_p", "int"),
-             ("id.resp_h", "str"), ("id.resp_p", "int"), ("proto", "str"), ("service", "str"),
-             ("duration", "float"), ("orig_bytes", "int"), ("resp_bytes", "int"),
-             ("conn_state", "str")),
-    "dns": (("ts", "ts"), ("uid", "str"), ("id.orig_h", "str"), ("id.resp_h", "str"),
-            ("query", "str"), ("qtype_name", "str"), ("rcode_name", "str"), ("answers", "list")),
-    "http": (("ts", "ts"), ("uid", "str"), ("id.orig_h", "str"), ("id.resp_h", "str"),
-             ("id.resp_p", "int"), ("method", "str"), ("host", "str"), ("uri", "str"),
-             ("user_agent", "str"), ("request_body_len", "int"), ("response_body_len", "int"),
-             ("status_code", "int")),
-    "ssl": (("ts", "ts"), ("uid", "str"), ("id.orig_h", "str"), ("id.resp_h", "str"),
-            ("id.resp_p", "int"), ("server_name", "str"), ("subject", "str"), ("issuer", "str"),
-            ("established", "str")),
+    "conn": (
+        ("ts", "ts"),
+        ("uid", "str"),
+        ("id.orig_h", "str"),
+        ("id.orig_p", "int"),
+        ("id.resp_h", "str"),
+        ("id.resp_p", "int"),
+        ("proto", "str"),
+        ("service", "str"),
+        ("duration", "float"),
+        ("orig_bytes", "int"),
+        ("resp_bytes", "int"),
+        ("conn_state", "str"),
+    ),
+    "dns": (
+        ("ts", "ts"),
+        ("uid", "str"),
+        ("id.orig_h", "str"),
+        ("id.resp_h", "str"),
+        ("query", "str"),
+        ("qtype_name", "str"),
+        ("rcode_name", "str"),
+        ("answers", "list"),
+    ),
+    "http": (
+        ("ts", "ts"),
+        ("uid", "str"),
+        ("id.orig_h", "str"),
+        ("id.resp_h", "str"),
+        ("id.resp_p", "int"),
+        ("method", "str"),
+        ("host", "str"),
+        ("uri", "str"),
+        ("user_agent", "str"),
+        ("request_body_len", "int"),
+        ("response_body_len", "int"),
+        ("status_code", "int"),
+    ),
+    "ssl": (
+        ("ts", "ts"),
+        ("uid", "str"),
+        ("id.orig_h", "str"),
+        ("id.resp_h", "str"),
+        ("id.resp_p", "int"),
+        ("server_name", "str"),
+        ("subject", "str"),
+        ("issuer", "str"),
+        ("established", "str"),
+    ),
 }
 # Fields that tell a JSON record's log when it carries no ``_path``.
-_SIGNATURES = (("conn", "conn_state"), ("dns", "query"), ("http", "method"),
-               ("ssl", "server_name"), ("ssl", "cipher"), ("conn", "duration"))
+_SIGNATURES = (
+    ("conn", "conn_state"),
+    ("dns", "query"),
+    ("http", "method"),
+    ("ssl", "server_name"),
+    ("ssl", "cipher"),
+    ("conn", "duration"),
+)
 _NAME = re.compile(r"^(conn|dns|http|ssl)[._-]", re.IGNORECASE)
 
 
@@ -137,7 +179,9 @@ def _lines(fh: io.BufferedReader, warn: Callable[[str, int], None]) -> Iterator[
             yield n, line
 
 
-def _tsv(fh: io.BufferedReader, path: Path, warn: Callable[[str, int], None]) -> Iterator[NetRecord]:
+def _tsv(
+    fh: io.BufferedReader, path: Path, warn: Callable[[str, int], None]
+) -> Iterator[NetRecord]:
     sep, set_sep, empty, unset = "\t", ",", "(empty)", "-"
     log: str | None = None
     index: list[tuple[int, str]] = []
@@ -159,8 +203,14 @@ def _tsv(fh: io.BufferedReader, path: Path, warn: Callable[[str, int], None]) ->
                 names = rest.split(sep)[:MAX_FIELDS]
                 log = log or _log_from_name(path)
                 schema = SCHEMAS.get(log or "")
-                index = [(names.index(col), kind) if col in names else (-1, kind)
-                         for col, kind in schema] if schema else []
+                index = (
+                    [
+                        (names.index(col), kind) if col in names else (-1, kind)
+                        for col, kind in schema
+                    ]
+                    if schema
+                    else []
+                )
             continue
         if not index or log not in SCHEMAS:
             if log is None:
@@ -169,9 +219,11 @@ def _tsv(fh: io.BufferedReader, path: Path, warn: Callable[[str, int], None]) ->
         parts = line.split(sep, MAX_FIELDS)
         try:
             values = tuple(
-                None if i < 0 or i >= len(parts) or parts[i] == unset
+                None
+                if i < 0 or i >= len(parts) or parts[i] == unset
                 else _convert(kind, "" if parts[i] == empty else parts[i], set_sep)
-                for i, kind in index)
+                for i, kind in index
+            )
         except (ValueError, OverflowError, OSError) as exc:
             warn(f"bad {log} record: {exc}", n)
             continue
@@ -186,7 +238,9 @@ def _log_from_name(path: Path) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def _json(fh: io.BufferedReader, path: Path, warn: Callable[[str, int], None]) -> Iterator[NetRecord]:
+def _json(
+    fh: io.BufferedReader, path: Path, warn: Callable[[str, int], None]
+) -> Iterator[NetRecord]:
     by_name = _log_from_name(path)
     for n, line in _lines(fh, warn):
         try:

@@ -24,9 +24,15 @@ class Reason:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Reason:
         """Read a reason back from its JSON form."""
-        return cls(id=d["id"], title=d["title"], severity=d["severity"], score=int(d["score"]),
-                   evidence=tuple(d.get("evidence", ())), attack=d.get("attack"),
-                   where=d.get("where", "message"))
+        return cls(
+            id=d["id"],
+            title=d["title"],
+            severity=d["severity"],
+            score=int(d["score"]),
+            evidence=tuple(d.get("evidence", ())),
+            attack=d.get("attack"),
+            where=d.get("where", "message"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form of the reason."""
@@ -79,11 +85,19 @@ class AttachmentReport:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AttachmentReport:
         """Read an attachment report (and its children) back from its JSON form."""
-        return cls(name=d["name"], sha256=d["sha256"], md5=d["md5"], sha1=d["sha1"], size=int(d["size"]),
-                   type=d["type"], depth=int(d["depth"]), parent=d.get("parent"),
-                   findings=tuple(Reason.from_dict(r) for r in d.get("findings", ())),
-                   properties=tuple((str(k), str(v)) for k, v in d.get("properties", {}).items()),
-                   children=tuple(cls.from_dict(c) for c in d.get("children", ())))
+        return cls(
+            name=d["name"],
+            sha256=d["sha256"],
+            md5=d["md5"],
+            sha1=d["sha1"],
+            size=int(d["size"]),
+            type=d["type"],
+            depth=int(d["depth"]),
+            parent=d.get("parent"),
+            findings=tuple(Reason.from_dict(r) for r in d.get("findings", ())),
+            properties=tuple((str(k), str(v)) for k, v in d.get("properties", {}).items()),
+            children=tuple(cls.from_dict(c) for c in d.get("children", ())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, children nested."""
@@ -131,14 +145,22 @@ class MailVerdict:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MailVerdict:
         """Read a verdict back from its JSON form (as the case store keeps it)."""
-        return cls(file=d["file"], message_id=d.get("message_id"), subject=d.get("subject", ""),
-                   sender=d.get("from", ""), to=tuple(d.get("to", ())), date=d.get("date"),
-                   verdict=d["verdict"], score=int(d["score"]),
-                   reasons=tuple(Reason.from_dict(r) for r in d.get("reasons", ())),
-                   iocs=tuple(Ioc(i["kind"], i["value"]) for i in d.get("iocs", ())),
-                   attachments=tuple(AttachmentReport.from_dict(a) for a in d.get("attachments", ())),
-                   cc=tuple(d.get("cc", ())), reported_by=d.get("reported_by"),
-                   warnings=tuple(d.get("warnings", ())))
+        return cls(
+            file=d["file"],
+            message_id=d.get("message_id"),
+            subject=d.get("subject", ""),
+            sender=d.get("from", ""),
+            to=tuple(d.get("to", ())),
+            date=d.get("date"),
+            verdict=d["verdict"],
+            score=int(d["score"]),
+            reasons=tuple(Reason.from_dict(r) for r in d.get("reasons", ())),
+            iocs=tuple(Ioc(i["kind"], i["value"]) for i in d.get("iocs", ())),
+            attachments=tuple(AttachmentReport.from_dict(a) for a in d.get("attachments", ())),
+            cc=tuple(d.get("cc", ())),
+            reported_by=d.get("reported_by"),
+            warnings=tuple(d.get("warnings", ())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON output contract of one mail."""

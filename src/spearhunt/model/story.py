@@ -58,11 +58,18 @@ class PatientZero:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"host": self.host, "user": self.user, "message_id": self.message_id,
-                "mail_subject": self.mail_subject, "mail_sender": self.mail_sender,
-                "mail_verdict": self.mail_verdict, "attachment": self.attachment,
-                "attachment_sha256": self.attachment_sha256, "first_seen": iso(self.first_seen),
-                "how": self.how}
+        return {
+            "host": self.host,
+            "user": self.user,
+            "message_id": self.message_id,
+            "mail_subject": self.mail_subject,
+            "mail_sender": self.mail_sender,
+            "mail_verdict": self.mail_verdict,
+            "attachment": self.attachment,
+            "attachment_sha256": self.attachment_sha256,
+            "first_seen": iso(self.first_seen),
+            "how": self.how,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +87,16 @@ class HostReach:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"host": self.host, "reached_from": self.reached_from, "via": self.via,
-                "first_seen": iso(self.first_seen), "account": self.account, "how": self.how,
-                "alerts": self.alerts, "criticality": self.criticality}
+        return {
+            "host": self.host,
+            "reached_from": self.reached_from,
+            "via": self.via,
+            "first_seen": iso(self.first_seen),
+            "account": self.account,
+            "how": self.how,
+            "alerts": self.alerts,
+            "criticality": self.criticality,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +116,18 @@ class ExfilFlow:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"host": self.host, "destination": self.destination, "bytes": self.bytes,
-                "first_seen": iso(self.first_seen), "last_seen": iso(self.last_seen),
-                "ip": self.ip, "domain": self.domain, "channel": self.channel,
-                "connections": self.connections, "reasons": list(self.reasons)}
+        return {
+            "host": self.host,
+            "destination": self.destination,
+            "bytes": self.bytes,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "ip": self.ip,
+            "domain": self.domain,
+            "channel": self.channel,
+            "connections": self.connections,
+            "reasons": list(self.reasons),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +146,28 @@ class Beacon:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"host": self.host, "destination": self.destination, "ip": self.ip,
-                "score": round(self.score, 3), "connections": self.connections,
-                "interval_s": round(self.interval_s, 1), "first_seen": iso(self.first_seen),
-                "last_seen": iso(self.last_seen),
-                "parts": {k: round(v, 3) for k, v in self.parts}}
+        return {
+            "host": self.host,
+            "destination": self.destination,
+            "ip": self.ip,
+            "score": round(self.score, 3),
+            "connections": self.connections,
+            "interval_s": round(self.interval_s, 1),
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "parts": {k: round(v, 3) for k, v in self.parts},
+        }
 
 
 def _beacon(b: dict[str, Any]) -> Beacon:
-    return Beacon(**{**b, "first_seen": parse_iso(b["first_seen"]), "last_seen": parse_iso(b["last_seen"]),
-                     "parts": tuple(b.get("parts", {}).items())})
+    return Beacon(
+        **{
+            **b,
+            "first_seen": parse_iso(b["first_seen"]),
+            "last_seen": parse_iso(b["last_seen"]),
+            "parts": tuple(b.get("parts", {}).items()),
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +181,12 @@ class Stage:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"tactic": self.tactic, "first_seen": iso(self.first_seen),
-                "last_seen": iso(self.last_seen), "count": self.count}
+        return {
+            "tactic": self.tactic,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "count": self.count,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +204,16 @@ class Evidence:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"kind": self.kind, "ts": iso(self.ts), "host": self.host, "what": self.what,
-                "ref": self.ref, "level": self.level, "tactics": list(self.tactics),
-                "techniques": list(self.techniques)}
+        return {
+            "kind": self.kind,
+            "ts": iso(self.ts),
+            "host": self.host,
+            "what": self.what,
+            "ref": self.ref,
+            "level": self.level,
+            "tactics": list(self.tactics),
+            "techniques": list(self.techniques),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,25 +267,53 @@ class Story:
         pz = dict(d["patient_zero"])
         pz["first_seen"] = parse_iso(pz.get("first_seen"))
         return cls(
-            id=d["id"], score=float(d["score"]), title=d.get("title", ""),
+            id=d["id"],
+            score=float(d["score"]),
+            title=d.get("title", ""),
             score_parts=tuple(ScorePart(**p) for p in d["score_parts"]),
             patient_zero=PatientZero(**pz),
-            hosts=tuple(HostReach(**{**h, "first_seen": parse_iso(h["first_seen"])})
-                        for h in d["hosts"]),
+            hosts=tuple(
+                HostReach(**{**h, "first_seen": parse_iso(h["first_seen"])}) for h in d["hosts"]
+            ),
             users=tuple(d.get("users", ())),
-            exfiltration=tuple(ExfilFlow(**{**x, "first_seen": parse_iso(x["first_seen"]),
-                                            "last_seen": parse_iso(x["last_seen"]),
-                                            "reasons": tuple(x.get("reasons", ()))})
-                               for x in d["exfiltration"]),
+            exfiltration=tuple(
+                ExfilFlow(
+                    **{
+                        **x,
+                        "first_seen": parse_iso(x["first_seen"]),
+                        "last_seen": parse_iso(x["last_seen"]),
+                        "reasons": tuple(x.get("reasons", ())),
+                    }
+                )
+                for x in d["exfiltration"]
+            ),
             beacons=tuple(_beacon(b) for b in d.get("beacons", ())),
             staged=tuple(d.get("staged", ())),
-            stages=tuple(Stage(s["tactic"], parse_iso(s["first_seen"]), parse_iso(s["last_seen"]),
-                               s.get("count", 0)) for s in d["stages"]),
+            stages=tuple(
+                Stage(
+                    s["tactic"],
+                    parse_iso(s["first_seen"]),
+                    parse_iso(s["last_seen"]),
+                    s.get("count", 0),
+                )
+                for s in d["stages"]
+            ),
             techniques=tuple(d["techniques"]),
-            first_seen=parse_iso(d.get("first_seen")), last_seen=parse_iso(d.get("last_seen")),
-            evidence=tuple(Evidence(e["kind"], parse_iso(e["ts"]), e["host"], e["what"], e["ref"],
-                                    e.get("level"), tuple(e.get("tactics", ())),
-                                    tuple(e.get("techniques", ()))) for e in d["evidence"]),
+            first_seen=parse_iso(d.get("first_seen")),
+            last_seen=parse_iso(d.get("last_seen")),
+            evidence=tuple(
+                Evidence(
+                    e["kind"],
+                    parse_iso(e["ts"]),
+                    e["host"],
+                    e["what"],
+                    e["ref"],
+                    e.get("level"),
+                    tuple(e.get("tactics", ())),
+                    tuple(e.get("techniques", ())),
+                )
+                for e in d["evidence"]
+            ),
         )
 
 
@@ -263,18 +336,35 @@ class CorrelationHit:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CorrelationHit:
         """Read a hit back from its JSON form."""
-        return cls(rule_id=d["rule_id"], title=d["title"], level=d["level"], kind=d.get("type", ""),
-                   group=tuple((str(k), str(v)) for k, v in d.get("group", {}).items()),
-                   first_seen=parse_iso(d.get("first_seen")), last_seen=parse_iso(d.get("last_seen")),
-                   count=int(d.get("count", 0)), hosts=tuple(d.get("hosts", ())),
-                   detections=tuple(d.get("detections", ())), tags=tuple(d.get("tags", ())))
+        return cls(
+            rule_id=d["rule_id"],
+            title=d["title"],
+            level=d["level"],
+            kind=d.get("type", ""),
+            group=tuple((str(k), str(v)) for k, v in d.get("group", {}).items()),
+            first_seen=parse_iso(d.get("first_seen")),
+            last_seen=parse_iso(d.get("last_seen")),
+            count=int(d.get("count", 0)),
+            hosts=tuple(d.get("hosts", ())),
+            detections=tuple(d.get("detections", ())),
+            tags=tuple(d.get("tags", ())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"rule_id": self.rule_id, "title": self.title, "level": self.level,
-                "type": self.kind, "group": dict(self.group), "first_seen": iso(self.first_seen),
-                "last_seen": iso(self.last_seen), "count": self.count, "hosts": list(self.hosts),
-                "detections": list(self.detections), "tags": list(self.tags)}
+        return {
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "level": self.level,
+            "type": self.kind,
+            "group": dict(self.group),
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "count": self.count,
+            "hosts": list(self.hosts),
+            "detections": list(self.detections),
+            "tags": list(self.tags),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,5 +406,6 @@ class CorrelationResult:
             beacons=tuple(_beacon(b) for b in d.get("beacons", ())),
             parameters=tuple((k, str(v)) for k, v in d.get("parameters", {}).items()),
             counts=tuple((k, int(v)) for k, v in d.get("counts", {}).items()),
-            version=d.get("version", ""), schema=d.get("schema", SCHEMA),
+            version=d.get("version", ""),
+            schema=d.get("schema", SCHEMA),
         )

@@ -53,17 +53,26 @@ def normalize_spark_sql(raw: str, time_from: str | None = None, time_to: str | N
         by_shape: dict[int, list[str]] = {}
         for shape, path in entries:
             by_shape.setdefault(shape, []).append(_get("j", path))
-        picks[col] = "CASE shape " + " ".join(
-            f"WHEN {shape} THEN " + (f"coalesce({', '.join(v)})" if len(v) > 1 else v[0])
-            for shape, v in by_shape.items()) + " END"
+        picks[col] = (
+            "CASE shape "
+            + " ".join(
+                f"WHEN {shape} THEN " + (f"coalesce({', '.join(v)})" if len(v) > 1 else v[0])
+                for shape, v in by_shape.items()
+            )
+            + " END"
+        )
     ed, ud, ecs = "ed", "ud", "ecs"
     data = _get(ed, "$.Data")
     text = _get(ed, '$.Data."#text"')
-    data_text = (f"CASE WHEN startswith(ltrim({text}), '[') THEN {_lines(text)} "
-                 f"ELSE coalesce({text}, {_lines(data)}) END")
+    data_text = (
+        f"CASE WHEN startswith(ltrim({text}), '[') THEN {_lines(text)} "
+        f"ELSE coalesce({text}, {_lines(data)}) END"
+    )
     rest = f"map_filter(from_json({ed}, 'map<string,string>'), (k, v) -> k <> 'Data')"
-    data_list = (f"to_json(CASE WHEN ({data_text}) IS NULL THEN {rest} "
-                 f"ELSE map_concat({rest}, map('Data', {data_text})) END)")
+    data_list = (
+        f"to_json(CASE WHEN ({data_text}) IS NULL THEN {rest} "
+        f"ELSE map_concat({rest}, map('Data', {data_text})) END)"
+    )
     evtx_fields = (
         f"CASE WHEN startswith({ed}, '{{') THEN "
         f"CASE WHEN contains({ed}, '\"Data\":') AND (startswith({data}, '{{') OR startswith({data}, '[')) "
@@ -79,16 +88,17 @@ def normalize_spark_sql(raw: str, time_from: str | None = None, time_to: str | N
         filters.append(f"ts <= TIMESTAMP_NTZ {_lit(time_to)}")
     sys_select = ", ".join(
         f"CASE WHEN shape = 1 THEN {_get('j', path)} END AS sys_{name.lower()}"
-        for name, path in EVTX_SYSTEM_FIELDS.items())
+        for name, path in EVTX_SYSTEM_FIELDS.items()
+    )
     return f"""
 SELECT * FROM (
 SELECT eid,
-  CAST(try_cast({picks['ts']} AS TIMESTAMP) AS TIMESTAMP_NTZ) AS ts,
-  {picks['computer']} AS computer,
-  {picks['channel']} AS channel,
-  {picks['provider']} AS provider,
-  try_cast({picks['event_id']} AS INT) AS event_id,
-  try_cast({picks['record_id']} AS BIGINT) AS record_id,
+  CAST(try_cast({picks["ts"]} AS TIMESTAMP) AS TIMESTAMP_NTZ) AS ts,
+  {picks["computer"]} AS computer,
+  {picks["channel"]} AS channel,
+  {picks["provider"]} AS provider,
+  try_cast({picks["event_id"]} AS INT) AS event_id,
+  try_cast({picks["record_id"]} AS BIGINT) AS record_id,
   source, pos,
   CASE WHEN NOT valid THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
@@ -96,18 +106,18 @@ SELECT eid,
   {sys_select}
 FROM (
   SELECT *,
-    CASE WHEN {_get('j', PATHS['channel'][0][1])} IS NOT NULL
-              OR {_get('j', PATHS['event_id'][1][1])} IS NOT NULL
+    CASE WHEN {_get("j", PATHS["channel"][0][1])} IS NOT NULL
+              OR {_get("j", PATHS["event_id"][1][1])} IS NOT NULL
               OR {ed} IS NOT NULL OR {ud} IS NOT NULL THEN 1
-         WHEN {ecs} IS NOT NULL OR {_get('j', '$.winlog.channel')} IS NOT NULL
-              OR {_get('j', '$.winlog.event_id')} IS NOT NULL THEN 2
+         WHEN {ecs} IS NOT NULL OR {_get("j", "$.winlog.channel")} IS NOT NULL
+              OR {_get("j", "$.winlog.event_id")} IS NOT NULL THEN 2
          ELSE 3 END AS shape
   FROM (
     SELECT eid, source, pos, j,
       startswith(ltrim(j), '{{') AND json_object_keys(j) IS NOT NULL AS valid,
-      {_get('j', OBJECTS['eventdata'])} AS ed, {_get('j', OBJECTS['userdata'])} AS ud,
-      {_get('j', OBJECTS['ecs'])} AS ecs
+      {_get("j", OBJECTS["eventdata"])} AS ed, {_get("j", OBJECTS["userdata"])} AS ud,
+      {_get("j", OBJECTS["ecs"])} AS ecs
     FROM {raw}
   )
-)) {('WHERE ' + ' AND '.join(filters)) if filters else ''}
+)) {("WHERE " + " AND ".join(filters)) if filters else ""}
 """

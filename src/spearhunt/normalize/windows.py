@@ -29,45 +29,87 @@ EVENT_COLUMNS = (
     # JSON: DuckDB's JSON functions read it alike, and the cast would parse every event again.
     ("fields", "VARCHAR"),
     ("slice", "UBIGINT"),  # hash of (channel, provider, event id): the engine's slice key
-    ("sys", "STRUCT(" + ", ".join(f"{n.lower()} VARCHAR" for n in (
-        "Provider_Name", "Level", "Task", "Keywords", "Version", "Opcode", "ProcessID",
-        "ThreadID", "UserID")) + ")"),  # System values of EVTX-shaped events (else NULL)
+    (
+        "sys",
+        "STRUCT("
+        + ", ".join(
+            f"{n.lower()} VARCHAR"
+            for n in (
+                "Provider_Name",
+                "Level",
+                "Task",
+                "Keywords",
+                "Version",
+                "Opcode",
+                "ProcessID",
+                "ThreadID",
+                "UserID",
+            )
+        )
+        + ")",
+    ),  # System values of EVTX-shaped events (else NULL)
 )
 
 SHAPE_EVTX, SHAPE_ECS, SHAPE_FLAT = 1, 2, 3
 
 # column -> (shape, JSON path) in the order tried
 PATHS: dict[str, list[tuple[int, str]]] = {
-    "channel": [(SHAPE_EVTX, '$.Event.System.Channel'), (SHAPE_ECS, '$.winlog.channel'),
-                (SHAPE_FLAT, '$.Channel')],
-    "provider": [(SHAPE_EVTX, '$.Event.System.Provider."#attributes".Name'),
-                 (SHAPE_ECS, '$.winlog.provider_name'), (SHAPE_FLAT, '$.Provider_Name'),
-                 (SHAPE_FLAT, '$.SourceName')],
-    "event_id": [(SHAPE_EVTX, '$.Event.System.EventID."#text"'),
-                 (SHAPE_EVTX, '$.Event.System.EventID'), (SHAPE_ECS, '$.winlog.event_id'),
-                 (SHAPE_FLAT, '$.EventID')],
-    "computer": [(SHAPE_EVTX, '$.Event.System.Computer'), (SHAPE_ECS, '$.winlog.computer_name'),
-                 (SHAPE_ECS, '$.host.name'), (SHAPE_FLAT, '$.Computer'),
-                 (SHAPE_FLAT, '$.Hostname')],
-    "ts": [(SHAPE_EVTX, '$.Event.System.TimeCreated."#attributes".SystemTime'),
-           (SHAPE_ECS, '$."@timestamp"'), (SHAPE_FLAT, '$.TimeCreated'),
-           (SHAPE_FLAT, '$.SystemTime'), (SHAPE_FLAT, '$."@timestamp"'),
-           (SHAPE_FLAT, '$.UtcTime'), (SHAPE_FLAT, '$.EventTime'), (SHAPE_FLAT, '$.timestamp')],
-    "record_id": [(SHAPE_EVTX, '$.Event.System.EventRecordID'), (SHAPE_ECS, '$.winlog.record_id'),
-                  (SHAPE_FLAT, '$.EventRecordID'), (SHAPE_FLAT, '$.RecordNumber')],
+    "channel": [
+        (SHAPE_EVTX, "$.Event.System.Channel"),
+        (SHAPE_ECS, "$.winlog.channel"),
+        (SHAPE_FLAT, "$.Channel"),
+    ],
+    "provider": [
+        (SHAPE_EVTX, '$.Event.System.Provider."#attributes".Name'),
+        (SHAPE_ECS, "$.winlog.provider_name"),
+        (SHAPE_FLAT, "$.Provider_Name"),
+        (SHAPE_FLAT, "$.SourceName"),
+    ],
+    "event_id": [
+        (SHAPE_EVTX, '$.Event.System.EventID."#text"'),
+        (SHAPE_EVTX, "$.Event.System.EventID"),
+        (SHAPE_ECS, "$.winlog.event_id"),
+        (SHAPE_FLAT, "$.EventID"),
+    ],
+    "computer": [
+        (SHAPE_EVTX, "$.Event.System.Computer"),
+        (SHAPE_ECS, "$.winlog.computer_name"),
+        (SHAPE_ECS, "$.host.name"),
+        (SHAPE_FLAT, "$.Computer"),
+        (SHAPE_FLAT, "$.Hostname"),
+    ],
+    "ts": [
+        (SHAPE_EVTX, '$.Event.System.TimeCreated."#attributes".SystemTime'),
+        (SHAPE_ECS, '$."@timestamp"'),
+        (SHAPE_FLAT, "$.TimeCreated"),
+        (SHAPE_FLAT, "$.SystemTime"),
+        (SHAPE_FLAT, '$."@timestamp"'),
+        (SHAPE_FLAT, "$.UtcTime"),
+        (SHAPE_FLAT, "$.EventTime"),
+        (SHAPE_FLAT, "$.timestamp"),
+    ],
+    "record_id": [
+        (SHAPE_EVTX, "$.Event.System.EventRecordID"),
+        (SHAPE_ECS, "$.winlog.record_id"),
+        (SHAPE_FLAT, "$.EventRecordID"),
+        (SHAPE_FLAT, "$.RecordNumber"),
+    ],
 }
 # Sub-objects holding the event's own fields, by shape.
-OBJECTS = {"eventdata": '$.Event.EventData', "userdata": '$.Event.UserData',
-           "ecs": '$.winlog.event_data'}
+OBJECTS = {
+    "eventdata": "$.Event.EventData",
+    "userdata": "$.Event.UserData",
+    "ecs": "$.winlog.event_data",
+}
 # System values of the evtx shape that rules may name as fields (the flat shape has them
 # inline). Kept as chunk columns ``sys:<Field>``, read only by slices whose rules name them.
 EVTX_SYSTEM_FIELDS = {
     "Provider_Name": '$.Event.System.Provider."#attributes".Name',
-    "Level": '$.Event.System.Level',
-    "Task": '$.Event.System.Task',
-    "Keywords": '$.Event.System.Keywords',
-    "Version": '$.Event.System.Version',
-    "Opcode": '$.Event.System.Opcode',
+    "Level": "$.Event.System.Level",
+    "Task": "$.Event.System.Task",
+    "Keywords": "$.Event.System.Keywords",
+    "Version": "$.Event.System.Version",
+    "Opcode": "$.Event.System.Opcode",
     "ProcessID": '$.Event.System.Execution."#attributes".ProcessID',
     "ThreadID": '$.Event.System.Execution."#attributes".ThreadID',
     "UserID": '$.Event.System.Security."#attributes".UserID',
@@ -78,8 +120,9 @@ def _lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str | None,
-                  shape: int | None = None) -> str:
+def normalize_sql(
+    raw: str, eid_base: int, time_from: str | None, time_to: str | None, shape: int | None = None
+) -> str:
     """SELECT turning ``raw(i, src, pos, j)`` rows into the event schema (``EVENT_COLUMNS``).
 
     ``j`` is a record's JSON text with no leading blanks (the readers strip them: an
@@ -107,9 +150,14 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
         by_shape: dict[int, list[str]] = {}
         for of, path in entries:
             by_shape.setdefault(of, []).append(at(path, of))
-        picks[col] = "CASE shape " + " ".join(
-            f"WHEN {of} THEN " + (f"coalesce({', '.join(v)})" if len(v) > 1 else v[0])
-            for of, v in by_shape.items()) + " END"
+        picks[col] = (
+            "CASE shape "
+            + " ".join(
+                f"WHEN {of} THEN " + (f"coalesce({', '.join(v)})" if len(v) > 1 else v[0])
+                for of, v in by_shape.items()
+            )
+            + " END"
+        )
     ed, ud = at(OBJECTS["eventdata"]), at(OBJECTS["userdata"])
     # Whether EventData has a Data item, from the one parse (a text search for it in every
     # record's EventData cost ~10% of this statement).
@@ -117,7 +165,7 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
     ecs = at(OBJECTS["ecs"], SHAPE_ECS)
     sys_cols = {name: at(path) for name, path in EVTX_SYSTEM_FIELDS.items()}
     evtx_channel, evtx_eid = at(PATHS["channel"][0][1]), at(PATHS["event_id"][1][1])
-    ecs_channel, ecs_eid = at('$.winlog.channel', SHAPE_ECS), at('$.winlog.event_id', SHAPE_ECS)
+    ecs_channel, ecs_eid = at("$.winlog.channel", SHAPE_ECS), at("$.winlog.event_id", SHAPE_ECS)
     plist = "[" + ", ".join(_lit(p) for p in flat) + "]"
     # EventData holds named fields (kept as text, not re-parsed) except in classic logs, where
     # it is an unnamed <Data> list: that becomes one 'Data' field with the items on lines.
@@ -134,29 +182,37 @@ def normalize_sql(raw: str, eid_base: int, time_from: str | None, time_to: str |
         f"WHEN {ud} IS NOT NULL AND starts_with({ud}, '{{') THEN "
         f"coalesce(json_extract({ud}, '$.*')[1]::VARCHAR, '{{}}') ELSE '{{}}' END"
     )
-    shape_expr = str(shape) if shape is not None else (
-        f"CASE WHEN {evtx_channel} IS NOT NULL OR {evtx_eid} IS NOT NULL OR {ed} IS NOT NULL "
-        f"OR {ud} IS NOT NULL THEN 1 WHEN {ecs} IS NOT NULL OR {ecs_channel} IS NOT NULL "
-        f"OR {ecs_eid} IS NOT NULL THEN 2 ELSE 3 END")
+    shape_expr = (
+        str(shape)
+        if shape is not None
+        else (
+            f"CASE WHEN {evtx_channel} IS NOT NULL OR {evtx_eid} IS NOT NULL OR {ed} IS NOT NULL "
+            f"OR {ud} IS NOT NULL THEN 1 WHEN {ecs} IS NOT NULL OR {ecs_channel} IS NOT NULL "
+            f"OR {ecs_eid} IS NOT NULL THEN 2 ELSE 3 END"
+        )
+    )
     filters = []
     if time_from:
         filters.append(f"ts >= TIMESTAMP {_lit(time_from)}")
     if time_to:
         filters.append(f"ts <= TIMESTAMP {_lit(time_to)}")
     cond = ("WHERE " + " AND ".join(filters)) if filters else ""
-    sys_select = ("CASE WHEN shape = 1 THEN {" + ", ".join(
-        f"'{name.lower()}': {i}" for name, i in sys_cols.items()) + "} END AS sys")
+    sys_select = (
+        "CASE WHEN shape = 1 THEN {"
+        + ", ".join(f"'{name.lower()}': {i}" for name, i in sys_cols.items())
+        + "} END AS sys"
+    )
     return f"""
 SELECT * EXCLUDE (ts_any) FROM (
 SELECT {eid_base} + i AS eid,
-  CAST(TRY_CAST({picks['ts']} AS TIMESTAMPTZ) AS TIMESTAMP) AS ts_any,
+  CAST(TRY_CAST({picks["ts"]} AS TIMESTAMPTZ) AS TIMESTAMP) AS ts_any,
   CASE WHEN ts_any >= TIMESTAMP '0001-01-01' AND ts_any < TIMESTAMP '10000-01-01'
     THEN ts_any END AS ts,
-  {picks['computer']} AS computer,
-  {picks['channel']} AS channel,
-  {picks['provider']} AS provider,
-  TRY_CAST({picks['event_id']} AS INTEGER) AS event_id,
-  TRY_CAST({picks['record_id']} AS BIGINT) AS record_id,
+  {picks["computer"]} AS computer,
+  {picks["channel"]} AS channel,
+  {picks["provider"]} AS provider,
+  TRY_CAST({picks["event_id"]} AS INTEGER) AS event_id,
+  TRY_CAST({picks["record_id"]} AS BIGINT) AS record_id,
   src, pos,
   CAST(CASE WHEN s IS NULL OR NOT starts_with(j, '{{') THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
@@ -177,8 +233,11 @@ SYSTEM_FIELD_COLUMNS = {name.lower(): f"sys.{name.lower()}" for name in EVTX_SYS
 # A JSON string, or one of what DuckDB's JSON reader (yyjson) takes beyond JSON: NaN and
 # infinities in any case (nan, -Infinity, inf ...), and a comma before a closing bracket.
 # Strings come first in the alternation, so nothing inside one is ever touched.
-_LENIENT = re.compile(r'"(?:[^"\\]|\\.)*+"|(?<![\w.])[-+]?(?:nan|inf(?:inity)?)(?![\w.])'
-                      r'|,(?=\s*[}\]])', re.IGNORECASE)
+_LENIENT = re.compile(
+    r'"(?:[^"\\]|\\.)*+"|(?<![\w.])[-+]?(?:nan|inf(?:inity)?)(?![\w.])'
+    r"|,(?=\s*[}\]])",
+    re.IGNORECASE,
+)
 
 
 LENIENT_MAX = 1 << 20

@@ -67,7 +67,9 @@ class Matrix:
         """Tactics a technique shows under: ATT&CK's tactics the rule also tagged, else ATT&CK's
         own, else the rule's tags (unknown technique)."""
         tagged_keys = [t.replace("-", "_").lower() for t in tagged]
-        own = self.placement.get(technique.upper()) or self.placement.get(technique.upper().split(".")[0])
+        own = self.placement.get(technique.upper()) or self.placement.get(
+            technique.upper().split(".")[0]
+        )
         if own:
             both = tuple(t for t in own if t in tagged_keys)
             return both or own

@@ -16,19 +16,56 @@ from spearhunt.model import Detection
 
 # Fields shown in the short "details" of a detection, in this order, when the event has them.
 KEY_FIELDS = (
-    "Image", "NewProcessName", "CommandLine", "ParentImage", "ParentProcessName",
-    "ParentCommandLine", "OriginalFileName", "TargetFilename", "TargetObject", "Details",
-    "TargetImage", "GrantedAccess", "SourceImage", "QueryName", "DestinationIp",
-    "DestinationHostname", "DestinationPort", "SourceIp", "ImageLoaded", "ServiceName",
-    "ImagePath", "ScriptBlockText", "TaskName", "TargetUserName", "SubjectUserName",
-    "IpAddress", "WorkstationName", "LogonType", "ShareName", "RelativeTargetName",
-    "PipeName", "Hashes", "User", "Data",
+    "Image",
+    "NewProcessName",
+    "CommandLine",
+    "ParentImage",
+    "ParentProcessName",
+    "ParentCommandLine",
+    "OriginalFileName",
+    "TargetFilename",
+    "TargetObject",
+    "Details",
+    "TargetImage",
+    "GrantedAccess",
+    "SourceImage",
+    "QueryName",
+    "DestinationIp",
+    "DestinationHostname",
+    "DestinationPort",
+    "SourceIp",
+    "ImageLoaded",
+    "ServiceName",
+    "ImagePath",
+    "ScriptBlockText",
+    "TaskName",
+    "TargetUserName",
+    "SubjectUserName",
+    "IpAddress",
+    "WorkstationName",
+    "LogonType",
+    "ShareName",
+    "RelativeTargetName",
+    "PipeName",
+    "Hashes",
+    "User",
+    "Data",
 )
 DETAIL_VALUE_MAX = 300
 
 CSV_COLUMNS = (
-    "timestamp", "computer", "channel", "event_id", "record_id", "level", "rule_title",
-    "rule_id", "tactics", "techniques", "details", "source",
+    "timestamp",
+    "computer",
+    "channel",
+    "event_id",
+    "record_id",
+    "level",
+    "rule_title",
+    "rule_id",
+    "tactics",
+    "techniques",
+    "details",
+    "source",
 )
 
 
@@ -68,11 +105,18 @@ def row(d: Detection) -> dict[str, Any]:
     """The flat CSV/table form of one detection."""
     doc = d.to_dict()
     return {
-        "timestamp": doc["timestamp"], "computer": d.computer, "channel": d.channel,
-        "event_id": d.event_id, "record_id": d.record_id, "level": d.rule.level,
-        "rule_title": d.rule.title, "rule_id": d.rule.rule_id,
-        "tactics": ",".join(d.rule.tactics), "techniques": ",".join(d.rule.techniques),
-        "details": details(d.event), "source": d.source,
+        "timestamp": doc["timestamp"],
+        "computer": d.computer,
+        "channel": d.channel,
+        "event_id": d.event_id,
+        "record_id": d.record_id,
+        "level": d.rule.level,
+        "rule_title": d.rule.title,
+        "rule_id": d.rule.rule_id,
+        "tactics": ",".join(d.rule.tactics),
+        "techniques": ",".join(d.rule.techniques),
+        "details": details(d.event),
+        "source": d.source,
     }
 
 
@@ -137,7 +181,7 @@ class DetectionWriter:
     def close(self, summary: Mapping[str, Any] | None = None) -> None:
         """Finish the document (JSON needs its summary and closing brackets)."""
         if self.fmt == "json":
-            self.stream.write("\n], \"summary\": ")
+            self.stream.write('\n], "summary": ')
             self.stream.write(orjson.dumps(summary or {}, default=str).decode())
             self.stream.write("}\n")
         self.stream.flush()

@@ -165,8 +165,11 @@ def connect(store: Path) -> duckdb.DuckDBPyConnection:
     if not store.exists():
         raise StoreError("no such case store", where=str(store))
     try:
-        con = duckdb.connect(str(store), read_only=True, config={
-            "autoinstall_known_extensions": False, "autoload_known_extensions": False})
+        con = duckdb.connect(
+            str(store),
+            read_only=True,
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        )
     except duckdb.Error as exc:
         raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
     con.execute("SET TimeZone = 'UTC'")
@@ -174,11 +177,14 @@ def connect(store: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
 
 
-def load(store: Path, story_id: str | None = None, *, max_stories: int = 10,
-         max_evidence: int = 300) -> CaseReport:
+def load(
+    store: Path, story_id: str | None = None, *, max_stories: int = 10, max_evidence: int = 300
+) -> CaseReport:
     """Build the report document of ``store`` (limited to one story when ``story_id`` is given).
 
     ``max_stories`` stories get a full section, each with at most ``max_evidence`` evidence rows
@@ -206,11 +212,13 @@ class _Loader:
             story = result.story(story_id)
             if story is None:
                 ids = ", ".join(s.id for s in result.stories[:10]) or "none"
-                raise StoreError(f"no story {story_id!r} in the saved correlation result (ids: {ids})",
-                                 where=str(self.store))
+                raise StoreError(
+                    f"no story {story_id!r} in the saved correlation result (ids: {ids})",
+                    where=str(self.store),
+                )
             stories = (story,)
         shown = tuple(self._story(s) for s in stories[:max_stories])
-        hosts_filter = ({short_host(h.host) for h in stories[0].hosts} if story_id else None)
+        hosts_filter = {short_host(h.host) for h in stories[0].hosts} if story_id else None
         if story_id:
             techniques = shown[0].techniques
             host_rows = shown[0].hosts
@@ -224,12 +232,26 @@ class _Loader:
         total, rules, hosts_total, first, last = self._detection_counts(hosts_filter)
         warnings = self._scalar("SELECT count(*) FROM warnings") if "warnings" in self.tables else 0
         return CaseReport(
-            name=self.store.name, generated=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            correlated=created is not None or bool(result.stories), stories=shown,
-            stories_total=len(stories), techniques=techniques, hosts=host_rows, mails=mails,
-            mail_counts=self._mail_counts(), indicators=indicators, detections=total, rules=rules,
-            hosts_total=hosts_total, first_seen=first, last_seen=last, result=result,
-            story_id=stories[0].id if story_id else None, result_created=created, warnings=warnings)
+            name=self.store.name,
+            generated=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            correlated=created is not None or bool(result.stories),
+            stories=shown,
+            stories_total=len(stories),
+            techniques=techniques,
+            hosts=host_rows,
+            mails=mails,
+            mail_counts=self._mail_counts(),
+            indicators=indicators,
+            detections=total,
+            rules=rules,
+            hosts_total=hosts_total,
+            first_seen=first,
+            last_seen=last,
+            result=result,
+            story_id=stories[0].id if story_id else None,
+            result_created=created,
+            warnings=warnings,
+        )
 
     # -- store reads ---------------------------------------------------------------------------
     def _scalar(self, sql: str, params: list[Any] | None = None) -> int:
@@ -241,19 +263,23 @@ class _Loader:
             log.info("%s has no correlation result; the report has no stories", self.store)
             return CorrelationResult(stories=()), None
         row = self.con.execute(
-            "SELECT doc, created FROM correlation_results ORDER BY created DESC LIMIT 1").fetchone()
+            "SELECT doc, created FROM correlation_results ORDER BY created DESC LIMIT 1"
+        ).fetchone()
         if row is None:
             return CorrelationResult(stories=()), None
         return CorrelationResult.from_dict(orjson.loads(row[0])), row[1]
 
-    def _detection_counts(self, hosts: set[str] | None) -> tuple[int, int, int, dt.datetime | None,
-                                                                 dt.datetime | None]:
+    def _detection_counts(
+        self, hosts: set[str] | None
+    ) -> tuple[int, int, int, dt.datetime | None, dt.datetime | None]:
         if "detections" not in self.tables:
             return 0, 0, 0, None, None
         where, params = _host_where(hosts)
         row = self.con.execute(
             f"SELECT count(*), count(DISTINCT rule_id), count(DISTINCT lower(computer)), min(ts), max(ts) "
-            f"FROM detections {where}", params).fetchone()
+            f"FROM detections {where}",
+            params,
+        ).fetchone()
         assert row is not None
         return int(row[0]), int(row[1]), int(row[2]), row[3], row[4]
 
@@ -263,25 +289,33 @@ class _Loader:
         where, params = _host_where(hosts)
         per_host: dict[str, Counter[str]] = defaultdict(Counter)
         for host, tactic, n in self.con.execute(
-                "SELECT computer, tactic, count(*) FROM (SELECT computer, unnest(CASE WHEN len(tactics) = 0 "
-                f"THEN ['other'] ELSE tactics END) AS tactic FROM detections {where}) GROUP BY ALL",
-                params).fetchall():
+            "SELECT computer, tactic, count(*) FROM (SELECT computer, unnest(CASE WHEN len(tactics) = 0 "
+            f"THEN ['other'] ELSE tactics END) AS tactic FROM detections {where}) GROUP BY ALL",
+            params,
+        ).fetchall():
             per_host[short_host(host)][tactic] += int(n)
         rules: dict[str, Counter[str]] = defaultdict(Counter)
         levels: dict[str, list[str]] = defaultdict(list)
         totals: Counter[str] = Counter()
         for host, title, level, n in self.con.execute(
-                f"SELECT computer, rule_title, level, count(*) FROM detections {where} GROUP BY ALL",
-                params).fetchall():
+            f"SELECT computer, rule_title, level, count(*) FROM detections {where} GROUP BY ALL",
+            params,
+        ).fetchall():
             key = short_host(host)
             rules[key][title] += int(n)
             levels[key].append(level)
             totals[key] += int(n)
         order = matrix().order
-        out = [HostTactics(host, totals[host], max_level(levels[host]),
-                           tuple(sorted(per_host[host].items(), key=lambda kv: order(kv[0]))),
-                           tuple(rules[host].most_common(3)))
-               for host in totals]
+        out = [
+            HostTactics(
+                host,
+                totals[host],
+                max_level(levels[host]),
+                tuple(sorted(per_host[host].items(), key=lambda kv: order(kv[0]))),
+                tuple(rules[host].most_common(3)),
+            )
+            for host in totals
+        ]
         out.sort(key=lambda h: (-LEVEL_RANK.get(h.level, 0), -h.total, h.host))
         return tuple(out)
 
@@ -289,10 +323,18 @@ class _Loader:
         acc = _TechniqueAcc()
         if "detections" in self.tables:
             for tech, tactics, level, title, host, n, first in self.con.execute(
-                    "SELECT technique, tactics, level, rule_title, computer, count(*), min(ts) FROM "
-                    "(SELECT unnest(techniques) AS technique, * FROM detections) GROUP BY ALL").fetchall():
-                acc.add(tech, tuple(tactics or ()), level, int(n), rule=title, host=short_host(host),
-                        example=f"{short_host(host)} {_hhmm(first)} {title}")
+                "SELECT technique, tactics, level, rule_title, computer, count(*), min(ts) FROM "
+                "(SELECT unnest(techniques) AS technique, * FROM detections) GROUP BY ALL"
+            ).fetchall():
+                acc.add(
+                    tech,
+                    tuple(tactics or ()),
+                    level,
+                    int(n),
+                    rule=title,
+                    host=short_host(host),
+                    example=f"{short_host(host)} {_hhmm(first)} {title}",
+                )
         for story in result.stories:
             for e in story.evidence:
                 if e.kind not in ("alert",):  # alerts are the detections counted above
@@ -304,14 +346,17 @@ class _Loader:
             return ()
         rows = self.con.execute(
             "SELECT doc FROM mail_messages WHERE verdict IN ('malicious', 'suspicious') "
-            "ORDER BY score DESC, date LIMIT 50").fetchall()
+            "ORDER BY score DESC, date LIMIT 50"
+        ).fetchall()
         return tuple(MailVerdict.from_dict(orjson.loads(r[0])) for r in rows)
 
     def _mail(self, message_id: str | None) -> MailVerdict | None:
         if not message_id or "mail_messages" not in self.tables:
             return None
-        row = self.con.execute("SELECT doc FROM mail_messages WHERE message_id = ? ORDER BY score DESC "
-                               "LIMIT 1", [message_id]).fetchone()
+        row = self.con.execute(
+            "SELECT doc FROM mail_messages WHERE message_id = ? ORDER BY score DESC LIMIT 1",
+            [message_id],
+        ).fetchone()
         return MailVerdict.from_dict(orjson.loads(row[0])) if row else None
 
     def _mail_counts(self) -> tuple[tuple[str, int], ...]:
@@ -324,8 +369,9 @@ class _Loader:
     def _event_details(self, eids: list[int]) -> dict[int, str]:
         if not eids or "events" not in self.tables:
             return {}
-        rows = self.con.execute("SELECT eid, fields FROM events WHERE eid IN (SELECT unnest(?))",
-                                [eids]).fetchall()
+        rows = self.con.execute(
+            "SELECT eid, fields FROM events WHERE eid IN (SELECT unnest(?))", [eids]
+        ).fetchall()
         out = {}
         for eid, fields in rows:
             try:
@@ -340,24 +386,47 @@ class _Loader:
     def _story(self, story: Story) -> StoryReport:
         evidence = list(story.evidence)
         if len(evidence) > self.max_evidence:
-            keep = sorted(evidence, key=lambda e: (KIND_PRIORITY.get(e.kind, 3),
-                                                   -LEVEL_RANK.get(e.level or "", 0)))[: self.max_evidence]
+            keep = sorted(
+                evidence,
+                key=lambda e: (KIND_PRIORITY.get(e.kind, 3), -LEVEL_RANK.get(e.level or "", 0)),
+            )[: self.max_evidence]
             evidence = sorted(keep, key=lambda e: (e.ts is None, e.ts or dt.datetime.min))
-        detail = self._event_details([eid for e in evidence if (eid := event_id(e.ref)) is not None])
+        detail = self._event_details(
+            [eid for e in evidence if (eid := event_id(e.ref)) is not None]
+        )
         mail = self._mail(story.patient_zero.message_id)
-        rows = tuple(EvidenceRow(e.ts, short_host(e.host) if e.host else "-", e.kind,
-                                 e.level or KIND_LEVEL.get(e.kind, "informational"), e.what, e.ref,
-                                 e.tactics, e.techniques, detail.get(event_id(e.ref) or -1, ""))
-                     for e in evidence)
+        rows = tuple(
+            EvidenceRow(
+                e.ts,
+                short_host(e.host) if e.host else "-",
+                e.kind,
+                e.level or KIND_LEVEL.get(e.kind, "informational"),
+                e.what,
+                e.ref,
+                e.tactics,
+                e.techniques,
+                detail.get(event_id(e.ref) or -1, ""),
+            )
+            for e in evidence
+        )
         acc = _TechniqueAcc()
         for e in story.evidence:
             acc.add_evidence(e, story.id)
         hosts = {short_host(h.host) for h in story.hosts}
-        return StoryReport(story, mail, rows, len(story.evidence), acc.done(),
-                           self._host_tactics(hosts), self._indicators((story,), (mail,) if mail else ()))
+        return StoryReport(
+            story,
+            mail,
+            rows,
+            len(story.evidence),
+            acc.done(),
+            self._host_tactics(hosts),
+            self._indicators((story,), (mail,) if mail else ()),
+        )
 
     # -- indicators ----------------------------------------------------------------------------
-    def _indicators(self, stories: tuple[Story, ...], mails: tuple[MailVerdict, ...]) -> tuple[Indicator, ...]:
+    def _indicators(
+        self, stories: tuple[Story, ...], mails: tuple[MailVerdict, ...]
+    ) -> tuple[Indicator, ...]:
         acc = _IndicatorAcc()
         by_mail: dict[str, list[str]] = defaultdict(list)
         for s in stories:
@@ -425,8 +494,17 @@ class _TechniqueAcc:
         self.hosts: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.examples: dict[tuple[str, str], list[str]] = defaultdict(list)
 
-    def add(self, technique: str, tactics: tuple[str, ...], level: str, n: int, *, rule: str | None = None,
-            host: str | None = None, example: str | None = None) -> None:
+    def add(
+        self,
+        technique: str,
+        tactics: tuple[str, ...],
+        level: str,
+        n: int,
+        *,
+        rule: str | None = None,
+        host: str | None = None,
+        example: str | None = None,
+    ) -> None:
         if not is_technique(technique):
             log.debug("not an ATT&CK technique id, left out: %r", technique[:40])
             return
@@ -447,15 +525,30 @@ class _TechniqueAcc:
         host = short_host(e.host) if e.host else None
         label = e.what if e.kind in ("alert", "correlation") else f"{e.kind}: {e.what}"
         for tech in e.techniques:
-            self.add(tech, e.tactics, level, 1, rule=e.what if e.kind in ("alert", "correlation") else None,
-                     host=host, example=f"{story_id} {host or '-'} {_hhmm(e.ts)} {label}"[:200])
+            self.add(
+                tech,
+                e.tactics,
+                level,
+                1,
+                rule=e.what if e.kind in ("alert", "correlation") else None,
+                host=host,
+                example=f"{story_id} {host or '-'} {_hhmm(e.ts)} {label}"[:200],
+            )
 
     def done(self) -> tuple[TechniqueUse, ...]:
         m = matrix()
-        out = [TechniqueUse(t, tac, n, max_level(self.levels[(t, tac)]),
-                            tuple(r for r, _ in self.rules[(t, tac)].most_common(5)),
-                            tuple(self.examples[(t, tac)]), tuple(sorted(self.hosts[(t, tac)]))[:20])
-               for (t, tac), n in self.count.items()]
+        out = [
+            TechniqueUse(
+                t,
+                tac,
+                n,
+                max_level(self.levels[(t, tac)]),
+                tuple(r for r, _ in self.rules[(t, tac)].most_common(5)),
+                tuple(self.examples[(t, tac)]),
+                tuple(sorted(self.hosts[(t, tac)]))[:20],
+            )
+            for (t, tac), n in self.count.items()
+        ]
         out.sort(key=lambda u: (m.order(u.tactic), -u.score, u.technique))
         return tuple(out)
 
@@ -463,21 +556,43 @@ class _TechniqueAcc:
 class _IndicatorAcc:
     """Collects indicators, merging contexts and stories of the same value."""
 
-    MAIL_KINDS: ClassVar[dict[str, str]] = {"sender": "email", "reply_to": "email", "return_path": "email", "url": "url",
-                  "domain": "domain", "filename": "filename"}
+    MAIL_KINDS: ClassVar[dict[str, str]] = {
+        "sender": "email",
+        "reply_to": "email",
+        "return_path": "email",
+        "url": "url",
+        "domain": "domain",
+        "filename": "filename",
+    }
     HASHES: ClassVar[dict[str, str]] = {"sha256": "SHA-256", "sha1": "SHA-1", "md5": "MD5"}
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def add(self, kind: str, value: str, context: str, stories: tuple[str, ...],
-            hashes: tuple[tuple[str, str], ...] = (), name: str | None = None) -> None:
+    def add(
+        self,
+        kind: str,
+        value: str,
+        context: str,
+        stories: tuple[str, ...],
+        hashes: tuple[tuple[str, str], ...] = (),
+        name: str | None = None,
+    ) -> None:
         value = value.strip()
         if not value:
             return
         key = (kind, value.lower() if kind in ("domain", "email") else value)
-        item = self.items.setdefault(key, {"kind": kind, "value": value, "context": [], "stories": [],
-                                           "hashes": hashes, "name": name})
+        item = self.items.setdefault(
+            key,
+            {
+                "kind": kind,
+                "value": value,
+                "context": [],
+                "stories": [],
+                "hashes": hashes,
+                "name": name,
+            },
+        )
         if context not in item["context"] and len(item["context"]) < 5:
             item["context"].append(context)
         item["stories"].extend(s for s in stories if s not in item["stories"])
@@ -497,8 +612,12 @@ class _IndicatorAcc:
         else:
             self.add_ip(value, context, stories)
 
-    def file(self, sha256: str, md5: str, sha1: str, name: str, context: str, stories: tuple[str, ...]) -> None:
-        hashes = tuple((alg, v) for alg, v in (("SHA-256", sha256), ("MD5", md5), ("SHA-1", sha1)) if v)
+    def file(
+        self, sha256: str, md5: str, sha1: str, name: str, context: str, stories: tuple[str, ...]
+    ) -> None:
+        hashes = tuple(
+            (alg, v) for alg, v in (("SHA-256", sha256), ("MD5", md5), ("SHA-1", sha1)) if v
+        )
         if hashes:
             self.add("file", hashes[0][1], context, stories, hashes, name)
 
@@ -512,8 +631,17 @@ class _IndicatorAcc:
 
     def done(self) -> tuple[Indicator, ...]:
         order = {"file": 0, "url": 1, "domain": 2, "ipv4": 3, "ipv6": 3, "email": 4, "filename": 5}
-        out = [Indicator(i["kind"], i["value"], tuple(i["context"]), tuple(i["stories"]), i["hashes"], i["name"])
-               for i in self.items.values()]
+        out = [
+            Indicator(
+                i["kind"],
+                i["value"],
+                tuple(i["context"]),
+                tuple(i["stories"]),
+                i["hashes"],
+                i["name"],
+            )
+            for i in self.items.values()
+        ]
         out.sort(key=lambda i: (not i.stories, order.get(i.kind, 9), i.value))
         return tuple(out)
 
@@ -543,7 +671,9 @@ class TimelineRow:
 def timeline_rows(store: Path, report: CaseReport) -> Iterator[TimelineRow]:
     """Every detection of the case (or the story's evidence) and the stories' other evidence,
     in time order, streamed from the store."""
-    stories = report.result.stories if report.story_id is None else tuple(s.story for s in report.stories)
+    stories = (
+        report.result.stories if report.story_id is None else tuple(s.story for s in report.stories)
+    )
     refs: dict[str, list[str]] = defaultdict(list)
     extra: list[TimelineRow] = []
     for s in stories:
@@ -553,10 +683,19 @@ def timeline_rows(store: Path, report: CaseReport) -> Iterator[TimelineRow]:
         for e in s.evidence:
             if e.kind == "alert" and report.story_id is None:
                 continue  # the detection row below carries it
-            extra.append(TimelineRow(e.ts, short_host(e.host) if e.host else "-", e.kind if e.kind != "alert"
-                                     else "detection", e.level or KIND_LEVEL.get(e.kind, "informational"),
-                                     e.what, tactics=e.tactics, techniques=e.techniques,
-                                     stories=tuple(refs[e.ref]), ref=e.ref))
+            extra.append(
+                TimelineRow(
+                    e.ts,
+                    short_host(e.host) if e.host else "-",
+                    e.kind if e.kind != "alert" else "detection",
+                    e.level or KIND_LEVEL.get(e.kind, "informational"),
+                    e.what,
+                    tactics=e.tactics,
+                    techniques=e.techniques,
+                    stories=tuple(refs[e.ref]),
+                    ref=e.ref,
+                )
+            )
     extra.sort(key=_row_key)
     con = connect(store)
     try:
@@ -573,19 +712,43 @@ def _row_key(r: TimelineRow) -> tuple[bool, dt.datetime]:
     return (r.ts is None, r.ts or dt.datetime.min)
 
 
-def _detection_rows(con: duckdb.DuckDBPyConnection, tables: set[str],
-                    refs: dict[str, list[str]]) -> Iterator[TimelineRow]:
+def _detection_rows(
+    con: duckdb.DuckDBPyConnection, tables: set[str], refs: dict[str, list[str]]
+) -> Iterator[TimelineRow]:
     fields = "e.fields" if "events" in tables else "NULL"
     join = "LEFT JOIN events e ON e.eid = d.eid" if "events" in tables else ""
     rule_file = "r.source" if "rules" in tables else "NULL"
-    rjoin = ("LEFT JOIN (SELECT rule_id, any_value(source) AS source FROM rules GROUP BY 1) r "
-             "ON r.rule_id = d.rule_id") if "rules" in tables else ""
+    rjoin = (
+        (
+            "LEFT JOIN (SELECT rule_id, any_value(source) AS source FROM rules GROUP BY 1) r "
+            "ON r.rule_id = d.rule_id"
+        )
+        if "rules" in tables
+        else ""
+    )
     cur = con.cursor()
-    cur.execute(f"SELECT d.ts, d.computer, d.level, d.rule_title, d.rule_id, {rule_file}, d.tactics, "
-                f"d.techniques, d.channel, d.event_id, d.record_id, d.source, d.eid, {fields} "
-                f"FROM detections d {join} {rjoin} ORDER BY d.ts NULLS LAST, d.eid")
+    cur.execute(
+        f"SELECT d.ts, d.computer, d.level, d.rule_title, d.rule_id, {rule_file}, d.tactics, "
+        f"d.techniques, d.channel, d.event_id, d.record_id, d.source, d.eid, {fields} "
+        f"FROM detections d {join} {rjoin} ORDER BY d.ts NULLS LAST, d.eid"
+    )
     while rows := cur.fetchmany(FETCH):
-        for ts, host, level, title, rid, rfile, tactics, techs, channel, evid, rec, src, eid, raw in rows:
+        for (
+            ts,
+            host,
+            level,
+            title,
+            rid,
+            rfile,
+            tactics,
+            techs,
+            channel,
+            evid,
+            rec,
+            src,
+            eid,
+            raw,
+        ) in rows:
             detail = ""
             if raw:
                 try:
@@ -595,14 +758,33 @@ def _detection_rows(con: duckdb.DuckDBPyConnection, tables: set[str],
                 if isinstance(event, dict):
                     detail = details(event)
             ref = f"alert:{eid}:{rid}"
-            yield TimelineRow(ts, host or "-", "detection", level or "informational", title or "", rid or "",
-                              Path(rfile).name if rfile else "", tuple(tactics or ()), tuple(techs or ()),
-                              detail, channel or "", evid, rec, src or "", tuple(refs.get(ref, ())), ref)
+            yield TimelineRow(
+                ts,
+                host or "-",
+                "detection",
+                level or "informational",
+                title or "",
+                rid or "",
+                Path(rfile).name if rfile else "",
+                tuple(tactics or ()),
+                tuple(techs or ()),
+                detail,
+                channel or "",
+                evid,
+                rec,
+                src or "",
+                tuple(refs.get(ref, ())),
+                ref,
+            )
     cur.close()
 
 
-def _merge(a: Iterator[TimelineRow], b: Iterator[TimelineRow], con: duckdb.DuckDBPyConnection,
-           tables: set[str]) -> Iterator[TimelineRow]:
+def _merge(
+    a: Iterator[TimelineRow],
+    b: Iterator[TimelineRow],
+    con: duckdb.DuckDBPyConnection,
+    tables: set[str],
+) -> Iterator[TimelineRow]:
     """Two time-ordered streams as one; evidence rows of events get their event's details."""
     import heapq
 
@@ -618,26 +800,37 @@ def _merge(a: Iterator[TimelineRow], b: Iterator[TimelineRow], con: duckdb.DuckD
     yield from heapq.merge(a, fill(b), key=_row_key)
 
 
-def _with_details(batch: list[TimelineRow], con: duckdb.DuckDBPyConnection,
-                  tables: set[str]) -> list[TimelineRow]:
+def _with_details(
+    batch: list[TimelineRow], con: duckdb.DuckDBPyConnection, tables: set[str]
+) -> list[TimelineRow]:
     import dataclasses
 
     eids = [eid for r in batch if (eid := event_id(r.ref)) is not None]
     if not eids or "events" not in tables:
         return batch
-    rows = con.execute("SELECT eid, fields, channel, event_id, record_id FROM events "
-                       "WHERE eid IN (SELECT unnest(?))", [eids]).fetchall()
+    rows = con.execute(
+        "SELECT eid, fields, channel, event_id, record_id FROM events "
+        "WHERE eid IN (SELECT unnest(?))",
+        [eids],
+    ).fetchall()
     info = {}
     for eid, raw, channel, evid, rec in rows:
         try:
             event = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
             event = {}
-        info[int(eid)] = (details(event) if isinstance(event, dict) else "", channel or "", evid, rec)
+        info[int(eid)] = (
+            details(event) if isinstance(event, dict) else "",
+            channel or "",
+            evid,
+            rec,
+        )
     out = []
     for r in batch:
         hit = info.get(event_id(r.ref) or -1)
-        out.append(dataclasses.replace(r, detail=hit[0], channel=hit[1], event_id=hit[2], record_id=hit[3])
-                   if hit else r)
+        out.append(
+            dataclasses.replace(r, detail=hit[0], channel=hit[1], event_id=hit[2], record_id=hit[3])
+            if hit
+            else r
+        )
     return out
-

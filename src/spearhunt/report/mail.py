@@ -24,7 +24,9 @@ def defang(value: str) -> str:
 def summarize(verdicts: Iterable[MailVerdict], failures: Iterable[MailFailure] = ()) -> MailSummary:
     """Counts by verdict plus the per-file errors."""
     items = list(verdicts)
-    return MailSummary(total=len(items), verdicts=dict(Counter(v.verdict for v in items)), errors=tuple(failures))
+    return MailSummary(
+        total=len(items), verdicts=dict(Counter(v.verdict for v in items)), errors=tuple(failures)
+    )
 
 
 def to_json(verdicts: list[MailVerdict], summary: MailSummary) -> bytes:
@@ -52,9 +54,13 @@ def to_text(verdict: MailVerdict) -> str:
         where = "" if r.where == "message" else f" in {defang(r.where)}"
         lines.append(f"  - {r.severity:<8} +{r.score:<3} {r.title}{attack}{where}")
         lines.extend(f"        {defang(e)}" for e in r.evidence[:3])
-    lines.extend(f"  * {'  ' * att.depth}{defang(att.name)} ({att.type}, {att.size} B) sha256 {att.sha256}"
-                 for att in verdict.all_attachments())
-    shown = [i for i in verdict.iocs if i.kind in ("sender", "reply_to", "ip", "url", "domain")][:15]
+    lines.extend(
+        f"  * {'  ' * att.depth}{defang(att.name)} ({att.type}, {att.size} B) sha256 {att.sha256}"
+        for att in verdict.all_attachments()
+    )
+    shown = [i for i in verdict.iocs if i.kind in ("sender", "reply_to", "ip", "url", "domain")][
+        :15
+    ]
     if shown:
         lines.append("  IOCs: " + ", ".join(f"{i.kind}={defang(i.value)}" for i in shown))
     return "\n".join(lines)
@@ -62,7 +68,9 @@ def to_text(verdict: MailVerdict) -> str:
 
 def summary_text(summary: MailSummary) -> str:
     """One-line run summary plus errors."""
-    counts = ", ".join(f"{k} {summary.verdicts.get(k, 0)}" for k in ("malicious", "suspicious", "clean"))
+    counts = ", ".join(
+        f"{k} {summary.verdicts.get(k, 0)}" for k in ("malicious", "suspicious", "clean")
+    )
     lines = [f"{summary.total} mails: {counts}; {len(summary.errors)} unreadable"]
     lines.extend(f"  error: {e.file}: {e.error}" for e in summary.errors)
     return "\n".join(lines)

@@ -44,20 +44,35 @@ def layer(name: str, description: str, uses: Iterable[TechniqueUse]) -> dict[str
     top = max((u.score for u in uses), default=0.0)
     return {
         "name": name[:200],
-        "versions": {"attack": ATTACK_VERSION, "navigator": NAVIGATOR_VERSION, "layer": LAYER_VERSION},
+        "versions": {
+            "attack": ATTACK_VERSION,
+            "navigator": NAVIGATOR_VERSION,
+            "layer": LAYER_VERSION,
+        },
         "domain": "enterprise-attack",
         "description": description[:2000],
         "filters": {"platforms": ["Windows"]},
         "sorting": 3,
-        "layout": {"layout": "side", "aggregateFunction": "max", "showID": True, "showName": True,
-                   "showAggregateScores": False, "countUnscored": False, "expandedSubtechniques": "annotated"},
+        "layout": {
+            "layout": "side",
+            "aggregateFunction": "max",
+            "showID": True,
+            "showName": True,
+            "showAggregateScores": False,
+            "countUnscored": False,
+            "expandedSubtechniques": "annotated",
+        },
         "hideDisabled": False,
         "techniques": techniques,
         "gradient": {"colors": GRADIENT, "minValue": 0, "maxValue": max(round(top, 1), 1.0)},
-        "legendItems": [{"label": f"{level} x1 = {points:g}", "color": "#ffffff"}
-                        for level, points in LEVEL_POINTS.items()],
-        "metadata": [{"name": "generator", "value": f"spearhunt {__version__}"},
-                     {"name": "score", "value": "worst rule level points x log2(1 + hits)"}],
+        "legendItems": [
+            {"label": f"{level} x1 = {points:g}", "color": "#ffffff"}
+            for level, points in LEVEL_POINTS.items()
+        ],
+        "metadata": [
+            {"name": "generator", "value": f"spearhunt {__version__}"},
+            {"name": "score", "value": "worst rule level points x log2(1 + hits)"},
+        ],
         "links": [],
         "showTacticRowBackground": False,
         "tacticRowBackground": "#dddddd",
@@ -72,14 +87,19 @@ def _comment(u: TechniqueUse) -> str:
     if u.rules:
         parts.append("Rules: " + "; ".join(u.rules) + ".")
     if u.hosts:
-        parts.append("Hosts: " + ", ".join(u.hosts[:10]) + (" ..." if len(u.hosts) > 10 else "") + ".")
+        parts.append(
+            "Hosts: " + ", ".join(u.hosts[:10]) + (" ..." if len(u.hosts) > 10 else "") + "."
+        )
     if u.examples:
         parts.append("Evidence: " + " | ".join(u.examples))
     return " ".join(parts)
 
 
 def _metadata(u: TechniqueUse) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [{"name": "hits", "value": str(u.count)}, {"name": "worst level", "value": u.level}]
+    out: list[dict[str, Any]] = [
+        {"name": "hits", "value": str(u.count)},
+        {"name": "worst level", "value": u.level},
+    ]
     out += [{"name": "rule", "value": r[:300]} for r in u.rules]
     if u.examples:
         out.append({"divider": True})
@@ -89,14 +109,20 @@ def _metadata(u: TechniqueUse) -> list[dict[str, Any]]:
 
 def case_layer(report: CaseReport) -> dict[str, Any]:
     """The layer of every detection in the case plus the stories' other evidence."""
-    return layer(f"spearhunt case {report.name}",
-                 f"{report.detections} detections from {report.rules} rules on {report.hosts_total} hosts; "
-                 f"{report.stories_total} stories.", report.techniques)
+    return layer(
+        f"spearhunt case {report.name}",
+        f"{report.detections} detections from {report.rules} rules on {report.hosts_total} hosts; "
+        f"{report.stories_total} stories.",
+        report.techniques,
+    )
 
 
 def story_layer(s: StoryReport) -> dict[str, Any]:
     """The layer of one story's evidence."""
     story = s.story
-    return layer(f"spearhunt story {story.id}",
-                 f"{story.title} (score {story.score:.1f}, {s.evidence_total} evidence items, "
-                 f"{story.first_seen} to {story.last_seen} UTC)", s.techniques)
+    return layer(
+        f"spearhunt story {story.id}",
+        f"{story.title} (score {story.score:.1f}, {s.evidence_total} evidence items, "
+        f"{story.first_seen} to {story.last_seen} UTC)",
+        s.techniques,
+    )

@@ -37,7 +37,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(x.strip().lower() for x in text.split(",") if x.strip()))
     bad = [n for n in names if n not in FORMATS]
     if bad or not names:
-        raise UsageError(f"--format takes a comma-separated list of {', '.join(FORMATS)} (got {text!r})")
+        raise UsageError(
+            f"--format takes a comma-separated list of {', '.join(FORMATS)} (got {text!r})"
+        )
     return names
 
 
@@ -46,8 +48,13 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80].strip("._") or "story"
 
 
-def write_report(store: Path, out_dir: Path, formats: tuple[str, ...] = FORMATS, story_id: str | None = None,
-                 on_progress: Progress | None = None) -> Written:
+def write_report(
+    store: Path,
+    out_dir: Path,
+    formats: tuple[str, ...] = FORMATS,
+    story_id: str | None = None,
+    on_progress: Progress | None = None,
+) -> Written:
     """Load the case's report document once and write every requested format into ``out_dir``."""
     from spearhunt.report import html, navigator, stix, timeline
 
@@ -56,7 +63,9 @@ def write_report(store: Path, out_dir: Path, formats: tuple[str, ...] = FORMATS,
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"cannot create report folder: {exc.strerror or exc}", where=str(out_dir)) from exc
+        raise StoreError(
+            f"cannot create report folder: {exc.strerror or exc}", where=str(out_dir)
+        ) from exc
     files: list[tuple[str, Path]] = []
     suffix = f"-{safe_name(report.story_id)}" if report.story_id else ""
 
@@ -105,7 +114,9 @@ def write_report(store: Path, out_dir: Path, formats: tuple[str, ...] = FORMATS,
 def _names(report: CaseReport, formats: tuple[str, ...], suffix: str) -> dict[str, str]:
     out = {}
     if "navigator" in formats:
-        out["ATT&CK Navigator"] = f"navigator-{'case' if not report.story_id else safe_name(report.story_id)}.json"
+        out["ATT&CK Navigator"] = (
+            f"navigator-{'case' if not report.story_id else safe_name(report.story_id)}.json"
+        )
     if "stix" in formats:
         out["STIX 2.1"] = f"stix-bundle{suffix}.json"
     if "timeline" in formats:
@@ -113,4 +124,3 @@ def _names(report: CaseReport, formats: tuple[str, ...], suffix: str) -> dict[st
     if "csv" in formats:
         out["Hayabusa-like CSV"] = f"hayabusa{suffix}.csv"
     return out
-

@@ -19,12 +19,22 @@ from spearhunt.report.document import CaseReport, Indicator
 
 NAMESPACE = uuid.UUID("5b1f4f4e-9c1a-4d7e-9a36-7d3c5a2b9e11")  # spearhunt's, fixed forever
 PATTERNS = {
-    "url": "url:value", "domain": "domain-name:value", "ipv4": "ipv4-addr:value",
-    "ipv6": "ipv6-addr:value", "email": "email-addr:value", "filename": "file:name",
+    "url": "url:value",
+    "domain": "domain-name:value",
+    "ipv4": "ipv4-addr:value",
+    "ipv6": "ipv6-addr:value",
+    "email": "email-addr:value",
+    "filename": "file:name",
 }
-TYPES = {"url": "malicious-activity", "domain": "malicious-activity", "ipv4": "malicious-activity",
-         "ipv6": "malicious-activity", "email": "malicious-activity", "file": "malicious-activity",
-         "filename": "anomalous-activity"}
+TYPES = {
+    "url": "malicious-activity",
+    "domain": "malicious-activity",
+    "ipv4": "malicious-activity",
+    "ipv6": "malicious-activity",
+    "email": "malicious-activity",
+    "file": "malicious-activity",
+    "filename": "anomalous-activity",
+}
 
 
 def sid(kind: str, *key: str) -> str:
@@ -43,7 +53,11 @@ def pattern(ind: Indicator) -> str:
     """The STIX pattern of one indicator."""
     if ind.kind == "file":
         hashes = ind.hashes or (("SHA-256", ind.value),)
-        return "[" + " OR ".join(f"file:hashes.{literal(alg)} = {literal(v.lower())}" for alg, v in hashes) + "]"
+        return (
+            "["
+            + " OR ".join(f"file:hashes.{literal(alg)} = {literal(v.lower())}" for alg, v in hashes)
+            + "]"
+        )
     return f"[{PATTERNS[ind.kind]} = {literal(ind.value)}]"
 
 
@@ -55,12 +69,23 @@ def _ts(ts: dt.datetime | None) -> str:
 def bundle(report: CaseReport) -> dict[str, Any]:
     """The bundle as a JSON-ready dict."""
     now = _ts(report.result_created or report.generated)
-    identity = {"type": "identity", "spec_version": "2.1", "id": sid("identity", "spearhunt"),
-                "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
-                "name": "spearhunt", "identity_class": "system",
-                "description": f"spearhunt {__version__} case report {report.name}"}
+    identity = {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": sid("identity", "spearhunt"),
+        "created": "2024-01-01T00:00:00.000Z",
+        "modified": "2024-01-01T00:00:00.000Z",
+        "name": "spearhunt",
+        "identity_class": "system",
+        "description": f"spearhunt {__version__} case report {report.name}",
+    }
     objects: list[dict[str, Any]] = [identity]
-    common = {"spec_version": "2.1", "created_by_ref": identity["id"], "created": now, "modified": now}
+    common = {
+        "spec_version": "2.1",
+        "created_by_ref": identity["id"],
+        "created": now,
+        "modified": now,
+    }
     campaigns: dict[str, str] = {}
     m = matrix()
     techniques: dict[str, str] = {}
@@ -68,10 +93,15 @@ def bundle(report: CaseReport) -> dict[str, Any]:
         story = sr.story
         cid = sid("campaign", report.name, story.id)
         campaigns[story.id] = cid
-        camp = {"type": "campaign", "id": cid, **common, "name": f"{story.id}: {story.title}"[:250],
-                "description": f"Score {story.score:.1f}. Patient zero {story.patient_zero.host}. "
-                               + "; ".join(f"{p.name} {p.points:.0f}: {p.detail}" for p in story.score_parts)[:1500],
-                "objective": "espionage (suspected)" if story.exfiltration else "unknown"}
+        camp = {
+            "type": "campaign",
+            "id": cid,
+            **common,
+            "name": f"{story.id}: {story.title}"[:250],
+            "description": f"Score {story.score:.1f}. Patient zero {story.patient_zero.host}. "
+            + "; ".join(f"{p.name} {p.points:.0f}: {p.detail}" for p in story.score_parts)[:1500],
+            "objective": "espionage (suspected)" if story.exfiltration else "unknown",
+        }
         if story.first_seen:
             camp["first_seen"] = _ts(story.first_seen)
         if story.last_seen and story.first_seen and story.last_seen >= story.first_seen:
@@ -81,31 +111,56 @@ def bundle(report: CaseReport) -> dict[str, Any]:
             tid = techniques.get(tech)
             if tid is None:
                 tid = techniques[tech] = sid("attack-pattern", tech)
-                objects.append({"type": "attack-pattern", "id": tid, **common, "name": m.full_name(tech),
-                                "external_references": [{"source_name": "mitre-attack", "external_id": tech}]})
+                objects.append(
+                    {
+                        "type": "attack-pattern",
+                        "id": tid,
+                        **common,
+                        "name": m.full_name(tech),
+                        "external_references": [
+                            {"source_name": "mitre-attack", "external_id": tech}
+                        ],
+                    }
+                )
             objects.append(_rel("uses", cid, tid, common))
     for ind in report.indicators:
         if ind.kind != "file" and ind.kind not in PATTERNS:
             continue
         iid = sid("indicator", ind.kind, ind.value)
-        objects.append({
-            "type": "indicator", "id": iid, **common,
-            "name": f"{ind.kind} {ind.name or ind.value}"[:250],
-            "description": "; ".join(ind.context)[:1000],
-            "indicator_types": [TYPES.get(ind.kind, "anomalous-activity")],
-            "pattern": pattern(ind), "pattern_type": "stix", "pattern_version": "2.1",
-            "valid_from": now,
-            "labels": ["spearhunt", *[f"story:{s}" for s in ind.stories]],
-        })
+        objects.append(
+            {
+                "type": "indicator",
+                "id": iid,
+                **common,
+                "name": f"{ind.kind} {ind.name or ind.value}"[:250],
+                "description": "; ".join(ind.context)[:1000],
+                "indicator_types": [TYPES.get(ind.kind, "anomalous-activity")],
+                "pattern": pattern(ind),
+                "pattern_type": "stix",
+                "pattern_version": "2.1",
+                "valid_from": now,
+                "labels": ["spearhunt", *[f"story:{s}" for s in ind.stories]],
+            }
+        )
         for story_id in ind.stories:
             if story_id in campaigns:
                 objects.append(_rel("indicates", iid, campaigns[story_id], common))
-    return {"type": "bundle", "id": sid("bundle", report.name, report.scope, now), "objects": objects}
+    return {
+        "type": "bundle",
+        "id": sid("bundle", report.name, report.scope, now),
+        "objects": objects,
+    }
 
 
 def _rel(kind: str, src: str, dst: str, common: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "relationship", "id": sid("relationship", kind, src, dst), **common,
-            "relationship_type": kind, "source_ref": src, "target_ref": dst}
+    return {
+        "type": "relationship",
+        "id": sid("relationship", kind, src, dst),
+        **common,
+        "relationship_type": kind,
+        "source_ref": src,
+        "target_ref": dst,
+    }
 
 
 class _Bare:

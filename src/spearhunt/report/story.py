@@ -20,9 +20,15 @@ def stories_table(result: CorrelationResult, top: int = 20) -> Table:
         table.add_column(col)
     for s in result.stories[:top]:
         pz = s.patient_zero
-        table.add_row(s.id, f"{s.score:.1f}", Text(f"{pz.host} ({pz.user or '?'})" + (" [mail]" if pz.message_id else "")),
-                      str(len(s.hosts)), Text(", ".join(sorted({x.destination for x in s.exfiltration}))[:60]),
-                      str(len(s.stages)), _t(s.first_seen))
+        table.add_row(
+            s.id,
+            f"{s.score:.1f}",
+            Text(f"{pz.host} ({pz.user or '?'})" + (" [mail]" if pz.message_id else "")),
+            str(len(s.hosts)),
+            Text(", ".join(sorted({x.destination for x in s.exfiltration}))[:60]),
+            str(len(s.stages)),
+            _t(s.first_seen),
+        )
     return table
 
 
@@ -34,7 +40,9 @@ def story_view(s: Story, evidence_rows: int = 60) -> Group:
     head.append(f"  score {s.score:.1f}\n{s.title}\n")
     head.append(f"Patient zero: {pz.host}, user {pz.user or '?'}")
     if pz.message_id:
-        head.append(f"\n  mail {pz.message_id} ({pz.mail_verdict}) from {pz.mail_sender}: {pz.mail_subject!r}")
+        head.append(
+            f"\n  mail {pz.message_id} ({pz.mail_verdict}) from {pz.mail_sender}: {pz.mail_subject!r}"
+        )
         head.append(f"\n  attachment {pz.attachment} sha256 {pz.attachment_sha256}")
     head.append(f"\n  how: {pz.how}")
     parts = Table(box=None, title="Score", title_justify="left")
@@ -46,8 +54,15 @@ def story_view(s: Story, evidence_rows: int = 60) -> Group:
     for col in ("host", "first seen", "from", "via", "account", "alerts", "how"):
         hosts.add_column(col)
     for h in s.hosts:
-        hosts.add_row(h.host, _t(h.first_seen), h.reached_from or "-", h.via or "-", h.account or "-",
-                      str(h.alerts), Text(h.how[:90]))
+        hosts.add_row(
+            h.host,
+            _t(h.first_seen),
+            h.reached_from or "-",
+            h.via or "-",
+            h.account or "-",
+            str(h.alerts),
+            Text(h.how[:90]),
+        )
     stages = Table(box=None, title="Stages", title_justify="left")
     for col in ("tactic", "first seen", "last seen", "facts"):
         stages.add_column(col)
@@ -59,12 +74,21 @@ def story_view(s: Story, evidence_rows: int = 60) -> Group:
         for col in ("host", "destination", "ip", "bytes", "first seen", "last seen", "why"):
             ex.add_column(col)
         for x in s.exfiltration:
-            ex.add_row(x.host, Text(x.destination), x.ip or "-", f"{x.bytes:,}", _t(x.first_seen), _t(x.last_seen),
-                       Text("; ".join(x.reasons)))
+            ex.add_row(
+                x.host,
+                Text(x.destination),
+                x.ip or "-",
+                f"{x.bytes:,}",
+                _t(x.first_seen),
+                _t(x.last_seen),
+                Text("; ".join(x.reasons)),
+            )
         items.append(ex)
     if s.staged:
         items.append(Text("Staged: " + ", ".join(s.staged)))
-    ev = Table(box=None, title=f"Evidence ({len(s.evidence)}; first {evidence_rows})", title_justify="left")
+    ev = Table(
+        box=None, title=f"Evidence ({len(s.evidence)}; first {evidence_rows})", title_justify="left"
+    )
     for col in ("time", "host", "kind", "level", "what", "ref"):
         ev.add_column(col)
     for e in s.evidence[:evidence_rows]:

@@ -16,18 +16,60 @@ import orjson
 from spearhunt.report.detections import csv_safe
 from spearhunt.report.document import TimelineRow
 
-TIMESKETCH_COLUMNS = ("message", "datetime", "timestamp", "timestamp_desc", "host", "kind", "level",
-                      "rule_title", "rule_id", "tactics", "techniques", "details", "channel", "event_id",
-                      "record_id", "source", "story_ids", "ref", "data_type")
-HAYABUSA_COLUMNS = ("Timestamp", "RuleTitle", "Level", "Computer", "Channel", "EventID", "RecordID",
-                    "Details", "ExtraFieldInfo", "RuleFile", "EvtxFile")
-HAYABUSA_LEVEL = {"critical": "crit", "high": "high", "medium": "med", "low": "low", "informational": "info"}
-DESC = {"detection": "Event Recorded", "mail": "Mail Sent", "network": "Connection Seen",
-        "correlation": "Correlation Window Start", "event": "Event Recorded"}
+TIMESKETCH_COLUMNS = (
+    "message",
+    "datetime",
+    "timestamp",
+    "timestamp_desc",
+    "host",
+    "kind",
+    "level",
+    "rule_title",
+    "rule_id",
+    "tactics",
+    "techniques",
+    "details",
+    "channel",
+    "event_id",
+    "record_id",
+    "source",
+    "story_ids",
+    "ref",
+    "data_type",
+)
+HAYABUSA_COLUMNS = (
+    "Timestamp",
+    "RuleTitle",
+    "Level",
+    "Computer",
+    "Channel",
+    "EventID",
+    "RecordID",
+    "Details",
+    "ExtraFieldInfo",
+    "RuleFile",
+    "EvtxFile",
+)
+HAYABUSA_LEVEL = {
+    "critical": "crit",
+    "high": "high",
+    "medium": "med",
+    "low": "low",
+    "informational": "info",
+}
+DESC = {
+    "detection": "Event Recorded",
+    "mail": "Mail Sent",
+    "network": "Connection Seen",
+    "correlation": "Correlation Window Start",
+    "event": "Event Recorded",
+}
 
 
 def _iso(ts: dt.datetime | None) -> str:
-    return (ts or dt.datetime(1970, 1, 1)).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return (ts or dt.datetime(1970, 1, 1)).replace(tzinfo=None).isoformat(
+        timespec="microseconds"
+    ) + "Z"
 
 
 def _micros(ts: dt.datetime | None) -> int:
@@ -40,12 +82,24 @@ def timesketch_record(r: TimelineRow) -> dict[str, Any]:
     what = f"[{r.level}] {r.title}" if r.kind == "detection" else f"[{r.kind}] {r.title}"
     message = f"{what} on {r.host}" + (f": {r.detail}" if r.detail else "")
     return {
-        "message": message[:4000], "datetime": _iso(r.ts), "timestamp": _micros(r.ts),
-        "timestamp_desc": DESC.get(r.kind, "Event Recorded"), "host": r.host, "kind": r.kind,
-        "level": r.level, "rule_title": r.title if r.kind in ("detection", "correlation") else "",
-        "rule_id": r.rule_id, "tactics": ",".join(r.tactics), "techniques": ",".join(r.techniques),
-        "details": r.detail, "channel": r.channel, "event_id": r.event_id, "record_id": r.record_id,
-        "source": r.source, "story_ids": ",".join(r.stories), "ref": r.ref,
+        "message": message[:4000],
+        "datetime": _iso(r.ts),
+        "timestamp": _micros(r.ts),
+        "timestamp_desc": DESC.get(r.kind, "Event Recorded"),
+        "host": r.host,
+        "kind": r.kind,
+        "level": r.level,
+        "rule_title": r.title if r.kind in ("detection", "correlation") else "",
+        "rule_id": r.rule_id,
+        "tactics": ",".join(r.tactics),
+        "techniques": ",".join(r.techniques),
+        "details": r.detail,
+        "channel": r.channel,
+        "event_id": r.event_id,
+        "record_id": r.record_id,
+        "source": r.source,
+        "story_ids": ",".join(r.stories),
+        "ref": r.ref,
         "data_type": f"spearhunt:{r.kind}",
     }
 
@@ -72,12 +126,32 @@ def write_hayabusa(rows: Iterable[TimelineRow], out: TextIO) -> int:
         if r.kind not in ("detection", "correlation"):
             continue
         ts = (r.ts or dt.datetime(1970, 1, 1)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " +00:00"
-        extra = " ¦ ".join(x for x in (f"Tactics: {', '.join(r.tactics)}" if r.tactics else "",
-                                       f"Techniques: {', '.join(r.techniques)}" if r.techniques else "",
-                                       f"Stories: {', '.join(r.stories)}" if r.stories else "") if x)
-        writer.writerow([csv_safe(v) for v in (ts, r.title, HAYABUSA_LEVEL.get(r.level, r.level), r.host,
-                                                r.channel, "" if r.event_id is None else r.event_id,
-                                                "" if r.record_id is None else r.record_id, r.detail or "-",
-                                                extra or "-", r.rule_file, r.source)])
+        extra = " ¦ ".join(
+            x
+            for x in (
+                f"Tactics: {', '.join(r.tactics)}" if r.tactics else "",
+                f"Techniques: {', '.join(r.techniques)}" if r.techniques else "",
+                f"Stories: {', '.join(r.stories)}" if r.stories else "",
+            )
+            if x
+        )
+        writer.writerow(
+            [
+                csv_safe(v)
+                for v in (
+                    ts,
+                    r.title,
+                    HAYABUSA_LEVEL.get(r.level, r.level),
+                    r.host,
+                    r.channel,
+                    "" if r.event_id is None else r.event_id,
+                    "" if r.record_id is None else r.record_id,
+                    r.detail or "-",
+                    extra or "-",
+                    r.rule_file,
+                    r.source,
+                )
+            ]
+        )
         n += 1
     return n

@@ -34,6 +34,7 @@ def __getattr__(name: str) -> Any:
         return getattr(writer, name)
     raise AttributeError(name)
 
+
 __all__ = [
     "AXES",
     "ENDPOINT_FORMATS",

@@ -27,8 +27,9 @@ class Clock:
         self.t0 = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()) * US
         self.days = days
         if not 10**15 <= self.t0 < 10**16:
-            raise SimulateError("start must fall between 2001 and 2286 (fixed-width Zeek times)",
-                                where="start")
+            raise SimulateError(
+                "start must fall between 2001 and 2286 (fixed-width Zeek times)", where="start"
+            )
         # ISO dates by day + 1: one spare day on each side for events that spill over midnight.
         dates = [start + timedelta(days=i) for i in range(-1, days + 2)]
         self.dates = tuple(d.isoformat() for d in dates)

@@ -61,11 +61,13 @@ def parse_variant(name: str | None, rng: random.Random) -> Variant:
             continue
         axis = next((a for a, values in AXES.items() if token in values), None)
         if axis is None:
-            raise SimulateError(f"unknown variant token {token!r}; known: {VARIANT_HELP}",
-                                where="--variant")
+            raise SimulateError(
+                f"unknown variant token {token!r}; known: {VARIANT_HELP}", where="--variant"
+            )
         if axis in chosen and chosen[axis] != token:
-            raise SimulateError(f"two {axis} choices: {chosen[axis]!r} and {token!r}",
-                                where="--variant")
+            raise SimulateError(
+                f"two {axis} choices: {chosen[axis]!r} and {token!r}", where="--variant"
+            )
         chosen[axis] = token
     return Variant(**{**drawn, **chosen})
 
@@ -76,8 +78,10 @@ def all_variants() -> list[Variant]:
     return [
         Variant(ACCESS[i % 3], PERSISTENCE[i % 4], LATERAL[i % 3], EXFIL[(i + i // 3) % 3])
         for i in range(width)
-    ] + [Variant(ACCESS[i], PERSISTENCE[(i + 2) % 4], LATERAL[(i + 1) % 3], EXFIL[(i + 2) % 3])
-         for i in range(3)]
+    ] + [
+        Variant(ACCESS[i], PERSISTENCE[(i + 2) % 4], LATERAL[(i + 1) % 3], EXFIL[(i + 2) % 3])
+        for i in range(3)
+    ]
 
 
 # The sources a simulation can write; ``--only`` picks some of them (all by default). Each
@@ -100,8 +104,9 @@ def parse_sources(values: list[str] | tuple[str, ...] | str | None) -> tuple[str
             if not token:
                 continue
             if token not in SOURCES:
-                raise SimulateError(f"unknown source {token!r}; choose from {', '.join(SOURCES)}",
-                                    where="--only")
+                raise SimulateError(
+                    f"unknown source {token!r}; choose from {', '.join(SOURCES)}", where="--only"
+                )
             named.add(token)
     if not named:
         raise SimulateError(f"name at least one source of {', '.join(SOURCES)}", where="--only")
@@ -132,8 +137,9 @@ class SimulationConfig:
     def validate(self) -> None:
         """Raise ``SimulateError`` when the knobs cannot make a coherent campaign."""
         if self.hosts < 6:
-            raise SimulateError("need at least 6 hosts (DC, file server, backup, 3 workstations)",
-                                where="--hosts")
+            raise SimulateError(
+                "need at least 6 hosts (DC, file server, backup, 3 workstations)", where="--hosts"
+            )
         if self.users < 4:
             raise SimulateError("need at least 4 users", where="--users")
         if self.days < 4:
@@ -147,12 +153,18 @@ class SimulationConfig:
         if self.hosts > 2000 or self.users > 5000:
             raise SimulateError("at most 2000 hosts and 5000 users", where="--hosts/--users")
         if self.endpoint_format not in ENDPOINT_FORMATS:
-            raise SimulateError(f"endpoint format must be one of {', '.join(ENDPOINT_FORMATS)}",
-                                where="--endpoint-format")
-        if not self.sources or any(s not in SOURCES for s in self.sources) \
-                or len(set(self.sources)) != len(self.sources):
-            raise SimulateError(f"sources must be distinct names of {', '.join(SOURCES)}",
-                                where="--only")
+            raise SimulateError(
+                f"endpoint format must be one of {', '.join(ENDPOINT_FORMATS)}",
+                where="--endpoint-format",
+            )
+        if (
+            not self.sources
+            or any(s not in SOURCES for s in self.sources)
+            or len(set(self.sources)) != len(self.sources)
+        ):
+            raise SimulateError(
+                f"sources must be distinct names of {', '.join(SOURCES)}", where="--only"
+            )
 
 
 def demo_config(seed: int = 7, variant: str | None = None) -> SimulationConfig:

@@ -23,8 +23,9 @@ _MAIL_POOL = tuple(f"203.0.113.{i}" for i in range(11, 250))
 class Externals:
     """Stable, collision-free external address per domain name."""
 
-    def __init__(self, rng: random.Random, reserved: tuple[str, ...],
-                 pool: tuple[str, ...] = _EXTERNAL_POOL) -> None:
+    def __init__(
+        self, rng: random.Random, reserved: tuple[str, ...], pool: tuple[str, ...] = _EXTERNAL_POOL
+    ) -> None:
         free = [ip for ip in pool if ip not in reserved]
         rng.shuffle(free)
         self._free = free
@@ -84,29 +85,43 @@ class Sim:
         self.clock = clock
         # The network sensor, or None when Zeek is not generated: its records and everything
         # drawn for them only exist under ``if sim.net is not None``.
-        self.net: NetLog | None = (NetLog(clock, random.Random(f"{cfg.seed}:net"))
-                                   if "zeek" in cfg.sources else None)
+        self.net: NetLog | None = (
+            NetLog(clock, random.Random(f"{cfg.seed}:net")) if "zeek" in cfg.sources else None
+        )
         self._ports = random.Random(f"{cfg.seed}:ports")
         self.ext = Externals(random.Random(f"{cfg.seed}:ext"), (world.egress_ip,))
         self.mail_ext = Externals(random.Random(f"{cfg.seed}:mail-ext"), (), _MAIL_POOL)
         self.hosts: dict[str, HostState] = {}
         for host in world.hosts:
-            log = HostLog(host, clock, random.Random(f"{cfg.seed}:host:{host.name}"),
-                          evtx=cfg.endpoint_format == "evtx-json")
+            log = HostLog(
+                host,
+                clock,
+                random.Random(f"{cfg.seed}:host:{host.name}"),
+                evtx=cfg.endpoint_format == "evtx-json",
+            )
             svc = log.root_proc("services", "C:\\Windows\\system32\\services.exe")
             self.hosts[host.name] = HostState(
-                host=host, log=log, services=svc,
-                svchost=log.root_proc("svchost", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p"),
-                schedule=log.root_proc("svchost",
-                                       "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule"),
+                host=host,
+                log=log,
+                services=svc,
+                svchost=log.root_proc(
+                    "svchost", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p"
+                ),
+                schedule=log.root_proc(
+                    "svchost", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule"
+                ),
                 lsass=log.root_proc("lsass", "C:\\Windows\\system32\\lsass.exe"),
                 winlogon=log.root_proc("winlogon", "winlogon.exe"),
-                wmiprvse=log.root_proc("wmiprvse",
-                                       "C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding",
-                                       Account("NETWORK SERVICE", "NT AUTHORITY", "S-1-5-20", "0x3e4")),
-                msmpeng=log.root_proc("msmpeng",
-                                      "\"C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\"
-                                      "4.18.24020.7-0\\MsMpEng.exe\""),
+                wmiprvse=log.root_proc(
+                    "wmiprvse",
+                    "C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding",
+                    Account("NETWORK SERVICE", "NT AUTHORITY", "S-1-5-20", "0x3e4"),
+                ),
+                msmpeng=log.root_proc(
+                    "msmpeng",
+                    '"C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\'
+                    '4.18.24020.7-0\\MsMpEng.exe"',
+                ),
             )
         self._sessions: dict[tuple[str, int], Session | None] = {}
         self.file_servers = world.by_role("file")
@@ -146,37 +161,77 @@ class Sim:
         if not works or user is None:
             self._sessions[key] = None
             return None
-        start = self.clock.day_start(day) + int((7.2 + rng.random() * 2.3) * HOUR) \
+        start = (
+            self.clock.day_start(day)
+            + int((7.2 + rng.random() * 2.3) * HOUR)
             + int(rng.random() * MINUTE)
+        )
         end = start + int((8 + rng.random() * 2.5) * HOUR)
         hs = self.hosts[host.name]
         log = hs.log
         account = user_account(user, self.logon_id(rng), self.logon_guid(rng))
         log.logon(start, account, 2, "127.0.0.1", host.name.upper())
         dc = self.hosts[self.world.dc.name]
-        dc.log.logon(start - 300_000, Account(user.sam, NETBIOS, user.sid, self.logon_id(rng),
-                                              account.logon_guid),
-                     3, host.ip, "-", kerberos=True, port=self.port())
+        dc.log.logon(
+            start - 300_000,
+            Account(user.sam, NETBIOS, user.sid, self.logon_id(rng), account.logon_guid),
+            3,
+            host.ip,
+            "-",
+            kerberos=True,
+            port=self.port(),
+        )
         t = start + 2 * US
-        userinit, _ = log.process(t, IMAGES["userinit"], "C:\\Windows\\system32\\userinit.exe",
-                                  hs.winlogon, account)
-        explorer, _ = log.process(t + 900_000, IMAGES["explorer"], "C:\\Windows\\Explorer.EXE",
-                                  userinit, account, cwd="C:\\Windows\\system32\\")
+        userinit, _ = log.process(
+            t, IMAGES["userinit"], "C:\\Windows\\system32\\userinit.exe", hs.winlogon, account
+        )
+        explorer, _ = log.process(
+            t + 900_000,
+            IMAGES["explorer"],
+            "C:\\Windows\\Explorer.EXE",
+            userinit,
+            account,
+            cwd="C:\\Windows\\system32\\",
+        )
         home = f"C:\\Users\\{user.sam}\\"
-        log.process(t + 9 * US, IMAGES["onedrive"],
-                    "\"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe\" /background",
-                    explorer, account, cwd=home)
-        log.process(t + 14 * US, IMAGES["teams"],
-                    f"\"{IMAGES['teams'].path}\" msteams:system-initiated", explorer, account,
-                    cwd=home)
-        outlook, _ = log.process(t + int((40 + rng.random() * 600) * US), IMAGES["outlook"],
-                                 f"\"{IMAGES['outlook'].path}\" ", explorer, account, cwd=home)
+        log.process(
+            t + 9 * US,
+            IMAGES["onedrive"],
+            '"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe" /background',
+            explorer,
+            account,
+            cwd=home,
+        )
+        log.process(
+            t + 14 * US,
+            IMAGES["teams"],
+            f'"{IMAGES["teams"].path}" msteams:system-initiated',
+            explorer,
+            account,
+            cwd=home,
+        )
+        outlook, _ = log.process(
+            t + int((40 + rng.random() * 600) * US),
+            IMAGES["outlook"],
+            f'"{IMAGES["outlook"].path}" ',
+            explorer,
+            account,
+            cwd=home,
+        )
         session = Session(user, account, start, end, explorer, outlook)
         self._sessions[key] = session
         return session
 
-    def system_child(self, hs: HostState, ts: int, key: str, cmdline: str,
-                     parent: Proc | None = None, account: Account = SYSTEM_ACCOUNT) -> Proc:
+    def system_child(
+        self,
+        hs: HostState,
+        ts: int,
+        key: str,
+        cmdline: str,
+        parent: Proc | None = None,
+        account: Account = SYSTEM_ACCOUNT,
+    ) -> Proc:
         """A process started by the system (services, scheduler) as SYSTEM."""
-        return hs.log.spawn(ts, IMAGES[key], cmdline, parent or hs.services, account,
-                             integrity="System")
+        return hs.log.spawn(
+            ts, IMAGES[key], cmdline, parent or hs.services, account, integrity="System"
+        )

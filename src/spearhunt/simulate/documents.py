@@ -22,7 +22,7 @@ _CONTENT_TYPES = (
     '<Override PartName="/word/document.xml" ContentType="{main}"/>'
     '<Override PartName="/word/settings.xml" '
     'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml"/>'
-    '</Types>'
+    "</Types>"
 )
 _ROOT_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -45,7 +45,7 @@ _SETTINGS = (
 _DOCUMENT = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-    '<w:body>{paras}</w:body></w:document>'
+    "<w:body>{paras}</w:body></w:document>"
 )
 DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 DOCM_MAIN = "application/vnd.ms-word.document.macroEnabled.main+xml"
@@ -85,30 +85,37 @@ def remote_template_docx(body: list[str], template_url: str) -> bytes:
         f'relationships/attachedTemplate" Target="{escape(template_url)}" TargetMode="External"/>'
         "</Relationships>"
     )
-    return _zip([
-        ("[Content_Types].xml", _CONTENT_TYPES.format(extra="", main=DOCX_MAIN)),
-        ("_rels/.rels", _ROOT_RELS),
-        ("word/document.xml", _DOCUMENT.format(paras=_paragraphs(body))),
-        ("word/_rels/document.xml.rels", rels),
-        ("word/settings.xml", _SETTINGS.format(template='<w:attachedTemplate r:id="rId1"/>')),
-        ("word/_rels/settings.xml.rels", settings_rels),
-    ])
+    return _zip(
+        [
+            ("[Content_Types].xml", _CONTENT_TYPES.format(extra="", main=DOCX_MAIN)),
+            ("_rels/.rels", _ROOT_RELS),
+            ("word/document.xml", _DOCUMENT.format(paras=_paragraphs(body))),
+            ("word/_rels/document.xml.rels", rels),
+            ("word/settings.xml", _SETTINGS.format(template='<w:attachedTemplate r:id="rId1"/>')),
+            ("word/_rels/settings.xml.rels", settings_rels),
+        ]
+    )
 
 
 def macro_docm(body: list[str]) -> bytes:
     """A .docm carrying a real (OLE) VBA project whose only macro shows a message box."""
-    extra_ct = ('<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>')
-    rels = _DOC_RELS.format(extra=(
-        '<Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2006/relationships/'
-        'vbaProject" Target="vbaProject.bin"/>'))
-    return _zip([
-        ("[Content_Types].xml", _CONTENT_TYPES.format(extra=extra_ct, main=DOCM_MAIN)),
-        ("_rels/.rels", _ROOT_RELS),
-        ("word/document.xml", _DOCUMENT.format(paras=_paragraphs(body))),
-        ("word/_rels/document.xml.rels", rels),
-        ("word/settings.xml", _SETTINGS.format(template="")),
-        ("word/vbaProject.bin", vba_project(MACRO_SOURCE)),
-    ])
+    extra_ct = '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+    rels = _DOC_RELS.format(
+        extra=(
+            '<Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2006/relationships/'
+            'vbaProject" Target="vbaProject.bin"/>'
+        )
+    )
+    return _zip(
+        [
+            ("[Content_Types].xml", _CONTENT_TYPES.format(extra=extra_ct, main=DOCM_MAIN)),
+            ("_rels/.rels", _ROOT_RELS),
+            ("word/document.xml", _DOCUMENT.format(paras=_paragraphs(body))),
+            ("word/_rels/document.xml.rels", rels),
+            ("word/settings.xml", _SETTINGS.format(template="")),
+            ("word/vbaProject.bin", vba_project(MACRO_SOURCE)),
+        ]
+    )
 
 
 # ---- LNK (MS-SHLLINK) ----------------------------------------------------------------------
@@ -118,9 +125,23 @@ _LNK_CLSID = bytes.fromhex("0114020000000000c000000000000046")
 def lnk(target: str, arguments: str, icon: str = "") -> bytes:
     """A Windows shortcut with a LinkInfo local path, arguments and an icon location."""
     flags = 0x02 | 0x20 | 0x80 | (0x40 if icon else 0)  # HasLinkInfo, HasArguments, IsUnicode
-    header = struct.pack("<I16sIIQQQIiIHHII", 0x4C, _LNK_CLSID, flags, 0x20,
-                         0x01DCA7B1C0000000, 0x01DCA7B1C0000000, 0x01DCA7B1C0000000,
-                         0, 0, 7, 0, 0, 0, 0)  # ShowMinNoActive: the window stays hidden
+    header = struct.pack(
+        "<I16sIIQQQIiIHHII",
+        0x4C,
+        _LNK_CLSID,
+        flags,
+        0x20,
+        0x01DCA7B1C0000000,
+        0x01DCA7B1C0000000,
+        0x01DCA7B1C0000000,
+        0,
+        0,
+        7,
+        0,
+        0,
+        0,
+        0,
+    )  # ShowMinNoActive: the window stays hidden
     volume = struct.pack("<IIII", 0x10, 3, 0x1234ABCD, 0x10) + b"\x00"
     base = target.encode("latin-1") + b"\x00"
     info_header_size = 0x1C
@@ -128,8 +149,19 @@ def lnk(target: str, arguments: str, icon: str = "") -> bytes:
     base_off = vol_off + len(volume)
     suffix_off = base_off + len(base)
     body = volume + base + b"\x00"
-    link_info = struct.pack("<IIIIIII", info_header_size + len(body), info_header_size, 0x1,
-                            vol_off, base_off, 0, suffix_off) + body
+    link_info = (
+        struct.pack(
+            "<IIIIIII",
+            info_header_size + len(body),
+            info_header_size,
+            0x1,
+            vol_off,
+            base_off,
+            0,
+            suffix_off,
+        )
+        + body
+    )
 
     def sdata(text: str) -> bytes:
         return struct.pack("<H", len(text)) + text.encode("utf-16-le")
@@ -173,7 +205,9 @@ def iso9660(files: list[tuple[str, bytes]], volume_id: str = "CONTRACT") -> byte
         extents.append(lba)
         lba += max(1, -(-len(data) // _SECTOR))
     total = lba
-    root = _dir_record(b"\x00", root_lba, _SECTOR, True) + _dir_record(b"\x01", root_lba, _SECTOR, True)
+    root = _dir_record(b"\x00", root_lba, _SECTOR, True) + _dir_record(
+        b"\x01", root_lba, _SECTOR, True
+    )
     for (name, data), extent in zip(files, extents, strict=True):
         root += _dir_record(f"{name.upper()};1".encode("ascii"), extent, len(data), False)
     root = root.ljust(_SECTOR, b"\x00")
@@ -191,9 +225,16 @@ def iso9660(files: list[tuple[str, bytes]], volume_id: str = "CONTRACT") -> byte
     pvd[140:144] = struct.pack("<I", ptable_l)
     pvd[148:152] = struct.pack(">I", ptable_m)
     pvd[156:190] = _dir_record(b"\x00", root_lba, _SECTOR, True)
-    for start, length in ((190, 128), (318, 128), (446, 128), (574, 128), (702, 37), (739, 37),
-                          (776, 37)):
-        pvd[start:start + length] = b" " * length
+    for start, length in (
+        (190, 128),
+        (318, 128),
+        (446, 128),
+        (574, 128),
+        (702, 37),
+        (739, 37),
+        (776, 37),
+    ):
+        pvd[start : start + length] = b" " * length
     pvd[813:830] = _VD_DATE
     pvd[830:847] = _VD_DATE
     pvd[847:864] = b"0" * 16 + b"\x00"
@@ -209,8 +250,9 @@ def iso9660(files: list[tuple[str, bytes]], volume_id: str = "CONTRACT") -> byte
 
 def _reserved(url: str) -> bool:
     host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-    return host.endswith((".example", ".example.com", ".example.net", ".example.org", ".test",
-                          ".invalid")) or host in ("example.com", "example.net", "example.org")
+    return host.endswith(
+        (".example", ".example.com", ".example.net", ".example.org", ".test", ".invalid")
+    ) or host in ("example.com", "example.net", "example.org")
 
 
 def is_reserved_url(url: str) -> bool:

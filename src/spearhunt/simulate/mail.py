@@ -20,18 +20,33 @@ from spearhunt.simulate.context import Sim
 from spearhunt.simulate.world import MAIL_DOMAIN, ORG_NAME, User
 
 MX = f"mx1.{MAIL_DOMAIN}"
-NEWSLETTERS = (("Aerospace Weekly", "news@aero-weekly.example"),
-               ("Defense Tech Digest", "digest@defense-tech-digest.example"),
-               ("IT Service Desk", f"servicedesk@{MAIL_DOMAIN}"))
-SUPPLIERS = (("Supplier One Billing", "billing@supplier-one.example"),
-             ("Precision Castings Accounts", "accounts@precision-castings.example"),
-             ("Contoso Travel", "invoices@contoso-travel.example"))
-SPAM = (("Prize Center", "winner@lucky-prize-center.example", "You have been selected!"),
-        ("Pharmacy Deals", "offers@cheap-pharma-deals.example", "80% off this week only"),
-        ("Crypto Desk", "desk@fast-crypto-returns.example", "Double your investment"))
-TOPICS = ("design review minutes", "updated test schedule", "supplier audit findings",
-          "travel approval", "drawing package rev C", "lab booking", "quarterly targets",
-          "export control training reminder", "CAD licence renewal", "budget variance")
+NEWSLETTERS = (
+    ("Aerospace Weekly", "news@aero-weekly.example"),
+    ("Defense Tech Digest", "digest@defense-tech-digest.example"),
+    ("IT Service Desk", f"servicedesk@{MAIL_DOMAIN}"),
+)
+SUPPLIERS = (
+    ("Supplier One Billing", "billing@supplier-one.example"),
+    ("Precision Castings Accounts", "accounts@precision-castings.example"),
+    ("Contoso Travel", "invoices@contoso-travel.example"),
+)
+SPAM = (
+    ("Prize Center", "winner@lucky-prize-center.example", "You have been selected!"),
+    ("Pharmacy Deals", "offers@cheap-pharma-deals.example", "80% off this week only"),
+    ("Crypto Desk", "desk@fast-crypto-returns.example", "Double your investment"),
+)
+TOPICS = (
+    "design review minutes",
+    "updated test schedule",
+    "supplier audit findings",
+    "travel approval",
+    "drawing package rev C",
+    "lab booking",
+    "quarterly targets",
+    "export control training reminder",
+    "CAD licence renewal",
+    "budget variance",
+)
 
 
 class _Headers(HeaderRegistry):
@@ -88,22 +103,30 @@ class MailCounts:
 
 def _pdf(text: str) -> bytes:
     body = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
-    return (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-            b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-            b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Contents 4 0 R>>endobj\n"
-            + f"4 0 obj<</Length {len(body)}>>stream\n".encode() + body
-            + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Contents 4 0 R>>endobj\n"
+        + f"4 0 obj<</Length {len(body)}>>stream\n".encode()
+        + body
+        + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
 
 
 def _docx(lines: list[str]) -> bytes:
     # A plain document: reuse the remote-template builder's parts without a template.
-    return documents._zip([
-        ("[Content_Types].xml", documents._CONTENT_TYPES.format(extra="", main=documents.DOCX_MAIN)),
-        ("_rels/.rels", documents._ROOT_RELS),
-        ("word/document.xml", documents._DOCUMENT.format(paras=documents._paragraphs(lines))),
-        ("word/_rels/document.xml.rels", documents._DOC_RELS.format(extra="")),
-        ("word/settings.xml", documents._SETTINGS.format(template="")),
-    ])
+    return documents._zip(
+        [
+            (
+                "[Content_Types].xml",
+                documents._CONTENT_TYPES.format(extra="", main=documents.DOCX_MAIN),
+            ),
+            ("_rels/.rels", documents._ROOT_RELS),
+            ("word/document.xml", documents._DOCUMENT.format(paras=documents._paragraphs(lines))),
+            ("word/_rels/document.xml.rels", documents._DOC_RELS.format(extra="")),
+            ("word/settings.xml", documents._SETTINGS.format(template="")),
+        ]
+    )
 
 
 class MailWriter:
@@ -118,9 +141,20 @@ class MailWriter:
         self.policy = default.clone(header_factory=_Headers())
         self.smtp = _Folding(linesep=SMTP.linesep, header_factory=self.policy.header_factory)
 
-    def _base(self, ts: int, sender_name: str, sender: str, to: User, subject: str, *,
-              external: bool, spf: str = "pass", dkim: str = "pass", dmarc: str = "pass",
-              relay_ip: str = "") -> EmailMessage:
+    def _base(
+        self,
+        ts: int,
+        sender_name: str,
+        sender: str,
+        to: User,
+        subject: str,
+        *,
+        external: bool,
+        spf: str = "pass",
+        dkim: str = "pass",
+        dmarc: str = "pass",
+        relay_ip: str = "",
+    ) -> EmailMessage:
         rng = self.rng
         msg = EmailMessage(policy=self.policy)
         when = self.sim.clock.datetime(ts)
@@ -128,15 +162,21 @@ class MailWriter:
         relay_ip = relay_ip or self.sim.mail_ext.ip(f"mail.{sdomain}")
         if external:
             msg["Return-Path"] = f"<{sender}>"
-            msg["Received"] = (f"from mail.{sdomain} (mail.{sdomain} [{relay_ip}]) by {MX} "
-                               f"with ESMTPS id {rng.getrandbits(40):010X}; "
-                               f"{format_datetime(self.sim.clock.datetime(ts - 2 * US))}")
-            msg["Authentication-Results"] = (f"{MX}; spf={spf} smtp.mailfrom={sdomain}; "
-                                             f"dkim={dkim} header.d={sdomain}; "
-                                             f"dmarc={dmarc} header.from={sdomain}")
-        msg["Received"] = (f"from {MX} (10.10.1.40) by exch-01.corp.example (10.10.1.41) with "
-                           f"Microsoft SMTP Server id 15.2.1544.4; "
-                           f"{format_datetime(self.sim.clock.datetime(ts - 1 * US))}")
+            msg["Received"] = (
+                f"from mail.{sdomain} (mail.{sdomain} [{relay_ip}]) by {MX} "
+                f"with ESMTPS id {rng.getrandbits(40):010X}; "
+                f"{format_datetime(self.sim.clock.datetime(ts - 2 * US))}"
+            )
+            msg["Authentication-Results"] = (
+                f"{MX}; spf={spf} smtp.mailfrom={sdomain}; "
+                f"dkim={dkim} header.d={sdomain}; "
+                f"dmarc={dmarc} header.from={sdomain}"
+            )
+        msg["Received"] = (
+            f"from {MX} (10.10.1.40) by exch-01.corp.example (10.10.1.41) with "
+            f"Microsoft SMTP Server id 15.2.1544.4; "
+            f"{format_datetime(self.sim.clock.datetime(ts - 1 * US))}"
+        )
         msg["From"] = f"{sender_name} <{sender}>"
         msg["To"] = f"{to.display} <{to.email}>"
         msg["Subject"] = subject
@@ -156,8 +196,15 @@ class MailWriter:
     def phish(self) -> None:
         """The spear-phishing mail, exactly as planned by the campaign."""
         lure, victim = self.c.lure, self.c.victim
-        msg = self._base(lure.sent, lure.sender_name, lure.sender, victim, lure.subject,
-                         external=True, relay_ip=self.sim.mail_ext.ip("mail-relay.example.net"))
+        msg = self._base(
+            lure.sent,
+            lure.sender_name,
+            lure.sender,
+            victim,
+            lure.subject,
+            external=True,
+            relay_ip=self.sim.mail_ext.ip("mail-relay.example.net"),
+        )
         del msg["Message-ID"]
         msg["Message-ID"] = lure.message_id
         msg["Reply-To"] = lure.reply_to
@@ -166,7 +213,8 @@ class MailWriter:
             f"attached the document for {lure.subject.split(':')[0]}. We need your review and "
             "signature by Friday so that the teaming agreement can be filed.\n\n"
             "If Word asks you to enable content, please do so to view the protected sections.\n\n"
-            f"Kind regards,\n{lure.sender_name}\nContracts Office\n")
+            f"Kind regards,\n{lure.sender_name}\nContracts Office\n"
+        )
         maintype, subtype = lure.content_type.split("/", 1)
         msg.add_attachment(lure.data, maintype=maintype, subtype=subtype, filename=lure.filename)
         self._finish(lure.sent, msg, True)
@@ -197,24 +245,39 @@ class MailWriter:
         frm = users[int(self.rng.random() * len(users))]
         topic = self.rng.choice(TOPICS)
         msg = self._base(ts, frm.display, frm.email, to, topic.capitalize(), external=False)
-        msg.set_content(f"Hi {to.given},\n\nsee the {topic} below / attached.\n\nThanks,\n{frm.given}\n")
+        msg.set_content(
+            f"Hi {to.given},\n\nsee the {topic} below / attached.\n\nThanks,\n{frm.given}\n"
+        )
         if self.rng.random() < 0.3:
-            msg.add_attachment(_docx([topic.capitalize(), f"Prepared by {frm.display}"]),
-                               maintype="application",
-                               subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
-                               filename=f"{topic.replace(' ', '_')}.docx")
+            msg.add_attachment(
+                _docx([topic.capitalize(), f"Prepared by {frm.display}"]),
+                maintype="application",
+                subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                filename=f"{topic.replace(' ', '_')}.docx",
+            )
         self._finish(ts, msg, False)
 
     def _newsletter(self, ts: int, to: User) -> None:
         name, addr = self.rng.choice(NEWSLETTERS)
-        msg = self._base(ts, name, addr, to, f"{name}: this week's highlights",
-                         external=not addr.endswith(MAIL_DOMAIN))
-        msg["List-Unsubscribe"] = f"<https://{addr.split('@')[1]}/unsubscribe?u={self.rng.getrandbits(32):08x}>"
+        msg = self._base(
+            ts,
+            name,
+            addr,
+            to,
+            f"{name}: this week's highlights",
+            external=not addr.endswith(MAIL_DOMAIN),
+        )
+        msg["List-Unsubscribe"] = (
+            f"<https://{addr.split('@')[1]}/unsubscribe?u={self.rng.getrandbits(32):08x}>"
+        )
         text = f"{name}\n\nTop stories this week for {ORG_NAME} readers.\n"
         msg.set_content(text)
-        msg.add_alternative(f"<html><body><h1>{name}</h1><p>Top stories this week.</p>"
-                            f"<a href=\"https://{addr.split('@')[1]}/read\">Read online</a>"
-                            "</body></html>", subtype="html")
+        msg.add_alternative(
+            f"<html><body><h1>{name}</h1><p>Top stories this week.</p>"
+            f'<a href="https://{addr.split("@")[1]}/read">Read online</a>'
+            "</body></html>",
+            subtype="html",
+        )
         self._finish(ts, msg, False)
 
     def _invoice(self, ts: int, to: User) -> None:
@@ -222,28 +285,46 @@ class MailWriter:
         number = self.rng.randrange(10000, 99999)
         msg = self._base(ts, name, addr, to, f"Invoice INV-{number}", external=True)
         msg.set_content(f"Dear customer,\n\nplease find invoice INV-{number} attached.\n\n{name}\n")
-        msg.add_attachment(_pdf(f"Invoice INV-{number}"), maintype="application", subtype="pdf",
-                           filename=f"INV-{number}.pdf")
+        msg.add_attachment(
+            _pdf(f"Invoice INV-{number}"),
+            maintype="application",
+            subtype="pdf",
+            filename=f"INV-{number}.pdf",
+        )
         self._finish(ts, msg, False)
 
     def _partner(self, ts: int, to: User) -> None:
         partner, domain = self.rng.choice(PARTNERS)
         first = self.rng.choice(("james", "sofia", "liam", "mia", "noah"))
-        msg = self._base(ts, f"{first.title()} ({partner})", f"{first}@{domain}", to,
-                         f"RE: {self.rng.choice(TOPICS)}", external=True)
-        msg.set_content(f"Hello {to.given},\n\nthanks, noted. Updated version attached.\n\n"
-                        f"{first.title()}\n{partner}\n")
+        msg = self._base(
+            ts,
+            f"{first.title()} ({partner})",
+            f"{first}@{domain}",
+            to,
+            f"RE: {self.rng.choice(TOPICS)}",
+            external=True,
+        )
+        msg.set_content(
+            f"Hello {to.given},\n\nthanks, noted. Updated version attached.\n\n"
+            f"{first.title()}\n{partner}\n"
+        )
         if self.rng.random() < 0.5:
-            msg.add_attachment(_docx([f"{partner} document", "Revision B"]), maintype="application",
-                               subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
-                               filename="Statement_of_Work_revB.docx")
+            msg.add_attachment(
+                _docx([f"{partner} document", "Revision B"]),
+                maintype="application",
+                subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                filename="Statement_of_Work_revB.docx",
+            )
         self._finish(ts, msg, False)
 
     def _spam(self, ts: int, to: User) -> None:
         name, addr, subject = self.rng.choice(SPAM)
-        msg = self._base(ts, name, addr, to, subject, external=True, spf="softfail",
-                         dkim="none", dmarc="fail")
-        msg.set_content(f"Click here: http://{addr.split('@')[1]}/claim?id={self.rng.getrandbits(32):08x}\n")
+        msg = self._base(
+            ts, name, addr, to, subject, external=True, spf="softfail", dkim="none", dmarc="fail"
+        )
+        msg.set_content(
+            f"Click here: http://{addr.split('@')[1]}/claim?id={self.rng.getrandbits(32):08x}\n"
+        )
         self._finish(ts, msg, False)
 
     def write(self, folder: Path) -> MailCounts:

@@ -22,11 +22,11 @@ def ovba_compress(data: bytes) -> bytes:
     out = bytearray(b"\x01")
     step = 3640  # literals + one flag byte per 8 must stay within a 4096-byte chunk
     for start in range(0, max(len(data), 1), step):
-        chunk = data[start:start + step]
+        chunk = data[start : start + step]
         body = bytearray()
         for i in range(0, len(chunk), 8):
             body.append(0)  # flag byte: the next (up to) 8 tokens are literals
-            body += chunk[i:i + 8]
+            body += chunk[i : i + 8]
         header = ((len(body) + 2 - 3) & 0x0FFF) | (0b011 << 12) | 0x8000
         out += struct.pack("<H", header) + body
     return bytes(out)
@@ -74,12 +74,14 @@ def vba_project(source: str, module: str = "ThisDocument") -> bytes:
         "\r\n[Host Extender Info]\r\n"
         "&H00000001={3832D640-CF90-11CF-8E43-00A0C911005A};VBE;&H00000000\r\n"
     ).encode("latin-1")
-    return compound_file({
-        "PROJECT": project,
-        "VBA/_VBA_PROJECT": b"\xcc\x61\xff\xff\x00\x00\x00",
-        "VBA/dir": ovba_compress(_dir_stream(module)),
-        f"VBA/{module}": ovba_compress(source.encode("latin-1")),
-    })
+    return compound_file(
+        {
+            "PROJECT": project,
+            "VBA/_VBA_PROJECT": b"\xcc\x61\xff\xff\x00\x00\x00",
+            "VBA/dir": ovba_compress(_dir_stream(module)),
+            f"VBA/{module}": ovba_compress(source.encode("latin-1")),
+        }
+    )
 
 
 class _Entry:
@@ -134,8 +136,9 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
                 mid = len(items) // 2
                 node = items[mid]
                 node.left = build(items[:mid])
-                node.right = build(items[mid + 1:])
+                node.right = build(items[mid + 1 :])
                 return node.sid
+
             entry.child = build(kids)
 
     # Mini stream: every stream, 64-byte aligned.
@@ -158,15 +161,42 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
     for entry in entries:
         name = entry.name.encode("utf-16-le") + b"\x00\x00"
         dir_bytes += struct.pack(
-            "<64sHBBIII16sIQQIQ", name, len(name), entry.kind, 1, entry.left, entry.right,
-            entry.child, b"\x00" * 16, 0, 0, 0, entry.start, entry.size)
+            "<64sHBBIII16sIQQIQ",
+            name,
+            len(name),
+            entry.kind,
+            1,
+            entry.left,
+            entry.right,
+            entry.child,
+            b"\x00" * 16,
+            0,
+            0,
+            0,
+            entry.start,
+            entry.size,
+        )
     dir_bytes = dir_bytes.ljust(-(-len(dir_bytes) // _SECTOR) * _SECTOR, b"\x00")
     # Fill unused directory slots as empty entries.
     used = len(entries) * 128
-    empty = struct.pack("<64sHBBIII16sIQQIQ", b"", 0, 0, 0, _NOSTREAM, _NOSTREAM, _NOSTREAM,
-                        b"\x00" * 16, 0, 0, 0, 0, 0)
+    empty = struct.pack(
+        "<64sHBBIII16sIQQIQ",
+        b"",
+        0,
+        0,
+        0,
+        _NOSTREAM,
+        _NOSTREAM,
+        _NOSTREAM,
+        b"\x00" * 16,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     for off in range(used, len(dir_bytes), 128):
-        dir_bytes[off:off + 128] = empty
+        dir_bytes[off : off + 128] = empty
 
     minifat_bytes = b"".join(struct.pack("<I", v) for v in minifat)
     minifat_bytes = minifat_bytes.ljust(-(-len(minifat_bytes) // _SECTOR) * _SECTOR, b"\xff")
@@ -187,8 +217,21 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
     # Rewrite the root entry now that its stream position is known.
     name = root.name.encode("utf-16-le") + b"\x00\x00"
     dir_bytes[0:128] = struct.pack(
-        "<64sHBBIII16sIQQIQ", name, len(name), 5, 1, _NOSTREAM, _NOSTREAM, root.child,
-        b"\x00" * 16, 0, 0, 0, root.start, root.size)
+        "<64sHBBIII16sIQQIQ",
+        name,
+        len(name),
+        5,
+        1,
+        _NOSTREAM,
+        _NOSTREAM,
+        root.child,
+        b"\x00" * 16,
+        0,
+        0,
+        0,
+        root.start,
+        root.size,
+    )
 
     fat = [_FREE] * 128
     fat[0] = _FATSECT
@@ -204,8 +247,23 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
 
     difat = [0] + [_FREE] * 108
     header = struct.pack(
-        "<8s16sHHHHH6sIIIIIIIII", bytes.fromhex("d0cf11e0a1b11ae1"), b"\x00" * 16, 0x003E,
-        0x0003, 0xFFFE, 9, 6, b"\x00" * 6, 0, fat_sectors, first_dir, 0, 4096,
-        first_minifat if n_minifat else _END, n_minifat, _END, 0,
+        "<8s16sHHHHH6sIIIIIIIII",
+        bytes.fromhex("d0cf11e0a1b11ae1"),
+        b"\x00" * 16,
+        0x003E,
+        0x0003,
+        0xFFFE,
+        9,
+        6,
+        b"\x00" * 6,
+        0,
+        fat_sectors,
+        first_dir,
+        0,
+        4096,
+        first_minifat if n_minifat else _END,
+        n_minifat,
+        _END,
+        0,
     ) + b"".join(struct.pack("<I", v) for v in difat)
     return header + fat_bytes + bytes(dir_bytes) + minifat_bytes + mini_bytes

@@ -16,13 +16,24 @@ from spearhunt.simulate.mail import MailCounts
 from spearhunt.simulate.world import AD_DOMAIN, MAIL_DOMAIN
 
 SCHEMA = "spearhunt.simulate.truth/1"
-STAGES = ("initial_access", "execution", "persistence", "privilege_escalation",
-          "credential_access", "discovery", "lateral_movement", "collection",
-          "command_and_control", "exfiltration", "defense_evasion")
+STAGES = (
+    "initial_access",
+    "execution",
+    "persistence",
+    "privilege_escalation",
+    "credential_access",
+    "discovery",
+    "lateral_movement",
+    "collection",
+    "command_and_control",
+    "exfiltration",
+    "defense_evasion",
+)
 
 
-def build_truth(sim: Sim, c: Campaign, variant: Variant,
-                mails: MailCounts | None) -> dict[str, Any]:
+def build_truth(
+    sim: Sim, c: Campaign, variant: Variant, mails: MailCounts | None
+) -> dict[str, Any]:
     """The truth document; call after the logs are written (event ids are assigned then).
 
     The story is the plan, always whole; the lists of malicious records (``events``,
@@ -34,17 +45,32 @@ def build_truth(sim: Sim, c: Campaign, variant: Variant,
     sources = cfg.sources
     events = [
         {
-                "id": ev["SpearhuntEventId"], "stage": step.stage, "technique": step.technique,
-                "host": step.host, "user": step.user, "event_id": ev["EventID"],
-            "channel": ev["Channel"], "time": ev["TimeCreated"], "note": step.note,
+            "id": ev["SpearhuntEventId"],
+            "stage": step.stage,
+            "technique": step.technique,
+            "host": step.host,
+            "user": step.user,
+            "event_id": ev["EventID"],
+            "channel": ev["Channel"],
+            "time": ev["TimeCreated"],
+            "note": step.note,
         }
-        for step in c.steps for ev in step.events
+        for step in c.steps
+        for ev in step.events
     ]
     events.sort(key=lambda e: (e["time"], e["id"]))
     network = [
-        {"log": log, "uid": uid, "stage": ns.stage, "technique": ns.technique, "host": ns.host,
-         "time": iso(ts), "note": ns.note}
-        for ns in c.net_steps for log, uid, ts in ns.records
+        {
+            "log": log,
+            "uid": uid,
+            "stage": ns.stage,
+            "technique": ns.technique,
+            "host": ns.host,
+            "time": iso(ts),
+            "note": ns.note,
+        }
+        for ns in c.net_steps
+        for log, uid, ts in ns.records
     ]
     network.sort(key=lambda r: (r["time"], r["log"], r["uid"]))
     victim_host = c.victim_host
@@ -57,57 +83,108 @@ def build_truth(sim: Sim, c: Campaign, variant: Variant,
         "schema": SCHEMA,
         "seed": cfg.seed,
         "sources": list(sources),
-        "variant": {"name": variant.name, "access": variant.access,
-                    "persistence": variant.persistence, "lateral": variant.lateral,
-                    "exfil": variant.exfil},
-        "config": {"hosts": cfg.hosts, "users": cfg.users, "days": cfg.days, "noise": cfg.noise,
-                   "scale": cfg.scale, "start": cfg.start.isoformat()},
-        "time_range": {"start": iso(sim.clock.day_start(0)),
-                       "end": iso(sim.clock.day_start(cfg.days) - 1)},
+        "variant": {
+            "name": variant.name,
+            "access": variant.access,
+            "persistence": variant.persistence,
+            "lateral": variant.lateral,
+            "exfil": variant.exfil,
+        },
+        "config": {
+            "hosts": cfg.hosts,
+            "users": cfg.users,
+            "days": cfg.days,
+            "noise": cfg.noise,
+            "scale": cfg.scale,
+            "start": cfg.start.isoformat(),
+        },
+        "time_range": {
+            "start": iso(sim.clock.day_start(0)),
+            "end": iso(sim.clock.day_start(cfg.days) - 1),
+        },
         "organisation": {
-            "ad_domain": AD_DOMAIN, "mail_domain": MAIL_DOMAIN,
+            "ad_domain": AD_DOMAIN,
+            "mail_domain": MAIL_DOMAIN,
             "egress_ip": sim.world.egress_ip,
-            "hosts": [{"name": h.name, "fqdn": h.fqdn, "ip": h.ip, "role": h.role,
-                       "owner": h.owner} for h in sim.world.hosts],
+            "hosts": [
+                {"name": h.name, "fqdn": h.fqdn, "ip": h.ip, "role": h.role, "owner": h.owner}
+                for h in sim.world.hosts
+            ],
         },
         "story": {
             "patient_zero": {
-                "host": victim_host.name, "fqdn": victim_host.fqdn, "ip": victim_host.ip,
-                "user": c.victim.sam, "email": c.victim.email, "message_id": lure.message_id,
+                "host": victim_host.name,
+                "fqdn": victim_host.fqdn,
+                "ip": victim_host.ip,
+                "user": c.victim.sam,
+                "email": c.victim.email,
+                "message_id": lure.message_id,
                 **({"mail_file": mails.files.get(lure.message_id)} if mails else {}),
-                "sender": lure.sender, "subject": lure.subject,
-                "attachment": {"name": lure.filename, "sha256": lure.sha256,
-                               "md5": lure.md5, "size": len(lure.data),
-                               "saved_as": c.extra.get("attachment_path")},
+                "sender": lure.sender,
+                "subject": lure.subject,
+                "attachment": {
+                    "name": lure.filename,
+                    "sha256": lure.sha256,
+                    "md5": lure.md5,
+                    "size": len(lure.data),
+                    "saved_as": c.extra.get("attachment_path"),
+                },
                 "received": iso(lure.sent),
             },
-            "implant": {"path": c.extra.get("implant_path"), "sha256": c.implant_sha256.lower(),
-                        "launch": c.extra.get("launch")},
-            "c2": {"domain": c.c2_domain, "ip": c.c2_ip, "port": 443,
-                   "beacon_interval_s": c.beacon_interval, "beacons": len(beacons),
-                   "first_seen": iso(beacons[0]) if beacons else None,
-                   "last_seen": iso(beacons[-1]) if beacons else None},
+            "implant": {
+                "path": c.extra.get("implant_path"),
+                "sha256": c.implant_sha256.lower(),
+                "launch": c.extra.get("launch"),
+            },
+            "c2": {
+                "domain": c.c2_domain,
+                "ip": c.c2_ip,
+                "port": 443,
+                "beacon_interval_s": c.beacon_interval,
+                "beacons": len(beacons),
+                "first_seen": iso(beacons[0]) if beacons else None,
+                "last_seen": iso(beacons[-1]) if beacons else None,
+            },
             "persistence": c.extra.get("persistence"),
             "credential_access": c.extra.get("credential_method"),
             "stolen_account": c.admin.admin_sam,
             "lateral_hosts": [
-                {"host": h.host, "from_host": h.from_host, "method": h.technique,
-                 "technique": TECHNIQUE[h.technique], "account": h.account,
-                 "first_seen": iso(h.first_seen)} for h in c.hops
+                {
+                    "host": h.host,
+                    "from_host": h.from_host,
+                    "method": h.technique,
+                    "technique": TECHNIQUE[h.technique],
+                    "account": h.account,
+                    "first_seen": iso(h.first_seen),
+                }
+                for h in c.hops
             ],
             "staging": c.extra.get("archive"),
             "exfiltration": [
-                {"host": f.host, "destination": {"domain": f.domain, "ip": f.ip},
-                 "channel": f.channel, "bytes": f.bytes, "first_seen": iso(f.first_seen),
-                 "last_seen": iso(f.last_seen)} for f in c.exfil
+                {
+                    "host": f.host,
+                    "destination": {"domain": f.domain, "ip": f.ip},
+                    "channel": f.channel,
+                    "bytes": f.bytes,
+                    "first_seen": iso(f.first_seen),
+                    "last_seen": iso(f.last_seen),
+                }
+                for f in c.exfil
             ],
         },
     }
     counts: dict[str, Any] = {}
     if mails is not None:
-        truth["mails"] = [{"message_id": lure.message_id, "file": mails.files.get(lure.message_id),
-                           "stage": "initial_access", "technique": "T1566.001",
-                           "user": c.victim.sam, "host": victim_host.name}]
+        truth["mails"] = [
+            {
+                "message_id": lure.message_id,
+                "file": mails.files.get(lure.message_id),
+                "stage": "initial_access",
+                "technique": "T1566.001",
+                "user": c.victim.sam,
+                "host": victim_host.name,
+            }
+        ]
     if "endpoint" in sources:
         truth["events"] = events
         counts["malicious_events"] = len(events)
@@ -189,7 +266,7 @@ Variants
 OMITTED = {
     "mail": '"mails" and patient zero\'s "mail_file"',
     "endpoint": '"events" (the malicious endpoint events), counts.malicious_events and '
-                "counts.events_by_stage",
+    "counts.events_by_stage",
     "zeek": '"network" (the malicious Zeek records) and counts.malicious_network_records',
 }
 NAMES = {"mail": "mail", "endpoint": "endpoint logs", "zeek": "Zeek logs"}
@@ -214,20 +291,41 @@ def write_readme(sim: Sim, variant: Variant, path: Path) -> None:
     """Write README.txt for the analyst: a section per source generated."""
     cfg = sim.cfg
     left_out = [s for s in SECTIONS if s not in cfg.sources]
-    blocks = [README.format(org_domain=AD_DOMAIN, seed=cfg.seed, variant=variant.name,
-                            days=cfg.days, start=cfg.start.isoformat(), hosts=cfg.hosts,
-                            users=cfg.users)]
+    blocks = [
+        README.format(
+            org_domain=AD_DOMAIN,
+            seed=cfg.seed,
+            variant=variant.name,
+            days=cfg.days,
+            start=cfg.start.isoformat(),
+            hosts=cfg.hosts,
+            users=cfg.users,
+        )
+    ]
     omitted = ""
     if left_out:
         made = " and the ".join(NAMES[s] for s in SECTIONS if s in cfg.sources)
-        blocks.append(textwrap.fill(
-            f"This run generated only the {made} (--only {','.join(cfg.sources)}), not the "
-            f"{' or the '.join(NAMES[s] for s in left_out)}. What it generated is the same, "
-            "byte for byte, as in a run of all sources with the same settings.", 92) + "\n")
-        omitted = textwrap.indent(textwrap.fill(" ".join(
-            f"Without the {NAMES[s]} it leaves out {OMITTED[s]}." for s in left_out), 88), "    ")
+        blocks.append(
+            textwrap.fill(
+                f"This run generated only the {made} (--only {','.join(cfg.sources)}), not the "
+                f"{' or the '.join(NAMES[s] for s in left_out)}. What it generated is the same, "
+                "byte for byte, as in a run of all sources with the same settings.",
+                92,
+            )
+            + "\n"
+        )
+        omitted = textwrap.indent(
+            textwrap.fill(
+                " ".join(f"Without the {NAMES[s]} it leaves out {OMITTED[s]}." for s in left_out),
+                88,
+            ),
+            "    ",
+        )
         omitted = "\n" + omitted
-    blocks += [SECTIONS[s].format(endpoint_shape=SHAPES[cfg.endpoint_format], dc=sim.dc_ip)
-               for s in SECTIONS if s in cfg.sources]
+    blocks += [
+        SECTIONS[s].format(endpoint_shape=SHAPES[cfg.endpoint_format], dc=sim.dc_ip)
+        for s in SECTIONS
+        if s in cfg.sources
+    ]
     blocks.append(TRUTH.format(omitted=omitted, variant_help=VARIANT_HELP))
     path.write_text("\n".join(blocks), encoding="utf-8")

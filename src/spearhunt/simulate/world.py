@@ -10,10 +10,202 @@ NETBIOS = "CORP"
 MAIL_DOMAIN = "aldergrove-dynamics.example"
 ORG_NAME = "Aldergrove Dynamics"
 
-FIRST = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Betty", "Mark", "Sandra", "Donald", "Ashley", "Steven", "Kimberly", "Paul", "Emily", "Andrew", "Donna", "Joshua", "Michelle", "Kenneth", "Carol", "Kevin", "Amanda", "Brian", "Melissa", "George", "Deborah", "Timothy", "Stephanie", "Ronald", "Rebecca", "Jason", "Laura", "Edward", "Helen", "Jeffrey", "Sharon", "Ryan", "Cynthia", "Jacob", "Kathleen", "Gary", "Amy", "Nicholas", "Anna", "Eric", "Shirley", "Jonathan", "Angela", "Stephen", "Ruth", "Larry", "Brenda", "Justin", "Pamela", "Scott", "Nicole", "Brandon", "Katherine", "Benjamin", "Samantha", "Samuel", "Christine", "Gregory", "Emma", "Alexander", "Catherine", "Frank", "Debra"]
-LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Gomez", "Phillips", "Evans", "Turner", "Diaz", "Parker", "Cruz", "Edwards", "Collins", "Reyes", "Stewart", "Morris", "Morales", "Murphy", "Cook", "Rogers", "Gutierrez", "Ortiz", "Morgan", "Cooper", "Peterson", "Bailey", "Reed", "Kelly", "Howard", "Ramos", "Kim", "Cox", "Ward", "Richardson", "Watson", "Brooks", "Chavez", "Wood", "James", "Bennett", "Gray", "Mendoza", "Ruiz", "Hughes", "Price", "Alvarez"]
-DEPARTMENTS = ("Engineering", "Engineering", "Engineering", "Programs", "Finance", "Contracts",
-               "HR", "IT", "Legal", "Quality")
+FIRST = [
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Nancy",
+    "Anthony",
+    "Betty",
+    "Mark",
+    "Sandra",
+    "Donald",
+    "Ashley",
+    "Steven",
+    "Kimberly",
+    "Paul",
+    "Emily",
+    "Andrew",
+    "Donna",
+    "Joshua",
+    "Michelle",
+    "Kenneth",
+    "Carol",
+    "Kevin",
+    "Amanda",
+    "Brian",
+    "Melissa",
+    "George",
+    "Deborah",
+    "Timothy",
+    "Stephanie",
+    "Ronald",
+    "Rebecca",
+    "Jason",
+    "Laura",
+    "Edward",
+    "Helen",
+    "Jeffrey",
+    "Sharon",
+    "Ryan",
+    "Cynthia",
+    "Jacob",
+    "Kathleen",
+    "Gary",
+    "Amy",
+    "Nicholas",
+    "Anna",
+    "Eric",
+    "Shirley",
+    "Jonathan",
+    "Angela",
+    "Stephen",
+    "Ruth",
+    "Larry",
+    "Brenda",
+    "Justin",
+    "Pamela",
+    "Scott",
+    "Nicole",
+    "Brandon",
+    "Katherine",
+    "Benjamin",
+    "Samantha",
+    "Samuel",
+    "Christine",
+    "Gregory",
+    "Emma",
+    "Alexander",
+    "Catherine",
+    "Frank",
+    "Debra",
+]
+LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Gomez",
+    "Phillips",
+    "Evans",
+    "Turner",
+    "Diaz",
+    "Parker",
+    "Cruz",
+    "Edwards",
+    "Collins",
+    "Reyes",
+    "Stewart",
+    "Morris",
+    "Morales",
+    "Murphy",
+    "Cook",
+    "Rogers",
+    "Gutierrez",
+    "Ortiz",
+    "Morgan",
+    "Cooper",
+    "Peterson",
+    "Bailey",
+    "Reed",
+    "Kelly",
+    "Howard",
+    "Ramos",
+    "Kim",
+    "Cox",
+    "Ward",
+    "Richardson",
+    "Watson",
+    "Brooks",
+    "Chavez",
+    "Wood",
+    "James",
+    "Bennett",
+    "Gray",
+    "Mendoza",
+    "Ruiz",
+    "Hughes",
+    "Price",
+    "Alvarez",
+]
+DEPARTMENTS = (
+    "Engineering",
+    "Engineering",
+    "Engineering",
+    "Programs",
+    "Finance",
+    "Contracts",
+    "HR",
+    "IT",
+    "Legal",
+    "Quality",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +304,10 @@ class World:
 def build_world(seed: int, n_hosts: int, n_users: int) -> World:
     """Make the organisation for a seed: names, roles, addresses and SIDs are all drawn here."""
     rng = random.Random(f"world:{seed}")
-    domain_sid = f"S-1-5-21-{rng.randrange(10**9, 4 * 10**9)}-{rng.randrange(10**9, 4 * 10**9)}-" \
-                 f"{rng.randrange(10**9, 4 * 10**9)}"
+    domain_sid = (
+        f"S-1-5-21-{rng.randrange(10**9, 4 * 10**9)}-{rng.randrange(10**9, 4 * 10**9)}-"
+        f"{rng.randrange(10**9, 4 * 10**9)}"
+    )
     n_admins = max(2, n_users // 25)
     users: list[User] = []
     seen: set[str] = set()
@@ -129,12 +323,18 @@ def build_world(seed: int, n_hosts: int, n_users: int) -> World:
         is_admin = len(users) < n_admins
         dept = "IT" if is_admin else rng.choice(DEPARTMENTS)
         admin_sam = f"adm.{sam}" if is_admin else None
-        users.append(User(
-            sam=sam, given=given, surname=surname,
-            email=f"{given}.{surname}@{MAIL_DOMAIN}".lower(),
-            sid=f"{domain_sid}-{rid}", department=dept, admin_sam=admin_sam,
-            admin_sid=f"{domain_sid}-{rid + 5000}" if admin_sam else None,
-        ))
+        users.append(
+            User(
+                sam=sam,
+                given=given,
+                surname=surname,
+                email=f"{given}.{surname}@{MAIL_DOMAIN}".lower(),
+                sid=f"{domain_sid}-{rid}",
+                department=dept,
+                admin_sam=admin_sam,
+                admin_sid=f"{domain_sid}-{rid + 5000}" if admin_sam else None,
+            )
+        )
         rid += 1
 
     n_file = 2 if n_hosts >= 12 else 1
@@ -156,7 +356,11 @@ def build_world(seed: int, n_hosts: int, n_users: int) -> World:
         if owner is not None and owner in engineers:
             engineers.remove(owner)
         name = f"ws-eng-{i + 1:02d}" if eng else f"ws-{i - n_eng + 1:03d}"
-        hosts.append(Host(name, "ws-eng" if eng else "ws", f"10.10.20.{ips[i]}",
-                          owner.sam if owner else None))
-    return World(hosts=tuple(hosts), users=tuple(users), domain_sid=domain_sid,
-                 egress_ip="198.51.100.10")
+        hosts.append(
+            Host(
+                name, "ws-eng" if eng else "ws", f"10.10.20.{ips[i]}", owner.sam if owner else None
+            )
+        )
+    return World(
+        hosts=tuple(hosts), users=tuple(users), domain_sid=domain_sid, egress_ip="198.51.100.10"
+    )

@@ -66,8 +66,7 @@ def check_out_dir(out_dir: Path, *, force: bool) -> None:
         raise SimulateError("folder is not empty (use --force to overwrite)", where=str(out_dir))
 
 
-def prepare_out_dir(out_dir: Path, *, force: bool,
-                    sources: tuple[str, ...] = SOURCES) -> None:
+def prepare_out_dir(out_dir: Path, *, force: bool, sources: tuple[str, ...] = SOURCES) -> None:
     """Create ``out_dir`` and the folders of ``sources``; refuse a non-empty one unless
     ``force`` (then clear what we own)."""
     check_out_dir(out_dir, force=force)
@@ -86,8 +85,13 @@ def prepare_out_dir(out_dir: Path, *, force: bool,
         (out_dir / _FOLDERS[source]).mkdir(parents=True, exist_ok=True)
 
 
-def simulate(out_dir: Path | str, config: SimulationConfig | None = None, *,
-             force: bool = False, on_progress: ProgressFn | None = None) -> SimulationResult:
+def simulate(
+    out_dir: Path | str,
+    config: SimulationConfig | None = None,
+    *,
+    force: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> SimulationResult:
     """Write a complete simulated intrusion into ``out_dir`` and return what was written."""
     cfg = config or SimulationConfig()
     cfg.validate()
@@ -118,10 +122,15 @@ def simulate(out_dir: Path | str, config: SimulationConfig | None = None, *,
     write_truth(truth, paths["truth"])
     write_readme(sim, variant, paths["readme"])
     return SimulationResult(
-        out_dir=out, config=cfg, variant=variant, endpoint_events=endpoint_events,
+        out_dir=out,
+        config=cfg,
+        variant=variant,
+        endpoint_events=endpoint_events,
         network_records=dict(sim.net.counts) if sim.net is not None else {},
-        mails=mails.total if mails else 0, malicious_mails=mails.malicious if mails else 0,
-        paths=paths, truth=truth,
+        mails=mails.total if mails else 0,
+        malicious_mails=mails.malicious if mails else 0,
+        paths=paths,
+        truth=truth,
     )
 
 
@@ -149,15 +158,18 @@ def _write_logs(sim: Sim, out: Path, on_progress: ProgressFn | None) -> int:
     per_day = cfg.noise * cfg.scale
     states = list(sim.hosts.values())
     endpoint = "endpoint" in cfg.sources
-    files = {name: (out / "endpoint" / f"{name}.jsonl").open("wb")
-             for name in (sim.hosts if endpoint else ())}
+    files = {
+        name: (out / "endpoint" / f"{name}.jsonl").open("wb")
+        for name in (sim.hosts if endpoint else ())
+    }
     net_files = open_logs(out / "network", clock) if net is not None else {}
     total = 0
     try:
         for day in range(cfg.days):
             for hs in states:
-                noise_day(sim, hs, day, per_day,
-                          random.Random(f"{cfg.seed}:noise:{hs.host.name}:{day}"))
+                noise_day(
+                    sim, hs, day, per_day, random.Random(f"{cfg.seed}:noise:{hs.host.name}:{day}")
+                )
             until = clock.day_start(day + 1) if day < cfg.days - 1 else None
             for hs in states:
                 if not endpoint:
@@ -169,8 +181,11 @@ def _write_logs(sim: Sim, out: Path, on_progress: ProgressFn | None) -> int:
             if net is not None:
                 net.flush(net_files, until)
             if on_progress is not None:
-                on_progress(day + 1, cfg.days, f"day {day + 1}: {total:,} events"
-                            if endpoint else f"day {day + 1}")
+                on_progress(
+                    day + 1,
+                    cfg.days,
+                    f"day {day + 1}: {total:,} events" if endpoint else f"day {day + 1}",
+                )
     finally:
         for fh in files.values():
             fh.close()

@@ -15,45 +15,110 @@ from spearhunt.simulate.clock import US, Clock
 
 FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "conn": (
-        ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
-        ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"), ("service", "string"),
-        ("duration", "interval"), ("orig_bytes", "count"), ("resp_bytes", "count"),
-        ("conn_state", "string"), ("local_orig", "bool"), ("local_resp", "bool"),
-        ("missed_bytes", "count"), ("history", "string"), ("orig_pkts", "count"),
-        ("orig_ip_bytes", "count"), ("resp_pkts", "count"), ("resp_ip_bytes", "count"),
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("proto", "enum"),
+        ("service", "string"),
+        ("duration", "interval"),
+        ("orig_bytes", "count"),
+        ("resp_bytes", "count"),
+        ("conn_state", "string"),
+        ("local_orig", "bool"),
+        ("local_resp", "bool"),
+        ("missed_bytes", "count"),
+        ("history", "string"),
+        ("orig_pkts", "count"),
+        ("orig_ip_bytes", "count"),
+        ("resp_pkts", "count"),
+        ("resp_ip_bytes", "count"),
         ("tunnel_parents", "set[string]"),
     ),
     "dns": (
-        ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
-        ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"), ("trans_id", "count"),
-        ("rtt", "interval"), ("query", "string"), ("qclass", "count"), ("qclass_name", "string"),
-        ("qtype", "count"), ("qtype_name", "string"), ("rcode", "count"),
-        ("rcode_name", "string"), ("AA", "bool"), ("TC", "bool"), ("RD", "bool"),
-        ("RA", "bool"), ("Z", "count"), ("answers", "vector[string]"),
-        ("TTLs", "vector[interval]"), ("rejected", "bool"),
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("proto", "enum"),
+        ("trans_id", "count"),
+        ("rtt", "interval"),
+        ("query", "string"),
+        ("qclass", "count"),
+        ("qclass_name", "string"),
+        ("qtype", "count"),
+        ("qtype_name", "string"),
+        ("rcode", "count"),
+        ("rcode_name", "string"),
+        ("AA", "bool"),
+        ("TC", "bool"),
+        ("RD", "bool"),
+        ("RA", "bool"),
+        ("Z", "count"),
+        ("answers", "vector[string]"),
+        ("TTLs", "vector[interval]"),
+        ("rejected", "bool"),
     ),
     "http": (
-        ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
-        ("id.resp_h", "addr"), ("id.resp_p", "port"), ("trans_depth", "count"),
-        ("method", "string"), ("host", "string"), ("uri", "string"), ("referrer", "string"),
-        ("version", "string"), ("user_agent", "string"), ("origin", "string"),
-        ("request_body_len", "count"), ("response_body_len", "count"),
-        ("status_code", "count"), ("status_msg", "string"), ("info_code", "count"),
-        ("info_msg", "string"), ("tags", "set[enum]"), ("username", "string"),
-        ("password", "string"), ("proxied", "set[string]"), ("orig_fuids", "vector[string]"),
-        ("orig_filenames", "vector[string]"), ("orig_mime_types", "vector[string]"),
-        ("resp_fuids", "vector[string]"), ("resp_filenames", "vector[string]"),
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("trans_depth", "count"),
+        ("method", "string"),
+        ("host", "string"),
+        ("uri", "string"),
+        ("referrer", "string"),
+        ("version", "string"),
+        ("user_agent", "string"),
+        ("origin", "string"),
+        ("request_body_len", "count"),
+        ("response_body_len", "count"),
+        ("status_code", "count"),
+        ("status_msg", "string"),
+        ("info_code", "count"),
+        ("info_msg", "string"),
+        ("tags", "set[enum]"),
+        ("username", "string"),
+        ("password", "string"),
+        ("proxied", "set[string]"),
+        ("orig_fuids", "vector[string]"),
+        ("orig_filenames", "vector[string]"),
+        ("orig_mime_types", "vector[string]"),
+        ("resp_fuids", "vector[string]"),
+        ("resp_filenames", "vector[string]"),
         ("resp_mime_types", "vector[string]"),
     ),
     "ssl": (
-        ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
-        ("id.resp_h", "addr"), ("id.resp_p", "port"), ("version", "string"),
-        ("cipher", "string"), ("curve", "string"), ("server_name", "string"),
-        ("resumed", "bool"), ("last_alert", "string"), ("next_protocol", "string"),
-        ("established", "bool"), ("ssl_history", "string"), ("cert_chain_fps", "vector[string]"),
-        ("client_cert_chain_fps", "vector[string]"), ("subject", "string"),
-        ("issuer", "string"), ("client_subject", "string"), ("client_issuer", "string"),
-        ("sni_matches_cert", "bool"), ("validation_status", "string"),
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("version", "string"),
+        ("cipher", "string"),
+        ("curve", "string"),
+        ("server_name", "string"),
+        ("resumed", "bool"),
+        ("last_alert", "string"),
+        ("next_protocol", "string"),
+        ("established", "bool"),
+        ("ssl_history", "string"),
+        ("cert_chain_fps", "vector[string]"),
+        ("client_cert_chain_fps", "vector[string]"),
+        ("subject", "string"),
+        ("issuer", "string"),
+        ("client_subject", "string"),
+        ("client_issuer", "string"),
+        ("sni_matches_cert", "bool"),
+        ("validation_status", "string"),
     ),
 }
 LOGS = tuple(FIELDS)
@@ -68,8 +133,9 @@ def _rtt(rng: random.Random) -> str:
 _FETCH_TABLE = 4096  # entries in each table of NetLog.fetch
 
 
-def _fetch_tables(rng: random.Random) -> tuple[list[tuple[str, str]], list[str],
-                                                 list[tuple[str, str]]]:
+def _fetch_tables(
+    rng: random.Random,
+) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, str]]]:
     """Pre-drawn values of page loads, as the text their lines hold.
 
     (dns.log transaction id and round trip, round trip), conn.log durations (0.2 to 30.2 s),
@@ -160,8 +226,22 @@ class NetLog:
     lines as text sorts them by time; no ``(ts, line)`` pair is kept per record.
     """
 
-    __slots__ = ("_answers", "_asking", "_campaign_cache", "_conn", "_dns", "_durations",
-                 "_ssl", "_tails", "_transfers", "_uids", "buffers", "clock", "counts", "rng")
+    __slots__ = (
+        "_answers",
+        "_asking",
+        "_campaign_cache",
+        "_conn",
+        "_dns",
+        "_durations",
+        "_ssl",
+        "_tails",
+        "_transfers",
+        "_uids",
+        "buffers",
+        "clock",
+        "counts",
+        "rng",
+    )
 
     def __init__(self, clock: Clock, rng: random.Random) -> None:
         self.clock = clock
@@ -176,7 +256,8 @@ class NetLog:
         self._conn, self._dns, self._ssl = (self.buffers[n] for n in ("conn", "dns", "ssl"))
         self.counts: dict[str, int] = dict.fromkeys(LOGS, 0)
         self._answers, self._durations, self._transfers = _fetch_tables(
-            random.Random(rng.getrandbits(64)))
+            random.Random(rng.getrandbits(64))
+        )
 
     def uid(self, prefix: str = "C") -> str:
         """A unique Zeek-looking id (``C`` + 16 characters; ``F`` for file ids)."""
@@ -187,20 +268,54 @@ class NetLog:
         return 49152 + int(self.rng.random() * 16000)
 
     # ---- records -----------------------------------------------------------------------
-    def conn(self, ts: int, src: str, dst: str, dport: int, *, proto: str = "tcp",
-             service: str = "-", duration: float = 0.1, orig_bytes: int = 0,
-             resp_bytes: int = 0, state: str = "SF", sport: int | None = None,
-             uid: str | None = None) -> str:
+    def conn(
+        self,
+        ts: int,
+        src: str,
+        dst: str,
+        dport: int,
+        *,
+        proto: str = "tcp",
+        service: str = "-",
+        duration: float = 0.1,
+        orig_bytes: int = 0,
+        resp_bytes: int = 0,
+        state: str = "SF",
+        sport: int | None = None,
+        uid: str | None = None,
+    ) -> str:
         """One conn.log record; returns its uid."""
         uid = uid or self.uid()
         sport = sport or self.port()
         self.buffers["conn"].append(
-            _conn_line(self.clock.zeek(ts), uid, src, sport, dst, dport, proto, service,
-                       duration, orig_bytes, resp_bytes, state))
+            _conn_line(
+                self.clock.zeek(ts),
+                uid,
+                src,
+                sport,
+                dst,
+                dport,
+                proto,
+                service,
+                duration,
+                orig_bytes,
+                resp_bytes,
+                state,
+            )
+        )
         return uid
 
-    def dns(self, ts: int, src: str, resolver: str, query: str, answers: list[str],
-            qtype: str = "A", ttl: int = 300, rcode: str = "NOERROR") -> str | None:
+    def dns(
+        self,
+        ts: int,
+        src: str,
+        resolver: str,
+        query: str,
+        answers: list[str],
+        qtype: str = "A",
+        ttl: int = 300,
+        rcode: str = "NOERROR",
+    ) -> str | None:
         """A DNS query from ``src`` to its resolver: dns.log and its conn.log record, and
         their uid; None when ``src``'s cache still holds the answer (nothing on the wire).
 
@@ -265,8 +380,16 @@ class NetLog:
                 waiting.append(route)
         self._asking = waiting
 
-    def route(self, src: str, resolver: str, query: str, answers: list[str], qtype: str = "A",
-              ttl: int = 300, rcode: str = "NOERROR") -> DnsRoute:
+    def route(
+        self,
+        src: str,
+        resolver: str,
+        query: str,
+        answers: list[str],
+        qtype: str = "A",
+        ttl: int = 300,
+        rcode: str = "NOERROR",
+    ) -> DnsRoute:
         """The route of ``src``'s queries for ``query`` (made once, then shared)."""
         key = (src, query, ",".join(answers), qtype, ttl, rcode, resolver)
         route: DnsRoute | None = self._tails.get(key)
@@ -277,27 +400,62 @@ class NetLog:
         return route
 
     @staticmethod
-    def dns_route(src: str, resolver: str, query: str, answers: list[str], qtype: str = "A",
-                  ttl: int = 300, rcode: str = "NOERROR") -> DnsRoute:
+    def dns_route(
+        src: str,
+        resolver: str,
+        query: str,
+        answers: list[str],
+        qtype: str = "A",
+        ttl: int = 300,
+        rcode: str = "NOERROR",
+    ) -> DnsRoute:
         """The fixed text of the dns.log and conn.log lines of one query from ``src``."""
         if answers:
             ans = ",".join(answers)
             ttls = ",".join([f"{ttl}.000000"] * len(answers))
         else:
             ans = ttls = "-"
-        line = _conn_line("@", "@", src, 0, resolver, 53, "udp", "dns", 0.0, len(query) + 17,
-                          (len(query) + 33) * (len(answers) or 1), "SF")
+        line = _conn_line(
+            "@",
+            "@",
+            src,
+            0,
+            resolver,
+            53,
+            "udp",
+            "dns",
+            0.0,
+            len(query) + 17,
+            (len(query) + 33) * (len(answers) or 1),
+            "SF",
+        )
         head, tail = line.split("\t0.000000\t", 1)
         return DnsRoute(
-            src, f"{src} {query}", ttl * US, f"{resolver}\t53\tudp\t",
+            src,
+            f"{src} {query}",
+            ttl * US,
+            f"{resolver}\t53\tudp\t",
             f"\t{query}\t1\tC_INTERNET\t{_QTYPES.get(qtype, 1)}\t{qtype}\t"
             f"{0 if rcode == 'NOERROR' else 3}\t{rcode}\tF\tF\tT\tT\t0\t{ans}\t{ttls}\tF",
-            head.split("\t", 4)[4] + "\t", "\t" + tail)
+            head.split("\t", 4)[4] + "\t",
+            "\t" + tail,
+        )
 
-    def tls(self, ts: int, src: str, dst: str, server_name: str, *, orig_bytes: int,
-            resp_bytes: int, duration: float, port: int = 443,
-            subject: str | None = None, issuer: str = "CN=R11,O=Let's Encrypt,C=US",
-            sport: int | None = None) -> str:
+    def tls(
+        self,
+        ts: int,
+        src: str,
+        dst: str,
+        server_name: str,
+        *,
+        orig_bytes: int,
+        resp_bytes: int,
+        duration: float,
+        port: int = 443,
+        subject: str | None = None,
+        issuer: str = "CN=R11,O=Let's Encrypt,C=US",
+        sport: int | None = None,
+    ) -> str:
         """An HTTPS session: conn.log and ssl.log sharing one uid (from ``sport``, the port a
         Sysmon 3 of the same connection shows, or a fresh one)."""
         uid = self._uids()
@@ -306,8 +464,7 @@ class NetLog:
         key = (src, dst, port, server_name, subject, issuer)
         site = self._tails.get(key)
         if site is None:
-            site = self.tls_site(src, dst, server_name, port=port, subject=subject,
-                                 issuer=issuer)
+            site = self.tls_site(src, dst, server_name, port=port, subject=subject, issuer=issuer)
             if len(self._tails) < 50_000:
                 self._tails[key] = site
         self._tls_lines(ts, uid, sport, site, orig_bytes, resp_bytes, int(duration * US + 0.5))
@@ -332,49 +489,83 @@ class NetLog:
         duration = self._durations[int(rnd() * _FETCH_TABLE)]
         sizes, packets = self._transfers[int(rnd() * _FETCH_TABLE)]
         s = str(ts + 20_000)
-        self._conn.append(f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.conn_head}{duration}"
-                          f"{sizes}{site.conn_flags}{packets}")
+        self._conn.append(
+            f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.conn_head}{duration}"
+            f"{sizes}{site.conn_flags}{packets}"
+        )
         s = str(ts + 22_000)
         self._ssl.append(f"{s[:10]}.{s[10:]}\t{uid}\t{src}\t{sport}{site.ssl_tail}")
 
     @staticmethod
-    def tls_site(src: str, dst: str, server_name: str, *, port: int = 443,
-                 subject: str | None = None,
-                 issuer: str = "CN=R11,O=Let's Encrypt,C=US") -> TlsSite:
+    def tls_site(
+        src: str,
+        dst: str,
+        server_name: str,
+        *,
+        port: int = 443,
+        subject: str | None = None,
+        issuer: str = "CN=R11,O=Let's Encrypt,C=US",
+    ) -> TlsSite:
         """The fixed text of HTTPS sessions from ``src`` to one server."""
         return TlsSite(
             src,
             f"\t{dst}\t{port}\ttcp\tssl\t",
             f"\tSF\t{_flag(src)}\t{_flag(dst)}\t0\tShADadFf\t",
             f"\t{dst}\t{port}\tTLSv13\t{_CIPHER}\tx25519\t{server_name}\tF\t-\th2\tT\t"
-            f"CsiI\t-\t-\t{subject or 'CN=' + server_name}\t{issuer}\t-\t-\tT\tok")
+            f"CsiI\t-\t-\t{subject or 'CN=' + server_name}\t{issuer}\t-\t-\tT\tok",
+        )
 
-    def _tls_lines(self, ts: int, uid: str, sport: int, site: TlsSite, ob: int, rb: int,
-                   duration_us: int) -> None:
+    def _tls_lines(
+        self, ts: int, uid: str, sport: int, site: TlsSite, ob: int, rb: int, duration_us: int
+    ) -> None:
         opk = ob // 1400 + 3
         rpk = rb // 1400 + 3
         d = str(duration_us).zfill(7)
         s = str(ts)
         self._conn.append(
             f"{s[:10]}.{s[10:]}\t{uid}\t{site.src}\t{sport}{site.conn_head}{d[:-6]}.{d[-6:]}\t"
-            f"{ob}\t{rb}{site.conn_flags}{opk}\t{ob + opk * 52}\t{rpk}\t{rb + rpk * 52}\t-")
+            f"{ob}\t{rb}{site.conn_flags}{opk}\t{ob + opk * 52}\t{rpk}\t{rb + rpk * 52}\t-"
+        )
         s = str(ts + 2_000)
         self._ssl.append(f"{s[:10]}.{s[10:]}\t{uid}\t{site.src}\t{sport}{site.ssl_tail}")
 
-    def http(self, ts: int, src: str, dst: str, host: str, uri: str, *, method: str = "GET",
-             user_agent: str, request_len: int = 0, response_len: int = 0,
-             status: int = 200, mime: str = "text/html", port: int = 80) -> str:
+    def http(
+        self,
+        ts: int,
+        src: str,
+        dst: str,
+        host: str,
+        uri: str,
+        *,
+        method: str = "GET",
+        user_agent: str,
+        request_len: int = 0,
+        response_len: int = 0,
+        status: int = 200,
+        mime: str = "text/html",
+        port: int = 80,
+    ) -> str:
         """A plain HTTP request: conn.log and http.log sharing one uid."""
-        uid = self.conn(ts, src, dst, port, service="http",
-                        duration=0.05 + response_len / 5e6,
-                        orig_bytes=request_len + 180 + len(uri), resp_bytes=response_len + 240)
+        uid = self.conn(
+            ts,
+            src,
+            dst,
+            port,
+            service="http",
+            duration=0.05 + response_len / 5e6,
+            orig_bytes=request_len + 180 + len(uri),
+            resp_bytes=response_len + 240,
+        )
         status_msg = {200: "OK", 204: "No Content", 304: "Not Modified", 404: "Not Found"}.get(
-            status, "OK")
+            status, "OK"
+        )
         fuid = "F" + self._uids()[1:] if response_len else "-"
-        line = (f"{self.clock.zeek(ts + 1_000)}\t{uid}\t{src}\t-\t{dst}\t{port}\t1\t{method}\t"
-                f"{host}\t{uri}\t-\t1.1\t{user_agent}\t-\t{request_len}\t{response_len}\t"
-                f"{status}\t{status_msg}\t-\t-\t(empty)\t-\t-\t-\t-\t-\t-\t{fuid}\t-\t"
-                f"{mime if response_len else '-'}")
+        line = (
+            f"{self.clock.zeek(ts + 1_000)}\t{uid}\t{src}\t-\t{dst}\t{port}\t1\t{method}\t"
+            f"{host}\t{uri}\t-\t1.1\t{user_agent}\t-\t{request_len}\t{response_len}\t"
+            f"{status}\t{status_msg}\t-\t-\t(empty)\t-\t-\t-\t-\t-\t-\t{fuid}\t-\t"
+            f"{mime if response_len else '-'}"
+        )
         self.buffers["http"].append(line)
         return uid
 
@@ -394,7 +585,7 @@ class NetLog:
             # In slices: a day's text of a log is tens of MB, fresh memory each day, where a
             # slice's text and bytes reuse the same few.
             for i in range(0, len(ready), 2048):
-                chunk = ready[i:i + 2048]
+                chunk = ready[i : i + 2048]
                 chunk.append("")  # the last newline, without copying the joined text again
                 write("\n".join(chunk))
             self.counts[name] += len(ready)
@@ -429,8 +620,7 @@ class UidSource:
     def refill(self) -> str:
         """Make the next batch into (the empty) ``pool`` and hand out its first uid."""
         n, salt = self._n, self._salt
-        words = array("Q", [((i * _GOLDEN) ^ salt) & _MASK
-                            for i in range(n + self.BATCH, n, -1)])
+        words = array("Q", [((i * _GOLDEN) ^ salt) & _MASK for i in range(n + self.BATCH, n, -1)])
         self._n = n + self.BATCH
         if sys.byteorder == "little":
             words.byteswap()  # big-endian bytes: the hex reads like format(x, "016x")
@@ -440,17 +630,31 @@ class UidSource:
         return self.pool.pop()
 
 
-def _conn_line(stamp: str, uid: str, src: str, sport: int, dst: str, dport: int, proto: str,
-               service: str, duration: float, ob: int, rb: int, state: str) -> str:
+def _conn_line(
+    stamp: str,
+    uid: str,
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    proto: str,
+    service: str,
+    duration: float,
+    ob: int,
+    rb: int,
+    state: str,
+) -> str:
     tcp = proto == "tcp"
     opk = ob // 1400 + 3
     rpk = rb // 1400 + 3
     hdr = 52 if tcp else 28
     history = ("ShADadFf" if state == "SF" else "S") if tcp else "Dd"
-    return (f"{stamp}\t{uid}\t{src}\t{sport}\t{dst}\t{dport}\t{proto}\t{service}\t"
-            f"{duration:.6f}\t{ob}\t{rb}\t{state}\t{'T' if src[:3] == '10.' else 'F'}\t"
-            f"{'T' if dst[:3] == '10.' else 'F'}\t0\t{history}\t{opk}\t{ob + opk * hdr}\t"
-            f"{rpk}\t{rb + rpk * hdr}\t-")
+    return (
+        f"{stamp}\t{uid}\t{src}\t{sport}\t{dst}\t{dport}\t{proto}\t{service}\t"
+        f"{duration:.6f}\t{ob}\t{rb}\t{state}\t{'T' if src[:3] == '10.' else 'F'}\t"
+        f"{'T' if dst[:3] == '10.' else 'F'}\t0\t{history}\t{opk}\t{ob + opk * hdr}\t"
+        f"{rpk}\t{rb + rpk * hdr}\t-"
+    )
 
 
 def open_logs(folder: Path, clock: Clock) -> dict[str, IO[str]]:
@@ -459,8 +663,10 @@ def open_logs(folder: Path, clock: Clock) -> dict[str, IO[str]]:
     files: dict[str, IO[str]] = {}
     for name, fields in FIELDS.items():
         fh = (folder / f"{name}.log").open("w", encoding="utf-8", newline="\n")
-        fh.write("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
-                 f"#unset_field\t-\n#path\t{name}\n#open\t{opened}\n")
+        fh.write(
+            "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
+            f"#unset_field\t-\n#path\t{name}\n#open\t{opened}\n"
+        )
         fh.write("#fields\t" + "\t".join(f for f, _ in fields) + "\n")
         fh.write("#types\t" + "\t".join(t for _, t in fields) + "\n")
         files[name] = fh

@@ -11,12 +11,18 @@ import duckdb
 import pyarrow as pa
 
 
-def connect(database: Path | None = None, *, threads: int | None = None,
-            memory_limit: str | None = None, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    database: Path | None = None,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_dir: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up for spearhunt (UTC, bounded memory, no extension loading)."""
-    con = duckdb.connect(str(database) if database else ":memory:",
-                         config={"autoinstall_known_extensions": False,
-                                 "autoload_known_extensions": False})
+    con = duckdb.connect(
+        str(database) if database else ":memory:",
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
     if threads:
@@ -40,13 +46,13 @@ def arrow_views(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[
             con.unregister(name)
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str,
-                rows: Sequence[Sequence[Any]]) -> None:
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[Any]]) -> None:
     """Append ``rows`` (every column of ``table``, in order) in one statement. DuckDB's
     ``executemany`` binds a row at a time, ~1 ms each: minutes for the sources of a big run."""
     if not rows:
         return
     columns = list(zip(*rows, strict=True))
-    with arrow_views(con, _rows_in=pa.table({f"c{i}": pa.array(list(c))
-                                             for i, c in enumerate(columns)})):
+    with arrow_views(
+        con, _rows_in=pa.table({f"c{i}": pa.array(list(c)) for i, c in enumerate(columns)})
+    ):
         con.execute(f"INSERT INTO {table} SELECT * FROM _rows_in")

@@ -16,7 +16,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 def safe_name(name: str, data: bytes) -> str:
     """``<sha256 prefix>_<name with dots and odd characters defanged>.bin``: no extension a shell
     or desktop would act on, no path separators, no RLO tricks."""
-    stem = _UNSAFE.sub("_", name.replace(".", "[.]").replace("[", "").replace("]", ""))[:80].strip("_")
+    stem = _UNSAFE.sub("_", name.replace(".", "[.]").replace("[", "").replace("]", ""))[:80].strip(
+        "_"
+    )
     return f"{hashlib.sha256(data).hexdigest()[:16]}_{stem or 'part'}.bin"
 
 
@@ -25,7 +27,9 @@ def extract(raw: RawMail, folder: Path) -> list[Path]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"cannot create extraction folder: {exc.strerror or exc}", where=str(folder)) from exc
+        raise StoreError(
+            f"cannot create extraction folder: {exc.strerror or exc}", where=str(folder)
+        ) from exc
     written: list[Path] = []
     stack: list[Blob] = list(raw.attachments)
     mails = list(raw.embedded)

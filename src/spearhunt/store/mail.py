@@ -35,13 +35,39 @@ def write(path: Path, verdicts: Iterable[MailVerdict]) -> int:
             con.execute(stmt)
         con.execute("BEGIN")
         for v in verdicts:
-            con.execute("INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [v.file, v.message_id, v.subject, v.sender, [*v.to, *v.cc], v.date, v.verdict,
-                         v.score, orjson.dumps(v.to_dict()).decode()])
-            rows = [(v.message_id, v.file, a.name, a.sha256, a.md5, a.sha1, a.size, a.type, a.depth, a.parent)
-                    for a in v.all_attachments()]
+            con.execute(
+                "INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    v.file,
+                    v.message_id,
+                    v.subject,
+                    v.sender,
+                    [*v.to, *v.cc],
+                    v.date,
+                    v.verdict,
+                    v.score,
+                    orjson.dumps(v.to_dict()).decode(),
+                ],
+            )
+            rows = [
+                (
+                    v.message_id,
+                    v.file,
+                    a.name,
+                    a.sha256,
+                    a.md5,
+                    a.sha1,
+                    a.size,
+                    a.type,
+                    a.depth,
+                    a.parent,
+                )
+                for a in v.all_attachments()
+            ]
             if rows:
-                con.executemany("INSERT INTO mail_attachments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                con.executemany(
+                    "INSERT INTO mail_attachments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
             iocs = [(v.message_id, v.file, i.kind, i.value) for i in v.iocs]
             iocs += [(v.message_id, v.file, "recipient", r) for r in (*v.to, *v.cc)]
             if iocs:

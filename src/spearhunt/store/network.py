@@ -12,10 +12,20 @@ from spearhunt.errors import StoreError
 from spearhunt.ingest.zeek import SCHEMAS, NetRecord
 from spearhunt.store.db import arrow_views
 
-_SQL_TYPES = {"ts": "TIMESTAMP", "str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
-              "list": "VARCHAR[]"}
-_ARROW = {"ts": pa.timestamp("us"), "str": pa.string(), "int": pa.int64(),
-          "float": pa.float64(), "list": pa.list_(pa.string())}
+_SQL_TYPES = {
+    "ts": "TIMESTAMP",
+    "str": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "list": "VARCHAR[]",
+}
+_ARROW = {
+    "ts": pa.timestamp("us"),
+    "str": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "list": pa.list_(pa.string()),
+}
 BATCH = 100_000
 
 

@@ -156,9 +156,11 @@ class DuckEngine:
         self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols})")
         self.con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, eid BIGINT)")
         # What each chunk adds to the slices (counted as it arrives, so the end need not scan).
-        self.con.execute("CREATE OR REPLACE TEMP TABLE slice_groups (slice UBIGINT, "
-                         "channel VARCHAR, provider VARCHAR, event_id INTEGER, n BIGINT, "
-                         "evtx BOOLEAN)")
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE slice_groups (slice UBIGINT, "
+            "channel VARCHAR, provider VARCHAR, event_id INTEGER, n BIGINT, "
+            "evtx BOOLEAN)"
+        )
         self.con.execute("CREATE OR REPLACE TEMP TABLE slice_keys (slice UBIGINT, key VARCHAR)")
         self._anywhere_sql: dict[int, str] | None = None
         self._stats_lock = threading.Lock()
@@ -188,12 +190,14 @@ class DuckEngine:
         (reading is Python, DuckDB releases the GIL): with ``wait`` it also waits for it.
         """
         if self._buf_text:
-            table = pa.table({
-                "i": pa.array(range(1, len(self._buf_text) + 1), pa.int64()),
-                "src": pa.array(self._buf_src, pa.int32()),
-                "pos": pa.array(self._buf_pos, pa.int64()),
-                "j": _text_array(self._buf_text),
-            })
+            table = pa.table(
+                {
+                    "i": pa.array(range(1, len(self._buf_text) + 1), pa.int64()),
+                    "src": pa.array(self._buf_src, pa.int32()),
+                    "pos": pa.array(self._buf_pos, pa.int64()),
+                    "j": _text_array(self._buf_text),
+                }
+            )
             # DuckDB scans an Arrow table on several threads only batch by batch.
             table = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_BATCH))
             shape = SHAPE_EVTX if self._buf_evtx else None
@@ -232,11 +236,16 @@ class DuckEngine:
             con.execute(f"INSERT INTO events SELECT * FROM ({sql}) ORDER BY slice")
         self._next_eid += raw.num_rows
         t0 = self._lap("normalize", t0)
-        bad = con.execute("SELECT src, pos FROM events WHERE eid >= $1 AND fields IS NULL "
-                          "ORDER BY src, pos", [first]).fetchall()
+        bad = con.execute(
+            "SELECT src, pos FROM events WHERE eid >= $1 AND fields IS NULL ORDER BY src, pos",
+            [first],
+        ).fetchall()
         for src, pos in bad:
-            self.on_warning(IngestWarning(self.sources[src - self._src_base],
-                                          "invalid JSON record skipped", line=pos))
+            self.on_warning(
+                IngestWarning(
+                    self.sources[src - self._src_base], "invalid JSON record skipped", line=pos
+                )
+            )
         if bad:
             con.execute("DELETE FROM events WHERE eid >= $1 AND fields IS NULL", [first])
             self.stats.invalid_records += len(bad)
@@ -257,11 +266,17 @@ class DuckEngine:
         and run the product-wide rules over them. On the engine thread, this overlaps reading
         the next chunk; at the end of the run it would be a pass over every event."""
         t0 = time.perf_counter()
-        self.con.execute("INSERT INTO slice_groups SELECT slice, channel, provider, event_id, "
-                         "count(*), bool_or(sys IS NOT NULL) FROM events WHERE eid >= $1 "
-                         "GROUP BY ALL", [first])
-        self.con.execute("INSERT INTO slice_keys SELECT DISTINCT slice, "
-                         "unnest(json_keys(fields)) FROM events WHERE eid >= $1", [first])
+        self.con.execute(
+            "INSERT INTO slice_groups SELECT slice, channel, provider, event_id, "
+            "count(*), bool_or(sys IS NOT NULL) FROM events WHERE eid >= $1 "
+            "GROUP BY ALL",
+            [first],
+        )
+        self.con.execute(
+            "INSERT INTO slice_keys SELECT DISTINCT slice, "
+            "unnest(json_keys(fields)) FROM events WHERE eid >= $1",
+            [first],
+        )
         t0 = self._lap("keys", t0)
         if self.router.anywhere:
             self._match_anywhere(first)
@@ -279,7 +294,8 @@ class DuckEngine:
         t0 = time.perf_counter()
         cols = ", ".join(n for n, _ in EVENT_COLUMNS)
         before, before_top = self.con.execute(  # type: ignore[misc]
-            "SELECT count(*), coalesce(max(eid), 0) FROM events").fetchone()
+            "SELECT count(*), coalesce(max(eid), 0) FROM events"
+        ).fetchone()
         self.con.execute(f"INSERT INTO events SELECT {cols} FROM ({select}) ORDER BY slice")
         after, top = self.con.execute("SELECT count(*), max(eid) FROM events").fetchone()  # type: ignore[misc]
         self._next_eid = max(self._next_eid, (top or 0) + 1)
@@ -297,7 +313,8 @@ class DuckEngine:
             "k AS (SELECT slice, list(DISTINCT key ORDER BY key) AS keys FROM slice_keys "
             "  GROUP BY slice) "
             "SELECT g.slice, channel, provider, event_id, n, keys, evtx FROM g "
-            "LEFT JOIN k USING (slice) ORDER BY ALL").fetchall()
+            "LEFT JOIN k USING (slice) ORDER BY ALL"
+        ).fetchall()
         self.stats.events = sum(g[4] for g in groups)
         t1 = self._lap("keys", t0)
         for key, channel, provider, event_id, count, keys, evtx_shape in groups:
@@ -308,8 +325,15 @@ class DuckEngine:
             self._make_slice(key, channel, provider, event_id, count, keys)
         self._lap("slices", t1)
 
-    def _make_slice(self, key: int, channel: str | None, provider: str | None,
-                    event_id: int | None, count: int, keys: list[str]) -> None:
+    def _make_slice(
+        self,
+        key: int,
+        channel: str | None,
+        provider: str | None,
+        event_id: int | None,
+        count: int,
+        keys: list[str],
+    ) -> None:
         targets = self.router.candidates(channel, provider, event_id)
         if not targets:
             return
@@ -320,8 +344,18 @@ class DuckEngine:
         for k in keys:
             by_key.setdefault(ir.field_key(k), []).append(k)
         present = set(by_key) | {"computer"}
-        s = _Slice(f"slice_{len(self._slices)}", channel, provider, event_id, targets,
-                   needed, cased, keyword, present=present, rows=count)
+        s = _Slice(
+            f"slice_{len(self._slices)}",
+            channel,
+            provider,
+            event_id,
+            targets,
+            needed,
+            cased,
+            keyword,
+            present=present,
+            rows=count,
+        )
         self._slices[(channel, provider, event_id)] = s
         names, exprs, paths = ["eid"], ["eid"], []
         for f in sorted(needed & present):
@@ -334,8 +368,11 @@ class DuckEngine:
                 for k in by_key[f]:
                     paths.append(_json_path(k))
                     idx.append(len(paths))
-                value = (f"coalesce({', '.join(f'v[{i}]' for i in idx)})" if len(idx) > 1
-                         else f"v[{idx[0]}]")
+                value = (
+                    f"coalesce({', '.join(f'v[{i}]' for i in idx)})"
+                    if len(idx) > 1
+                    else f"v[{idx[0]}]"
+                )
             names.append(column_name(f, False))
             exprs.append(f"lower({value})")
             if f in cased:
@@ -343,17 +380,21 @@ class DuckEngine:
                 exprs.append(value)
         if keyword:
             names += ["_kw", "_kw_cs"]
-            exprs += ["lower(array_to_string(json_extract_string(fields, '$.*'), chr(10)))",
-                      "array_to_string(json_extract_string(fields, '$.*'), chr(10))"]
+            exprs += [
+                "lower(array_to_string(json_extract_string(fields, '$.*'), chr(10)))",
+                "array_to_string(json_extract_string(fields, '$.*'), chr(10))",
+            ]
         plist = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
         extract = f", json_extract_string(fields, {plist}) AS v" if paths else ""
         cols = ", ".join(f"{e} AS {n}" for n, e in zip(names, exprs, strict=True))
         # Not run here: a slice whose rules all fold away is never read, a small one is
         # read straight into Python, a big one becomes a table (see _run_slice).
-        s.select = (f"SELECT {cols} FROM "
-                    f"(SELECT eid, fields, computer, sys{extract} FROM events WHERE slice = $2 "
-                    f"AND eid >= $1 AND channel IS NOT DISTINCT FROM $3 AND provider IS NOT "
-                    f"DISTINCT FROM $4 AND event_id IS NOT DISTINCT FROM $5)")  # hash, then exact
+        s.select = (
+            f"SELECT {cols} FROM "
+            f"(SELECT eid, fields, computer, sys{extract} FROM events WHERE slice = $2 "
+            f"AND eid >= $1 AND channel IS NOT DISTINCT FROM $3 AND provider IS NOT "
+            f"DISTINCT FROM $4 AND event_id IS NOT DISTINCT FROM $5)"
+        )  # hash, then exact
         s.params = [self._first_eid, key, channel, provider, event_id]
 
     def _match_anywhere(self, first: int) -> None:
@@ -362,8 +403,9 @@ class DuckEngine:
         if self._anywhere_sql is None:
             renderer = Renderer(DUCKDB, _chunk_column, keyword_json="CAST(fields AS VARCHAR)")
             self._anywhere_sql = {t.index: renderer.render(t.tree) for t in self.router.anywhere}
-        rules = [(i, sql) for i, sql in self._anywhere_sql.items()
-                 if i not in self.stats.failed_rules]
+        rules = [
+            (i, sql) for i, sql in self._anywhere_sql.items() if i not in self.stats.failed_rules
+        ]
         try:
             self._anywhere_query(first, rules)
         except duckdb.Error:
@@ -379,7 +421,9 @@ class DuckEngine:
         parts = [f"CASE WHEN {sql} THEN {i} END" for i, sql in rules]
         self.con.execute(
             f"INSERT INTO hits SELECT rule, eid FROM (SELECT eid, unnest([{', '.join(parts)}]) "
-            f"AS rule FROM events WHERE eid >= $1) WHERE rule IS NOT NULL", [first])
+            f"AS rule FROM events WHERE eid >= $1) WHERE rule IS NOT NULL",
+            [first],
+        )
 
     # ------------------------------------------------------------------ rules
     def run_rules(self, on_progress: Callable[[int, int, str], None] | None = None) -> None:
@@ -421,8 +465,9 @@ class DuckEngine:
         if hits:
             self._insert_hits(hits)
         if self.stats.failed_rules:  # a rule refused on a later chunk has no partial results
-            self.con.execute("DELETE FROM hits WHERE list_contains($1, rule)",
-                             [sorted(self.stats.failed_rules)])
+            self.con.execute(
+                "DELETE FROM hits WHERE list_contains($1, rule)", [sorted(self.stats.failed_rules)]
+            )
         self.stats.seconds_rules += time.perf_counter() - t0
 
     def _count(self, **counters: int) -> None:
@@ -455,12 +500,14 @@ class DuckEngine:
             table = f"{s.table}_u"
             rows = self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (eid), "
-                f"list(eid) AS eids FROM ({s.select}) GROUP BY ALL", s.params,
+                f"list(eid) AS eids FROM ({s.select}) GROUP BY ALL",
+                s.params,
             ).fetchone()[0]  # type: ignore[index]
         else:
             table = s.table
-            rows = self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {s.select}",
-                                    s.params).fetchone()[0]  # type: ignore[index]
+            rows = self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS {s.select}", s.params
+            ).fetchone()[0]  # type: ignore[index]
         self._count(distinct_rows=rows)
         t0 = self._lap("slices", t0)
         try:
@@ -478,8 +525,12 @@ class DuckEngine:
             self.con.execute(f"DROP TABLE {table}")
 
     def _insert_hits(self, hits: list[tuple[int, int]]) -> None:
-        tbl = pa.table({"rule": pa.array([h[0] for h in hits], pa.int32()),
-                        "eid": pa.array([h[1] for h in hits], pa.int64())})
+        tbl = pa.table(
+            {
+                "rule": pa.array([h[0] for h in hits], pa.int32()),
+                "eid": pa.array([h[1] for h in hits], pa.int64()),
+            }
+        )
         with arrow_views(self.con, new_hits=tbl):
             self.con.execute("INSERT INTO hits SELECT * FROM new_hits")
 
@@ -497,7 +548,7 @@ class DuckEngine:
     def _run_sql_batches(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
         batch: list[tuple[Target, str]] = [(t, render(tree)) for t, tree in work]
         for start in range(0, len(batch), RULES_PER_QUERY):
-            part = batch[start:start + RULES_PER_QUERY]
+            part = batch[start : start + RULES_PER_QUERY]
             try:
                 self._query(table, part)
             except duckdb.Error:
@@ -531,11 +582,21 @@ class DuckEngine:
             if not rows:
                 return
             for rule, eid, ts, computer, channel, event_id, record_id, src, fields in rows:
-                yield Detection(infos[rule], ts, computer, channel, event_id, record_id,
-                                sources[src - base], event_fields(fields), eid)
+                yield Detection(
+                    infos[rule],
+                    ts,
+                    computer,
+                    channel,
+                    event_id,
+                    record_id,
+                    sources[src - base],
+                    event_fields(fields),
+                    eid,
+                )
 
-    def output(self, lead: str = "", end: str = "\n",
-               batch: int = 10_000) -> Iterator[tuple[bytes, int] | Detection]:
+    def output(
+        self, lead: str = "", end: str = "\n", batch: int = 10_000
+    ) -> Iterator[tuple[bytes, int] | Detection]:
         """The detections of rules whose detections are output (``RuleInfo.output``), in the
         order of ``detections``: as runs of their JSON texts (the output contract of
         ``Detection.to_dict``), built by the engine, each framed by ``lead`` and ``end``,
@@ -547,16 +608,31 @@ class DuckEngine:
         floats; an event whose text may hold any of these (``NOT_STRICT``, which errs on the
         safe side) goes the Python way (see ``event_fields``).
         """
-        heads = [(i, r.info.output_head().decode()) for i, r in enumerate(self.rules)
-                 if r.info.output]
+        heads = [
+            (i, r.info.output_head().decode()) for i, r in enumerate(self.rules) if r.info.output
+        ]
         base = self._src_base
-        self._temp_table("out_rules", pa.table({
-            "rule": pa.array([i for i, _ in heads], pa.int32()),
-            "head": pa.array([h for _, h in heads], pa.string())}))
-        self._temp_table("out_sources", pa.table({
-            "src": pa.array(range(base, base + len(self.sources)), pa.int32()),
-            "path": pa.array([orjson.dumps(p).decode() for p in self.sources], pa.string()),
-            "evtx": pa.array([base + i in self._evtx_src for i in range(len(self.sources))])}))
+        self._temp_table(
+            "out_rules",
+            pa.table(
+                {
+                    "rule": pa.array([i for i, _ in heads], pa.int32()),
+                    "head": pa.array([h for _, h in heads], pa.string()),
+                }
+            ),
+        )
+        self._temp_table(
+            "out_sources",
+            pa.table(
+                {
+                    "src": pa.array(range(base, base + len(self.sources)), pa.int32()),
+                    "path": pa.array([orjson.dumps(p).decode() for p in self.sources], pa.string()),
+                    "evtx": pa.array(
+                        [base + i in self._evtx_src for i in range(len(self.sources))]
+                    ),
+                }
+            ),
+        )
         # The keys and their order are Detection.event_dict's; a time is written as _iso does.
         # Sorted first, built after: the sort then carries the fields, not the longer texts,
         # and one concat() writes each text once (a chain of || copies it at every step).
@@ -574,8 +650,10 @@ class DuckEngine:
         self.con.execute("SET preserve_insertion_order = true")
         reader = self.con.sql(
             f"SELECT CASE WHEN native THEN {text} END AS line, rule, "
-            + ", ".join(py.format(c) + f" AS {c}" for c in (
-                "ts", "computer", "channel", "event_id", "record_id", "fields"))
+            + ", ".join(
+                py.format(c) + f" AS {c}"
+                for c in ("ts", "computer", "channel", "event_id", "record_id", "fields")
+            )
             + ", src, eid FROM (SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, "
             f"e.record_id, e.src, e.fields, r.head, s.path, "
             # (a CASE, not OR: the regex is then never evaluated for EVTX rows)
@@ -583,7 +661,8 @@ class DuckEngine:
             f"FROM ({self.HITS}) h "
             "JOIN events e USING (eid) JOIN out_rules r USING (rule) "
             "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule)",
-            params=[lead, end, NOT_STRICT]).to_arrow_reader(batch)
+            params=[lead, end, NOT_STRICT],
+        ).to_arrow_reader(batch)
         infos = [r.info for r in self.rules]
         sources = self.sources
         for part in reader:
@@ -601,9 +680,17 @@ class DuckEngine:
                 if run:
                     yield b"".join(run), len(run)
                     run = []
-                yield Detection(infos[row["rule"]], row["ts"], row["computer"], row["channel"],
-                                row["event_id"], row["record_id"], sources[row["src"] - base],
-                                event_fields(row["fields"]), row["eid"])
+                yield Detection(
+                    infos[row["rule"]],
+                    row["ts"],
+                    row["computer"],
+                    row["channel"],
+                    row["event_id"],
+                    row["record_id"],
+                    sources[row["src"] - base],
+                    event_fields(row["fields"]),
+                    row["eid"],
+                )
             if run:
                 yield b"".join(run), len(run)
 
@@ -619,7 +706,8 @@ class DuckEngine:
         return self.con.execute(
             f"SELECT h.rule, e.computer, count(*) FROM ({self.HITS}) h "
             "JOIN events e USING (eid) WHERE list_contains($1, h.rule) GROUP BY ALL",
-            [ids]).fetchall()
+            [ids],
+        ).fetchall()
 
 
 def _python_sized(rows: int, rules: int) -> bool:
@@ -627,8 +715,9 @@ def _python_sized(rows: int, rules: int) -> bool:
     return rows <= PYTHON_ROWS_MAX and rows * rules <= PYTHON_WORK_MAX
 
 
-def _match_python(names: list[str], rows: list[tuple[Any, ...]],
-                  work: list[tuple[Target, ir.Node]]) -> list[tuple[int, int]]:
+def _match_python(
+    names: list[str], rows: list[tuple[Any, ...]], work: list[tuple[Target, ir.Node]]
+) -> list[tuple[int, int]]:
     """(rule, event key) of every match of a slice's rows (``names`` are the columns)."""
     pos = {n: i for i, n in enumerate(names)}
     grouped = "eids" in pos
@@ -662,15 +751,20 @@ def render(tree: ir.Node) -> str:
     return Renderer(DUCKDB, column_name).render(tree)
 
 
-_CHUNK_COLUMNS = {"eventid": "CAST(event_id AS VARCHAR)", "channel": "channel",
-                  "provider_name": "provider", "computer": "computer"}
+_CHUNK_COLUMNS = {
+    "eventid": "CAST(event_id AS VARCHAR)",
+    "channel": "channel",
+    "provider_name": "provider",
+    "computer": "computer",
+}
 
 
 def _chunk_column(field: str, cased: bool) -> str:
     """A field as an expression over the chunk table (for product-wide rules)."""
     key = ir.field_key(field)
     expr = _CHUNK_COLUMNS.get(key) or (
-        "json_extract_string(fields, " + "'" + _json_path(field).replace("'", "''") + "')")
+        "json_extract_string(fields, " + "'" + _json_path(field).replace("'", "''") + "')"
+    )
     return expr if cased else f"lower({expr})"
 
 

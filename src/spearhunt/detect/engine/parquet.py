@@ -32,15 +32,21 @@ PARQUET_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("eid", "BIGINT", "event key, unique in the dataset; detections refer to it"),
     ("ts", "TIMESTAMP", "event time, UTC (no zone)"),
     ("computer", "VARCHAR", "host name as logged"),
-    ("channel", "VARCHAR", "event log channel (Security, Microsoft-Windows-Sysmon/Operational ...)"),
+    (
+        "channel",
+        "VARCHAR",
+        "event log channel (Security, Microsoft-Windows-Sysmon/Operational ...)",
+    ),
     ("provider", "VARCHAR", "provider (source) name"),
     ("event_id", "INTEGER", "Windows event id"),
     ("record_id", "BIGINT", "EventRecordID"),
     ("source", "VARCHAR", "input file the event came from"),
     ("pos", "BIGINT", "line (JSON) or record number (EVTX) in that file"),
     ("fields", "VARCHAR", "the event's own fields with Sigma names: a flat JSON object"),
-    *((f"sys_{name.lower()}", "VARCHAR", f"EVTX System/{name} (NULL for other shapes)")
-      for name in EVTX_SYSTEM_FIELDS),
+    *(
+        (f"sys_{name.lower()}", "VARCHAR", f"EVTX System/{name} (NULL for other shapes)")
+        for name in EVTX_SYSTEM_FIELDS
+    ),
 )
 PARTITION_COLUMNS = ("p_computer", "p_channel", "day")
 SYSTEM_COLUMNS = tuple(f"sys_{name.lower()}" for name in EVTX_SYSTEM_FIELDS)
@@ -48,8 +54,10 @@ SYSTEM_COLUMNS = tuple(f"sys_{name.lower()}" for name in EVTX_SYSTEM_FIELDS)
 
 def partition_value(expr: str) -> str:
     """DuckDB SQL for the folder-safe partition value of ``expr`` (``partition_of`` in Python)."""
-    return (f"coalesce(nullif(regexp_replace(lower({expr}), '[^a-z0-9._-]+', '_', 'g'), ''), "
-            "'_unknown')")
+    return (
+        f"coalesce(nullif(regexp_replace(lower({expr}), '[^a-z0-9._-]+', '_', 'g'), ''), "
+        "'_unknown')"
+    )
 
 
 def partition_of(value: str | None) -> str:
@@ -67,12 +75,20 @@ def schema_doc() -> str:
 class ParquetWriter(DuckEngine):
     """The DuckDB engine's ingestion with no rules, keeping the normalized events for Parquet."""
 
-    def __init__(self, out_dir: Path, *, on_warning: Callable[[IngestWarning], None],
-                 memory_limit: str = "1GB") -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        *,
+        on_warning: Callable[[IngestWarning], None],
+        memory_limit: str = "1GB",
+    ) -> None:
         self.out_dir = out_dir
         self._tmp = tempfile.TemporaryDirectory(prefix="spearhunt-ingest-")
-        con = connect(Path(self._tmp.name) / "ingest.duckdb", memory_limit=memory_limit,
-                      temp_dir=Path(self._tmp.name))
+        con = connect(
+            Path(self._tmp.name) / "ingest.duckdb",
+            memory_limit=memory_limit,
+            temp_dir=Path(self._tmp.name),
+        )
         # No rules: the engine only normalizes into its events table, which write() copies.
         super().__init__([], con=con, on_warning=on_warning, eid_base=existing_max_eid(out_dir))
 
@@ -81,22 +97,31 @@ class ParquetWriter(DuckEngine):
         self.flush()
         self.con.execute("CREATE TEMP TABLE srcs (src INTEGER, path VARCHAR)")
         if self.sources:
-            self.con.executemany("INSERT INTO srcs VALUES (?, ?)",
-                                 [(i + self._src_base, p) for i, p in enumerate(self.sources)])
+            self.con.executemany(
+                "INSERT INTO srcs VALUES (?, ?)",
+                [(i + self._src_base, p) for i, p in enumerate(self.sources)],
+            )
         select = ", ".join(
-            "s.path AS source" if n == "source" else
-            f"e.sys.{n[4:]} AS {n}" if n.startswith("sys_") else f"e.{n}"
-            for n, _, _ in PARQUET_COLUMNS)
-        parts = (f"{partition_value('computer')} AS p_computer, "
-                 f"{partition_value('channel')} AS p_channel, "
-                 "coalesce(strftime(ts, '%Y-%m-%d'), '_unknown') AS day")
+            "s.path AS source"
+            if n == "source"
+            else f"e.sys.{n[4:]} AS {n}"
+            if n.startswith("sys_")
+            else f"e.{n}"
+            for n, _, _ in PARQUET_COLUMNS
+        )
+        parts = (
+            f"{partition_value('computer')} AS p_computer, "
+            f"{partition_value('channel')} AS p_channel, "
+            "coalesce(strftime(ts, '%Y-%m-%d'), '_unknown') AS day"
+        )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         out = str(self.out_dir).replace("'", "''")
         self.con.execute(
             f"COPY (SELECT {select}, {parts} FROM events e JOIN srcs s USING (src) "
             f"ORDER BY p_computer, p_channel, day, ts, eid) TO '{out}' "
             "(FORMAT PARQUET, PARTITION_BY (p_computer, p_channel, day), APPEND, "
-            "FILENAME_PATTERN 'events_{uuid}', COMPRESSION ZSTD)")
+            "FILENAME_PATTERN 'events_{uuid}', COMPRESSION ZSTD)"
+        )
         return self.stats.events
 
     def close(self) -> None:
@@ -117,8 +142,9 @@ def existing_max_eid(out_dir: Path) -> int:
     files = parquet_files(out_dir) if out_dir.exists() else []
     if not files:
         return 0
-    rows = duckdb.sql(f"SELECT max(eid) FROM read_parquet({_list(files)}, "
-                      "hive_partitioning = false)").fetchall()
+    rows = duckdb.sql(
+        f"SELECT max(eid) FROM read_parquet({_list(files)}, hive_partitioning = false)"
+    ).fetchall()
     return int(rows[0][0] or 0) if rows else 0
 
 
@@ -135,11 +161,16 @@ def duck_select(files: list[str], sources: dict[str, int], eid_base: int = 0) ->
             cols.append(n)
     cols.append("hash(channel, provider, event_id) AS slice")
     # EVTX-shaped events carry their System values; other shapes have none (sys NULL).
-    cols.append("CASE WHEN sys_provider_name IS NOT NULL THEN {" + ", ".join(
-        f"'{n[4:]}': {n}" for n in SYSTEM_COLUMNS) + "} END AS sys")
+    cols.append(
+        "CASE WHEN sys_provider_name IS NOT NULL THEN {"
+        + ", ".join(f"'{n[4:]}': {n}" for n in SYSTEM_COLUMNS)
+        + "} END AS sys"
+    )
     values = ", ".join(f"({_lit(k)}, {int(v)})" for k, v in sources.items())
-    return (f"SELECT {', '.join(cols)} FROM read_parquet({_list(files)}, hive_partitioning = false) "
-            f"p JOIN (VALUES {values}) s(source, src) ON p.source IS NOT DISTINCT FROM s.source")
+    return (
+        f"SELECT {', '.join(cols)} FROM read_parquet({_list(files)}, hive_partitioning = false) "
+        f"p JOIN (VALUES {values}) s(source, src) ON p.source IS NOT DISTINCT FROM s.source"
+    )
 
 
 def _lit(text: str | None) -> str:
@@ -150,8 +181,9 @@ def _list(items: list[str]) -> str:
     return "[" + ", ".join(_lit(x) for x in items) + "]"
 
 
-def add_parquet(engine: DuckEngine, path: Path, eid_base: int = 0,
-                chunk_events: int = 200_000) -> int:
+def add_parquet(
+    engine: DuckEngine, path: Path, eid_base: int = 0, chunk_events: int = 200_000
+) -> int:
     """Feed a Parquet dataset (file or folder) to a DuckDB engine, a few files at a time;
     returns the number of events added."""
     files = parquet_files(path)
@@ -159,12 +191,19 @@ def add_parquet(engine: DuckEngine, path: Path, eid_base: int = 0,
         return 0
     before = engine.stats.events
     try:
-        rows = dict(duckdb.sql(f"SELECT file_name, sum(row_group_num_rows) FROM "
-                               f"parquet_metadata({_list(files)}) GROUP BY ALL").fetchall())
-        names = duckdb.sql(f"SELECT DISTINCT source FROM read_parquet({_list(files)}, "
-                           "hive_partitioning = false) ORDER BY ALL").fetchall()
-        sources = {name: engine.source(name if name is not None else str(path))
-                   for (name,) in names}
+        rows = dict(
+            duckdb.sql(
+                f"SELECT file_name, sum(row_group_num_rows) FROM "
+                f"parquet_metadata({_list(files)}) GROUP BY ALL"
+            ).fetchall()
+        )
+        names = duckdb.sql(
+            f"SELECT DISTINCT source FROM read_parquet({_list(files)}, "
+            "hive_partitioning = false) ORDER BY ALL"
+        ).fetchall()
+        sources = {
+            name: engine.source(name if name is not None else str(path)) for (name,) in names
+        }
         group: list[str] = []
         size = 0
         for f in files:
@@ -178,10 +217,14 @@ def add_parquet(engine: DuckEngine, path: Path, eid_base: int = 0,
     return engine.stats.events - before
 
 
-def ingest_to_parquet(paths: list[str], out_dir: Path, *,
-                      on_warning: Callable[[IngestWarning], None],
-                      on_progress: Callable[[int, int | None, str], None] | None = None,
-                      memory_limit: str = "1GB") -> tuple[int, int]:
+def ingest_to_parquet(
+    paths: list[str],
+    out_dir: Path,
+    *,
+    on_warning: Callable[[IngestWarning], None],
+    on_progress: Callable[[int, int | None, str], None] | None = None,
+    memory_limit: str = "1GB",
+) -> tuple[int, int]:
     """Every event file under ``paths`` -> the Parquet dataset in ``out_dir``.
 
     Returns (files read, events written). Non-event files are skipped; a file that cannot be

@@ -61,8 +61,11 @@ def route(node: ir.Node) -> Route:
             r = ANY
             for a in args:
                 s = route(a)
-                r = Route(_meet(r.channels, s.channels), _meet(r.event_ids, s.event_ids),
-                          _meet(r.providers, s.providers))
+                r = Route(
+                    _meet(r.channels, s.channels),
+                    _meet(r.event_ids, s.event_ids),
+                    _meet(r.providers, s.providers),
+                )
             return r
         case ir.Or(args):
             r = route(args[0])
@@ -70,8 +73,11 @@ def route(node: ir.Node) -> Route:
                 if r == ANY:  # a union with "anything" stays "anything": skip the rest
                     return ANY
                 s = route(a)
-                r = Route(_join(r.channels, s.channels), _join(r.event_ids, s.event_ids),
-                          _join(r.providers, s.providers))
+                r = Route(
+                    _join(r.channels, s.channels),
+                    _join(r.event_ids, s.event_ids),
+                    _join(r.providers, s.providers),
+                )
             return r
         case ir.Const(False):
             return Route(frozenset(), frozenset(), frozenset())
@@ -113,8 +119,9 @@ class Router:
                     # Matching on event id alone would fire across unrelated logs.
                     self.unrouted.append((i, variant))
 
-    def candidates(self, channel: str | None, provider: str | None,
-                   event_id: int | None) -> list[Target]:
+    def candidates(
+        self, channel: str | None, provider: str | None, event_id: int | None
+    ) -> list[Target]:
         """Rule variants that may match events of this slice."""
         ch = (channel or "").lower()
         pv = (provider or "").lower()
@@ -128,11 +135,15 @@ class Router:
         return out
 
 
-def specialize(target: Target, channel: str | None, provider: str | None,
-               event_id: int | None, present: set[str]) -> ir.Node:
+def specialize(
+    target: Target,
+    channel: str | None,
+    provider: str | None,
+    event_id: int | None,
+    present: set[str],
+) -> ir.Node:
     """The target's tree folded for one slice (``present``: lowercased field names seen)."""
-    constants = {"channel": channel, "provider_name": provider,
-                 "eventid": event_id}
+    constants = {"channel": channel, "provider_name": provider, "eventid": event_id}
     return ir.specialize(target.tree, constants, present.__contains__)
 
 

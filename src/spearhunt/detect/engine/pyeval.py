@@ -121,8 +121,12 @@ def compile_tree(node: ir.Node, index: Index, kw_index: Callable[[bool], int]) -
             return lambda r: (x := r[i]) is not None and search(x) is not None
         case ir.Cmp(field, op, number):
             i = index(field, False)
-            test = {"<": number.__gt__, "<=": number.__ge__, ">": number.__lt__,
-                    ">=": number.__le__}[op]
+            test = {
+                "<": number.__gt__,
+                "<=": number.__ge__,
+                ">": number.__lt__,
+                ">=": number.__le__,
+            }[op]
             return lambda r: (n := _num(r[i])) is not None and test(n)
         case ir.Exists(field):
             i = index(field, False)

@@ -78,8 +78,9 @@ def require_pyspark() -> None:
         raise EngineError(f"--engine spark needs pyspark and Java 17: {INSTALL_HINT}") from exc
 
 
-def session(master: str | None = None, conf: Mapping[str, str] | None = None,
-            app_name: str = "spearhunt") -> SparkSession:
+def session(
+    master: str | None = None, conf: Mapping[str, str] | None = None, app_name: str = "spearhunt"
+) -> SparkSession:
     """A SparkSession for spearhunt (master None: the one spark-submit or the defaults give)."""
     require_pyspark()
     from pyspark.sql import SparkSession
@@ -108,16 +109,25 @@ def is_json_input(path: str) -> bool:
     if "://" not in path and Path(path).is_dir():
         p = Path(path)
         return not any(p.rglob("*.parquet")) and any(
-            f.name.lower().endswith(JSON_SUFFIXES) for f in p.rglob("*") if f.is_file())
+            f.name.lower().endswith(JSON_SUFFIXES) for f in p.rglob("*") if f.is_file()
+        )
     return False
 
 
-def read_events(spark: SparkSession, paths: Sequence[str], *, time_from: str | None = None,
-                time_to: str | None = None, json_format: bool | None = None) -> DataFrame:
+def read_events(
+    spark: SparkSession,
+    paths: Sequence[str],
+    *,
+    time_from: str | None = None,
+    time_to: str | None = None,
+    json_format: bool | None = None,
+) -> DataFrame:
     """Events in the Parquet schema from Parquet datasets and JSON Lines files (any URI)."""
     from pyspark.sql import functions as F
 
-    json_paths = [p for p in paths if (json_format if json_format is not None else is_json_input(p))]
+    json_paths = [
+        p for p in paths if (json_format if json_format is not None else is_json_input(p))
+    ]
     pq_paths = [p for p in paths if p not in json_paths]
     frames = []
     cols = [n for n, _, _ in PARQUET_COLUMNS]
@@ -126,15 +136,20 @@ def read_events(spark: SparkSession, paths: Sequence[str], *, time_from: str | N
         try:
             df = spark.read.parquet(*pq_paths)
         except Exception as exc:  # AnalysisException: missing path, not Parquet
-            raise UsageError(f"cannot read Parquet input {', '.join(pq_paths)}: "
-                             f"{_first_line(exc)}") from exc
+            raise UsageError(
+                f"cannot read Parquet input {', '.join(pq_paths)}: {_first_line(exc)}"
+            ) from exc
         missing = [c for c in cols if c not in df.columns]
         if missing:
-            raise UsageError(f"not a spearhunt Parquet dataset (no {', '.join(missing)}); "
-                             "make one with `spearhunt ingest PATH --to-parquet DIR`")
+            raise UsageError(
+                f"not a spearhunt Parquet dataset (no {', '.join(missing)}); "
+                "make one with `spearhunt ingest PATH --to-parquet DIR`"
+            )
         df = df.withColumn("ts", F.col("ts").cast("timestamp_ntz"))
-        df = df.withColumn("p_channel", F.col("p_channel") if "p_channel" in df.columns
-                           else F.lit(None).cast("string"))
+        df = df.withColumn(
+            "p_channel",
+            F.col("p_channel") if "p_channel" in df.columns else F.lit(None).cast("string"),
+        )
         frames.append(df.select(*cols, "p_channel"))
         if json_paths:
             base = int(df.agg(F.max("eid")).first()[0] or 0)  # type: ignore[index]
@@ -142,12 +157,15 @@ def read_events(spark: SparkSession, paths: Sequence[str], *, time_from: str | N
         try:
             text = spark.read.text(json_paths)
         except Exception as exc:
-            raise UsageError(f"cannot read JSON input {', '.join(json_paths)}: "
-                             f"{_first_line(exc)}") from exc
+            raise UsageError(
+                f"cannot read JSON input {', '.join(json_paths)}: {_first_line(exc)}"
+            ) from exc
         raw = text.where(F.trim("value") != "").select(
             (F.monotonically_increasing_id() + base + 1).alias("eid"),
             F.col("_metadata.file_path").alias("source"),
-            F.lit(None).cast("bigint").alias("pos"), F.col("value").alias("j"))
+            F.lit(None).cast("bigint").alias("pos"),
+            F.col("value").alias("j"),
+        )
         raw.createOrReplaceTempView("spearhunt_raw")
         df = spark.sql(normalize_spark_sql("spearhunt_raw", time_from, time_to))
         # eids come from row positions: keep the normalized rows so every query sees them
@@ -207,8 +225,10 @@ class _Slice:
     work: list[tuple[Target, ir.Node]] = field(default_factory=list)
 
     def condition(self) -> str:
-        return (f"(channel <=> {_s(self.channel)} AND provider <=> {_s(self.provider)} AND "
-                f"event_id <=> {'NULL' if self.event_id is None else int(self.event_id)})")
+        return (
+            f"(channel <=> {_s(self.channel)} AND provider <=> {_s(self.provider)} AND "
+            f"event_id <=> {'NULL' if self.event_id is None else int(self.event_id)})"
+        )
 
     def column(self, field: str, cased: bool) -> str:
         """Expression of a field in a rule of this slice: lowercased unless ``cased``."""
@@ -229,8 +249,14 @@ class _Slice:
 class SparkEngine:
     """Runs compiled rules over an events DataFrame: ``run`` then ``detections``."""
 
-    def __init__(self, spark: SparkSession, rules: Sequence[CompiledRule], *,
-                 rules_per_query: int = RULES_PER_QUERY, eid_base: int = 0) -> None:
+    def __init__(
+        self,
+        spark: SparkSession,
+        rules: Sequence[CompiledRule],
+        *,
+        rules_per_query: int = RULES_PER_QUERY,
+        eid_base: int = 0,
+    ) -> None:
         self.spark = spark
         self.rules = list(rules)
         self.router = Router(self.rules)
@@ -244,12 +270,18 @@ class SparkEngine:
     def _discover(self, events: DataFrame) -> list[_Slice]:
         from pyspark.sql import functions as F
 
-        rows = events.groupBy("channel", "provider", "event_id").agg(
-            F.count(F.lit(1)).alias("n"),
-            F.count_if(F.col("fields").isNull()).alias("invalid"),
-            F.array_distinct(F.flatten(F.collect_set(F.expr("json_object_keys(fields)")))).alias("keys"),
-            F.bool_or(F.col("sys_provider_name").isNotNull()).alias("evtx"),
-        ).collect()
+        rows = (
+            events.groupBy("channel", "provider", "event_id")
+            .agg(
+                F.count(F.lit(1)).alias("n"),
+                F.count_if(F.col("fields").isNull()).alias("invalid"),
+                F.array_distinct(
+                    F.flatten(F.collect_set(F.expr("json_object_keys(fields)")))
+                ).alias("keys"),
+                F.bool_or(F.col("sys_provider_name").isNotNull()).alias("evtx"),
+            )
+            .collect()
+        )
         slices = []
         for r in rows:
             self.stats.events += r["n"] - r["invalid"]
@@ -263,8 +295,9 @@ class SparkEngine:
             by_lower: dict[str, list[str]] = {}
             for k in keys:
                 by_lower.setdefault(ir.field_key(k), []).append(k)
-            slices.append(_Slice(r["channel"], r["provider"], r["event_id"], r["n"] - r["invalid"],
-                                 by_lower))
+            slices.append(
+                _Slice(r["channel"], r["provider"], r["event_id"], r["n"] - r["invalid"], by_lower)
+            )
         slices.sort(key=lambda s: (str(s.channel), str(s.provider), s.event_id or 0))
         return slices
 
@@ -296,7 +329,8 @@ class SparkEngine:
             if key not in self._regex_verdicts:
                 try:
                     self.spark._jvm.java.util.regex.Pattern.compile(  # type: ignore[union-attr]
-                        java_regex(node.pattern, node.flags))
+                        java_regex(node.pattern, node.flags)
+                    )
                     self._regex_verdicts[key] = None
                 except Exception as exc:  # Py4JJavaError: PatternSyntaxException
                     self._regex_verdicts[key] = f"regex not valid in Java: {_first_line(exc)}"
@@ -333,24 +367,30 @@ class SparkEngine:
             if len(by_expr) == 1:
                 cols.append(f"{next(iter(by_expr))} AS {name}")
             else:
-                whens = " ".join(f"WHEN g IN ({', '.join(map(str, gs))}) THEN {e}"
-                                 for e, gs in by_expr.items())
+                whens = " ".join(
+                    f"WHEN g IN ({', '.join(map(str, gs))}) THEN {e}" for e, gs in by_expr.items()
+                )
                 cols.append(f"CASE {whens} END AS {name}")
         if keyword:
-            cols += ["lower(concat_ws(char(10), map_values(m))) AS _kw",
-                     "concat_ws(char(10), map_values(m)) AS _kw_cs"]
+            cols += [
+                "lower(concat_ws(char(10), map_values(m))) AS _kw",
+                "concat_ws(char(10), map_values(m)) AS _kw_cs",
+            ]
         renderer = Renderer(SPARK, column)
         branches = []
         for key, (g, _) in slices.items():
-            cases = ", ".join(f"CASE WHEN {renderer.render(tree)} THEN {t.index} END"
-                              for t, tree in by_slice[key])
+            cases = ", ".join(
+                f"CASE WHEN {renderer.render(tree)} THEN {t.index} END" for t, tree in by_slice[key]
+            )
             branches.append(f"WHEN {g} THEN array({cases})")
         which = " ".join(f"WHEN {s.condition()} THEN {g}" for g, s in slices.values())
         channels = sorted({s.channel for _, s in slices.values()}, key=str)
-        prune = (f"p_channel IN ({', '.join(_s(partition_of(c)) for c in channels)})"
-                 if partitioned else
-                 f"(channel IN ({', '.join(_s(c) for c in channels if c is not None) or 'NULL'})"
-                 + (" OR channel IS NULL)" if None in channels else ")"))
+        prune = (
+            f"p_channel IN ({', '.join(_s(partition_of(c)) for c in channels)})"
+            if partitioned
+            else f"(channel IN ({', '.join(_s(c) for c in channels if c is not None) or 'NULL'})"
+            + (" OR channel IS NULL)" if None in channels else ")")
+        )
         return (
             "SELECT rule, eid, ts, computer, channel, event_id, record_id, source, fields FROM ("
             "SELECT eid, ts, computer, channel, event_id, record_id, source, fields, "
@@ -359,29 +399,38 @@ class SparkEngine:
             f"{', '.join(cols) if cols else 'NULL AS _none'} FROM ("
             f"SELECT *, {MAP} AS m FROM ("
             f"SELECT *, CASE {which} END AS g FROM spearhunt_events "
-            f"WHERE {prune} AND fields IS NOT NULL) WHERE g IS NOT NULL))) WHERE rule IS NOT NULL")
+            f"WHERE {prune} AND fields IS NOT NULL) WHERE g IS NOT NULL))) WHERE rule IS NOT NULL"
+        )
 
     def _anywhere_query(self) -> str | None:
         """Product-wide rules (keyword searches over every Windows log) in one pass."""
         if not self.router.anywhere:
             return None
         renderer = Renderer(SPARK, _event_column, keyword_json="fields")
-        cases = ", ".join(f"CASE WHEN {renderer.render(t.tree)} THEN {t.index} END"
-                          for t in self.router.anywhere if t.index not in self.stats.failed_rules)
+        cases = ", ".join(
+            f"CASE WHEN {renderer.render(t.tree)} THEN {t.index} END"
+            for t in self.router.anywhere
+            if t.index not in self.stats.failed_rules
+        )
         if not cases:
             return None
-        return ("SELECT rule, eid, ts, computer, channel, event_id, record_id, source, fields FROM ("
-                "SELECT eid, ts, computer, channel, event_id, record_id, source, fields, "
-                f"explode(array({cases})) AS rule FROM spearhunt_events WHERE fields IS NOT NULL) "
-                "WHERE rule IS NOT NULL")
+        return (
+            "SELECT rule, eid, ts, computer, channel, event_id, record_id, source, fields FROM ("
+            "SELECT eid, ts, computer, channel, event_id, record_id, source, fields, "
+            f"explode(array({cases})) AS rule FROM spearhunt_events WHERE fields IS NOT NULL) "
+            "WHERE rule IS NOT NULL"
+        )
 
     # ------------------------------------------------------------------ running
-    def run(self, events: DataFrame,
-            on_progress: Callable[[int, int | None, str], None] | None = None) -> DataFrame:
+    def run(
+        self, events: DataFrame, on_progress: Callable[[int, int | None, str], None] | None = None
+    ) -> DataFrame:
         """Plan and submit every rule; returns the (lazy) DataFrame of matched events."""
         t0 = time.perf_counter()
-        partitioned = "p_channel" in events.columns and events.where(
-            "p_channel IS NOT NULL").limit(1).count() > 0
+        partitioned = (
+            "p_channel" in events.columns
+            and events.where("p_channel IS NOT NULL").limit(1).count() > 0
+        )
         events.createOrReplaceTempView("spearhunt_events")
         if on_progress:
             on_progress(0, None, "finding slices")
@@ -391,15 +440,22 @@ class SparkEngine:
             problem = self._regex_problem(t.tree)
             if problem:
                 self.stats.failed_rules[t.index] = problem
-        texts = [self._query(pairs[i:i + self.rules_per_query], partitioned)
-                 for i in range(0, len(pairs), self.rules_per_query)]
+        texts = [
+            self._query(pairs[i : i + self.rules_per_query], partitioned)
+            for i in range(0, len(pairs), self.rules_per_query)
+        ]
         anywhere = self._anywhere_query()
         if anywhere:
             texts.append(anywhere)
         frames = []
         for n, text in enumerate(texts, 1):
-            frames.append(self._frame(text, pairs[(n - 1) * self.rules_per_query:
-                                                  n * self.rules_per_query], partitioned))
+            frames.append(
+                self._frame(
+                    text,
+                    pairs[(n - 1) * self.rules_per_query : n * self.rules_per_query],
+                    partitioned,
+                )
+            )
             if on_progress:
                 on_progress(n, len(texts), "planning rule queries")
         self.stats.queries = len(frames)
@@ -413,8 +469,9 @@ class SparkEngine:
         self._hits = hits.dropDuplicates(["rule", "eid"]).persist()
         return self._hits
 
-    def _frame(self, text: str, part: list[tuple[_Slice, Target, ir.Node]],
-               partitioned: bool) -> DataFrame:
+    def _frame(
+        self, text: str, part: list[tuple[_Slice, Target, ir.Node]], partitioned: bool
+    ) -> DataFrame:
         """Analyse one query; a rule Spark refuses is set aside and the others still run."""
         try:
             return self.spark.sql(text)
@@ -424,8 +481,11 @@ class SparkEngine:
             if len(part) == 1:
                 self.stats.failed_rules[part[0][1].index] = _first_line(exc)
                 return self._empty()
-        frames = [self._frame(self._query([p], partitioned), [p], partitioned) for p in part
-                  if p[1].index not in self.stats.failed_rules]
+        frames = [
+            self._frame(self._query([p], partitioned), [p], partitioned)
+            for p in part
+            if p[1].index not in self.stats.failed_rules
+        ]
         out = frames[0] if frames else self._empty()
         for f in frames[1:]:
             out = out.unionAll(f)
@@ -434,7 +494,8 @@ class SparkEngine:
     def _empty(self) -> DataFrame:
         return self.spark.sql(
             "SELECT CAST(NULL AS INT) AS rule, eid, ts, computer, channel, event_id, record_id, "
-            "source, fields FROM spearhunt_events WHERE FALSE")
+            "source, fields FROM spearhunt_events WHERE FALSE"
+        )
 
     def detections(self, hits: DataFrame | None = None) -> Iterator[Detection]:
         """Every (rule, event) match in time order (then event, then rule), as DuckDB gives."""
@@ -447,9 +508,17 @@ class SparkEngine:
         ordered = df.orderBy(F.col("ts").asc_nulls_last(), "eid", "rule")
         for r in ordered.toLocalIterator(prefetchPartitions=True):
             rule = int(r["rule"])
-            yield Detection(self.rules[rule].info, r["ts"], r["computer"], r["channel"],
-                            r["event_id"], r["record_id"], r["source"] or "",
-                            event_fields(r["fields"]), int(r["eid"]) + self.eid_base)
+            yield Detection(
+                self.rules[rule].info,
+                r["ts"],
+                r["computer"],
+                r["channel"],
+                r["event_id"],
+                r["record_id"],
+                r["source"] or "",
+                event_fields(r["fields"]),
+                int(r["eid"]) + self.eid_base,
+            )
         self.stats.seconds_rules += time.perf_counter() - t0
 
 
@@ -464,8 +533,12 @@ def _regexes(node: ir.Node) -> Iterator[ir.Regex]:
             yield node
 
 
-_EVENT_COLUMNS = {"eventid": "CAST(event_id AS STRING)", "channel": "channel",
-                  "provider_name": "provider", "computer": "computer"}
+_EVENT_COLUMNS = {
+    "eventid": "CAST(event_id AS STRING)",
+    "channel": "channel",
+    "provider_name": "provider",
+    "computer": "computer",
+}
 
 
 def _event_column(field: str, cased: bool) -> str:

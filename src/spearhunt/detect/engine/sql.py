@@ -51,8 +51,14 @@ class Dialect:
         return f"'{v}'"
 
 
-DUCKDB = Dialect("duckdb", "starts_with", "suffix", "contains",
-                 "regexp_matches({col}, {pat})", backslash_in_strings=False)
+DUCKDB = Dialect(
+    "duckdb",
+    "starts_with",
+    "suffix",
+    "contains",
+    "regexp_matches({col}, {pat})",
+    backslash_in_strings=False,
+)
 
 
 def java_regex(pattern: str, flags: str) -> str:
@@ -79,7 +85,7 @@ def java_regex(pattern: str, flags: str) -> str:
                 out.append(pattern[i:end])
                 i = end
                 continue
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if in_class:
@@ -122,9 +128,16 @@ def java_regex(pattern: str, flags: str) -> str:
     return f"(?{java_flags}){''.join(out)}"
 
 
-SPARK = Dialect("spark", "startswith", "endswith", "contains",
-                "({col} RLIKE {pat})", backslash_in_strings=True, regex_flavour=java_regex,
-                any_of="exists(array({values}), _v -> {fn}({col}, _v))")
+SPARK = Dialect(
+    "spark",
+    "startswith",
+    "endswith",
+    "contains",
+    "({col} RLIKE {pat})",
+    backslash_in_strings=True,
+    regex_flavour=java_regex,
+    any_of="exists(array({values}), _v -> {fn}({col}, _v))",
+)
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
 Columns = Callable[[str, bool], str]  # (field, cased) -> SQL column expression
@@ -173,8 +186,13 @@ def regex_with_flags(pattern: str, flags: str) -> str:
 class Renderer:
     """Renders trees for one dialect over columns named by ``columns``."""
 
-    def __init__(self, dialect: Dialect, columns: Columns, keyword_column: str = "_kw",
-                 keyword_json: str | None = None) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        columns: Columns,
+        keyword_column: str = "_kw",
+        keyword_json: str | None = None,
+    ) -> None:
         self.d = dialect
         self.col = columns
         self.kw = keyword_column
@@ -245,8 +263,12 @@ class Renderer:
         for a in args:
             if isinstance(a, ir.Match) and a.op != "glob":
                 groups[(a.field, a.op, a.cased)].append(a.value)
-            elif (isinstance(a, ir.Keyword) and self.kw_json is not None and a.op != "glob"
-                  and not a.cased):
+            elif (
+                isinstance(a, ir.Keyword)
+                and self.kw_json is not None
+                and a.op != "glob"
+                and not a.cased
+            ):
                 keywords.append(json_escape(a.value))
             else:
                 rest.append(a)
@@ -255,8 +277,9 @@ class Renderer:
             # One case-insensitive automaton over the raw JSON text: no lower() copy of every
             # event and one pass instead of one per keyword.
             alts = "|".join(regex_literal(v) for v in sorted(set(keywords)))
-            parts.append(self.d.regex.format(col=self.kw_json,
-                                             pat=self.d.string(f"(?i)(?:{alts})")))
+            parts.append(
+                self.d.regex.format(col=self.kw_json, pat=self.d.string(f"(?i)(?:{alts})"))
+            )
         else:
             rest.extend(ir.Keyword("contains", v) for v in keywords)
         for (field, op, cased), values in groups.items():
@@ -264,14 +287,23 @@ class Renderer:
             if op == "eq" and len(values) > 1:
                 parts.append(f"({col} IN ({', '.join(self.d.string(v) for v in values)}))")
             elif op != "eq" and len(values) >= REGEX_FOLD_MIN and self.d.any_of:
-                fn = {"prefix": self.d.prefix, "suffix": self.d.suffix,
-                      "contains": self.d.contains}[op]
-                parts.append(self.d.any_of.format(
-                    fn=fn, col=col, values=", ".join(self.d.string(v) for v in values)))
+                fn = {
+                    "prefix": self.d.prefix,
+                    "suffix": self.d.suffix,
+                    "contains": self.d.contains,
+                }[op]
+                parts.append(
+                    self.d.any_of.format(
+                        fn=fn, col=col, values=", ".join(self.d.string(v) for v in values)
+                    )
+                )
             elif op != "eq" and len(values) >= REGEX_FOLD_MIN:
                 alts = "|".join(regex_literal(v) for v in sorted(set(values)))
-                pat = {"prefix": f"^(?:{alts})", "suffix": f"(?:{alts})$",
-                       "contains": f"(?:{alts})"}[op]
+                pat = {
+                    "prefix": f"^(?:{alts})",
+                    "suffix": f"(?:{alts})$",
+                    "contains": f"(?:{alts})",
+                }[op]
                 parts.append(self._regex(col, pat, ""))
             else:
                 parts.extend(self._match(col, op, v) for v in values)
@@ -298,8 +330,9 @@ def to_sqlglot(node: ir.Node, columns: Callable[[str, bool], exp.Expression]) ->
             return exp.EndsWith(this=col, expression=lit(value))
         if op == "contains":
             return exp.Anonymous(this="contains", expressions=[col, lit(value)])
-        return exp.Escape(this=exp.Like(this=col, expression=lit(like_pattern(value))),
-                          expression=lit("\\"))
+        return exp.Escape(
+            this=exp.Like(this=col, expression=lit(like_pattern(value))), expression=lit("\\")
+        )
 
     def go(n: ir.Node) -> exp.Expression:
         match n:
@@ -314,8 +347,9 @@ def to_sqlglot(node: ir.Node, columns: Callable[[str, bool], exp.Expression]) ->
             case ir.Match(field, op, value, cased):
                 return match(columns(field, cased), op, value)
             case ir.Regex(field, pattern, flags):
-                return exp.RegexpLike(this=columns(field, True),
-                                      expression=lit(regex_with_flags(pattern, flags)))
+                return exp.RegexpLike(
+                    this=columns(field, True), expression=lit(regex_with_flags(pattern, flags))
+                )
             case ir.Cmp(field, op, number):
                 cast = exp.TryCast(this=columns(field, False), to=exp.DataType.build("DOUBLE"))
                 cls = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[op]
@@ -324,8 +358,10 @@ def to_sqlglot(node: ir.Node, columns: Callable[[str, bool], exp.Expression]) ->
                 return exp.Not(this=exp.Is(this=columns(field, False), expression=exp.Null()))
             case ir.IsNull(field):
                 col = columns(field, False)
-                return exp.or_(exp.Is(this=col, expression=exp.Null()),
-                               exp.EQ(this=col.copy(), expression=lit("")))
+                return exp.or_(
+                    exp.Is(this=col, expression=exp.Null()),
+                    exp.EQ(this=col.copy(), expression=lit("")),
+                )
             case ir.FieldRef(field, other, op, cased):
                 a, b = columns(field, cased), columns(other, cased)
                 cls2 = {"eq": exp.EQ, "prefix": exp.StartsWith, "suffix": exp.EndsWith}[op]

@@ -44,18 +44,37 @@ class MailAnalyzer:
         judged, reporter = unwrap_report(raw)
         ctx = build_context(judged, self.config)
         reasons: list[Reason] = []
-        carried = [url for blob in judged.attachments[:50] for part in _walk(blob) for url in files.attachment_links(part)]
+        carried = [
+            url
+            for blob in judged.attachments[:50]
+            for part in _walk(blob)
+            for url in files.attachment_links(part)
+        ]
         if carried:
             known = {link.url for link in ctx.links}
             ctx.links.extend(Link(url) for url in dict.fromkeys(carried) if url not in known)
             if len(" ".join(ctx.body.split())) < 400:
-                reasons.append(reason(self.config, "att.link_lure", [
-                    f"body has {len(ctx.body.strip())} characters", f"attachment links: {', '.join(carried[:3])}"]))
+                reasons.append(
+                    reason(
+                        self.config,
+                        "att.link_lure",
+                        [
+                            f"body has {len(ctx.body.strip())} characters",
+                            f"attachment links: {', '.join(carried[:3])}",
+                        ],
+                    )
+                )
         for check in MESSAGE_CHECKS:
             reasons.extend(check(ctx))
         reasons.extend(self._body_html(judged))
-        passwords = tuple(dict.fromkeys((*body_passwords(judged.text, judged.html), *self.config.archive_passwords)))
-        attachments = tuple(report(b, self.config, passwords, self.yara, self.max_depth) for b in judged.attachments)
+        passwords = tuple(
+            dict.fromkeys(
+                (*body_passwords(judged.text, judged.html), *self.config.archive_passwords)
+            )
+        )
+        attachments = tuple(
+            report(b, self.config, passwords, self.yara, self.max_depth) for b in judged.attachments
+        )
         attachments += tuple(self._attached_mail(inner) for inner in judged.embedded[:20])
         for att in attachments:
             for part in att.walk():
@@ -95,8 +114,18 @@ class MailAnalyzer:
         blob = make_blob(f"{sub.subject[:60] or 'attached mail'}.eml", data)
         md5, sha1, sha256 = blob.hashes()
         findings = tuple(r for r in sub.reasons if r.id.startswith("att."))
-        return AttachmentReport(name=blob.name, sha256=sha256, md5=md5, sha1=sha1, size=inner.size, type="eml",
-                                depth=1, parent=None, findings=findings, children=sub.attachments)
+        return AttachmentReport(
+            name=blob.name,
+            sha256=sha256,
+            md5=md5,
+            sha1=sha1,
+            size=inner.size,
+            type="eml",
+            depth=1,
+            parent=None,
+            findings=findings,
+            children=sub.attachments,
+        )
 
 
 def _walk(blob: Blob) -> list[Blob]:
@@ -110,7 +139,11 @@ def unwrap_report(raw: RawMail, depth: int = 0) -> tuple[RawMail, str | None]:
     """The mail to judge: a mail carrying exactly one attached mail is a report of that mail."""
     if len(raw.embedded) != 1 or depth >= 5:
         return raw, None
-    others = [b for b in raw.attachments if b.type not in ("eml", "image") and not b.name.lower().endswith((".eml", ".msg"))]
+    others = [
+        b
+        for b in raw.attachments
+        if b.type not in ("eml", "image") and not b.name.lower().endswith((".eml", ".msg"))
+    ]
     if others:
         return raw, None
     inner, _ = unwrap_report(raw.embedded[0], depth + 1)

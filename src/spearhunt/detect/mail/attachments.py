@@ -11,12 +11,35 @@ from spearhunt.ingest.mail import Blob
 from spearhunt.ingest.mail.blob import make_blob
 from spearhunt.model.mail import AttachmentReport, Reason
 
-PAYLOAD_EXT = ("exe", "dll", "scr", "com", "pif", "lnk", "js", "jse", "vbs", "vbe", "wsf", "hta", "ps1",
-               "bat", "cmd", "jar", "msi", "cpl")
+PAYLOAD_EXT = (
+    "exe",
+    "dll",
+    "scr",
+    "com",
+    "pif",
+    "lnk",
+    "js",
+    "jse",
+    "vbs",
+    "vbe",
+    "wsf",
+    "hta",
+    "ps1",
+    "bat",
+    "cmd",
+    "jar",
+    "msi",
+    "cpl",
+)
 
 
-def report(blob: Blob, config: MailConfig, passwords: tuple[str, ...],
-           yara: YaraRules | None = None, max_depth: int = 5) -> AttachmentReport:
+def report(
+    blob: Blob,
+    config: MailConfig,
+    passwords: tuple[str, ...],
+    yara: YaraRules | None = None,
+    max_depth: int = 5,
+) -> AttachmentReport:
     """The report for ``blob`` and everything found inside it."""
     where = blob.path
     findings, props = check_file(blob, config, where, passwords)
@@ -35,9 +58,18 @@ def report(blob: Blob, config: MailConfig, passwords: tuple[str, ...],
             findings.append(reason(config, "att.yara", hits, where=where))
     md5, sha1, sha256 = blob.hashes()
     return AttachmentReport(
-        name=blob.name, sha256=sha256, md5=md5, sha1=sha1, size=len(blob.data), type=blob.type,
-        depth=blob.depth, parent=blob.parent, findings=tuple(findings),
-        properties=tuple(sorted(props.items())), children=tuple(children))
+        name=blob.name,
+        sha256=sha256,
+        md5=md5,
+        sha1=sha1,
+        size=len(blob.data),
+        type=blob.type,
+        depth=blob.depth,
+        parent=blob.parent,
+        findings=tuple(findings),
+        properties=tuple(sorted(props.items())),
+        children=tuple(children),
+    )
 
 
 def _office_reasons(f: office.OfficeFacts, config: MailConfig, where: str) -> list[Reason]:
@@ -47,23 +79,32 @@ def _office_reasons(f: office.OfficeFacts, config: MailConfig, where: str) -> li
         out.append(reason(config, rid, evidence, where=where))
 
     if f.encrypted:
-        add("att.office_encrypted", [f"opened with {f.password!r}" if f.password else "password not found"])
+        add(
+            "att.office_encrypted",
+            [f"opened with {f.password!r}" if f.password else "password not found"],
+        )
     if f.has_vba:
         add("att.vba", [f"macro source ({len(f.macro_source)} chars)"])
         if f.autoexec:
             add("att.vba_autoexec", sorted(set(f.autoexec)))
         if f.mraptor and ("W" in f.mraptor or "X" in f.mraptor):
-            add("att.vba_suspicious", [f"mraptor flags {f.mraptor}", *sorted(set(f.suspicious))[:8]])
+            add(
+                "att.vba_suspicious", [f"mraptor flags {f.mraptor}", *sorted(set(f.suspicious))[:8]]
+            )
     if f.has_xlm:
         add("att.xlm", ["macro sheet present", *sorted(set(f.autoexec))])
     if f.ole_objects:
         add("att.ole_object", f.ole_objects[:10])
-    risky_payloads = [n for n, _ in f.payloads if n.lower().rsplit(".", 1)[-1] in PAYLOAD_EXT
-                      or _[:2] == b"MZ"]
+    risky_payloads = [
+        n for n, _ in f.payloads if n.lower().rsplit(".", 1)[-1] in PAYLOAD_EXT or _[:2] == b"MZ"
+    ]
     if risky_payloads:
         add("att.ole_payload", risky_payloads[:10])
-    risky = [f"{kind} -> {target}" for kind, target in f.external if kind in office.RISKY_RELS
-             or target.lower().startswith("mhtml:")]
+    risky = [
+        f"{kind} -> {target}"
+        for kind, target in f.external
+        if kind in office.RISKY_RELS or target.lower().startswith("mhtml:")
+    ]
     if risky:
         add("att.external_template", risky)
     elif f.external:

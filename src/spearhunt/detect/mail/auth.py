@@ -20,7 +20,9 @@ def _authserv(value: str) -> str:
 def auth_results(ctx: MailContext) -> dict[str, str]:
     """Outcome per method from the receiving server's Authentication-Results (top one first)."""
     raw = ctx.raw
-    headers = raw.header_all("Authentication-Results") or raw.header_all("ARC-Authentication-Results")
+    headers = raw.header_all("Authentication-Results") or raw.header_all(
+        "ARC-Authentication-Results"
+    )
     found: dict[str, str] = {}
     # the receiving server may split its results over several headers with the same authserv-id
     top = _authserv(headers[0]) if headers else ""
@@ -56,9 +58,17 @@ def check_auth(ctx: MailContext) -> list[Reason]:
         out.append(reason(cfg, "auth.dkim_fail", shown))
     if res.get("dmarc") == "fail":
         # p=none: the domain owner only monitors, so a failure is as likely misconfiguration
-        monitor = any("p=none" in v.lower() for v in ctx.raw.header_all("Authentication-Results")[:5])
-        out.append(reason(cfg, "auth.dmarc_fail", shown,
-                          score=cfg.score("auth.dmarc_fail") // 2 if monitor else None))
+        monitor = any(
+            "p=none" in v.lower() for v in ctx.raw.header_all("Authentication-Results")[:5]
+        )
+        out.append(
+            reason(
+                cfg,
+                "auth.dmarc_fail",
+                shown,
+                score=cfg.score("auth.dmarc_fail") // 2 if monitor else None,
+            )
+        )
     if res.get("compauth") == "fail":
         out.append(reason(cfg, "auth.compauth_fail", shown))
     passes = [k for k in ("spf", "dkim", "dmarc") if res.get(k) in ("pass", "bestguesspass")]
@@ -68,17 +78,31 @@ def check_auth(ctx: MailContext) -> list[Reason]:
 
 
 _DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([\w.-]+)", re.IGNORECASE)
-_HEADER_D = re.compile(r"\bdkim\s*=\s*pass\b[^;]*?\bheader\.(?:d|i)\s*=\s*@?([\w.-]+)", re.IGNORECASE)
+_HEADER_D = re.compile(
+    r"\bdkim\s*=\s*pass\b[^;]*?\bheader\.(?:d|i)\s*=\s*@?([\w.-]+)", re.IGNORECASE
+)
 # Message-ID domains of the big mailbox providers, and what their own Received lines mention.
-_PROVIDER_IDS = {"mail.gmail.com": "google.com", "gmail.com": "google.com", "outlook.com": "outlook.com",
-                 "yahoo.com": "yahoo.com", "mail.yahoo.com": "yahoo.com", "hotmail.com": "outlook.com"}
+_PROVIDER_IDS = {
+    "mail.gmail.com": "google.com",
+    "gmail.com": "google.com",
+    "outlook.com": "outlook.com",
+    "yahoo.com": "yahoo.com",
+    "mail.yahoo.com": "yahoo.com",
+    "hotmail.com": "outlook.com",
+}
 _GMAIL_ID = re.compile(r"^<?CA[\w+=/.-]{28,}@mail\.gmail\.com>?$")
 
 
 def dkim_domains(ctx: MailContext) -> list[str]:
     """Signing domains: DKIM-Signature d= tags and dkim=pass header.d results."""
-    found = [m.lower() for v in ctx.raw.header_all("DKIM-Signature")[:10] for m in _DKIM_D.findall(v)]
-    found += [m.lower() for v in ctx.raw.header_all("Authentication-Results")[:5] for m in _HEADER_D.findall(v)]
+    found = [
+        m.lower() for v in ctx.raw.header_all("DKIM-Signature")[:10] for m in _DKIM_D.findall(v)
+    ]
+    found += [
+        m.lower()
+        for v in ctx.raw.header_all("Authentication-Results")[:5]
+        for m in _HEADER_D.findall(v)
+    ]
     return list(dict.fromkeys(found))
 
 
@@ -91,10 +115,18 @@ def check_alignment(ctx: MailContext) -> list[Reason]:
     out: list[Reason] = []
     signers = dkim_domains(ctx)
     s_root = sender.root
-    if signers and not any(domains.root(d) == s_root for d in signers) \
-            and auth_results(ctx).get("dmarc") not in ("pass", "bestguesspass"):
-        out.append(reason(cfg, "auth.dkim_unaligned", [f"From domain {sender.domain}",
-                                                        f"signed by {', '.join(signers[:4])}"]))
+    if (
+        signers
+        and not any(domains.root(d) == s_root for d in signers)
+        and auth_results(ctx).get("dmarc") not in ("pass", "bestguesspass")
+    ):
+        out.append(
+            reason(
+                cfg,
+                "auth.dkim_unaligned",
+                [f"From domain {sender.domain}", f"signed by {', '.join(signers[:4])}"],
+            )
+        )
     mid = ctx.raw.header("Message-ID").strip()
     host = mid.rsplit("@", 1)[-1].strip(">").lower() if "@" in mid else ""
     claimed = _PROVIDER_IDS.get(host)
@@ -102,7 +134,17 @@ def check_alignment(ctx: MailContext) -> list[Reason]:
         via = " ".join(ctx.raw.header_all("Received")[:30]).lower()
         forged = claimed not in via or (host == "mail.gmail.com" and not _GMAIL_ID.match(mid))
         if forged:
-            out.append(reason(cfg, "auth.forged_message_id", [
-                f"Message-ID {mid[:100]}", f"no Received line through {claimed}" if claimed not in via
-                else "not in the provider's Message-ID format", f"sender {sender.address}"]))
+            out.append(
+                reason(
+                    cfg,
+                    "auth.forged_message_id",
+                    [
+                        f"Message-ID {mid[:100]}",
+                        f"no Received line through {claimed}"
+                        if claimed not in via
+                        else "not in the provider's Message-ID format",
+                        f"sender {sender.address}",
+                    ],
+                )
+            )
     return out

@@ -40,15 +40,37 @@ def check_benign(ctx: MailContext) -> list[Reason]:
     lid = list_domain(ctx)
     precedence = raw.header("Precedence").strip().lower()
     if lid and lid in senders:
-        out.append(reason(cfg, "ben.mailing_list", [f"List-Id {raw.header('List-Id')[:100]}",
-                                                     f"sent through {lid}"]))
-    elif precedence in ("list", "bulk") and ctx.sender is not None and ctx.return_path is not None \
-            and ctx.sender.root == ctx.return_path.root and raw.header("List-Unsubscribe"):
-        out.append(reason(cfg, "ben.mailing_list", [f"Precedence: {precedence}",
-                                                     f"From and Return-Path both {ctx.sender.root}"]))
+        out.append(
+            reason(
+                cfg,
+                "ben.mailing_list",
+                [f"List-Id {raw.header('List-Id')[:100]}", f"sent through {lid}"],
+            )
+        )
+    elif (
+        precedence in ("list", "bulk")
+        and ctx.sender is not None
+        and ctx.return_path is not None
+        and ctx.sender.root == ctx.return_path.root
+        and raw.header("List-Unsubscribe")
+    ):
+        out.append(
+            reason(
+                cfg,
+                "ben.mailing_list",
+                [f"Precedence: {precedence}", f"From and Return-Path both {ctx.sender.root}"],
+            )
+        )
     refs = _MSG_ID.findall(raw.header("References"))
     if raw.header("In-Reply-To") and refs and _QUOTED.search(raw.text[:200_000]):
-        out.append(reason(cfg, "ben.thread", [f"In-Reply-To {raw.header('In-Reply-To')[:100]}",
-                                               f"{len(refs)} earlier message(s) referenced, quoted text"]))
+        out.append(
+            reason(
+                cfg,
+                "ben.thread",
+                [
+                    f"In-Reply-To {raw.header('In-Reply-To')[:100]}",
+                    f"{len(refs)} earlier message(s) referenced, quoted text",
+                ],
+            )
+        )
     return out
-

@@ -13,17 +13,41 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "auth.dmarc_fail": ("DMARC failed: the From domain is not authenticated", "T1566"),
     "auth.compauth_fail": ("Composite authentication failed (spoofed sender)", "T1566"),
     "auth.unauthenticated": ("No SPF, DKIM or DMARC pass for the sender", "T1566"),
-    "auth.dkim_unaligned": ("DKIM signed by another domain than the From domain (no DMARC pass)", "T1566"),
-    "auth.forged_message_id": ("Message-ID claims a mail provider the mail never passed through", "T1036"),
+    "auth.dkim_unaligned": (
+        "DKIM signed by another domain than the From domain (no DMARC pass)",
+        "T1566",
+    ),
+    "auth.forged_message_id": (
+        "Message-ID claims a mail provider the mail never passed through",
+        "T1036",
+    ),
     "hdr.reply_to_mismatch": ("Reply-To points to another domain than From", "T1566"),
-    "hdr.reply_to_freemail": ("Replies go to a free-mail address while From is not free-mail", "T1566"),
+    "hdr.reply_to_freemail": (
+        "Replies go to a free-mail address while From is not free-mail",
+        "T1566",
+    ),
     "hdr.return_path_mismatch": ("Return-Path domain differs from From", None),
-    "hdr.display_name_address": ("Display name shows another address than the real sender", "T1656"),
-    "hdr.brand_display_name": ("Display name uses a brand the sending domain does not belong to", "T1656"),
-    "hdr.vip_impersonation": ("Display name of a protected person from an outside address", "T1656"),
-    "hdr.org_impersonation": ("Display name claims the organisation from an outside address", "T1656"),
+    "hdr.display_name_address": (
+        "Display name shows another address than the real sender",
+        "T1656",
+    ),
+    "hdr.brand_display_name": (
+        "Display name uses a brand the sending domain does not belong to",
+        "T1656",
+    ),
+    "hdr.vip_impersonation": (
+        "Display name of a protected person from an outside address",
+        "T1656",
+    ),
+    "hdr.org_impersonation": (
+        "Display name claims the organisation from an outside address",
+        "T1656",
+    ),
     "hdr.freemail_sender": ("Sender uses a free-mail provider", None),
-    "hdr.invisible_chars": ("Invisible or direction-changing characters in sender or subject", "T1027"),
+    "hdr.invisible_chars": (
+        "Invisible or direction-changing characters in sender or subject",
+        "T1027",
+    ),
     "hdr.recipient_in_subject": ("Recipient address repeated in subject or display name", "T1566"),
     "hdr.undisclosed_recipients": ("No visible recipient (undisclosed or missing To)", None),
     "hdr.no_message_id": ("No Message-ID header", None),
@@ -34,9 +58,15 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "hdr.freemail_org_name": ("Free-mail sender with an organisation-like display name", "T1656"),
     "hdr.self_sent": ("Sender and recipient are the same address", None),
     "att.link_lure": ("Near-empty body; the attachment carries the link", "T1566.001"),
-    "att.risky_type": ("File type that runs content when opened (shortcut, SVG, web archive ...)", "T1204.002"),
+    "att.risky_type": (
+        "File type that runs content when opened (shortcut, SVG, web archive ...)",
+        "T1204.002",
+    ),
     "hdr.display_name_noise": ("Display name padded or split to dodge filters", "T1036"),
-    "dom.free_hosting_sender": ("Sender domain is a free hosting or throw-away tenant sub-domain", "T1585.002"),
+    "dom.free_hosting_sender": (
+        "Sender domain is a free hosting or throw-away tenant sub-domain",
+        "T1585.002",
+    ),
     "hdr.random_sender": ("Sender address looks machine-generated", None),
     "dom.lookalike": ("Look-alike of a protected or brand domain", "T1583.001"),
     "dom.punycode": ("Internationalised (punycode) domain", "T1583.001"),
@@ -44,7 +74,10 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "dom.suspicious_tld": ("Sender domain on a top-level domain favoured for abuse", None),
     "dom.brand_in_domain": ("Domain carries a brand name the brand does not own", "T1583.001"),
     "dom.random_domain": ("Sender domain looks randomly generated", "T1583.001"),
-    "link.text_href_mismatch": ("Link text shows one address, the link goes elsewhere", "T1566.002"),
+    "link.text_href_mismatch": (
+        "Link text shows one address, the link goes elsewhere",
+        "T1566.002",
+    ),
     "link.ip_literal": ("Link to a bare IP address", "T1566.002"),
     "link.shortener": ("Link through a URL shortener", "T1566.002"),
     "link.file_sharing": ("Link to a file-sharing service", "T1566.002"),
@@ -54,10 +87,16 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "link.suspicious_tld": ("Link to a top-level domain favoured for abuse", "T1566.002"),
     "link.brand_not_linked": ("Mail speaks for a brand but links elsewhere", "T1566.002"),
     "link.credential_form": ("Mail body holds a form asking for a password", "T1566.002"),
-    "hdr.reference_number": ("Order, claim or account number in the subject (lure framing)", "T1566"),
+    "hdr.reference_number": (
+        "Order, claim or account number in the subject (lure framing)",
+        "T1566",
+    ),
     "hdr.malformed_from": ("From header holds no single valid address", "T1036"),
     "hdr.emoji": ("Emoji in the sender name or subject (bulk lure styling)", None),
-    "body.hidden_text": ("Text hidden from the reader (filter-evasion salad or split words)", "T1027"),
+    "body.hidden_text": (
+        "Text hidden from the reader (filter-evasion salad or split words)",
+        "T1027",
+    ),
     "body.gibberish": ("Body is random-token salad (filter poisoning)", "T1027"),
     "hdr.fake_mailer": ("X-Mailer is a bare word, not a mail program with a version", "T1036"),
     "body.tiny_lure": ("Almost no text: the mail is just a link, image or attachment", "T1566"),
@@ -70,7 +109,10 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "lang.action": ("Asks to click, open or download", "T1204"),
     "lang.offer": ("Spam-offer lure: eligibility, dating, health, loans, subsidies", "T1566"),
     "lang.combo": ("Several lure families together", "T1566"),
-    "mix.independent_tells": ("Weak tells from three or more independent families together", "T1566"),
+    "mix.independent_tells": (
+        "Weak tells from three or more independent families together",
+        "T1566",
+    ),
     "att.executable": ("Executable attached", "T1204.002"),
     "att.script": ("Script or script-host file attached", "T1204.002"),
     "att.lnk": ("Windows shortcut (LNK) attached", "T1204.002"),
@@ -107,7 +149,10 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "att.mobileconfig": ("Apple configuration profile attached", "T1566.001"),
     "att.macro_enabled_ext": ("Macro-enabled Office file type", "T1204.002"),
     "att.yara": ("YARA rule matched", None),
-    "att.decoy": ("Attached document is a prop: empty or not the format its name promises", "T1036.008"),
+    "att.decoy": (
+        "Attached document is a prop: empty or not the format its name promises",
+        "T1036.008",
+    ),
 }
 
 _SEVERITY = ((70, "critical"), (45, "high"), (25, "medium"), (10, "low"))
@@ -121,11 +166,24 @@ def severity(score: int) -> str:
     return "info"
 
 
-def reason(config: MailConfig, reason_id: str, evidence: list[str] | tuple[str, ...], *,
-           where: str = "message", score: int | None = None) -> Reason:
+def reason(
+    config: MailConfig,
+    reason_id: str,
+    evidence: list[str] | tuple[str, ...],
+    *,
+    where: str = "message",
+    score: int | None = None,
+) -> Reason:
     """A Reason with the catalogue title and ATT&CK id and the configured score."""
     title, attack = CATALOGUE[reason_id]
     points = config.score(reason_id) if score is None else score
     clean = tuple(dict.fromkeys(e[:300] for e in evidence))[:10]
-    return Reason(id=reason_id, title=title, severity=severity(points), score=points,
-                  evidence=clean, attack=attack, where=where)
+    return Reason(
+        id=reason_id,
+        title=title,
+        severity=severity(points),
+        score=points,
+        evidence=clean,
+        attack=attack,
+        where=where,
+    )

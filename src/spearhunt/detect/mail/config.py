@@ -69,14 +69,24 @@ def load_config(path: Path | None = None) -> MailConfig:
 def _build(data: dict[str, Any], where: str) -> MailConfig:
     try:
         phrases = {
-            family: re.compile(r"(?<![\w])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")", re.IGNORECASE)
-            for family, patterns in (data.get("phrases") or {}).items() if patterns
+            family: re.compile(
+                r"(?<![\w])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")", re.IGNORECASE
+            )
+            for family, patterns in (data.get("phrases") or {}).items()
+            if patterns
         }
-        brands = {name.lower(): frozenset(d.lower() for d in domains or ())
-                  for name, domains in (data.get("brands") or {}).items()}
+        brands = {
+            name.lower(): frozenset(d.lower() for d in domains or ())
+            for name, domains in (data.get("brands") or {}).items()
+        }
         names = sorted(brands, key=len, reverse=True)
-        brand_pattern = re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])",
-                                   re.IGNORECASE) if names else None
+        brand_pattern = (
+            re.compile(
+                r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.IGNORECASE
+            )
+            if names
+            else None
+        )
         thresholds = data.get("thresholds") or {}
         return MailConfig(
             protected_domains=frozenset(d.lower() for d in data.get("protected_domains") or ()),
@@ -89,7 +99,9 @@ def _build(data: dict[str, Any], where: str) -> MailConfig:
             shorteners=frozenset(d.lower() for d in data.get("url_shorteners") or ()),
             file_sharing=frozenset(d.lower() for d in data.get("file_sharing") or ()),
             free_hosting=frozenset(d.lower() for d in data.get("free_hosting") or ()),
-            suspicious_tlds=frozenset(t.lower().lstrip(".") for t in data.get("suspicious_tlds") or ()),
+            suspicious_tlds=frozenset(
+                t.lower().lstrip(".") for t in data.get("suspicious_tlds") or ()
+            ),
             phrases=phrases,
             archive_passwords=tuple(str(p) for p in data.get("archive_passwords") or ()),
             scores={str(k): int(v) for k, v in (data.get("scores") or {}).items()},

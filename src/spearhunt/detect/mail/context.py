@@ -51,7 +51,9 @@ class Link:
     def host(self) -> str:
         """Host name, lower-case, without credentials or port."""
         try:
-            return (urlsplit(self.url if "//" in self.url else "http://" + self.url).hostname or "").lower()
+            return (
+                urlsplit(self.url if "//" in self.url else "http://" + self.url).hostname or ""
+            ).lower()
         except ValueError:
             return ""
 
@@ -71,8 +73,20 @@ def parse_addresses(value: str) -> list[Address]:
     return out
 
 
-_REDIRECT_KEYS = frozenset({"url", "u", "redirect", "redirect_url", "redirecturl", "target", "dest", "destination",
-                            "goto", "link"})
+_REDIRECT_KEYS = frozenset(
+    {
+        "url",
+        "u",
+        "redirect",
+        "redirect_url",
+        "redirecturl",
+        "target",
+        "dest",
+        "destination",
+        "goto",
+        "link",
+    }
+)
 
 
 def unwrap(url: str) -> tuple[str, str]:
@@ -101,8 +115,16 @@ def unwrap(url: str) -> tuple[str, str]:
         inner = unquote(parts.path.split("/L0/", 1)[1].split("/", 1)[0])
     else:
         # click trackers and open redirects carry the destination whole in one parameter
-        inner = next((v[0] for k, v in query.items() if k.lower() in _REDIRECT_KEYS and v
-                      and v[0].lower().startswith(("http://", "https://"))), None)
+        inner = next(
+            (
+                v[0]
+                for k, v in query.items()
+                if k.lower() in _REDIRECT_KEYS
+                and v
+                and v[0].lower().startswith(("http://", "https://"))
+            ),
+            None,
+        )
     if inner and inner.lower().startswith(("http://", "https://")):
         real, _ = unwrap(inner)
         return real, url
@@ -136,7 +158,8 @@ def build_context(raw: RawMail, config: MailConfig) -> MailContext:
     senders = parse_addresses(raw.header("From"))
     rp = parse_addresses(raw.header("Return-Path"))
     ctx = MailContext(
-        raw=raw, config=config,
+        raw=raw,
+        config=config,
         sender=senders[0] if senders else None,
         reply_to=parse_addresses(raw.header("Reply-To")),
         return_path=rp[0] if rp and rp[0].address else None,

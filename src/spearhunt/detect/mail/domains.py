@@ -99,7 +99,9 @@ def distance(a: str, b: str, cap: int = 3) -> int:
     return prev[-1]
 
 
-def lookalike_of(host: str, targets: frozenset[str], near: frozenset[str] = frozenset()) -> tuple[str, str] | None:
+def lookalike_of(
+    host: str, targets: frozenset[str], near: frozenset[str] = frozenset()
+) -> tuple[str, str] | None:
     """(target, how) when ``host``'s registrable domain imitates one of ``targets`` without being it:
     homoglyphs for every target, edit distance only for the ``near`` ones (the org's own domains:
     real words sit one letter away from big brands, "lindows" from "windows")."""

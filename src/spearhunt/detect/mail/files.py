@@ -13,30 +13,157 @@ from spearhunt.detect.mail.text import hidden_chars, strip_hidden
 from spearhunt.ingest.mail import Blob
 from spearhunt.model.mail import Reason
 
-EXECUTABLE_EXT = frozenset(["exe", "dll", "scr", "com", "pif", "cpl", "msi", "msp", "msix", "appx", "appxbundle", "sys", "drv", "ocx", "jar", "apk", "dmg", "pkg", "app", "bin", "elf", "run", "xll", "gadget"])
-SCRIPT_EXT = frozenset(["js", "jse", "vbs", "vbe", "wsf", "wsh", "wsc", "hta", "ps1", "psm1", "psd1", "bat", "cmd", "sct", "reg", "inf", "scf", "library-ms", "settingcontent-ms", "chm", "one", "onepkg", "py", "pyw", "sh", "applescript", "scpt", "xbap", "msc"])
+EXECUTABLE_EXT = frozenset(
+    [
+        "exe",
+        "dll",
+        "scr",
+        "com",
+        "pif",
+        "cpl",
+        "msi",
+        "msp",
+        "msix",
+        "appx",
+        "appxbundle",
+        "sys",
+        "drv",
+        "ocx",
+        "jar",
+        "apk",
+        "dmg",
+        "pkg",
+        "app",
+        "bin",
+        "elf",
+        "run",
+        "xll",
+        "gadget",
+    ]
+)
+SCRIPT_EXT = frozenset(
+    [
+        "js",
+        "jse",
+        "vbs",
+        "vbe",
+        "wsf",
+        "wsh",
+        "wsc",
+        "hta",
+        "ps1",
+        "psm1",
+        "psd1",
+        "bat",
+        "cmd",
+        "sct",
+        "reg",
+        "inf",
+        "scf",
+        "library-ms",
+        "settingcontent-ms",
+        "chm",
+        "one",
+        "onepkg",
+        "py",
+        "pyw",
+        "sh",
+        "applescript",
+        "scpt",
+        "xbap",
+        "msc",
+    ]
+)
 RISKY_EXT = frozenset(["url", "iqy", "slk", "mht", "mhtml", "svg", "website", "desktop"])
 DISK_EXT = frozenset(["iso", "img", "vhd", "vhdx", "udf"])
-MACRO_EXT = frozenset(["docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "potm", "ppsm", "sldm", "xlsb"])
+MACRO_EXT = frozenset(
+    ["docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "potm", "ppsm", "sldm", "xlsb"]
+)
 HTML_EXT = frozenset(["htm", "html", "shtml", "xhtml"])
-DOC_EXT = frozenset(["pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "rtf", "txt", "csv", "odt", "ods", "jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "zip", "rar", "7z", "mp3", "mp4", "wav", "avi", "mov", "eml", "msg"])
+DOC_EXT = frozenset(
+    [
+        "pdf",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pptx",
+        "rtf",
+        "txt",
+        "csv",
+        "odt",
+        "ods",
+        "jpg",
+        "jpeg",
+        "png",
+        "gif",
+        "bmp",
+        "tif",
+        "tiff",
+        "zip",
+        "rar",
+        "7z",
+        "mp3",
+        "mp4",
+        "wav",
+        "avi",
+        "mov",
+        "eml",
+        "msg",
+    ]
+)
 EXEC_TYPES = frozenset({"pe", "elf", "macho"})
 DISK_TYPES = frozenset({"iso", "vhd", "vhdx"})
-LNK_COMMANDS = re.compile(r"(?i)\b(powershell|pwsh|cmd(?:\.exe)?|mshta|wscript|cscript|rundll32|regsvr32|certutil|"
-                          r"bitsadmin|msiexec|curl|forfiles|conhost|schtasks)\b")
-_SMUGGLE_SINK = re.compile(r"msSaveOrOpenBlob|msSaveBlob|createObjectURL|\.download\s*=|download\s*=\s*[\"']|"
-                           r"navigator\.msSave|saveAs\s*\(", re.I)
-_SMUGGLE_SOURCE = re.compile(r"\batob\s*\(|new\s+Blob\s*\(|Uint8Array|base64,|fromCharCode|unescape\s*\(", re.I)
-_OBFUSCATION = re.compile(r"eval\s*\(\s*(?:atob|unescape|decodeURIComponent|String\.fromCharCode)|"
-                          r"document\.write\s*\(\s*(?:atob|unescape|decodeURIComponent)", re.I)
-_REDIRECT = re.compile(r"(?:window|document|top|self)\.location(?:\.href)?\s*=(?!=)|location\.(?:replace|assign)\s*\(", re.I)
+LNK_COMMANDS = re.compile(
+    r"(?i)\b(powershell|pwsh|cmd(?:\.exe)?|mshta|wscript|cscript|rundll32|regsvr32|certutil|"
+    r"bitsadmin|msiexec|curl|forfiles|conhost|schtasks)\b"
+)
+_SMUGGLE_SINK = re.compile(
+    r"msSaveOrOpenBlob|msSaveBlob|createObjectURL|\.download\s*=|download\s*=\s*[\"']|"
+    r"navigator\.msSave|saveAs\s*\(",
+    re.I,
+)
+_SMUGGLE_SOURCE = re.compile(
+    r"\batob\s*\(|new\s+Blob\s*\(|Uint8Array|base64,|fromCharCode|unescape\s*\(", re.I
+)
+_OBFUSCATION = re.compile(
+    r"eval\s*\(\s*(?:atob|unescape|decodeURIComponent|String\.fromCharCode)|"
+    r"document\.write\s*\(\s*(?:atob|unescape|decodeURIComponent)",
+    re.I,
+)
+_REDIRECT = re.compile(
+    r"(?:window|document|top|self)\.location(?:\.href)?\s*=(?!=)|location\.(?:replace|assign)\s*\(",
+    re.I,
+)
 # What a document's name or declared MIME type promises, and the sniffed types that keep the promise.
 # Legacy .doc/.xls are left out: exports written as HTML or CSV under those names are common and benign.
-_PROMISED_BY_EXT = {"pdf": "pdf", "docx": "ooxml", "xlsx": "ooxml", "pptx": "ooxml", "rtf": "rtf",
-                    "jpg": "image", "jpeg": "image", "png": "image", "gif": "image", "ics": "calendar"}
-_PROMISED_BY_MIME = (("application/pdf", "pdf"), ("application/vnd.openxmlformats", "ooxml"),
-                     ("image/", "image"), ("text/calendar", "calendar"), ("application/ics", "calendar"))
-_KEPT = {"pdf": {"pdf"}, "ooxml": {"ooxml", "zip"}, "rtf": {"rtf"}, "image": {"image"}, "calendar": {"text"}}
+_PROMISED_BY_EXT = {
+    "pdf": "pdf",
+    "docx": "ooxml",
+    "xlsx": "ooxml",
+    "pptx": "ooxml",
+    "rtf": "rtf",
+    "jpg": "image",
+    "jpeg": "image",
+    "png": "image",
+    "gif": "image",
+    "ics": "calendar",
+}
+_PROMISED_BY_MIME = (
+    ("application/pdf", "pdf"),
+    ("application/vnd.openxmlformats", "ooxml"),
+    ("image/", "image"),
+    ("text/calendar", "calendar"),
+    ("application/ics", "calendar"),
+)
+_KEPT = {
+    "pdf": {"pdf"},
+    "ooxml": {"ooxml", "zip"},
+    "rtf": {"rtf"},
+    "image": {"image"},
+    "calendar": {"text"},
+}
 PDF_LURE_PAGES = 2  # a one- or two-page PDF whose point is one link is a lure, not a document
 PDF_LURE_LINKS = 3
 
@@ -48,8 +175,9 @@ def extensions(name: str) -> list[str]:
     return list(reversed([p for p in parts if p and len(p) <= 20 and " " not in p]))
 
 
-def check_file(blob: Blob, config: MailConfig, where: str,
-               body_passwords: tuple[str, ...] = ()) -> tuple[list[Reason], dict[str, str]]:
+def check_file(
+    blob: Blob, config: MailConfig, where: str, body_passwords: tuple[str, ...] = ()
+) -> tuple[list[Reason], dict[str, str]]:
     """Findings and plain facts for one part."""
     out: list[Reason] = []
     props: dict[str, str] = {}
@@ -61,11 +189,21 @@ def check_file(blob: Blob, config: MailConfig, where: str,
         out.append(reason(config, rid, list(evidence), where=where))
 
     if "\u202e" in blob.name or "\u202d" in blob.name:
-        add("att.rlo", f"name {blob.name!r} reads {blob.name.replace(chr(0x202E), '')!r} once reversed")
+        add(
+            "att.rlo",
+            f"name {blob.name!r} reads {blob.name.replace(chr(0x202E), '')!r} once reversed",
+        )
     elif hidden_chars(blob.name):
-        add("att.hidden_name_chars", f"name {blob.name!r} holds {hidden_chars(blob.name)} invisible character(s)",
-            f"reads as {strip_hidden(blob.name)!r}")
-    if len(exts) >= 2 and exts[1] in DOC_EXT and (ext in EXECUTABLE_EXT | SCRIPT_EXT | RISKY_EXT | DISK_EXT | HTML_EXT | {"lnk"}):
+        add(
+            "att.hidden_name_chars",
+            f"name {blob.name!r} holds {hidden_chars(blob.name)} invisible character(s)",
+            f"reads as {strip_hidden(blob.name)!r}",
+        )
+    if (
+        len(exts) >= 2
+        and exts[1] in DOC_EXT
+        and (ext in EXECUTABLE_EXT | SCRIPT_EXT | RISKY_EXT | DISK_EXT | HTML_EXT | {"lnk"})
+    ):
         add("att.double_extension", f"{blob.name!r}: .{exts[1]} then .{ext}")
     elif re.search(r"\.\w{2,4}\s{3,}\.\w+$", blob.name):
         add("att.double_extension", f"{blob.name!r}: padded second extension")
@@ -90,9 +228,13 @@ def check_file(blob: Blob, config: MailConfig, where: str,
         out.extend(_html(blob, config, where))
     if kind == "pdf":
         out.extend(_pdf(blob, config, where, props))
-    if (ext == "ics" or blob.declared_type == "text/calendar") and re.search(rb"https?://", blob.data[:1_000_000]):
+    if (ext == "ics" or blob.declared_type == "text/calendar") and re.search(
+        rb"https?://", blob.data[:1_000_000]
+    ):
         add("att.ics", f"{blob.name} holds links")
-    if ext == "mobileconfig" or (b"PayloadType" in blob.data[:200_000] and b"plist" in blob.data[:200_000]):
+    if ext == "mobileconfig" or (
+        b"PayloadType" in blob.data[:200_000] and b"plist" in blob.data[:200_000]
+    ):
         add("att.mobileconfig", blob.name)
     decoy = decoy_reason(blob, ext)
     if decoy:
@@ -122,7 +264,9 @@ def decoy_reason(blob: Blob, ext: str) -> str:
     return ""
 
 
-_REL_TARGET = re.compile(rb'Target="(https?://[^"]{4,2000})"[^>]*TargetMode="External"|TargetMode="External"[^>]*Target="(https?://[^"]{4,2000})"')
+_REL_TARGET = re.compile(
+    rb'Target="(https?://[^"]{4,2000})"[^>]*TargetMode="External"|TargetMode="External"[^>]*Target="(https?://[^"]{4,2000})"'
+)
 
 
 def attachment_links(blob: Blob, limit: int = 100) -> list[str]:
@@ -132,8 +276,11 @@ def attachment_links(blob: Blob, limit: int = 100) -> list[str]:
     if kind == "pdf":
         found = list(pdf_facts(blob.data).uris)
     elif kind == "html":
-        found = [h for h, _ in scan_html(blob.data[:3_000_000].decode("utf-8", "replace")).anchors
-                 if h.lower().startswith(("http://", "https://"))]
+        found = [
+            h
+            for h, _ in scan_html(blob.data[:3_000_000].decode("utf-8", "replace")).anchors
+            if h.lower().startswith(("http://", "https://"))
+        ]
     elif kind == "ooxml":
         import io
         import zipfile
@@ -162,8 +309,13 @@ def lnk_command(data: bytes) -> str:
     pieces = []
     for section in ("link_info", "data"):
         for key, value in (info.get(section) or {}).items():
-            if isinstance(value, str) and key in ("local_base_path", "relative_path", "command_line_arguments",
-                                                   "working_directory", "common_path_suffix"):
+            if isinstance(value, str) and key in (
+                "local_base_path",
+                "relative_path",
+                "command_line_arguments",
+                "working_directory",
+                "common_path_suffix",
+            ):
                 pieces.append(value)
     return " ".join(pieces)
 
@@ -176,14 +328,30 @@ def _html(blob: Blob, config: MailConfig, where: str) -> list[Reason]:
     sinks = sorted({m.group(0) for m in _SMUGGLE_SINK.finditer(scripts)})
     sources = sorted({m.group(0).strip() for m in _SMUGGLE_SOURCE.finditer(scripts)})
     data_download = [h for h, _ in facts.anchors if h.lower().startswith("data:")]
-    if (sinks and sources) or (data_download and "download" in text.lower()) or _OBFUSCATION.search(scripts):
-        ev = [f"builds data with {', '.join(sources[:4]) or 'data: URI'}", f"saves with {', '.join(sinks[:4]) or 'download link'}"]
+    if (
+        (sinks and sources)
+        or (data_download and "download" in text.lower())
+        or _OBFUSCATION.search(scripts)
+    ):
+        ev = [
+            f"builds data with {', '.join(sources[:4]) or 'data: URI'}",
+            f"saves with {', '.join(sinks[:4]) or 'download link'}",
+        ]
         if _OBFUSCATION.search(scripts):
             ev.append(f"obfuscated script: {_OBFUSCATION.search(scripts).group(0)}")
         out.append(reason(config, "att.html_smuggling", ev, where=where))
     if facts.password_inputs or any(a.lower().startswith("http") for a in facts.form_actions):
-        out.append(reason(config, "att.html_credential_form", [
-            f"{facts.password_inputs} password field(s)", *(f"form posts to {a}" for a in facts.form_actions[:3])], where=where))
+        out.append(
+            reason(
+                config,
+                "att.html_credential_form",
+                [
+                    f"{facts.password_inputs} password field(s)",
+                    *(f"form posts to {a}" for a in facts.form_actions[:3]),
+                ],
+                where=where,
+            )
+        )
     if facts.refresh or _REDIRECT.search(scripts):
         target = facts.refresh[0] if facts.refresh else _REDIRECT.search(scripts).group(0)
         out.append(reason(config, "att.html_redirect", [f"redirects: {target[:200]}"], where=where))
@@ -195,23 +363,44 @@ def _pdf(blob: Blob, config: MailConfig, where: str, props: dict[str, str]) -> l
     counts = facts.counts
     props.update({f"pdf_{k.lower()}": str(v) for k, v in counts.items() if v})
     out = []
-    active = {k: v for k, v in counts.items() if k in ("JavaScript", "JS", "Launch", "SubmitForm", "RichMedia", "XFA") and v}
+    active = {
+        k: v
+        for k, v in counts.items()
+        if k in ("JavaScript", "JS", "Launch", "SubmitForm", "RichMedia", "XFA") and v
+    }
     if active:
-        out.append(reason(config, "att.pdf_active", [f"{k} x{v}" for k, v in active.items()], where=where))
+        out.append(
+            reason(config, "att.pdf_active", [f"{k} x{v}" for k, v in active.items()], where=where)
+        )
     if counts["EmbeddedFile"]:
-        out.append(reason(config, "att.pdf_embedded", [f"EmbeddedFile x{counts['EmbeddedFile']}"], where=where))
+        out.append(
+            reason(
+                config, "att.pdf_embedded", [f"EmbeddedFile x{counts['EmbeddedFile']}"], where=where
+            )
+        )
     if counts["URI"]:
         out.append(reason(config, "att.pdf_links", [f"URI x{counts['URI']}"], where=where))
         lure = 1 <= facts.pages <= PDF_LURE_PAGES and counts["URI"] <= PDF_LURE_LINKS
         if lure or counts["Encrypt"]:
             shown = list(facts.uris[:2]) or ["link targets unreadable (encrypted)"]
-            out.append(reason(config, "att.pdf_link_lure", [
-                f"{facts.pages} page(s), {counts['URI']} link(s)" + (", encrypted" if counts["Encrypt"] else ""),
-                *shown], where=where))
+            out.append(
+                reason(
+                    config,
+                    "att.pdf_link_lure",
+                    [
+                        f"{facts.pages} page(s), {counts['URI']} link(s)"
+                        + (", encrypted" if counts["Encrypt"] else ""),
+                        *shown,
+                    ],
+                    where=where,
+                )
+            )
     return out
 
 
-def _notes(blob: Blob, config: MailConfig, where: str, body_passwords: tuple[str, ...]) -> list[Reason]:
+def _notes(
+    blob: Blob, config: MailConfig, where: str, body_passwords: tuple[str, ...]
+) -> list[Reason]:
     out = []
     for note in blob.notes:
         if note.kind == "zip_bomb":

@@ -13,12 +13,58 @@ from html.parser import HTMLParser
 MAX_ITEMS = 500
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])", re.I)
 # Inline styles that keep text from a reader while filters still read it (salad, split words).
-_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](?:\.\d+)?(?:px|pt)?\s*(?:;|$|!)|"
-                           r"opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)", re.I)
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-                   "track", "wbr"})
-_BLOCK = frozenset({"p", "div", "br", "td", "th", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-                    "section", "article", "header", "footer", "blockquote", "center", "hr", "pre", "title"})
+_HIDING_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](?:\.\d+)?(?:px|pt)?\s*(?:;|$|!)|"
+    r"opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)",
+    re.I,
+)
+_VOID = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }
+)
+_BLOCK = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "td",
+        "th",
+        "tr",
+        "li",
+        "ul",
+        "ol",
+        "table",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+        "center",
+        "hr",
+        "pre",
+        "title",
+    }
+)
 MAX_STACK = 1000
 
 
@@ -85,7 +131,9 @@ class _Scanner(HTMLParser):
             self.facts.text.append("\n")
         if tag == "a" and self._href is not None:
             if len(self.facts.anchors) < MAX_ITEMS:
-                self.facts.anchors.append((self._href, " ".join("".join(self._anchor_text).split())[:300]))
+                self.facts.anchors.append(
+                    (self._href, " ".join("".join(self._anchor_text).split())[:300])
+                )
             self._href = None
         elif tag == "script":
             self._in_script = False
@@ -118,7 +166,9 @@ def scan_html(markup: str) -> HtmlFacts:
     except (AssertionError, ValueError, IndexError):  # html.parser on pathological input
         pass
     if scanner._href is not None and len(scanner.facts.anchors) < MAX_ITEMS:
-        scanner.facts.anchors.append((scanner._href, " ".join("".join(scanner._anchor_text).split())[:300]))
+        scanner.facts.anchors.append(
+            (scanner._href, " ".join("".join(scanner._anchor_text).split())[:300])
+        )
     return scanner.facts
 
 

@@ -25,9 +25,13 @@ def check_language(ctx: MailContext) -> list[Reason]:
         if found and rid in _KNOWN:
             out.append(reason(cfg, rid, [f"{family}: {', '.join(repr(f) for f in found[:5])}"]))
     if len(out) >= 3:
-        out.append(reason(cfg, "lang.combo", [f"{len(out)} lure families: {', '.join(r.id for r in out)}"]))
+        out.append(
+            reason(cfg, "lang.combo", [f"{len(out)} lure families: {', '.join(r.id for r in out)}"])
+        )
     return out
 
 
 _PHONE = re.compile(r"(?:\+?\d{1,2}[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b")
-_KNOWN = frozenset({"lang.credential", "lang.urgency", "lang.money", "lang.callback", "lang.action", "lang.offer"})
+_KNOWN = frozenset(
+    {"lang.credential", "lang.urgency", "lang.money", "lang.callback", "lang.action", "lang.offer"}
+)

@@ -13,7 +13,9 @@ from spearhunt.detect.mail.headers import names_itself
 from spearhunt.detect.mail.text import fold
 from spearhunt.model.mail import Reason
 
-_SHOWN_URL = re.compile(r"(?i)^(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,24})(?:[/:?#]\S*)?$")
+_SHOWN_URL = re.compile(
+    r"(?i)^(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,24})(?:[/:?#]\S*)?$"
+)
 
 
 def _is_ip(host: str) -> bool:
@@ -60,21 +62,35 @@ def check_links(ctx: MailContext) -> list[Reason]:
             hit("dom.punycode", f"link host {host} = {domains.to_unicode(host)}")
         look = domains.lookalike_of(host, targets, cfg.protected_domains)
         if look:
-            hit("dom.confusable" if look[1] == "homoglyphs" else "dom.lookalike",
-                f"link host {host} imitates {look[0]}: {look[1]}")
+            hit(
+                "dom.confusable" if look[1] == "homoglyphs" else "dom.lookalike",
+                f"link host {host} imitates {look[0]}: {look[1]}",
+            )
         brand = domains.brand_in_host(host, cfg.brands) if root != sender_root else None
         if brand:
             hit("dom.brand_in_domain", f"link host {host} carries {brand!r}")
         shown = _shown_domain(link)
-        if shown and domains.root(shown) not in (root, sender_root) and root != sender_root \
-                and not domains.within(host, cfg.shorteners):
+        if (
+            shown
+            and domains.root(shown) not in (root, sender_root)
+            and root != sender_root
+            and not domains.within(host, cfg.shorteners)
+        ):
             hit("link.text_href_mismatch", f"shows {link.text[:80]!r}, goes to {host}")
     out = [reason(cfg, rid, ev) for rid, ev in hits.items()]
     out.extend(_brand_links(ctx))
     if ctx.html.password_inputs:
         actions = [a for a in ctx.html.form_actions if a] or ["(no action)"]
-        out.append(reason(cfg, "link.credential_form", [f"{ctx.html.password_inputs} password field(s)",
-                                                         *(f"form posts to {a}" for a in actions[:3])]))
+        out.append(
+            reason(
+                cfg,
+                "link.credential_form",
+                [
+                    f"{ctx.html.password_inputs} password field(s)",
+                    *(f"form posts to {a}" for a in actions[:3]),
+                ],
+            )
+        )
     return out
 
 
@@ -110,9 +126,18 @@ def _brand_links(ctx: MailContext) -> list[Reason]:
     for match in cfg.brand_pattern.finditer(claimed):
         brand = match.group(1).lower()
         owned = cfg.brands.get(brand) or frozenset()
-        if not owned or ctx.sender.root in owned or names_itself(ctx.sender.display, ctx.sender.domain, brand):
+        if (
+            not owned
+            or ctx.sender.root in owned
+            or names_itself(ctx.sender.display, ctx.sender.domain, brand)
+        ):
             continue
         if not roots & owned and not any(domains.within(r, owned) for r in roots):
-            return [reason(cfg, "link.brand_not_linked", [f"speaks as {brand!r}",
-                                                         f"links go to {', '.join(sorted(roots)[:5])}"])]
+            return [
+                reason(
+                    cfg,
+                    "link.brand_not_linked",
+                    [f"speaks as {brand!r}", f"links go to {', '.join(sorted(roots)[:5])}"],
+                )
+            ]
     return []

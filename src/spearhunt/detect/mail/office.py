@@ -20,9 +20,29 @@ for _name in ("olevba", "oleobj", "rtfobj", "msodde", "ooxml", "xls_parser", "cr
 
 OFFICE_TYPES = frozenset({"ole", "ooxml", "rtf", "xml", "odf"})
 EQUATION_CLSIDS = ("0002ce02-0000-0000-c000-000000000046", "0002ce03-0000-0000-c000-000000000046")
-RISKY_RELS = frozenset({"attachedTemplate", "oleObject", "frame", "subDocument", "externalLinkPath",
-                        "externalReference", "package", "officeDocument", "slideUpdateUrl", "aFChunk"})
-DEFAULT_OFFICE_PASSWORDS = ("VelvetSweatshop", "/01Hannes Ruescher/01", "123", "1234", "12345", "123456", "4321")
+RISKY_RELS = frozenset(
+    {
+        "attachedTemplate",
+        "oleObject",
+        "frame",
+        "subDocument",
+        "externalLinkPath",
+        "externalReference",
+        "package",
+        "officeDocument",
+        "slideUpdateUrl",
+        "aFChunk",
+    }
+)
+DEFAULT_OFFICE_PASSWORDS = (
+    "VelvetSweatshop",
+    "/01Hannes Ruescher/01",
+    "123",
+    "1234",
+    "12345",
+    "123456",
+    "4321",
+)
 _REL = re.compile(rb"<Relationship\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(rb'(\w+)\s*=\s*"([^"]*)"')
 
@@ -56,7 +76,9 @@ def is_office(blob: Blob) -> bool:
     name = blob.name.lower()
     if kind == "xml":
         head = blob.data[:4096]
-        return b"urn:schemas-microsoft-com:office" in head or b"schemas.microsoft.com/office" in head
+        return (
+            b"urn:schemas-microsoft-com:office" in head or b"schemas.microsoft.com/office" in head
+        )
     if kind == "text":
         return name.endswith((".csv", ".slk", ".iqy")) or blob.data[:4] == b"ID;P"
     return False
@@ -213,7 +235,9 @@ def _rtf(name: str, data: bytes, facts: OfficeFacts) -> None:
             facts.equation.append(f"{label} {clsid}".strip())
         if obj.is_package:
             facts.payloads.append((obj.filename or "package.bin", obj.olepkgdata or b""))
-    if not facts.equation and re.search(rb"\\objclass\s+Equation", data[:10_000_000], re.IGNORECASE):
+    if not facts.equation and re.search(
+        rb"\\objclass\s+Equation", data[:10_000_000], re.IGNORECASE
+    ):
         facts.equation.append("\\objclass Equation")
 
 

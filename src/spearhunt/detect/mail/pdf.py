@@ -16,8 +16,19 @@ MAX_INPUT = 20_000_000
 MAX_STREAMS = 300
 MAX_STREAM_OUT = 2_000_000
 MAX_TOTAL_OUT = 12_000_000
-NAMES = ("JavaScript", "JS", "Launch", "EmbeddedFile", "OpenAction", "AA", "URI", "SubmitForm", "RichMedia", "XFA",
-         "Encrypt")
+NAMES = (
+    "JavaScript",
+    "JS",
+    "Launch",
+    "EmbeddedFile",
+    "OpenAction",
+    "AA",
+    "URI",
+    "SubmitForm",
+    "RichMedia",
+    "XFA",
+    "Encrypt",
+)
 _NAME = {name: re.compile(rb"/" + name.encode() + rb"(?![A-Za-z])") for name in NAMES}
 _STREAM = re.compile(rb"stream\r?\n")
 _URI = re.compile(rb"/URI\s*\(((?:[^()\\]|\\.){4,2000})\)")
@@ -48,7 +59,9 @@ def inflate_streams(data: bytes) -> tuple[list[bytes], int]:
         if cmf & 0x0F != 8 or cmf >> 4 > 7:  # not a zlib header (deflate, window <= 32K)
             continue
         try:
-            chunk = zlib.decompressobj().decompress(data[start:start + MAX_STREAM_OUT], min(MAX_STREAM_OUT, budget))
+            chunk = zlib.decompressobj().decompress(
+                data[start : start + MAX_STREAM_OUT], min(MAX_STREAM_OUT, budget)
+            )
         except zlib.error:
             continue
         count += 1

@@ -23,8 +23,12 @@ class Triaged:
     verdict: MailVerdict
 
 
-def triage(paths: Iterable[Path], analyzer: MailAnalyzer, limits: Limits = DEFAULT_LIMITS,
-           on_progress: ProgressSink | None = None) -> Iterator[Triaged | MailFailure]:
+def triage(
+    paths: Iterable[Path],
+    analyzer: MailAnalyzer,
+    limits: Limits = DEFAULT_LIMITS,
+    on_progress: ProgressSink | None = None,
+) -> Iterator[Triaged | MailFailure]:
     """Verdicts in input order; a file that cannot be read or judged yields a MailFailure."""
     files = list(iter_files(paths))
     for done, path in enumerate(files, 1):
@@ -41,6 +45,8 @@ def triage(paths: Iterable[Path], analyzer: MailAnalyzer, limits: Limits = DEFAU
                 yield MailFailure(item.source, "mail structure nested too deeply to judge")
             except Exception as exc:  # a checker bug on one hostile mail must not end the run
                 log.debug("analysis failed on %s", item.source, exc_info=True)
-                yield MailFailure(item.source, f"analysis failed: {type(exc).__name__}: {exc}"[:300])
+                yield MailFailure(
+                    item.source, f"analysis failed: {type(exc).__name__}: {exc}"[:300]
+                )
         if on_progress is not None:
             on_progress(done, len(files), path.name)

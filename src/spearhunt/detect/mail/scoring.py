@@ -15,10 +15,20 @@ BENIGN_FLOOR = -25
 
 # Families of evidence that a sender controls independently: a bulk lure tends to trip several at once
 # (odd infrastructure, a styled subject, lure words, odd links), a newsletter rarely more than two.
-_SUBJECT_TELLS = frozenset({"hdr.emoji", "hdr.reference_number", "hdr.random_token", "hdr.recipient_in_subject",
-                            "hdr.confusable_text", "hdr.invisible_chars"})
+_SUBJECT_TELLS = frozenset(
+    {
+        "hdr.emoji",
+        "hdr.reference_number",
+        "hdr.random_token",
+        "hdr.recipient_in_subject",
+        "hdr.confusable_text",
+        "hdr.invisible_chars",
+    }
+)
 COMBO_FAMILIES = 3
-COMBO_MIN_SCORE = 8  # a tell this weak or weaker (Return-Path on a bulk host, "click here") is not counted
+COMBO_MIN_SCORE = (
+    8  # a tell this weak or weaker (Return-Path on a bulk host, "click here") is not counted
+)
 COMBO_FLOOR = 20  # the tells must add up to something before the bonus applies
 
 
@@ -38,8 +48,14 @@ def weak_combo(reasons: list[Reason], config: MailConfig) -> Reason | None:
             families.setdefault(family(r.id), []).append(r.id)
     if len(families) < COMBO_FAMILIES or total(reasons) < COMBO_FLOOR:
         return None
-    return reason(config, "mix.independent_tells", [
-        f"{len(families)} independent families", *(f"{f}: {', '.join(dict.fromkeys(ids))}" for f, ids in families.items())])
+    return reason(
+        config,
+        "mix.independent_tells",
+        [
+            f"{len(families)} independent families",
+            *(f"{f}: {', '.join(dict.fromkeys(ids))}" for f, ids in families.items()),
+        ],
+    )
 
 
 def total(reasons: list[Reason]) -> int:

@@ -15,17 +15,25 @@ HIDDEN_WORDS = 40
 TINY_BODY = 250
 _WORD = re.compile(r"\w{2,}")
 _TOKEN = re.compile(r"^[A-Za-z0-9]{8,}$")
-_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u203c\u2049\u23f0-\u23ff\U0001f000-\U0001f2ff]")
-_TAIL_JUNK = re.compile(r"(?:\s{2,}|\.{2,}|\.(?=[A-Z]))\s*([A-Z0-9]{4,12})\s*$|"
-                        r"\b([b-df-hj-np-tv-z]{3,}[a-z]{0,3}(?:\.[a-z]{4,6}){2,})\b")
+_EMOJI = re.compile(
+    "[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u203c\u2049\u23f0-\u23ff\U0001f000-\U0001f2ff]"
+)
+_TAIL_JUNK = re.compile(
+    r"(?:\s{2,}|\.{2,}|\.(?=[A-Z]))\s*([A-Z0-9]{4,12})\s*$|"
+    r"\b([b-df-hj-np-tv-z]{3,}[a-z]{0,3}(?:\.[a-z]{4,6}){2,})\b"
+)
 _REPLY = re.compile(r"(?i)^\s*(?:re|aw|sv|antw|odp)\s*:")
 _REFERENCE = re.compile(r"(?<![\w.-])\d{7,}(?![\w.-])|#\s?[A-Z0-9][A-Z0-9-]{5,}\b")
-_HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})$")
+_HOSTNAME = re.compile(
+    r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})$"
+)
 _VOWELS = frozenset("aeiouy")
 # real mail programs name themselves with a version ("Microsoft Outlook 16.0", "Mutt/1.4", "Evolution/1.0")
 _VERSIONED = re.compile(r"[\s/.(\[]")
 # a random word mixes cases and digits inside it ("Jt3s16b", "zSVPf2M2icS"); words and ids do not
-_SALAD_WORD = re.compile(r"^(?=\w*\d)(?=\w*[a-z])(?=\w*[A-Z])[A-Za-z0-9]{6,}$|^[A-Za-z]*[a-z][A-Z][a-z]+[A-Z]\w*$")
+_SALAD_WORD = re.compile(
+    r"^(?=\w*\d)(?=\w*[a-z])(?=\w*[A-Z])[A-Za-z0-9]{6,}$|^[A-Za-z]*[a-z][A-Z][a-z]+[A-Z]\w*$"
+)
 GIBBERISH_WORDS = 20
 GIBBERISH_SHARE = 0.25
 
@@ -38,18 +46,35 @@ def check_structure(ctx: MailContext) -> list[Reason]:
     display = ctx.sender.display if ctx.sender else ""
     emoji = _EMOJI.findall(f"{display} {ctx.subject}")
     if emoji:
-        out.append(reason(cfg, "hdr.emoji", [f"{''.join(emoji[:6])} in sender name or subject",
-                                              f"subject {ctx.subject[:80]!r}"]))
+        out.append(
+            reason(
+                cfg,
+                "hdr.emoji",
+                [
+                    f"{''.join(emoji[:6])} in sender name or subject",
+                    f"subject {ctx.subject[:80]!r}",
+                ],
+            )
+        )
     ref = _REFERENCE.search(ctx.subject)
     if ref:
-        out.append(reason(cfg, "hdr.reference_number", [f"{ref.group(0)!r} in subject {ctx.subject[:80]!r}"]))
+        out.append(
+            reason(
+                cfg, "hdr.reference_number", [f"{ref.group(0)!r} in subject {ctx.subject[:80]!r}"]
+            )
+        )
     out.extend(_sender_shape(ctx))
     out.extend(_mailer(ctx))
     out.extend(_gibberish(ctx))
     junk = _TAIL_JUNK.search(ctx.subject) or _TAIL_JUNK.search(display)
     if junk:
-        out.append(reason(cfg, "hdr.random_token", [f"junk token {(junk.group(1) or junk.group(2))!r} "
-                                                    f"in {ctx.subject[:80]!r}"]))
+        out.append(
+            reason(
+                cfg,
+                "hdr.random_token",
+                [f"junk token {(junk.group(1) or junk.group(2))!r} in {ctx.subject[:80]!r}"],
+            )
+        )
     return out
 
 
@@ -58,11 +83,21 @@ def _hidden(ctx: MailContext) -> list[Reason]:
     if not hidden:
         return []
     words = sum(len(_WORD.findall(h)) for h in hidden)
-    tokens = [h for h in hidden if _TOKEN.match(h) and (domains.looks_random(h) or re.search(r"\d", h))]
+    tokens = [
+        h for h in hidden if _TOKEN.match(h) and (domains.looks_random(h) or re.search(r"\d", h))
+    ]
     if len(hidden) < HIDDEN_SEGMENTS and words < HIDDEN_WORDS and not tokens:
         return []
-    return [reason(ctx.config, "body.hidden_text", [
-        f"{len(hidden)} hidden text block(s), {words} words", *(repr(h[:60]) for h in (tokens or hidden)[:3])])]
+    return [
+        reason(
+            ctx.config,
+            "body.hidden_text",
+            [
+                f"{len(hidden)} hidden text block(s), {words} words",
+                *(repr(h[:60]) for h in (tokens or hidden)[:3]),
+            ],
+        )
+    ]
 
 
 def _tiny(ctx: MailContext) -> list[Reason]:
@@ -98,7 +133,11 @@ def random_local(local: str) -> str:
         return ""  # bounce and tracking addresses of mailing services encode ids; not judged
     for token in re.split(r"[._+-]", local):
         letters = token.lower()
-        if len(letters) >= 5 and letters.isalpha() and sum(c in _VOWELS for c in letters) / len(letters) < 0.2:
+        if (
+            len(letters) >= 5
+            and letters.isalpha()
+            and sum(c in _VOWELS for c in letters) / len(letters) < 0.2
+        ):
             return f"unpronounceable {token!r}"
     return ""
 
@@ -124,13 +163,22 @@ def _mailer(ctx: MailContext) -> list[Reason]:
     mailer = ctx.raw.header("X-Mailer").strip()
     if not mailer or _VERSIONED.search(mailer):
         return []
-    return [reason(ctx.config, "hdr.fake_mailer", [f"X-Mailer: {mailer[:80]!r} names no program version"])]
+    return [
+        reason(
+            ctx.config, "hdr.fake_mailer", [f"X-Mailer: {mailer[:80]!r} names no program version"]
+        )
+    ]
 
 
 def gibberish_share(text: str) -> tuple[int, float]:
     """(long words seen, share of them that are random letter-digit salad) over the start of ``text``."""
-    words = [w for line in text[:20_000].splitlines() if len(line) < 200 or " " in line.strip()
-             for w in line.split() if len(w) >= 6 and w.isalnum()]
+    words = [
+        w
+        for line in text[:20_000].splitlines()
+        if len(line) < 200 or " " in line.strip()
+        for w in line.split()
+        if len(w) >= 6 and w.isalnum()
+    ]
     if not words:
         return 0, 0.0
     return len(words), sum(1 for w in words if _SALAD_WORD.match(w)) / len(words)
@@ -142,5 +190,10 @@ def _gibberish(ctx: MailContext) -> list[Reason]:
     if count < GIBBERISH_WORDS or share < GIBBERISH_SHARE:
         return []
     sample = [w for w in ctx.body[:5000].split() if _SALAD_WORD.match(w)][:4]
-    return [reason(ctx.config, "body.gibberish", [f"{share:.0%} of {count} long words are random tokens",
-                                                  f"e.g. {' '.join(sample)}"])]
+    return [
+        reason(
+            ctx.config,
+            "body.gibberish",
+            [f"{share:.0%} of {count} long words are random tokens", f"e.g. {' '.join(sample)}"],
+        )
+    ]

@@ -7,9 +7,19 @@ import re
 import unicodedata
 
 # Invisible or direction-changing code points that hide words from filters and readers.
-_HIDDEN_RANGES = ((0x200B, 0x200C), (0x200E, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064),
-                  (0x2066, 0x2069), (0xFEFF, 0xFEFF), (0xE0000, 0xE007F), (0xE0100, 0xE01EF), (0x00AD, 0x00AD),
-                  (0x034F, 0x034F), (0x180E, 0x180E))
+_HIDDEN_RANGES = (
+    (0x200B, 0x200C),
+    (0x200E, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x2069),
+    (0xFEFF, 0xFEFF),
+    (0xE0000, 0xE007F),
+    (0xE0100, 0xE01EF),
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x180E, 0x180E),
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -70,8 +80,12 @@ def disguised_words(text: str) -> list[str]:
         if has_latin and scripts & {"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"}:
             found.append(word)
     found.extend(
-        chunk for chunk in re.findall(r"[A-Za-z][\u0300-\u036f\u0700-\u074f\u0591-\u05c7]+[A-Za-z]", text[:2000])
-        if any(0x0700 <= ord(c) <= 0x074F or 0x0591 <= ord(c) <= 0x05C7 for c in chunk))
+        chunk
+        for chunk in re.findall(
+            r"[A-Za-z][\u0300-\u036f\u0700-\u074f\u0591-\u05c7]+[A-Za-z]", text[:2000]
+        )
+        if any(0x0700 <= ord(c) <= 0x074F or 0x0591 <= ord(c) <= 0x05C7 for c in chunk)
+    )
     return found
 
 

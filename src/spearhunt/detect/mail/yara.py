@@ -18,7 +18,9 @@ class YaraRules:
         if not folder.is_dir():
             raise UsageError("YARA rules folder not found", where=str(folder))
         compiler = yara_x.Compiler()
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in RULE_SUFFIXES and p.is_file())
+        files = sorted(
+            p for p in folder.rglob("*") if p.suffix.lower() in RULE_SUFFIXES and p.is_file()
+        )
         if not files:
             raise UsageError("no .yar/.yara files in the YARA folder", where=str(folder))
         for path in files:

@@ -197,7 +197,9 @@ class IRBackend(Backend):
     ) -> ir.Node:
         return ir.Keyword("contains", str(cond.value.number))
 
-    def convert_condition_val_re(self, cond: ConditionValueExpression, state: ConversionState) -> NoReturn:
+    def convert_condition_val_re(
+        self, cond: ConditionValueExpression, state: ConversionState
+    ) -> NoReturn:
         raise SigmaFeatureNotSupportedByBackendError("regular expressions without a field")
 
     # -- unsupported

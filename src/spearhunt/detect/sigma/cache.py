@@ -51,10 +51,22 @@ _DIGEST = hashlib.sha256().digest_size
 
 # And, Or and Not point at other rows of the node table; every other node is a leaf.
 _AND, _OR, _NOT = 0, 1, 2
-_LEAVES: tuple[type, ...] = (ir.Const, ir.Match, ir.Regex, ir.Cmp, ir.Exists, ir.IsNull,
-                             ir.FieldRef, ir.Keyword)
-_CODE: dict[type, int] = {ir.And: _AND, ir.Or: _OR, ir.Not: _NOT,
-                          **{cls: 3 + i for i, cls in enumerate(_LEAVES)}}
+_LEAVES: tuple[type, ...] = (
+    ir.Const,
+    ir.Match,
+    ir.Regex,
+    ir.Cmp,
+    ir.Exists,
+    ir.IsNull,
+    ir.FieldRef,
+    ir.Keyword,
+)
+_CODE: dict[type, int] = {
+    ir.And: _AND,
+    ir.Or: _OR,
+    ir.Not: _NOT,
+    **{cls: 3 + i for i, cls in enumerate(_LEAVES)},
+}
 _SOURCE = RuleInfo.__slots__.index("source")
 
 
@@ -81,8 +93,14 @@ def entry_key(prefix: hashlib._Hash, data: bytes) -> str:
 
 def _schema() -> tuple[Any, ...]:
     """The field lists the encoding relies on: a bundle written with others is ignored."""
-    return (BUNDLE_FORMAT, sys.version_info[:2], __version__, RuleInfo.__slots__,
-            RuleProblem.__slots__, tuple((c.__name__, c.__slots__) for c in _CODE))
+    return (
+        BUNDLE_FORMAT,
+        sys.version_info[:2],
+        __version__,
+        RuleInfo.__slots__,
+        RuleProblem.__slots__,
+        tuple((c.__name__, c.__slots__) for c in _CODE),
+    )
 
 
 @contextmanager
@@ -131,16 +149,23 @@ def entry_path(cache: Path, key: str) -> Path:
 
 def encode_entry(result: FileResult) -> bytes:
     """The JSON form of one file's result."""
-    return orjson.dumps({
-        "rules": [
-            {"info": {s: getattr(r.info, s) for s in RuleInfo.__slots__},
-             "variants": [[name, ir.to_json(tree)] for name, tree in r.variants],
-             "logsource": list(r.logsource)}
-            for r in result.rules
-        ],
-        "problems": [{s: getattr(p, s) for s in RuleProblem.__slots__} for p in result.problems],
-        "correlations": result.correlations,
-    }, default=str)
+    return orjson.dumps(
+        {
+            "rules": [
+                {
+                    "info": {s: getattr(r.info, s) for s in RuleInfo.__slots__},
+                    "variants": [[name, ir.to_json(tree)] for name, tree in r.variants],
+                    "logsource": list(r.logsource),
+                }
+                for r in result.rules
+            ],
+            "problems": [
+                {s: getattr(p, s) for s in RuleProblem.__slots__} for p in result.problems
+            ],
+            "correlations": result.correlations,
+        },
+        default=str,
+    )
 
 
 def decode_entry(data: bytes) -> FileResult:
@@ -152,9 +177,13 @@ def decode_entry(data: bytes) -> FileResult:
         info["tags"] = tuple(info["tags"])
         info["falsepositives"] = tuple(info["falsepositives"])
         info.setdefault("output", True)
-        rules.append(CompiledRule(RuleInfo(**info),
-                                  tuple((n, ir.from_json(t)) for n, t in r["variants"]),
-                                  tuple(r["logsource"])))  # type: ignore[arg-type]
+        rules.append(
+            CompiledRule(
+                RuleInfo(**info),
+                tuple((n, ir.from_json(t)) for n, t in r["variants"]),
+                tuple(r["logsource"]),
+            )
+        )  # type: ignore[arg-type]
     return FileResult(rules, [RuleProblem(**p) for p in raw["problems"]], raw["correlations"])
 
 
@@ -217,11 +246,15 @@ class _NodeTable:
         new = [0] * len(rows)
         for n, i in enumerate(order):
             new[i] = n
-        leaves = tuple((code, tuple(zip(*(rows[i][1] for i in groups[code]), strict=True)))
-                       for code in sorted(groups))
+        leaves = tuple(
+            (code, tuple(zip(*(rows[i][1] for i in groups[code]), strict=True)))
+            for code in sorted(groups)
+        )
         codes = bytes(rows[i][0] for i in inner)
-        args = tuple(new[rows[i][1]] if rows[i][0] == _NOT else tuple(new[j] for j in rows[i][1])
-                     for i in inner)
+        args = tuple(
+            new[rows[i][1]] if rows[i][0] == _NOT else tuple(new[j] for j in rows[i][1])
+            for i in inner
+        )
         return new, (leaves, codes, args)
 
 
@@ -260,19 +293,26 @@ def _build_nodes(table: tuple[Any, ...]) -> list[ir.Node]:
 def encode_bundle(results: Mapping[str, FileResult]) -> bytes:
     """The bundle of several files' results, by entry key (sources are not stored)."""
     table = _NodeTable()
-    trees = {key: [[table.add(tree) for _, tree in r.variants] for r in result.rules]
-             for key, result in results.items()}
+    trees = {
+        key: [[table.add(tree) for _, tree in r.variants] for r in result.rules]
+        for key, result in results.items()
+    }
     new, stored = table.layout()
     entries = {}
     for key, result in results.items():
         rules = tuple(
-            (tuple(getattr(r.info, s) for i, s in enumerate(RuleInfo.__slots__) if i != _SOURCE),
-             tuple((name, new[row]) for (name, _), row in zip(r.variants, rows, strict=True)),
-             r.logsource)
-            for r, rows in zip(result.rules, trees[key], strict=True))
+            (
+                tuple(getattr(r.info, s) for i, s in enumerate(RuleInfo.__slots__) if i != _SOURCE),
+                tuple((name, new[row]) for (name, _), row in zip(r.variants, rows, strict=True)),
+                r.logsource,
+            )
+            for r, rows in zip(result.rules, trees[key], strict=True)
+        )
         problems = tuple((p.reason, p.rule_id, p.title, p.kind) for p in result.problems)
         # Correlation documents are raw YAML (dates and all): JSON, as the entries keep them.
-        correlations = orjson.dumps(result.correlations, default=str) if result.correlations else b""
+        correlations = (
+            orjson.dumps(result.correlations, default=str) if result.correlations else b""
+        )
         entries[key] = (rules, problems, correlations)
     payload = marshal.dumps((_schema(), stored, entries))
     return _MAGIC + hashlib.sha256(payload).digest() + payload
@@ -299,9 +339,14 @@ class Bundle:
             return None
         rules_raw, problems_raw, correlations = entry
         nodes = self._nodes
-        rules = [CompiledRule(RuleInfo(*info[:_SOURCE], source, *info[_SOURCE:]),
-                              tuple([(name, nodes[i]) for name, i in variants]), logsource)
-                 for info, variants, logsource in rules_raw]
+        rules = [
+            CompiledRule(
+                RuleInfo(*info[:_SOURCE], source, *info[_SOURCE:]),
+                tuple([(name, nodes[i]) for name, i in variants]),
+                logsource,
+            )
+            for info, variants, logsource in rules_raw
+        ]
         problems = [RuleProblem(source, *p) for p in problems_raw]
         return FileResult(rules, problems, orjson.loads(correlations) if correlations else [])
 
@@ -309,10 +354,10 @@ class Bundle:
 def decode_bundle(data: bytes) -> Bundle:
     """Inverse of ``encode_bundle``; ValueError when the data is not a bundle of ours."""
     head = len(_MAGIC) + _DIGEST
-    if data[:len(_MAGIC)] != _MAGIC or len(data) < head:
+    if data[: len(_MAGIC)] != _MAGIC or len(data) < head:
         raise ValueError("not a rule bundle")
     payload = data[head:]
-    if hashlib.sha256(payload).digest() != data[len(_MAGIC):head]:
+    if hashlib.sha256(payload).digest() != data[len(_MAGIC) : head]:
         raise ValueError("rule bundle checksum mismatch")
     try:
         with gc_paused():

@@ -19,7 +19,11 @@ class CompiledRule:
 
     info: RuleInfo
     variants: tuple[tuple[str, ir.Node], ...]
-    logsource: tuple[str | None, str | None, str | None] = (None, None, None)  # product, category, service
+    logsource: tuple[str | None, str | None, str | None] = (
+        None,
+        None,
+        None,
+    )  # product, category, service
 
     @property
     def logsource_name(self) -> str:

@@ -32,8 +32,14 @@ from spearhunt.detect.sigma.cache import (
 from spearhunt.detect.sigma.compiled import CompiledRule, FileResult, RuleProblem
 from spearhunt.detect.sigma.pipelines import config_digest
 
-__all__ = ["CompiledRule", "FileResult", "RuleCompiler", "RuleProblem", "cache_dir",
-           "find_rule_files"]
+__all__ = [
+    "CompiledRule",
+    "FileResult",
+    "RuleCompiler",
+    "RuleProblem",
+    "cache_dir",
+    "find_rule_files",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +63,12 @@ def find_rule_files(roots: Iterable[Path]) -> list[Path]:
 class RuleCompiler:
     """Compiles rule files, reusing cached results when the file and config are unchanged."""
 
-    def __init__(self, placeholders: Mapping[str, Sequence[str]] | None = None,
-                 cache: Path | None = None, use_cache: bool = True) -> None:
+    def __init__(
+        self,
+        placeholders: Mapping[str, Sequence[str]] | None = None,
+        cache: Path | None = None,
+        use_cache: bool = True,
+    ) -> None:
         self.placeholders = dict(placeholders or {})
         self.cache = cache or cache_dir()
         self.use_cache = use_cache
@@ -107,7 +117,9 @@ class RuleCompiler:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            return None, FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
+            return None, FileResult(
+                problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")]
+            )
         key = self._key(data)
         hit = self._entry(key, path)
         if hit is not None:
@@ -132,9 +144,12 @@ class RuleCompiler:
 
         return compile_bytes(data, str(path), self.placeholders)
 
-    def compile_all(self, paths: Sequence[Path],
-                    on_progress: Callable[[int, int, str], None] | None = None,
-                    rule_set: Sequence[Path] | None = None) -> FileResult:
+    def compile_all(
+        self,
+        paths: Sequence[Path],
+        on_progress: Callable[[int, int, str], None] | None = None,
+        rule_set: Sequence[Path] | None = None,
+    ) -> FileResult:
         """Compile many files into one result, de-duplicating rules by id (first wins).
 
         ``rule_set`` names the set for its cache bundle (the folders the paths were found
@@ -159,9 +174,15 @@ class RuleCompiler:
             for rule in res.rules:
                 first = seen.get(rule.info.rule_id)
                 if first is not None:
-                    total.problems.append(RuleProblem(
-                        rule.info.source, f"duplicate rule id, already loaded from {first}",
-                        rule.info.rule_id, rule.info.title, "skipped"))
+                    total.problems.append(
+                        RuleProblem(
+                            rule.info.source,
+                            f"duplicate rule id, already loaded from {first}",
+                            rule.info.rule_id,
+                            rule.info.title,
+                            "skipped",
+                        )
+                    )
                     continue
                 seen[rule.info.rule_id] = rule.info.source
                 total.rules.append(rule)
@@ -169,12 +190,19 @@ class RuleCompiler:
             total.correlations.extend(res.correlations)
             if on_progress and (n % 50 == 0 or n == len(paths)):
                 on_progress(n, len(paths), "rules")
-        if bundle_file is not None and keys and (bundle is None or bundle.keys() != set(keys.values())):
+        if (
+            bundle_file is not None
+            and keys
+            and (bundle is None or bundle.keys() != set(keys.values()))
+        ):
             self._write_bundle(bundle_file, {keys[p]: results[p] for p in paths if p in keys})
         return total
 
-    def _lookup(self, paths: Sequence[Path], bundle: Bundle | None,
-                ) -> tuple[dict[Path, FileResult], dict[Path, str], dict[Path, bytes]]:
+    def _lookup(
+        self,
+        paths: Sequence[Path],
+        bundle: Bundle | None,
+    ) -> tuple[dict[Path, FileResult], dict[Path, str], dict[Path, bytes]]:
         """Results found in the bundle or the entries, every readable file's key, and the
         bytes of the files still to compile."""
         results: dict[Path, FileResult] = {}
@@ -185,7 +213,9 @@ class RuleCompiler:
                 try:
                     data = path.read_bytes()
                 except OSError as exc:
-                    results[path] = FileResult(problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")])
+                    results[path] = FileResult(
+                        problems=[RuleProblem(str(path), f"cannot read: {exc.strerror}")]
+                    )
                     continue
                 key = keys[path] = self._key(data)
                 hit = bundle.get(key, str(path)) if bundle is not None else None
@@ -198,13 +228,20 @@ class RuleCompiler:
                     results[path] = hit
         return results, keys, misses
 
-    def _compile_parallel(self, todo: list[Path], workers: int,
-                          results: dict[Path, FileResult], keys: dict[Path, str]) -> None:
+    def _compile_parallel(
+        self, todo: list[Path], workers: int, results: dict[Path, FileResult], keys: dict[Path, str]
+    ) -> None:
         # pySigma is pure Python: a cold cache compiles in one process per core.
         chunks = [todo[i::workers] for i in range(workers)]
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for chunk, res in zip(chunks, pool.map(_compile_chunk, [
-                    (c, self.placeholders, self.cache, self.use_cache) for c in chunks]), strict=True):
+            for chunk, res in zip(
+                chunks,
+                pool.map(
+                    _compile_chunk,
+                    [(c, self.placeholders, self.cache, self.use_cache) for c in chunks],
+                ),
+                strict=True,
+            ):
                 for path, (key, result) in zip(chunk, res, strict=True):
                     results[path] = result
                     if key is None:
@@ -223,7 +260,9 @@ class RuleCompiler:
 PARALLEL_MIN = 200  # below this many uncached files, starting workers costs more than it saves
 
 
-def _compile_chunk(args: tuple[list[Path], dict[str, list[str]], Path, bool]) -> list[tuple[str | None, FileResult]]:
+def _compile_chunk(
+    args: tuple[list[Path], dict[str, list[str]], Path, bool],
+) -> list[tuple[str | None, FileResult]]:
     paths, placeholders, cache, use_cache = args
     compiler = RuleCompiler(placeholders, cache=cache, use_cache=use_cache)
     return [compiler._load(p) for p in paths]
@@ -231,10 +270,13 @@ def _compile_chunk(args: tuple[list[Path], dict[str, list[str]], Path, bool]) ->
 
 def _with_source(result: FileResult, source: str) -> FileResult:
     """A cached result moved to another path keeps its rules but names the new path."""
-    if (all(r.info.source == source for r in result.rules)
-            and all(p.source == source for p in result.problems)):
+    if all(r.info.source == source for r in result.rules) and all(
+        p.source == source for p in result.problems
+    ):
         return result
-    rules = [dataclasses.replace(r, info=dataclasses.replace(r.info, source=source))
-             for r in result.rules]
+    rules = [
+        dataclasses.replace(r, info=dataclasses.replace(r.info, source=source))
+        for r in result.rules
+    ]
     problems = [dataclasses.replace(p, source=source) for p in result.problems]
     return FileResult(rules, problems, result.correlations)

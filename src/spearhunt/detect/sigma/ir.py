@@ -26,6 +26,8 @@ def field_key(name: str) -> str:
     """How field names are compared: ignoring case and spaces (Defender logs 'Threat Name',
     rules say 'ThreatName'; providers disagree on 'ProcessId' / 'ProcessID')."""
     return name.lower().replace(" ", "")
+
+
 CMP_OPS = ("<", "<=", ">", ">=")
 
 
@@ -244,7 +246,7 @@ def re2_dollar(pattern: str) -> str:
     while i < len(pattern):
         c = pattern[i]
         if c == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if start >= 0:
@@ -331,8 +333,9 @@ def _eval(node: Node, event: Mapping[str, Any]) -> bool:
             num = _number(text) if text is not None else None
             if num is None:
                 return False
-            return {"<": num < number, "<=": num <= number, ">": num > number,
-                    ">=": num >= number}[op]
+            return {"<": num < number, "<=": num <= number, ">": num > number, ">=": num >= number}[
+                op
+            ]
         case Exists(field):
             return event.get(field_key(field)) is not None
         case IsNull(field):

@@ -64,5 +64,5 @@ def config_digest(placeholders: Mapping[str, Sequence[str]]) -> str:
     """A digest of everything besides the rule text that changes how a rule compiles."""
     h = hashlib.sha256(f"pipelines={PIPELINE_VERSION}".encode())
     for key in sorted(placeholders):
-        h.update(f"\0{key}=" .encode() + "\x1f".join(placeholders[key]).encode())
+        h.update(f"\0{key}=".encode() + "\x1f".join(placeholders[key]).encode())
     return h.hexdigest()[:16]

@@ -54,8 +54,9 @@ def _collection(docs: list[Any], source: str) -> SigmaCollection:
     return SigmaCollection.from_dicts(copy.deepcopy(docs), collect_errors=True)
 
 
-def compile_documents(docs: list[Any], source: str,
-                      placeholders: Mapping[str, Sequence[str]]) -> FileResult:
+def compile_documents(
+    docs: list[Any], source: str, placeholders: Mapping[str, Sequence[str]]
+) -> FileResult:
     """Compile the YAML documents of one rule file."""
     result = FileResult()
     base = _collection(docs, source)
@@ -68,8 +69,14 @@ def compile_documents(docs: list[Any], source: str,
         if not isinstance(rule, SigmaRule):
             continue
         if rule.errors:
-            result.problems.append(RuleProblem(source, "; ".join(str(e) for e in rule.errors),
-                                               str(rule.id or ""), str(rule.title or "")))
+            result.problems.append(
+                RuleProblem(
+                    source,
+                    "; ".join(str(e) for e in rule.errors),
+                    str(rule.id or ""),
+                    str(rule.title or ""),
+                )
+            )
             continue
         info = _info(rule, source)
         if not getattr(rule, "_output", True):
@@ -95,10 +102,14 @@ def compile_documents(docs: list[Any], source: str,
             tree = ir.or_(*converted) if converted else ir.FALSE
             trees.append((variant.name, tree))
         if not trees:
-            kind = "unsupported" if any("not supported" in r or "placeholder" in r
-                                        for r in reasons) else "error"
-            result.problems.append(RuleProblem(source, "; ".join(reasons), info.rule_id,
-                                               info.title, kind))
+            kind = (
+                "unsupported"
+                if any("not supported" in r or "placeholder" in r for r in reasons)
+                else "error"
+            )
+            result.problems.append(
+                RuleProblem(source, "; ".join(reasons), info.rule_id, info.title, kind)
+            )
             continue
         result.rules.append(CompiledRule(info, tuple(trees), (ls.product, ls.category, ls.service)))
     return result
@@ -112,8 +123,9 @@ def load_yaml(path: Path) -> list[Any]:
     return [d for d in yaml.load_all(path.read_bytes(), Loader=_Loader) if d is not None]
 
 
-def compile_bytes(data: bytes, source: str,
-                  placeholders: Mapping[str, Sequence[str]]) -> FileResult:
+def compile_bytes(
+    data: bytes, source: str, placeholders: Mapping[str, Sequence[str]]
+) -> FileResult:
     """Compile the text of one rule file (a bad rule becomes a problem, never an exception)."""
     if len(data) > MAX_RULE_BYTES:
         return FileResult(problems=[RuleProblem(source, "rule file too large")])
@@ -122,8 +134,9 @@ def compile_bytes(data: bytes, source: str,
     except yaml.YAMLError as exc:
         return FileResult(problems=[RuleProblem(source, f"invalid YAML: {exc}")])
     if not docs or not all(isinstance(d, dict) for d in docs):
-        return FileResult(problems=[RuleProblem(source, "not a Sigma rule (no YAML mapping)",
-                                                kind="skipped")])
+        return FileResult(
+            problems=[RuleProblem(source, "not a Sigma rule (no YAML mapping)", kind="skipped")]
+        )
     try:
         return compile_documents(docs, source, placeholders)
     except SigmaError as exc:

@@ -7,5 +7,15 @@ from spearhunt.ingest.mail.limits import DEFAULT_LIMITS, Limits
 from spearhunt.ingest.mail.message import RawMail
 from spearhunt.ingest.mail.reader import finish, iter_files, read_bytes, read_file
 
-__all__ = ["DEFAULT_LIMITS", "Blob", "Limits", "Note", "RawMail", "finish", "iter_files",
-           "read_bytes", "read_file", "sniff"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Blob",
+    "Limits",
+    "Note",
+    "RawMail",
+    "finish",
+    "iter_files",
+    "read_bytes",
+    "read_file",
+    "sniff",
+]

@@ -33,11 +33,15 @@ class Budget:
 
     def take(self, size: int) -> bool:
         """Reserve room for one more part of ``size`` bytes; False when over a cap."""
-        if self.parts + 1 > self.limits.max_children or self.bytes + size > self.limits.max_total_bytes:
+        if (
+            self.parts + 1 > self.limits.max_children
+            or self.bytes + size > self.limits.max_total_bytes
+        ):
             if not self.exhausted:
                 self.exhausted.append(
                     f"extraction cap reached ({self.limits.max_children} parts / "
-                    f"{self.limits.max_total_bytes} bytes); remaining parts not analysed")
+                    f"{self.limits.max_total_bytes} bytes); remaining parts not analysed"
+                )
             return False
         self.parts += 1
         self.bytes += size
@@ -54,11 +58,20 @@ def expand(blob: Blob, passwords: tuple[str, ...], budget: Budget) -> Blob:
     """The blob with its container members attached as children (recursively, bounded)."""
     kind = blob.type
     if kind in UNSUPPORTED:
-        return replace(blob, notes=(*blob.notes, Note("unsupported", f"{UNSUPPORTED[kind]} container not opened")))
+        return replace(
+            blob,
+            notes=(*blob.notes, Note("unsupported", f"{UNSUPPORTED[kind]} container not opened")),
+        )
     if kind not in CONTAINERS:
         return blob
     if blob.depth >= budget.limits.max_depth:
-        return replace(blob, notes=(*blob.notes, Note("truncated", f"nesting deeper than {budget.limits.max_depth}: not opened")))
+        return replace(
+            blob,
+            notes=(
+                *blob.notes,
+                Note("truncated", f"nesting deeper than {budget.limits.max_depth}: not opened"),
+            ),
+        )
     notes: list[Note] = []
     members: list[_Member] = []
     try:
@@ -88,16 +101,25 @@ def _bomb(name: str, packed: int, unpacked: int, limits: Limits) -> str | None:
     return None
 
 
-def _open_zip(blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]) -> Iterator[_Member]:
+def _open_zip(
+    blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]
+) -> Iterator[_Member]:
     import pyzipper  # AES (WinZip) as well as ZipCrypto, which zipfile cannot read
 
     with pyzipper.AESZipFile(io.BytesIO(blob.data)) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         declared = sum(i.file_size for i in infos)
         packed = sum(i.compress_size for i in infos)
-        if declared > limits.max_total_bytes or (declared > 10_000_000 and packed and declared / packed > limits.max_ratio):
-            notes.append(Note("zip_bomb", f"archive declares {declared} bytes from {packed} compressed "
-                                          f"({len(infos)} members): not expanded"))
+        if declared > limits.max_total_bytes or (
+            declared > 10_000_000 and packed and declared / packed > limits.max_ratio
+        ):
+            notes.append(
+                Note(
+                    "zip_bomb",
+                    f"archive declares {declared} bytes from {packed} compressed "
+                    f"({len(infos)} members): not expanded",
+                )
+            )
             return
         encrypted = [i for i in infos if i.flag_bits & 0x1]
         password = _find_password(zf, encrypted, passwords, notes) if encrypted else None
@@ -112,12 +134,19 @@ def _open_zip(blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: lis
             with zf.open(info, pwd=password.encode() if password else None) as fh:
                 data = fh.read(limits.max_member_bytes + 1)
             if len(data) > limits.max_member_bytes:
-                notes.append(Note("zip_bomb", f"{info.filename}: inflates past its declared size: not expanded"))
+                notes.append(
+                    Note(
+                        "zip_bomb",
+                        f"{info.filename}: inflates past its declared size: not expanded",
+                    )
+                )
                 continue
             yield _Member(info.filename, data)
 
 
-def _find_password(zf: object, encrypted: list, passwords: tuple[str, ...], notes: list[Note]) -> str | None:
+def _find_password(
+    zf: object, encrypted: list, passwords: tuple[str, ...], notes: list[Note]
+) -> str | None:
     probe = min(encrypted, key=lambda i: i.compress_size)
     for pw in passwords:
         try:
@@ -129,12 +158,19 @@ def _find_password(zf: object, encrypted: list, passwords: tuple[str, ...], note
             continue
         notes.append(Note("password_found", f"encrypted archive opened with password {pw!r}"))
         return pw
-    notes.append(Note("encrypted_archive", f"encrypted archive ({len(encrypted)} members); "
-                                           f"{len(passwords)} candidate passwords failed"))
+    notes.append(
+        Note(
+            "encrypted_archive",
+            f"encrypted archive ({len(encrypted)} members); "
+            f"{len(passwords)} candidate passwords failed",
+        )
+    )
     return None
 
 
-def _open_7z(blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]) -> Iterator[_Member]:
+def _open_7z(
+    blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]
+) -> Iterator[_Member]:
     for pw in (None, *passwords):
         try:
             products = _read_7z(blob.data, pw, limits, notes)
@@ -147,8 +183,13 @@ def _open_7z(blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list
         for name, data in products.items():
             yield _Member(name, data)
         return
-    notes.append(Note("encrypted_archive", f"7z archive could not be opened (encrypted or broken); "
-                                           f"{len(passwords)} candidate passwords failed"))
+    notes.append(
+        Note(
+            "encrypted_archive",
+            f"7z archive could not be opened (encrypted or broken); "
+            f"{len(passwords)} candidate passwords failed",
+        )
+    )
 
 
 class _Refused(Exception):
@@ -163,8 +204,11 @@ def _read_7z(data: bytes, pw: str | None, limits: Limits, notes: list[Note]) -> 
         infos = [i for i in zf.list() if not i.is_directory]
         declared = sum(i.uncompressed or 0 for i in infos)
         if declared > limits.max_total_bytes or (
-                declared > 10_000_000 and declared / max(len(data), 1) > limits.max_ratio):
-            notes.append(Note("zip_bomb", f"7z declares {declared} bytes from {len(data)}: not expanded"))
+            declared > 10_000_000 and declared / max(len(data), 1) > limits.max_ratio
+        ):
+            notes.append(
+                Note("zip_bomb", f"7z declares {declared} bytes from {len(data)}: not expanded")
+            )
             raise _Refused
         if pw is None and zf.needs_password():
             raise PermissionError("password required")
@@ -177,18 +221,24 @@ def _read_7z(data: bytes, pw: str | None, limits: Limits, notes: list[Note]) -> 
     return out
 
 
-def _open_gzip(blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]) -> Iterator[_Member]:
+def _open_gzip(
+    blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]
+) -> Iterator[_Member]:
     with gzip.GzipFile(fileobj=io.BytesIO(blob.data)) as fh:
         data = fh.read(limits.max_member_bytes + 1)
     bomb = _bomb(blob.name, len(blob.data), len(data), limits)
     if bomb or len(data) > limits.max_member_bytes:
-        notes.append(Note("zip_bomb", (bomb or f"{blob.name}: inflates past the cap") + ": not expanded"))
+        notes.append(
+            Note("zip_bomb", (bomb or f"{blob.name}: inflates past the cap") + ": not expanded")
+        )
         return
     inner = blob.name[:-3] if blob.name.lower().endswith(".gz") else blob.name + ".out"
     yield _Member(inner, data)
 
 
-def _open_iso(blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]) -> Iterator[_Member]:
+def _open_iso(
+    blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]
+) -> Iterator[_Member]:
     import pycdlib
 
     iso = pycdlib.PyCdlib()

@@ -59,7 +59,12 @@ def sniff(data: bytes, name: str = "") -> str:
 
 def _zip_flavour(data: bytes) -> str:
     window = data[:65536]
-    if b"[Content_Types].xml" in window or b"word/" in window or b"xl/" in window or b"ppt/" in window:
+    if (
+        b"[Content_Types].xml" in window
+        or b"word/" in window
+        or b"xl/" in window
+        or b"ppt/" in window
+    ):
         return "ooxml"
     if b"mimetypeapplication/vnd.oasis" in window:
         return "odf"
@@ -120,8 +125,15 @@ class Blob:
         )
 
 
-def make_blob(name: str, data: bytes, *, declared_type: str = "", depth: int = 0,
-              parent: str | None = None) -> Blob:
+def make_blob(
+    name: str, data: bytes, *, declared_type: str = "", depth: int = 0, parent: str | None = None
+) -> Blob:
     """A blob with its type sniffed once."""
-    return Blob(name=name, data=data, declared_type=declared_type, depth=depth, parent=parent,
-                kind=sniff(data, name))
+    return Blob(
+        name=name,
+        data=data,
+        declared_type=declared_type,
+        depth=depth,
+        parent=parent,
+        kind=sniff(data, name),
+    )

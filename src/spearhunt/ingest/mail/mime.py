@@ -30,9 +30,12 @@ def decode_header(value: object, limit: int = 16_384) -> str:
     if isinstance(value, email.header.Header):
         # raw 8-bit header bytes: most senders mean UTF-8, fall back to Latin-1
         try:
-            value = "".join(_to_text(chunk, None if cs in (None, "unknown-8bit") else cs)
-                            if isinstance(chunk, bytes) else chunk
-                            for chunk, cs in email.header.decode_header(value))
+            value = "".join(
+                _to_text(chunk, None if cs in (None, "unknown-8bit") else cs)
+                if isinstance(chunk, bytes)
+                else chunk
+                for chunk, cs in email.header.decode_header(value)
+            )
         except (ValueError, LookupError, AssertionError, IndexError):
             value = str(value)
     text = str(value)[: limit * 2]
@@ -69,10 +72,14 @@ def parse_eml(data: bytes, source: str, limits: Limits, depth: int = 0) -> RawMa
     return from_message(msg, source, limits, depth=depth, size=len(data))
 
 
-def from_message(msg: Message, source: str, limits: Limits, *, depth: int = 0, size: int = 0) -> RawMail:
+def from_message(
+    msg: Message, source: str, limits: Limits, *, depth: int = 0, size: int = 0
+) -> RawMail:
     """Convert a parsed stdlib message (top level or attached) to a RawMail."""
     warnings: list[str] = [f"parser: {type(d).__name__}" for d in (msg.defects or [])][:20]
-    headers = tuple((str(k), decode_header(v, limits.max_header_chars)) for k, v in msg.items()[:500])
+    headers = tuple(
+        (str(k), decode_header(v, limits.max_header_chars)) for k, v in msg.items()[:500]
+    )
     if len(msg.items()) > 500:
         warnings.append(f"{len(msg.items())} header fields; only the first 500 analysed")
     texts: list[str] = []
@@ -104,15 +111,26 @@ def from_message(msg: Message, source: str, limits: Limits, *, depth: int = 0, s
             warnings.append("attached mail nested too deep: not analysed")
             break
         embedded.append(from_message(inner, f"{source}>attached", limits, depth=depth + 1))
-    return RawMail(source=source, headers=headers, text="\n".join(texts), html="\n".join(htmls),
-                   attachments=tuple(attachments), embedded=tuple(embedded),
-                   warnings=tuple(warnings), size=size)
+    return RawMail(
+        source=source,
+        headers=headers,
+        text="\n".join(texts),
+        html="\n".join(htmls),
+        attachments=tuple(attachments),
+        embedded=tuple(embedded),
+        warnings=tuple(warnings),
+        size=size,
+    )
 
 
 def _is_attached_mail(part: Message) -> bool:
     payload = part.get_payload()
-    return (part.get_content_maintype().lower() == "message" and isinstance(payload, list)
-            and bool(payload) and isinstance(payload[0], Message))
+    return (
+        part.get_content_maintype().lower() == "message"
+        and isinstance(payload, list)
+        and bool(payload)
+        and isinstance(payload[0], Message)
+    )
 
 
 def _leaves(msg: Message) -> Iterator[Message]:

@@ -21,7 +21,9 @@ def parse_msg(data: bytes, source: str, limits: Limits, depth: int = 0) -> RawMa
     try:
         msg = extract_msg.openMsg(data, delayAttachments=False)
     except Exception as exc:  # extract-msg raises its own and olefile's errors on bad input
-        raise MailError(f"not a readable Outlook .msg: {type(exc).__name__}: {exc}", where=source) from exc
+        raise MailError(
+            f"not a readable Outlook .msg: {type(exc).__name__}: {exc}", where=source
+        ) from exc
     try:
         return _convert(msg, source, limits, depth, len(data))
     finally:
@@ -34,19 +36,27 @@ def _convert(msg: Any, source: str, limits: Limits, depth: int, size: int) -> Ra
     try:
         hdr = msg.header
         if hdr is not None:
-            headers = [(str(k), decode_header(v, limits.max_header_chars)) for k, v in hdr.items()[:500]]
+            headers = [
+                (str(k), decode_header(v, limits.max_header_chars)) for k, v in hdr.items()[:500]
+            ]
     except Exception as exc:
         warnings.append(f"msg headers unreadable: {exc}")
     present = {k.lower() for k, _ in headers}
-    for key, attr in (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Subject", "subject"),
-                      ("Message-ID", "messageId"), ("Date", "date")):
+    for key, attr in (
+        ("From", "sender"),
+        ("To", "to"),
+        ("Cc", "cc"),
+        ("Subject", "subject"),
+        ("Message-ID", "messageId"),
+        ("Date", "date"),
+    ):
         if key.lower() not in present:
             value = _safe(msg, attr)
             if value:
                 headers.append((key, decode_header(value, limits.max_header_chars)))
     text = (_safe(msg, "body") or "")[: limits.max_body_chars]
     html_raw = _safe(msg, "htmlBody") or b""
-    html = (html_raw.decode("utf-8", "replace") if isinstance(html_raw, bytes) else str(html_raw))
+    html = html_raw.decode("utf-8", "replace") if isinstance(html_raw, bytes) else str(html_raw)
     attachments: list[Blob] = []
     embedded: list[RawMail] = []
     for index, att in enumerate(_safe(msg, "attachments") or []):
@@ -54,8 +64,12 @@ def _convert(msg: Any, source: str, limits: Limits, depth: int, size: int) -> Ra
             warnings.append(f"more than {limits.max_parts} attachments; the rest were not analysed")
             break
         data = _safe(att, "data")
-        name = (_safe(att, "longFilename") or _safe(att, "shortFilename") or _safe(att, "name")
-                or f"attachment-{index}")
+        name = (
+            _safe(att, "longFilename")
+            or _safe(att, "shortFilename")
+            or _safe(att, "name")
+            or f"attachment-{index}"
+        )
         if data is not None and not isinstance(data, (bytes, bytearray)):
             if depth + 1 > limits.max_depth:
                 warnings.append("attached .msg nested too deep: not analysed")
@@ -66,8 +80,16 @@ def _convert(msg: Any, source: str, limits: Limits, depth: int, size: int) -> Ra
                 warnings.append(f"attached mail {name!r} unreadable: {exc}")
             continue
         attachments.append(make_blob(str(name), bytes(data or b""), depth=depth + 1))
-    return RawMail(source=source, headers=tuple(headers), text=str(text), html=html[: limits.max_body_chars],
-                   attachments=tuple(attachments), embedded=tuple(embedded), warnings=tuple(warnings), size=size)
+    return RawMail(
+        source=source,
+        headers=tuple(headers),
+        text=str(text),
+        html=html[: limits.max_body_chars],
+        attachments=tuple(attachments),
+        embedded=tuple(embedded),
+        warnings=tuple(warnings),
+        size=size,
+    )
 
 
 def _safe(obj: Any, attr: str) -> Any:
@@ -78,5 +100,7 @@ def _safe(obj: Any, attr: str) -> Any:
         log.debug("msg property %s unreadable", attr, exc_info=True)
         return None
     if attr == "date" and value is not None:
-        return value.strftime("%a, %d %b %Y %H:%M:%S %z") if hasattr(value, "strftime") else str(value)
+        return (
+            value.strftime("%a, %d %b %Y %H:%M:%S %z") if hasattr(value, "strftime") else str(value)
+        )
     return value

@@ -5,16 +5,20 @@ from __future__ import annotations
 import html
 import re
 
-_WORDS = (r"password|passwort|passcode|pass(?:word)?\s*code|pwd|pw|senha|contrase(?:ñ|n)a|clave|"
-          r"mot\s+de\s+passe|wachtwoord|hasło|haslo|parola|пароль|密码|密碼|パスワード|암호|비밀번호|"
-          r"archive\s+code|zip\s+code|code|pin")
+_WORDS = (
+    r"password|passwort|passcode|pass(?:word)?\s*code|pwd|pw|senha|contrase(?:ñ|n)a|clave|"
+    r"mot\s+de\s+passe|wachtwoord|hasło|haslo|parola|пароль|密码|密碼|パスワード|암호|비밀번호|"
+    r"archive\s+code|zip\s+code|code|pin"
+)
 _PATTERN = re.compile(
     rf"(?:{_WORDS})\s*(?:is|ist|est|es|é|:|=|-|–|—)?\s*(?:is\s*)?[:=]?\s*"
     r"[\"'“”‘’«\[(<]?\s*([^\s\"'“”‘’«»\])>]{3,40})",
     re.IGNORECASE,
 )
 _TAG = re.compile(r"<[^>]{0,2000}>")
-_STOP = frozenset({"is", "the", "for", "below", "above", "attached", "file", "to", "and", "required"})
+_STOP = frozenset(
+    {"is", "the", "for", "below", "above", "attached", "file", "to", "and", "required"}
+)
 
 
 def body_passwords(text: str, html_body: str = "", limit: int = 8) -> tuple[str, ...]:

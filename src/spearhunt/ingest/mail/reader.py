@@ -34,20 +34,27 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and not child.name.startswith(".") and child.suffix.lower() in MAIL_SUFFIXES \
-                        and child.name.upper() not in ("SOURCE.TXT", "README.TXT"):
+                if (
+                    child.is_file()
+                    and not child.name.startswith(".")
+                    and child.suffix.lower() in MAIL_SUFFIXES
+                    and child.name.upper() not in ("SOURCE.TXT", "README.TXT")
+                ):
                     yield child
         else:
             yield path
 
 
-def read_file(path: Path, limits: Limits = DEFAULT_LIMITS,
-              passwords: tuple[str, ...] = ()) -> Iterator[RawMail | MailFailure]:
+def read_file(
+    path: Path, limits: Limits = DEFAULT_LIMITS, passwords: tuple[str, ...] = ()
+) -> Iterator[RawMail | MailFailure]:
     """Every mail in one file (several for an mbox), attachments expanded."""
     try:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
-            yield MailFailure(str(path), f"file is {size} bytes, over the {limits.max_file_bytes}-byte cap")
+            yield MailFailure(
+                str(path), f"file is {size} bytes, over the {limits.max_file_bytes}-byte cap"
+            )
             return
         data = path.read_bytes()
     except OSError as exc:
@@ -56,14 +63,24 @@ def read_file(path: Path, limits: Limits = DEFAULT_LIMITS,
     yield from read_bytes(data, str(path), limits, passwords, mbox=_is_mbox(path, data))
 
 
-def read_bytes(data: bytes, source: str, limits: Limits = DEFAULT_LIMITS, passwords: tuple[str, ...] = (),
-               *, mbox: bool = False) -> Iterator[RawMail | MailFailure]:
+def read_bytes(
+    data: bytes,
+    source: str,
+    limits: Limits = DEFAULT_LIMITS,
+    passwords: tuple[str, ...] = (),
+    *,
+    mbox: bool = False,
+) -> Iterator[RawMail | MailFailure]:
     """Every mail in some bytes (.eml, .msg or mbox)."""
     chunks = _split_mbox(data, limits) if mbox else [data]
     for index, chunk in enumerate(chunks):
         where = f"{source}#{index + 1}" if len(chunks) > 1 else source
         try:
-            raw = parse_msg(chunk, where, limits) if chunk[:8] == OLE_MAGIC else parse_eml(chunk, where, limits)
+            raw = (
+                parse_msg(chunk, where, limits)
+                if chunk[:8] == OLE_MAGIC
+                else parse_eml(chunk, where, limits)
+            )
             if not raw.headers and not raw.text and not raw.attachments:
                 raise MailError("no mail headers or content found", where=where)
             yield finish(raw, limits, passwords)
@@ -73,16 +90,23 @@ def read_bytes(data: bytes, source: str, limits: Limits = DEFAULT_LIMITS, passwo
             yield MailFailure(where, "mail structure nested too deeply to read")
 
 
-def finish(raw: RawMail, limits: Limits, passwords: tuple[str, ...] = (), budget: Budget | None = None) -> RawMail:
+def finish(
+    raw: RawMail, limits: Limits, passwords: tuple[str, ...] = (), budget: Budget | None = None
+) -> RawMail:
     """Open containers and attached mail files of ``raw`` and of every mail attached to it."""
     budget = budget or Budget(limits)
-    candidates = tuple(dict.fromkeys((*body_passwords(raw.text, raw.html), *passwords)))[: limits.max_passwords]
+    candidates = tuple(dict.fromkeys((*body_passwords(raw.text, raw.html), *passwords)))[
+        : limits.max_passwords
+    ]
     attachments: list[Blob] = []
     embedded = [finish(inner, limits, passwords, budget) for inner in raw.embedded]
     warnings = list(raw.warnings)
     for blob in raw.attachments:
-        if blob.type == "eml" or blob.name.lower().endswith(".eml") or (
-                blob.name.lower().endswith(".msg") and blob.data[:8] == OLE_MAGIC):
+        if (
+            blob.type == "eml"
+            or blob.name.lower().endswith(".eml")
+            or (blob.name.lower().endswith(".msg") and blob.data[:8] == OLE_MAGIC)
+        ):
             inner = _attached_mail(blob, raw.source, limits)
             if inner is not None:
                 embedded.append(finish(inner, limits, passwords, budget))
@@ -92,7 +116,9 @@ def finish(raw: RawMail, limits: Limits, passwords: tuple[str, ...] = (), budget
             warnings.append(budget.exhausted[0])
             break
         attachments.append(expand(blob, candidates, budget))
-    return replace(raw, attachments=tuple(attachments), embedded=tuple(embedded), warnings=tuple(warnings))
+    return replace(
+        raw, attachments=tuple(attachments), embedded=tuple(embedded), warnings=tuple(warnings)
+    )
 
 
 def _attached_mail(blob: Blob, source: str, limits: Limits) -> RawMail | None:
@@ -110,11 +136,17 @@ def _is_mbox(path: Path, data: bytes) -> bool:
     if path.suffix.lower() in (".mbox", ".mbx") or path.name.lower() == "mbox":
         return True
     # an .eml may start with one envelope line; only extension-less or .txt files are sniffed
-    return path.suffix.lower() in ("", ".txt") and data.startswith(b"From ") and len(_MBOX_SPLIT.findall(data[:5_000_000])) > 0
+    return (
+        path.suffix.lower() in ("", ".txt")
+        and data.startswith(b"From ")
+        and len(_MBOX_SPLIT.findall(data[:5_000_000])) > 0
+    )
 
 
 def _split_mbox(data: bytes, limits: Limits) -> list[bytes]:
     parts = [p for p in _MBOX_SPLIT.split(data) if p.strip()]
     if len(parts) > limits.max_mbox_messages:
-        log.warning("mbox has %d messages; only the first %d read", len(parts), limits.max_mbox_messages)
+        log.warning(
+            "mbox has %d messages; only the first %d read", len(parts), limits.max_mbox_messages
+        )
     return parts[: limits.max_mbox_messages]
