@@ -2,7 +2,7 @@
 directly in DuckDB (logons, process starts, connections, DNS over 200 hosts), then correlated.
 Prints load time, correlation time and peak memory (RSS).
 
-    PYTHONPATH=src python bench/correlate.py [--events 1000000] [--detections 10000]
+    python bench/correlate.py [--events 1000000] [--detections 10000]
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ def build(path: Path, events: int, detections: int) -> None:
     store.close()
     con = duckdb.connect(str(path))
     con.execute(f"""
-        INSERT INTO events
+        INSERT INTO events BY NAME
         SELECT i AS eid, TIMESTAMP '2026-03-02' + to_seconds(i * 1.2) AS ts,
           'host-' || (i % 200) || '.corp.example' AS computer,
-          CASE i % 4 WHEN 0 THEN 'Security' ELSE 'Microsoft-Windows-Sysmon/Operational' END,
-          'bench', CASE i % 4 WHEN 0 THEN 4624 WHEN 1 THEN 3 WHEN 2 THEN 1 ELSE 22 END, i, 0, i,
+          CASE i % 4 WHEN 0 THEN 'Security' ELSE 'Microsoft-Windows-Sysmon/Operational' END AS channel,
+          'bench' AS provider,
+          CASE i % 4 WHEN 0 THEN 4624 WHEN 1 THEN 3 WHEN 2 THEN 1 ELSE 22 END AS event_id,
+          i AS record_id, 0 AS src, i AS pos,
           CASE i % 4
             WHEN 0 THEN json_object('LogonType', 3, 'TargetUserName', 'user' || (i % 300),
                                     'IpAddress', '10.0.' || ((i // 7) % 200 // 250) || '.' || ((i // 7) % 200),
@@ -44,23 +46,26 @@ def build(path: Path, events: int, detections: int) -> None:
                                     'ProcessGuid', '{{' || i || '}}', 'ParentProcessGuid', '{{' || (i - 4) || '}}',
                                     'ParentImage', 'C:\\Windows\\explorer.exe', 'User', 'CORP\\user' || (i % 300))
             ELSE json_object('QueryName', 'site' || (i % 250) || '.example.com', 'QueryResults', '::ffff:198.51.100.' || (i % 250) || ';')
-          END
+          END AS fields
         FROM range(1, {events + 1}) t(i)""")
     levels = ["low", "medium", "high", "critical"]
     con.execute(f"""
-        INSERT INTO detections
-        SELECT 1, 'rule-' || (i % 50), 'Rule ' || (i % 50), {levels}[1 + (i % 4)],
-          ['attack.execution', 'attack.t1059'], ['execution'], ['T1059'], e.eid, e.ts, e.computer, e.channel,
-          e.event_id, e.record_id, 'bench'
+        INSERT INTO detections BY NAME
+        SELECT 1 AS run_id, 'rule-' || (i % 50) AS rule_id, 'Rule ' || (i % 50) AS rule_title,
+          {levels}[1 + (i % 4)] AS level, ['attack.execution', 'attack.t1059'] AS tags,
+          ['execution'] AS tactics, ['T1059'] AS techniques, e.eid, e.ts, e.computer, e.channel,
+          e.event_id, e.record_id, 'bench' AS source
         FROM range(0, {detections}) t(i) JOIN events e ON e.eid = 1 + (i * {max(1, events // detections)})""")
     con.execute("CHECKPOINT")
     con.close()
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--detections", type=int, default=10_000)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--events", type=int, default=1_000_000, help="events in the case store")
+    ap.add_argument("--detections", type=int, default=10_000, help="detections in the case store")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "case.duckdb"

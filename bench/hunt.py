@@ -196,8 +196,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--sizes", default="small,1m", help="comma list of small, 1m, 5m")
-    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "spearhunt-bench")
-    ap.add_argument("--baseline-max", type=int, default=50_000)
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "spearhunt-bench",
+        help="folder for the replicated inputs (kept between runs)",
+    )
+    ap.add_argument(
+        "--baseline-max",
+        type=int,
+        default=50_000,
+        help="events the SQLite design runs on, at most (its rate is taken from them)",
+    )
     ap.add_argument(
         "--input",
         choices=("evtx", "jsonl"),

@@ -1,11 +1,14 @@
 """Mail triage benchmark: flagged rates, confusion matrix and messages/s on the shared sets.
 
-Run: PYTHONPATH=src python bench/mail.py   (SPEARHUNT_DATA or ../shared/data)
-One process, one core, attachments deep-scanned (archives, office, PDF, HTML).
+One process, one core, attachments deep-scanned (archives, office, PDF, HTML). Reads the
+mail under SPEARHUNT_DATA or ../shared/data.
+
+    python bench/mail.py
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import time
@@ -25,6 +28,9 @@ def half(file: str) -> str:
 
 def main() -> None:
     """Print the figures."""
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     analyzer = MailAnalyzer(load_config())
     matrix: dict[str, dict[str, int]] = {}
     halves: dict[str, list[int]] = {}

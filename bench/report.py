@@ -2,7 +2,7 @@
 15 large stories (tests/report/cases.py builds it directly), then every report format.
 Prints the time of each step and the size of each file; the bar is HTML < 10 s and < 10 MB.
 
-    PYTHONPATH=src python bench/report.py [--detections 10000] [--stories 15]
+    python bench/report.py [--detections 10000] [--stories 15]
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from spearhunt.report.render import write_report
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--detections", type=int, default=10_000)
-    ap.add_argument("--stories", type=int, default=15)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--detections", type=int, default=10_000, help="detections in the case")
+    ap.add_argument("--stories", type=int, default=15, help="stories in the case")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="spearhunt-bench-report-") as tmp:
         store = Path(tmp) / "case.duckdb"

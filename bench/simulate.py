@@ -1,8 +1,7 @@
 """Benchmark the campaign simulator: events/s, records/s and MB/s on one core.
 
-    PYTHONPATH=src python bench/simulate.py [--only SOURCES] [--scale N] [--hosts N]
-                                            [--days N] [--noise N]
-                                            [--endpoint-format flat|evtx-json]
+    python bench/simulate.py [--only SOURCES] [--scale N] [--hosts N] [--days N] [--noise N]
+                             [--endpoint-format flat|evtx-json]
 
 Without --only it runs the simulation twice, each in a fresh interpreter: with all sources
 (endpoint, Zeek, mail), then with the endpoint logs only (``--only endpoint``: Zeek and mail
@@ -120,14 +119,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--hosts", type=int, default=40)
-    ap.add_argument("--users", type=int, default=60)
-    ap.add_argument("--days", type=int, default=7)
-    ap.add_argument("--noise", type=int, default=200)
-    ap.add_argument("--scale", type=int, default=25)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--variant", default="macro+psexec+https")
-    ap.add_argument("--endpoint-format", default="flat")
+    ap.add_argument("--hosts", type=int, default=40, help="hosts in the simulated network")
+    ap.add_argument("--users", type=int, default=60, help="users in the simulated network")
+    ap.add_argument("--days", type=int, default=7, help="days simulated")
+    ap.add_argument(
+        "--noise", type=int, default=200, help="benign endpoint events per host and day"
+    )
+    ap.add_argument("--scale", type=int, default=25, help="multiplier of the office noise")
+    ap.add_argument("--seed", type=int, default=1, help="random seed")
+    ap.add_argument("--variant", default="macro+psexec+https", help="the intrusion's variant")
+    ap.add_argument(
+        "--endpoint-format",
+        default="flat",
+        choices=("flat", "evtx-json"),
+        help="shape of the endpoint events",
+    )
     ap.add_argument(
         "--only",
         action="append",

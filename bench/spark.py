@@ -61,12 +61,17 @@ def make_dataset(work: Path, events: int) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument(
-        "--work", type=Path, default=Path(tempfile.gettempdir()) / "spearhunt-bench-spark"
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--events", type=int, default=1_000_000, help="events in the dataset")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "spearhunt-bench-spark",
+        help="folder for the Parquet dataset (kept between runs)",
+    )
+    ap.add_argument("--master", default="local[2]", help="Spark master URL")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
