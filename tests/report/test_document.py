@@ -9,9 +9,10 @@ import pytest
 
 from spearhunt.cli.main import run
 from spearhunt.errors import StoreError
+from spearhunt.model.hosts import short_host
 from spearhunt.model.mail import MailVerdict
 from spearhunt.model.story import CorrelationResult
-from spearhunt.report.document import event_id, load, short_host
+from spearhunt.report.document import event_id, load
 from spearhunt.report.render import write_report
 
 

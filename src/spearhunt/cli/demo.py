@@ -15,21 +15,8 @@ from rich.text import Text
 from spearhunt.cli.console import STATE, err, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
-
-TACTIC_ORDER = (
-    "initial_access",
-    "execution",
-    "persistence",
-    "privilege_escalation",
-    "defense_evasion",
-    "credential_access",
-    "discovery",
-    "lateral_movement",
-    "collection",
-    "command_and_control",
-    "exfiltration",
-    "impact",
-)
+from spearhunt.model.attack import TACTIC_ORDER
+from spearhunt.model.hosts import short_host
 
 
 @app.command("demo")
@@ -139,7 +126,7 @@ def demo(
         if not hits:
             continue
         first = min(hits, key=lambda d: (d.timestamp is None, d.timestamp))
-        hosts = sorted({(d.computer or "?").split(".")[0] for d in hits})
+        hosts = sorted({short_host(d.computer) or "?" for d in hits})
         table.add_row(
             tactic,
             str(first.timestamp)[:19],

@@ -32,18 +32,9 @@ from typing import Any
 import yaml
 
 from spearhunt.errors import UsageError
+from spearhunt.model.hosts import short_host
 
 DEFAULT_ALLOW = Path(__file__).resolve().parent / "default_allow.yaml"
-
-
-def short_host(name: str | None) -> str:
-    """Host key: the lower-case first label (``WS-01.corp.example`` -> ``ws-01``)."""
-    if not name:
-        return ""
-    text = name.strip().lower()
-    if text.replace(".", "").isdigit():
-        return text
-    return text.split(".", 1)[0]
 
 
 def _duration(text: str) -> int:

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import duckdb
 
-from spearhunt.correlate.config import short_host
+from spearhunt.model.hosts import short_host
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,12 @@ import duckdb
 from spearhunt.correlate.config import CorrelateOptions
 from spearhunt.correlate.run import correlate_store
 from spearhunt.errors import IngestError, StoreError
-from spearhunt.ingest.sources import Kind, expand_paths, sniff
+from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
 from spearhunt.ingest.zeek import read_zeek
 from spearhunt.model import IngestWarning
+from spearhunt.model.callbacks import Progress
 from spearhunt.model.story import CorrelationResult
 from spearhunt.store import network as net_store
-
-Progress = Callable[[int, int | None, str], None]
-EVENT_KINDS = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM)
 
 
 def investigate(

@@ -17,8 +17,9 @@ from functools import lru_cache
 
 import duckdb
 
-from spearhunt.correlate.config import Allowlist, short_host
+from spearhunt.correlate.config import Allowlist
 from spearhunt.correlate.facts import Facts, internal_ip
+from spearhunt.model.hosts import short_host
 from spearhunt.model.story import Beacon
 
 MIN_BEACON_CONNS = 12

@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -20,10 +19,10 @@ from spearhunt.correlate.network import analyse
 from spearhunt.correlate.sigma import hits_as_alerts, load_correlation_rules, run_correlations
 from spearhunt.correlate.story import build
 from spearhunt.errors import StoreError
+from spearhunt.model.callbacks import Progress
 from spearhunt.model.story import CorrelationResult
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int | None, str], None]
 RESULT_TABLE = (
     "CREATE TABLE IF NOT EXISTS correlation_results (created TIMESTAMP, version VARCHAR, "
     "stories INTEGER, doc JSON)"

@@ -18,20 +18,6 @@ from spearhunt.correlate.config import Assets
 from spearhunt.correlate.facts import Alert, Mail
 from spearhunt.model.story import ScorePart, Story
 
-TACTIC_ORDER = (
-    "initial_access",
-    "execution",
-    "persistence",
-    "privilege_escalation",
-    "defense_evasion",
-    "credential_access",
-    "discovery",
-    "lateral_movement",
-    "collection",
-    "command_and_control",
-    "exfiltration",
-    "impact",
-)
 LEVEL_POINTS = {"informational": 0.0, "low": 1.0, "medium": 3.0, "high": 6.0, "critical": 10.0}
 RULE_CAP_HITS = 3  # a rule counts at most this many of its own level
 PHASES = (

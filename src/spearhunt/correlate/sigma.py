@@ -25,10 +25,10 @@ import yaml
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaError
 
-from spearhunt.correlate.config import short_host
 from spearhunt.correlate.facts import Alert, Facts
 from spearhunt.errors import RuleError
 from spearhunt.model.detection import attack_tactics, attack_techniques
+from spearhunt.model.hosts import short_host
 from spearhunt.model.story import CorrelationHit
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from spearhunt.correlate.config import CorrelateOptions
 from spearhunt.correlate.facts import Alert, Facts, FileSeen, Mail
 from spearhunt.correlate.graph import LateralIndex, Walk, walk
 from spearhunt.correlate.network import Network, registered
-from spearhunt.correlate.scoring import TACTIC_ORDER, score_story
+from spearhunt.correlate.scoring import score_story
+from spearhunt.model.attack import tactic_rank
 from spearhunt.model.story import Beacon, Evidence, ExfilFlow, HostReach, PatientZero, Stage, Story
 
 OFFICE = (
@@ -571,7 +572,7 @@ def _stages(
     stages = [Stage(t, min(v), max(v), len(v)) for t, v in times.items() if v]
     stages.sort(
         key=lambda s: (
-            TACTIC_ORDER.index(s.tactic) if s.tactic in TACTIC_ORDER else 99,
+            tactic_rank(s.tactic),
             s.first_seen or datetime.min,
         )
     )

@@ -27,8 +27,9 @@ from spearhunt.detect.sigma.compiler import (
 from spearhunt.detect.sigma.placeholders import load_placeholders
 from spearhunt.errors import IngestError, UsageError
 from spearhunt.ingest.events import read_events
-from spearhunt.ingest.sources import Kind, expand_paths, sniff
+from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
 from spearhunt.model import Detection, IngestWarning
+from spearhunt.model.callbacks import Progress
 from spearhunt.model.detection import LEVEL_RANK, RuleInfo
 from spearhunt.store.case import CaseStore
 from spearhunt.store.db import connect
@@ -36,8 +37,6 @@ from spearhunt.store.db import connect
 log = logging.getLogger(__name__)
 
 PACK = Path(__file__).resolve().parent / "sigma" / "pack"
-EVENT_KINDS = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM, Kind.PARQUET)
-Progress = Callable[[int, int | None, str], None]
 
 
 @dataclass

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from spearhunt.detect.hunt import HuntOptions, HuntSummary, JsonSink, Progress, select_rules
+from spearhunt.detect.hunt import HuntOptions, HuntSummary, JsonSink, select_rules
 from spearhunt.detect.sigma.compiler import RuleProblem
 from spearhunt.errors import UsageError
 from spearhunt.model import Detection, IngestWarning
+from spearhunt.model.callbacks import Progress
 from spearhunt.store.case import CaseStore
 
 log = logging.getLogger(__name__)

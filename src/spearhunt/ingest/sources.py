@@ -30,6 +30,13 @@ class Kind(StrEnum):
     UNKNOWN = "unknown"
 
 
+# What `hunt` (and every command that hunts) reads as event logs; Parquet is a dataset that
+# `spearhunt ingest --to-parquet` normalized already.
+EVENT_KINDS = frozenset(
+    {Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM, Kind.PARQUET}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """An input file and what it was sniffed to be."""

@@ -10,26 +10,13 @@ from typing import Any
 
 import orjson
 
+from spearhunt.model.attack import TACTIC_BY_KEY
+from spearhunt.model.times import iso_utc
+
 LEVELS = ("informational", "low", "medium", "high", "critical")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
-_TACTICS = {
-    "reconnaissance": "TA0043",
-    "resource_development": "TA0042",
-    "initial_access": "TA0001",
-    "execution": "TA0002",
-    "persistence": "TA0003",
-    "privilege_escalation": "TA0004",
-    "defense_evasion": "TA0005",
-    "credential_access": "TA0006",
-    "discovery": "TA0007",
-    "lateral_movement": "TA0008",
-    "collection": "TA0009",
-    "command_and_control": "TA0011",
-    "exfiltration": "TA0010",
-    "impact": "TA0040",
-}
 
 
 @lru_cache(maxsize=8192)
@@ -51,14 +38,9 @@ def attack_tactics(tags: tuple[str, ...]) -> tuple[str, ...]:
         low = tag.lower()
         if low.startswith("attack."):
             name = low[len("attack.") :].replace("-", "_")
-            if name in _TACTICS:
+            if name in TACTIC_BY_KEY:
                 out.append(name)
     return tuple(dict.fromkeys(out))
-
-
-def tactic_id(name: str) -> str | None:
-    """ATT&CK id (``TA0008``) of a tactic name (``lateral_movement``)."""
-    return _TACTICS.get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +114,7 @@ class Detection:
         """The part of ``to_dict`` that is about the event, not the rule (in the same order;
         the DuckDB engine builds the same object in SQL: ``DuckEngine.output``)."""
         return {
-            "timestamp": _iso(self.timestamp),
+            "timestamp": iso_utc(self.timestamp),
             "computer": self.computer,
             "channel": self.channel,
             "event_id": self.event_id,
@@ -141,12 +123,3 @@ class Detection:
             "event_key": self.event_key,
             "event": self.event,
         }
-
-
-def _iso(ts: datetime | None) -> str | None:
-    if ts is None:
-        return None
-    text = ts.isoformat(timespec="microseconds")
-    if ts.tzinfo is None:
-        return text + "Z"
-    return text.replace("+00:00", "Z")

@@ -11,18 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from spearhunt.model.times import iso_utc as iso
+
 SCHEMA = "spearhunt.correlate/1"
 
 
-def iso(ts: datetime | None) -> str | None:
-    """UTC timestamp as ISO 8601 with a Z (naive datetimes are UTC in spearhunt)."""
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
 def parse_iso(text: str | None) -> datetime | None:
-    """Inverse of :func:`iso`."""
+    """Inverse of :func:`spearhunt.model.times.iso_utc`."""
     if not text:
         return None
     return datetime.fromisoformat(text.removesuffix("Z"))

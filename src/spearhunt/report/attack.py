@@ -1,7 +1,8 @@
-"""ATT&CK names and matrix placement for reports (tactic order, technique names and tactics).
+"""ATT&CK names and matrix placement for reports (technique names and tactics).
 
-The table is data (``attack.yaml``); a technique it does not list is still reported, placed
-under the tactics its rule tagged.
+Tactics, their ids and their order are ``model.attack``'s; the technique table is data
+(``attack.yaml``); a technique it does not list is still reported, placed under the tactics
+its rule tagged.
 """
 
 from __future__ import annotations
@@ -15,23 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from spearhunt.model.attack import TACTICS, Tactic
+
 TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")
 # Points per rule level; a technique's score grows with its worst level and (slowly) its count.
 LEVEL_POINTS = {"informational": 1.0, "low": 2.0, "medium": 4.0, "high": 7.0, "critical": 10.0}
-
-
-@dataclass(frozen=True, slots=True)
-class Tactic:
-    """One ATT&CK tactic: ``lateral_movement``, ``TA0008``, ``Lateral Movement``."""
-
-    key: str
-    id: str
-    name: str
-
-    @property
-    def shortname(self) -> str:
-        """The Navigator's form: ``lateral-movement``."""
-        return self.key.replace("_", "-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +74,9 @@ def is_technique(text: str) -> bool:
 def matrix() -> Matrix:
     """The ATT&CK table, loaded once."""
     doc = yaml.safe_load((Path(__file__).with_name("attack.yaml")).read_text(encoding="utf-8"))
-    tactics = tuple(Tactic(k, i, n) for k, i, n in doc["tactics"])
     names = {tid: v[0] for tid, v in doc["techniques"].items()}
     placement = {tid: tuple(v[1].split()) for tid, v in doc["techniques"].items()}
-    return Matrix(tactics, names, placement)
+    return Matrix(TACTICS, names, placement)
 
 
 def technique_score(level: str, count: int) -> float:

@@ -22,6 +22,7 @@ import orjson
 from spearhunt import __version__
 from spearhunt.errors import StoreError
 from spearhunt.model.detection import LEVEL_RANK
+from spearhunt.model.hosts import short_host
 from spearhunt.model.mail import MailVerdict
 from spearhunt.model.story import CorrelationResult, Evidence, Story
 from spearhunt.report.attack import is_technique, matrix, technique_score
@@ -36,16 +37,9 @@ KIND_PRIORITY = {"mail": 0, "correlation": 1, "network": 1, "alert": 2, "event":
 FETCH = 5000
 
 
-def short_host(name: str | None) -> str:
-    """``ws-003`` for ``WS-003.corp.example``: stories and Zeek name hosts both ways."""
-    if not name:
-        return "?"
-    text = name.strip().lower()
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return text.split(".")[0] or text
-    return text
+def host_label(name: str | None) -> str:
+    """A host as reports show it: its key (``model.hosts.short_host``), ``?`` when unknown."""
+    return short_host(name) or "?"
 
 
 def max_level(levels: list[str]) -> str:
@@ -293,7 +287,7 @@ class _Loader:
             f"THEN ['other'] ELSE tactics END) AS tactic FROM detections {where}) GROUP BY ALL",
             params,
         ).fetchall():
-            per_host[short_host(host)][tactic] += int(n)
+            per_host[host_label(host)][tactic] += int(n)
         rules: dict[str, Counter[str]] = defaultdict(Counter)
         levels: dict[str, list[str]] = defaultdict(list)
         totals: Counter[str] = Counter()
@@ -301,7 +295,7 @@ class _Loader:
             f"SELECT computer, rule_title, level, count(*) FROM detections {where} GROUP BY ALL",
             params,
         ).fetchall():
-            key = short_host(host)
+            key = host_label(host)
             rules[key][title] += int(n)
             levels[key].append(level)
             totals[key] += int(n)
@@ -332,8 +326,8 @@ class _Loader:
                     level,
                     int(n),
                     rule=title,
-                    host=short_host(host),
-                    example=f"{short_host(host)} {_hhmm(first)} {title}",
+                    host=host_label(host),
+                    example=f"{host_label(host)} {_hhmm(first)} {title}",
                 )
         for story in result.stories:
             for e in story.evidence:

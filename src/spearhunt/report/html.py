@@ -18,9 +18,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from spearhunt.model.detection import LEVEL_RANK
+from spearhunt.model.hosts import short_host
 from spearhunt.report import svg
 from spearhunt.report.attack import matrix
-from spearhunt.report.document import CaseReport, StoryReport, short_host
+from spearhunt.report.document import CaseReport, StoryReport, host_label
 
 MAX_HOST_ROWS = 200
 
@@ -67,7 +68,7 @@ def _env() -> Environment:
         t=_t,
         size=_size,
         num=lambda n: f"{int(n or 0):,}",
-        host=short_host,
+        host=host_label,
         rank=lambda lv: LEVEL_RANK.get(lv or "", -1),
         cut=svg.cut,
     )

@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from spearhunt.errors import StoreError, UsageError
+from spearhunt.model.callbacks import Progress
 from spearhunt.report.document import CaseReport, load, timeline_rows
 
 log = logging.getLogger(__name__)
 FORMATS = ("html", "navigator", "stix", "timeline", "csv")
-Progress = Callable[[int, int | None, str], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from spearhunt.model.hosts import short_host
 from spearhunt.model.story import Story
 from spearhunt.report.attack import matrix
-from spearhunt.report.document import EvidenceRow, TechniqueUse, short_host
+from spearhunt.report.document import EvidenceRow, TechniqueUse
 
 TACTIC_COLOURS = {
     "reconnaissance": "#9aa5b1",

@@ -13,9 +13,11 @@ from typing import Any, TextIO
 
 import orjson
 
+from spearhunt.model.times import iso_utc
 from spearhunt.report.detections import csv_safe
 from spearhunt.report.document import TimelineRow
 
+EPOCH = dt.datetime(1970, 1, 1)
 TIMESKETCH_COLUMNS = (
     "message",
     "datetime",
@@ -67,13 +69,12 @@ DESC = {
 
 
 def _iso(ts: dt.datetime | None) -> str:
-    return (ts or dt.datetime(1970, 1, 1)).replace(tzinfo=None).isoformat(
-        timespec="microseconds"
-    ) + "Z"
+    """A row's time; the epoch for a row without one (Timesketch requires a time)."""
+    return iso_utc(ts or EPOCH) or ""
 
 
 def _micros(ts: dt.datetime | None) -> int:
-    ts = (ts or dt.datetime(1970, 1, 1)).replace(tzinfo=dt.UTC)
+    ts = (ts or EPOCH).replace(tzinfo=dt.UTC)
     return int(ts.timestamp() * 1_000_000)
 
 
@@ -125,7 +126,7 @@ def write_hayabusa(rows: Iterable[TimelineRow], out: TextIO) -> int:
     for r in rows:
         if r.kind not in ("detection", "correlation"):
             continue
-        ts = (r.ts or dt.datetime(1970, 1, 1)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " +00:00"
+        ts = (r.ts or EPOCH).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " +00:00"
         extra = " ¦ ".join(
             x
             for x in (

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spearhunt.errors import SimulateError
+from spearhunt.model.callbacks import Progress
 from spearhunt.simulate.clock import Clock
 from spearhunt.simulate.config import SOURCES, SimulationConfig, Variant, parse_variant
 from spearhunt.simulate.context import Sim
@@ -21,8 +22,6 @@ from spearhunt.simulate.world import World, build_world
 from spearhunt.simulate.zeek import LOGS, close_logs, open_logs
 
 log = logging.getLogger(__name__)
-
-ProgressFn = Callable[[int, int | None, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +89,7 @@ def simulate(
     config: SimulationConfig | None = None,
     *,
     force: bool = False,
-    on_progress: ProgressFn | None = None,
+    on_progress: Progress | None = None,
 ) -> SimulationResult:
     """Write a complete simulated intrusion into ``out_dir`` and return what was written."""
     cfg = config or SimulationConfig()
@@ -151,7 +150,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _write_logs(sim: Sim, out: Path, on_progress: ProgressFn | None) -> int:
+def _write_logs(sim: Sim, out: Path, on_progress: Progress | None) -> int:
     """Run the noise day by day and write each day's endpoint events and Zeek records (of the
     sources generated); the number of endpoint events written."""
     cfg, clock, net = sim.cfg, sim.clock, sim.net

@@ -37,6 +37,7 @@ from spearhunt.errors import EngineError
 from spearhunt.ingest.events import RawBatch
 from spearhunt.ingest.sources import Kind
 from spearhunt.model import Detection, IngestWarning
+from spearhunt.model.callbacks import Progress
 from spearhunt.normalize.windows import (
     EVENT_COLUMNS,
     SHAPE_EVTX,
@@ -426,7 +427,7 @@ class DuckEngine:
         )
 
     # ------------------------------------------------------------------ rules
-    def run_rules(self, on_progress: Callable[[int, int, str], None] | None = None) -> None:
+    def run_rules(self, on_progress: Progress | None = None) -> None:
         """Flush input, then match every slice against its rules (once per run).
 
         Small slices are read through a second connection and matched in Python on this

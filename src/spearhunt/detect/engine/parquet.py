@@ -25,6 +25,7 @@ import duckdb
 from spearhunt.detect.engine.duck import DuckEngine, connect
 from spearhunt.errors import IngestError
 from spearhunt.model import IngestWarning
+from spearhunt.model.callbacks import Progress
 from spearhunt.normalize.windows import EVTX_SYSTEM_FIELDS
 
 # The columns of every Parquet file (the partition columns live in the folder names).
@@ -222,7 +223,7 @@ def ingest_to_parquet(
     out_dir: Path,
     *,
     on_warning: Callable[[IngestWarning], None],
-    on_progress: Callable[[int, int | None, str], None] | None = None,
+    on_progress: Progress | None = None,
     memory_limit: str = "1GB",
 ) -> tuple[int, int]:
     """Every event file under ``paths`` -> the Parquet dataset in ``out_dir``.
@@ -231,9 +232,9 @@ def ingest_to_parquet(
     read is reported through ``on_warning`` and the others go on.
     """
     from spearhunt.ingest.events import read_events
-    from spearhunt.ingest.sources import Kind, expand_paths, sniff
+    from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
 
-    kinds = (Kind.EVTX, Kind.JSON_LINES, Kind.JSON_ARRAY, Kind.JSON_STREAM)
+    kinds = EVENT_KINDS - {Kind.PARQUET}  # a Parquet dataset is already normalized
     sources = [s for s in (sniff(p) for p in expand_paths(paths)) if s.kind in kinds]
     writer = ParquetWriter(out_dir, on_warning=on_warning, memory_limit=memory_limit)
     try:

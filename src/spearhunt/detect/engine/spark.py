@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,7 @@ from spearhunt.detect.sigma import ir
 from spearhunt.detect.sigma.compiler import CompiledRule
 from spearhunt.errors import EngineError, UsageError
 from spearhunt.model import Detection
+from spearhunt.model.callbacks import Progress
 from spearhunt.normalize.spark import normalize_spark_sql
 from spearhunt.normalize.windows import SYSTEM_FIELD_COLUMNS, event_fields
 
@@ -422,9 +423,7 @@ class SparkEngine:
         )
 
     # ------------------------------------------------------------------ running
-    def run(
-        self, events: DataFrame, on_progress: Callable[[int, int | None, str], None] | None = None
-    ) -> DataFrame:
+    def run(self, events: DataFrame, on_progress: Progress | None = None) -> DataFrame:
         """Plan and submit every rule; returns the (lazy) DataFrame of matched events."""
         t0 = time.perf_counter()
         partitioned = (

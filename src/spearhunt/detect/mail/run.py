@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from spearhunt.detect.mail.analyze import MailAnalyzer
 from spearhunt.ingest.mail import DEFAULT_LIMITS, Limits, RawMail, iter_files, read_file
+from spearhunt.model.callbacks import Progress
 from spearhunt.model.mail import MailFailure, MailVerdict
 
 log = logging.getLogger(__name__)
-ProgressSink = Callable[[int, int | None, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ def triage(
     paths: Iterable[Path],
     analyzer: MailAnalyzer,
     limits: Limits = DEFAULT_LIMITS,
-    on_progress: ProgressSink | None = None,
+    on_progress: Progress | None = None,
 ) -> Iterator[Triaged | MailFailure]:
     """Verdicts in input order; a file that cannot be read or judged yields a MailFailure."""
     files = list(iter_files(paths))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -31,6 +31,7 @@ from spearhunt.detect.sigma.cache import (
 )
 from spearhunt.detect.sigma.compiled import CompiledRule, FileResult, RuleProblem
 from spearhunt.detect.sigma.pipelines import config_digest
+from spearhunt.model.callbacks import Progress
 
 __all__ = [
     "CompiledRule",
@@ -147,7 +148,7 @@ class RuleCompiler:
     def compile_all(
         self,
         paths: Sequence[Path],
-        on_progress: Callable[[int, int, str], None] | None = None,
+        on_progress: Progress | None = None,
         rule_set: Sequence[Path] | None = None,
     ) -> FileResult:
         """Compile many files into one result, de-duplicating rules by id (first wins).
