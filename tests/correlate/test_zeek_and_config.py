@@ -66,6 +66,39 @@ def test_zeek_json_reads_by_path_field_and_skips_junk(tmp_path: Path):
     assert len(warnings) == 1
 
 
+def test_zeek_json_with_underscore_scope_separator_and_stream_field(tmp_path: Path):
+    # Zeek's scope_sep set to '_' (id_orig_h) and the log named by @stream, as OTRF ships APT29
+    f = tmp_path / "combined.log"
+    f.write_text(
+        '{"@stream":"conn","@system":"s","ts":1588205199.8,"uid":"C1","id_orig_h":"10.0.1.6",'
+        '"id_orig_p":54243,"id_resp_h":"192.168.0.5","id_resp_p":443,"proto":"tcp",'
+        '"orig_bytes":39,"resp_bytes":55,"conn_state":"SF"}\n'
+        '{"@stream":"dns","ts":1588205200,"uid":"D1","id_orig_h":"10.0.1.6","id_resp_h":"10.0.0.4",'
+        '"query":"a.example.com","answers":["192.0.2.1"]}\n'
+        '{"@stream":"kerberos","ts":1588205201,"id_orig_h":"10.0.1.6"}\n'
+    )
+    assert sniff(f).kind == Kind.ZEEK_TSV
+    warnings: list = []
+    recs = list(read_zeek(sniff(f), warnings.append))
+    assert [r.log for r in recs] == ["conn", "dns"]
+    assert recs[0].values[2:6] == ("10.0.1.6", 54243, "192.168.0.5", 443)
+    assert recs[1].values[2] == "10.0.1.6" and recs[1].values[-1] == ["192.0.2.1"]
+    assert warnings == []
+
+
+def test_zeek_json_log_kind_from_the_file_name(tmp_path: Path):
+    f = tmp_path / "conn.log"
+    f.write_text('{"ts":1588205199.8,"uid":"C1","id_orig_h":"10.0.1.6","id_resp_h":"10.0.0.4"}\n')
+    assert sniff(f).kind == Kind.ZEEK_TSV
+    assert [r.log for r in read_zeek(sniff(f), lambda w: None)] == ["conn"]
+
+
+def test_windows_flat_json_is_not_taken_for_zeek(tmp_path: Path):
+    f = tmp_path / "events.json"
+    f.write_text('{"EventID": 4624, "Channel": "Security", "_path": "x"}\n')
+    assert sniff(f).kind == Kind.JSON_LINES
+
+
 def test_zeek_overlong_line_is_skipped(tmp_path: Path, monkeypatch):
     from spearhunt.ingest import zeek
 

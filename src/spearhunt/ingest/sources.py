@@ -114,6 +114,17 @@ def _is_json(line: bytes) -> bool:
     return True
 
 
+# Keys only Zeek's JSON writer puts in a record, in either scope separator ('.' is Zeek's
+# default, '_' a common setting that also renames ``_path``): ``_path``, ``@stream`` (the log
+# name some shippers write instead), and the connection id of every log that has one.
+_ZEEK_KEYS = (b'"_path"', b'"@stream"', b'"id.orig_h"', b'"id_orig_h"')
+
+
+def _zeek_json(text: bytes) -> bool:
+    first = text[:4096].split(b"\n", 1)[0]
+    return any(k in first for k in _ZEEK_KEYS) and b'"EventID"' not in first
+
+
 def sniff(path: Path) -> Source:
     """Decide what a file holds from its first bytes."""
     try:
@@ -132,7 +143,7 @@ def sniff(path: Path) -> Source:
     after = text[1:].lstrip(b" \t\r\n")
     # A JSON object's first byte after '{' is a key's quote or '}': RTF ('{\rtf1') is not JSON.
     if text.startswith(b"{") and after[:1] in (b'"', b"}"):
-        if b'"_path"' in text[:2048] or b'"id.orig_h"' in text[:4096]:
+        if _zeek_json(text):
             return Source(path, Kind.ZEEK_TSV, gz)  # Zeek's JSON logs go to the network reader
         first = text.split(b"\n", 1)[0].strip()
         if len(first) < len(text.strip()) and not _is_json(first):

@@ -251,12 +251,14 @@ def _json(
         if not isinstance(obj, dict):
             warn("JSON line is not an object", n)
             continue
-        log = str(obj.get("_path") or by_name or _guess(obj)).lower()
+        log = str(obj.get("_path") or obj.get("@stream") or by_name or _guess(obj)).lower()
         schema = SCHEMAS.get(log)
         if schema is None:
             continue
+        # Zeek's ``scope_sep`` setting: ``id_orig_h`` is ``id.orig_h`` written with '_'
+        get = obj.get if "id_orig_h" not in obj and "id_resp_h" not in obj else _underscored(obj)
         try:
-            values = tuple(_convert(kind, obj.get(col), ",") for col, kind in schema)
+            values = tuple(_convert(kind, get(col), ",") for col, kind in schema)
         except (ValueError, OverflowError, OSError, TypeError) as exc:
             warn(f"bad {log} record: {exc}", n)
             continue
@@ -264,6 +266,13 @@ def _json(
             warn(f"{log} record without a time skipped", n)
             continue
         yield NetRecord(log, values, n)
+
+
+def _underscored(obj: dict[str, Any]) -> Callable[[str], Any]:
+    def get(col: str) -> Any:
+        return obj.get(col.replace(".", "_"), obj.get(col))
+
+    return get
 
 
 def _guess(obj: dict[str, Any]) -> str:

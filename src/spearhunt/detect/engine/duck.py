@@ -99,6 +99,7 @@ class EngineStats:
     seconds_normalize: float = 0.0
     seconds_rules: float = 0.0
     failed_rules: dict[int, str] = field(default_factory=dict)
+    not_events: int = 0  # JSON records with no event id, channel or computer
     phase: dict[str, float] = field(default_factory=dict)
 
 
@@ -153,6 +154,7 @@ class DuckEngine:
         self._next_eid = eid_base + 1
         self._first_eid = eid_base + 1
         self._slices: dict[tuple[str | None, str | None, int | None], _Slice] = {}
+        self._not_events: set[int] = set()  # sources said to hold records that are no events
         cols = ", ".join(f"{n} {t}" for n, t in EVENT_COLUMNS)
         self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols})")
         self.con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, eid BIGINT)")
@@ -250,7 +252,33 @@ class DuckEngine:
         if bad:
             con.execute("DELETE FROM events WHERE eid >= $1 AND fields IS NULL", [first])
             self.stats.invalid_records += len(bad)
-        self.stats.events += raw.num_rows - len(bad)  # minus what the time window dropped below
+        # JSON objects with no event id, channel or computer are no Windows events (a Zeek or
+        # other log the sniffer took for events): counted and said once per file, not hunted.
+        alien = con.execute(
+            "SELECT src, count(*), min(pos) FROM events WHERE eid >= $1 AND event_id IS NULL "
+            "AND channel IS NULL AND computer IS NULL GROUP BY src",
+            [first],
+        ).fetchall()
+        for src, n, pos in alien:
+            self.stats.not_events += n
+            if src not in self._not_events:
+                self._not_events.add(src)
+                self.on_warning(
+                    IngestWarning(
+                        self.sources[src - self._src_base],
+                        "JSON records with no event id, channel or computer skipped "
+                        f"(not Windows events; {n:,} in the first chunk)",
+                        line=pos,
+                    )
+                )
+        if alien:
+            con.execute(
+                "DELETE FROM events WHERE eid >= $1 AND event_id IS NULL AND channel IS NULL "
+                "AND computer IS NULL",
+                [first],
+            )
+        skipped = len(bad) + sum(n for _, n, _ in alien)
+        self.stats.events += raw.num_rows - skipped  # minus what the time window dropped below
         self.stats.chunks += 1
         self._lap("invalid", t0)
         self._index_chunk(first)
