@@ -95,6 +95,14 @@ PATHS: dict[str, list[tuple[int, str]]] = {
         (SHAPE_FLAT, "$.RecordNumber"),
     ],
 }
+# Flat records put the System values and the EventData fields under one set of keys, so an
+# EventData field named like a System value is lost under it (event 104's ``Channel``, the
+# log that was cleared, becomes the System channel the event was written to). For these
+# (event id, field) pairs the flat shape's key is not the event's field: its value comes back
+# from the rendered message when the record has one, else the field is absent.
+FLAT_SHADOWED: dict[tuple[int, str], tuple[str, str]] = {
+    (104, "Channel"): ("Message", r"^The (.+) log file was cleared"),
+}
 # Sub-objects holding the event's own fields, by shape.
 OBJECTS = {
     "eventdata": "$.Event.EventData",
@@ -191,6 +199,16 @@ def normalize_sql(
             f"OR {ecs_eid} IS NOT NULL THEN 2 ELSE 3 END"
         )
     )
+    flat_fix = (
+        ""
+        if shape not in (None, SHAPE_FLAT)
+        else "".join(
+            f"WHEN shape = 3 AND event_id = {eid} THEN json_merge_patch(j, json_object("
+            f"{_lit(key)}, nullif(regexp_extract(json_extract_string(j, {_lit('$.' + src)}), "
+            f"{_lit(pattern)}, 1), ''))) "
+            for (eid, key), (src, pattern) in FLAT_SHADOWED.items()
+        )
+    )
     filters = []
     if time_from:
         filters.append(f"ts >= TIMESTAMP {_lit(time_from)}")
@@ -216,7 +234,7 @@ SELECT {eid_base} + i AS eid,
   src, pos,
   CAST(CASE WHEN s IS NULL OR NOT starts_with(j, '{{') THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
-    WHEN shape = 2 THEN coalesce({ecs}, '{{}}') ELSE j END AS VARCHAR) AS fields,
+    WHEN shape = 2 THEN coalesce({ecs}, '{{}}') {flat_fix}ELSE j END AS VARCHAR) AS fields,
   hash(channel, provider, event_id) AS slice,
   {sys_select}
 FROM (
