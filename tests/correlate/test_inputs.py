@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.hunt import HuntOptions, hunt
+from spearhunt.errors import UsageError
 from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import sniff
 
@@ -72,3 +75,97 @@ def test_flat_event_104_reads_the_cleared_log_not_the_system_channel(tmp_path: P
         ("System", "System"),
         ("System", None),
     ]
+
+
+def _times(store: Path) -> list[tuple[int, str]]:
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return con.execute(
+            "SELECT event_id, strftime(ts, '%Y-%m-%d %H:%M:%S.%g') FROM events ORDER BY pos"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _helk(i: int, local: str, utc: str | None) -> dict[str, object]:
+    rec: dict[str, object] = {
+        "Hostname": "MKT01.pandalab.com",
+        "TimeCreated": local,
+        "@timestamp": local,
+    }
+    if utc:
+        rec |= {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "UtcTime": utc}
+        rec |= {"Image": f"C:\\x{i}.exe"}
+    else:
+        rec |= {"Channel": "Security", "EventID": 4688}
+    return rec
+
+
+def test_local_time_labelled_utc_is_corrected_from_sysmon_utctime_and_said(tmp_path: Path):
+    # HELK's TimeCreated holds local time with a Z; Sysmon's UtcTime in the same records is 19 h later
+    recs = [_helk(i, f"2023-08-15T09:5{i}:00.500Z", f"2023-08-16 04:5{i}:00.123") for i in range(6)]
+    recs.append(_helk(9, "2023-08-15T09:59:30.000Z", None))
+    recs.append(_helk(7, "2023-08-15T09:57:00.500Z", "2023-08-10 14:39:12.046"))  # an old time
+    f = _jsonl(tmp_path / "helk.json", recs)
+    store = tmp_path / "case.duckdb"
+    summary = hunt(HuntOptions(paths=[str(f)], store=store), None)
+    times = _times(store)
+    assert times[0] == (1, "2023-08-16 04:50:00.123")  # the record's own UTC time
+    assert times[6] == (4688, "2023-08-16 04:59:30.000")  # corrected by the measured offset
+    assert times[7] == (1, "2023-08-16 04:57:00.500")  # UtcTime of another moment: offset only
+    said = [w.message for w in summary.warnings if "UtcTime" in w.message]
+    assert said == [
+        "MKT01.pandalab.com: event times -19:00 off the UtcTime of the same records "
+        "(6 of 7 agree): corrected by +19:00"
+    ]
+
+
+def test_true_utc_times_are_left_alone(tmp_path: Path):
+    recs = [_helk(i, f"2023-08-16T04:5{i}:00.500Z", f"2023-08-16 04:5{i}:00.123") for i in range(6)]
+    f = _jsonl(tmp_path / "utc.json", recs)
+    store = tmp_path / "case.duckdb"
+    summary = hunt(HuntOptions(paths=[str(f)], store=store), None)
+    assert _times(store)[0] == (1, "2023-08-16 04:50:00.500")
+    assert not [w for w in summary.warnings if "corrected" in w.message]
+
+
+def test_local_event_time_beats_the_collector_receive_time(tmp_path: Path):
+    # NXLog: EventTime is local (UTC-4), @timestamp the collector's receive time, seconds later
+    recs = [
+        {
+            "Hostname": "WORKSTATION6.theshire.local",
+            "Channel": "Security",
+            "EventID": 4624,
+            "EventTime": f"2020-09-20 12:16:5{i}",
+            "@timestamp": f"2020-09-20T16:17:0{i}.362Z",
+        }
+        for i in range(6)
+    ]
+    f = _jsonl(tmp_path / "nxlog.json", recs)
+    store = tmp_path / "case.duckdb"
+    summary = hunt(HuntOptions(paths=[str(f)], store=store), None)
+    assert _times(store)[0] == (4624, "2020-09-20 16:16:50.000")
+    assert any("@timestamp" in w.message and "+04:00" in w.message for w in summary.warnings)
+
+
+def test_time_offset_option_settles_a_source_no_field_can(tmp_path: Path):
+    from spearhunt.normalize.timefix import parse_offsets
+
+    recs = [
+        {
+            "Computer": "ws1",
+            "Channel": "Security",
+            "EventID": 4688,
+            "TimeCreated": "2023-08-15T09:50:00Z",
+        }
+    ]
+    f = _jsonl(tmp_path / "sec.json", recs)
+    store = tmp_path / "case.duckdb"
+    offsets = parse_offsets(["sec*.json=-02:30"])
+    summary = hunt(HuntOptions(paths=[str(f)], store=store, time_offsets=offsets), None)
+    assert _times(store)[0] == (4688, "2023-08-15 07:20:00.000")
+    assert any("--time-offset -02:30" in w.message for w in summary.warnings)
+    with pytest.raises(UsageError):
+        parse_offsets(["sec.json=+2h"])

@@ -17,6 +17,7 @@ from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.detection import LEVELS
+from spearhunt.normalize.timefix import parse_offsets
 from spearhunt.report.detections import DetectionWriter, details
 
 if TYPE_CHECKING:
@@ -72,6 +73,12 @@ def hunt_command(
     ),
     time_to: str | None = typer.Option(
         None, "--to", help="Only events at or before this time (ISO 8601, UTC)."
+    ),
+    time_offset: list[str] = typer.Option(
+        [],
+        "--time-offset",
+        help="SOURCE_GLOB=+HH:MM: add this to the event times of matching input files, for "
+        "local time written as UTC that no UTC field in the records can correct (repeatable).",
     ),
     fmt: str = typer.Option(
         "table", "--format", "-f", help="Output format: table, csv, jsonl or json."
@@ -145,6 +152,7 @@ def hunt_command(
         engine=engine,
         spark_master=spark_master,
         spark_conf=tuple(conf),
+        time_offsets=parse_offsets(time_offset),
     )
     if engine == "spark":
         from spearhunt.detect.engine.spark import require_pyspark

@@ -31,6 +31,7 @@ from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.callbacks import Progress
 from spearhunt.model.detection import LEVEL_RANK, RuleInfo
+from spearhunt.normalize.timefix import correct_times
 from spearhunt.store.case import CaseStore
 from spearhunt.store.db import connect
 
@@ -58,6 +59,7 @@ class HuntOptions:
     engine: str = "duckdb"  # or "spark" (detect.hunt_spark)
     spark_master: str | None = None
     spark_conf: Sequence[tuple[str, str]] = ()
+    time_offsets: Sequence[tuple[str, int]] = ()  # (source glob, seconds): --time-offset
 
 
 class JsonSink(Protocol):
@@ -300,6 +302,11 @@ def hunt(
         if not event_files and files and all(Path(a).is_file() for a in opts.paths):
             raise UsageError("none of the inputs is an event log (EVTX, JSON Lines or JSON)")
         engine.flush()  # before the store is written: the engine thread shares its connection
+        for fix in correct_times(
+            con, engine.sources, src_base, eid_base + 1, opts.time_offsets
+        ):  # endpoint clocks written as UTC that are not (normalize.timefix)
+            where = engine.sources[fix.src - src_base]
+            warn(IngestWarning(where, f"{fix.computer or 'all computers'}: {fix.why}"))
         if store:  # the engine's source list: Parquet inputs name their original files
             store.add_sources(
                 src_base, [(p, kinds.get(p, Kind.PARQUET.value)) for p in engine.sources]

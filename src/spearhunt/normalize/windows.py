@@ -83,9 +83,11 @@ PATHS: dict[str, list[tuple[int, str]]] = {
         (SHAPE_ECS, '$."@timestamp"'),
         (SHAPE_FLAT, "$.TimeCreated"),
         (SHAPE_FLAT, "$.SystemTime"),
+        # the event's own time before a collector's receive time (seconds later); NXLog's
+        # EventTime is local time, which normalize.timefix corrects against UTC fields
+        (SHAPE_FLAT, "$.EventTime"),
         (SHAPE_FLAT, '$."@timestamp"'),
         (SHAPE_FLAT, "$.UtcTime"),
-        (SHAPE_FLAT, "$.EventTime"),
         (SHAPE_FLAT, "$.timestamp"),
     ],
     "record_id": [
