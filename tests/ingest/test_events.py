@@ -114,8 +114,9 @@ def test_invalid_utf8_does_not_lose_the_file(tmp_path):
     f = tmp_path / "latin.jsonl"
     f.write_bytes(orjson.dumps(FLAT) + b"\n" + b'{"EventID": 1, "Image": "caf\xe9"}\n')
     rows, warnings = ingest([f])
-    assert len(rows) == 2 and not warnings
+    assert len(rows) == 2
     assert rows[1][6] == "caf\ufffd"
+    assert [(w.line, w.message) for w in warnings] == [(2, "invalid UTF-8 replaced (record kept)")]
 
 
 def test_truncated_jsonl_gz_keeps_what_was_read(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,12 +12,16 @@ import duckdb
 from spearhunt.correlate.config import CorrelateOptions
 from spearhunt.correlate.run import correlate_store
 from spearhunt.errors import IngestError, StoreError
+from spearhunt.ingest.archives import iter_sources
 from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
 from spearhunt.ingest.zeek import read_zeek
 from spearhunt.model import IngestWarning
 from spearhunt.model.callbacks import Progress
 from spearhunt.model.story import CorrelationResult
 from spearhunt.store import network as net_store
+
+# the hunt opens archives and reads their event logs
+EVENT_INPUTS = frozenset({*EVENT_KINDS, Kind.ARCHIVE})
 
 
 def investigate(
@@ -36,6 +41,9 @@ def investigate(
     sources = [sniff(p) for p in expand_paths(list(paths))]
     kinds = Counter(s.kind for s in sources)
     warn = on_warning or (lambda w: None)
+    for s in sources:
+        if s.problem:  # FIFO, dangling link, empty or damaged file: said, never silent
+            warn(IngestWarning(s.name, s.problem))
     mails = [s.path for s in sources if s.kind == Kind.MAIL]
     verdicts = []
     if mails:
@@ -45,7 +53,7 @@ def investigate(
             if isinstance(t, Triaged)
         ]
         mail_store.write(store, verdicts)
-    events = [str(s.path) for s in sources if s.kind in EVENT_KINDS]
+    events = [str(s.path) for s in sources if s.kind in EVENT_INPUTS]
     summary = None
     if events:
         summary = hunt(
@@ -54,7 +62,9 @@ def investigate(
             on_progress=on_progress,
             on_warning=warn,
         )
-    records = ingest_network([s.path for s in sources if s.kind == Kind.ZEEK_TSV], store, warn)
+    records = ingest_network(
+        [s.path for s in sources if s.kind in (Kind.ZEEK_TSV, Kind.ARCHIVE)], store, warn
+    )
     if not store.exists():
         raise StoreError("no input held mail, event logs or Zeek logs", where=", ".join(paths))
     result = correlate_store(store, opts, on_progress=on_progress)
@@ -72,8 +82,11 @@ def ingest_network(
 ) -> int:
     """Load the Zeek logs among ``paths`` (files or folders) into the store; records written."""
     warn = on_warning or (lambda w: None)
-    zeek = [s for s in (sniff(p) for p in expand_paths(list(paths))) if s.kind == Kind.ZEEK_TSV]
-    if not zeek:
+    # Archives are opened member by member, each read while it is current; only their Zeek
+    # members are read here (the hunt reads their event logs and says what neither reads).
+    zeek = (s for s in iter_sources(list(paths), lambda w: None) if s.kind == Kind.ZEEK_TSV)
+    first = next(zeek, None)
+    if first is None:
         return 0
     try:
         con = duckdb.connect(str(store))
@@ -83,11 +96,11 @@ def ingest_network(
     try:
         net_store.ensure_tables(con)
         base = con.execute("SELECT coalesce(max(src) + 1, 1000000) FROM net_conn").fetchone()[0]  # type: ignore[index]
-        for i, s in enumerate(zeek):
+        for i, s in enumerate(itertools.chain([first], zeek)):
             try:
                 records += net_store.write(con, read_zeek(s, warn), int(base) + i)
             except IngestError as exc:
-                warn(IngestWarning(str(s.path), exc.message))
+                warn(IngestWarning(s.name, exc.message))
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -26,8 +26,9 @@ from spearhunt.detect.sigma.compiler import (
 )
 from spearhunt.detect.sigma.placeholders import load_placeholders
 from spearhunt.errors import IngestError, UsageError
+from spearhunt.ingest.archives import sources_of
 from spearhunt.ingest.events import read_events
-from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
+from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.callbacks import Progress
 from spearhunt.model.detection import LEVEL_RANK, RuleInfo
@@ -267,38 +268,36 @@ def hunt(
         done_bytes, total_bytes = 0, sum(sizes) or 1
         read, t_read, event_files = 0, time.perf_counter(), 0
         for path, size in zip(files, sizes, strict=True):
-            s = sniff(path)
-            if s.kind not in EVENT_KINDS:
-                log.debug("not an event log, skipped: %s (%s)", s.path, s.kind.value)
-                done_bytes += size
-                continue
-            event_files += 1
-            summary.files += 1
-            if s.kind is Kind.PARQUET:  # already normalized (spearhunt ingest --to-parquet)
-                from spearhunt.detect.engine.parquet import add_parquet
+            for s in sources_of(path, warn):  # an archive's members one by one
+                if s.kind not in EVENT_KINDS:
+                    log.debug("not an event log, skipped: %s (%s)", s.name, s.kind.value)
+                    continue
+                event_files += 1
+                summary.files += 1
+                if s.kind is Kind.PARQUET:  # already normalized (spearhunt ingest --to-parquet)
+                    from spearhunt.detect.engine.parquet import add_parquet
 
+                    try:
+                        read += add_parquet(engine, s.path, eid_base=engine.next_eid - 1)
+                    except IngestError as exc:
+                        summary.files_failed += 1
+                        warn(IngestWarning(s.name, exc.message))
+                    continue
+                idx = engine.source(s.name)
+                kinds[s.name] = s.kind.value
                 try:
-                    read += add_parquet(engine, s.path, eid_base=engine.next_eid - 1)
+                    for batch in read_events(s, warn):
+                        engine.add(idx, batch)
+                        read += len(batch)
+                        if on_progress:
+                            rate = read / max(time.perf_counter() - t_read, 1e-6)
+                            on_progress(done_bytes, total_bytes, f"{read:,} events, {rate:,.0f}/s")
                 except IngestError as exc:
                     summary.files_failed += 1
-                    warn(IngestWarning(str(s.path), exc.message))
-                done_bytes += size
-                continue
-            idx = engine.source(str(s.path))
-            kinds[str(s.path)] = s.kind.value
-            try:
-                for batch in read_events(s, warn):
-                    engine.add(idx, batch)
-                    read += len(batch)
-                    if on_progress:
-                        rate = read / max(time.perf_counter() - t_read, 1e-6)
-                        on_progress(done_bytes, total_bytes, f"{read:,} events, {rate:,.0f}/s")
-            except IngestError as exc:
-                summary.files_failed += 1
-                warn(IngestWarning(str(s.path), exc.message))
+                    warn(IngestWarning(s.name, exc.message))
             done_bytes += size
             if on_progress:
-                on_progress(done_bytes, total_bytes, f"{read:,} events, {s.path.name}")
+                on_progress(done_bytes, total_bytes, f"{read:,} events, {path.name}")
         if not event_files and files and all(Path(a).is_file() for a in opts.paths):
             raise UsageError("none of the inputs is an event log (EVTX, JSON Lines or JSON)")
         engine.flush()  # before the store is written: the engine thread shares its connection

@@ -8,10 +8,10 @@ all raises ``IngestError`` for that file only.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import logging
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -66,65 +66,143 @@ def read_events(src: Source, on_warning: WarningSink, batch: int = BATCH) -> Ite
     elif src.kind is Kind.JSON_STREAM:
         yield from _read_json_stream(src, on_warning, batch)
     else:
-        raise IngestError(f"not an event log ({src.kind.value})", where=str(src.path))
+        raise IngestError(f"not an event log ({src.kind.value})", where=src.name)
 
 
 def _open(src: Source) -> BinaryIO:
+    return src.open()
+
+
+INT64_MAX = 2**63 - 1
+EVTX_MAGIC = b"ElfFile\x00"
+CHUNK_MAGIC = b"ElfChnk\x00"
+EVTX_HEADER = 4096
+EVTX_CHUNK = 65536
+
+
+def _evtx_bytes(src: Source) -> bytes:
+    """A compressed, archived or header-damaged EVTX file, read whole (bounded)."""
+    with _open(src) as fh:
+        return _read_bounded(fh, MAX_GZ_EVTX, src.name, "EVTX")
+
+
+def _read_bounded(fh: BinaryIO, limit: int, name: str, what: str) -> bytes:
     try:
-        return gzip.open(src.path, "rb") if src.gzipped else src.path.open("rb")  # type: ignore[return-value]
-    except OSError as exc:
-        raise IngestError(f"cannot open: {exc.strerror or exc}", where=str(src.path)) from exc
+        data = fh.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(f"damaged or cut {what} data: {exc}", where=name) from exc
+    if len(data) > limit:
+        raise IngestError(f"{what} larger than {limit:,} bytes uncompressed: not read", where=name)
+    return data
+
+
+def evtx_expected(data: bytes) -> int | None:
+    """Records the EVTX chunk headers say the file holds (None when no chunk header is sound).
+
+    Each chunk header names its first and last record number; the sum over the file's chunks
+    is what a reader should find, so what it did not find can be said as a number.
+    """
+    total, sound = 0, False
+    for off in range(EVTX_HEADER, len(data) - 40 + 1, EVTX_CHUNK):
+        if data[off : off + 8] != CHUNK_MAGIC:
+            continue
+        first = int.from_bytes(data[off + 8 : off + 16], "little")
+        last = int.from_bytes(data[off + 16 : off + 24], "little")
+        if first == 0 and last == 0:
+            continue  # a chunk never written (EVTX files are preallocated)
+        if last < first or last - first >= EVTX_CHUNK:  # a record is at least 24 bytes
+            continue
+        sound = True
+        total += last - first + 1
+    return total if sound else None
 
 
 def _read_evtx(src: Source, on_warning: WarningSink, batch: int) -> Iterator[RawBatch]:
-    name = str(src.path)
+    name = src.name
+    data: bytes | None = None
     try:
-        if src.gzipped:
-            with gzip.open(src.path, "rb") as gz:
-                data = gz.read(MAX_GZ_EVTX + 1)
-            if len(data) > MAX_GZ_EVTX:
-                raise IngestError("gzipped EVTX larger than 2 GiB uncompressed", where=name)
-            parser = evtx.PyEvtxParser(io.BytesIO(data), EVTX_THREADS)
+        if src.gzipped or src.member or src.encoding:
+            data = _evtx_bytes(src)
         else:
-            parser = evtx.PyEvtxParser(name, EVTX_THREADS)
+            with src.path.open("rb") as fh:
+                magic = fh.read(8)
+            # A sound file is read by the parser itself, with no copy in memory.
+            data = None if magic == EVTX_MAGIC else _evtx_bytes(src)
+        if data is not None and not data.startswith(EVTX_MAGIC):
+            if data[EVTX_HEADER : EVTX_HEADER + 8] != CHUNK_MAGIC:
+                raise IngestError("not an EVTX file (no file or chunk signature)", where=name)
+            on_warning(IngestWarning(name, "damaged EVTX file header: its chunks are read anyway"))
+            data = EVTX_MAGIC + data[8:]
+        parser = evtx.PyEvtxParser(io.BytesIO(data) if data is not None else name, EVTX_THREADS)
         records = parser.records_json()
     except (OSError, RuntimeError, ValueError, EOFError) as exc:
         raise IngestError(f"not a readable EVTX file: {exc}", where=name) from exc
     out = RawBatch(name, Kind.EVTX)
     done = 0  # records in batches already yielded
+    errors: list[str] = []
     while True:
         try:
             # A plain loop (not next() per record): this is the hottest loop of a hunt.
             for rec in records:
-                out.texts.append(rec["data"])  # type: ignore[arg-type]
-                out.positions.append(rec["event_record_id"])
+                rid = rec["event_record_id"]  # type: ignore[index]
+                if rid > INT64_MAX:  # the format's ids are unsigned; the engine's are int64
+                    rid = -1
+                out.texts.append(rec["data"])  # type: ignore[index]
+                out.positions.append(rid)
                 if len(out.positions) >= batch:
                     done += len(out.positions)
                     yield out
                     out = RawBatch(name, Kind.EVTX)
             break
         except Exception as exc:  # the Rust parser reports a bad chunk or record and goes on
-            on_warning(
-                IngestWarning(
-                    name,
-                    f"skipped unreadable EVTX data: {exc}",
-                    record=done + len(out.positions) + 1,
-                )
+            errors.append(str(exc))
+            if len(errors) > 10_000:  # a parser that keeps failing in place: stop
+                break
+    read = done + len(out.positions)
+    if errors:
+        expected = _expected(src, data)
+        lost = (
+            f"{expected - read:,} of the {expected:,} records its chunk headers list are"
+            if (expected is not None and expected > read)
+            else "some records are"
+        )
+        on_warning(
+            IngestWarning(
+                name,
+                f"damaged EVTX data: {lost} missing ({len(errors)} parser errors, first: "
+                f"{errors[0][:200]})",
+                record=read + 1,
             )
+        )
     if out.texts:
         yield out
 
 
+def _expected(src: Source, data: bytes | None) -> int | None:
+    if data is None:
+        try:
+            data = _evtx_bytes(src)
+        except IngestError:
+            return None
+    return evtx_expected(data)
+
+
 def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterator[RawBatch]:
-    name = str(src.path)
+    name = src.name
     fh = _open(src)
     line_no = 0
     offset = 0
     carry = b""
+    first = True
     out = RawBatch(name, Kind.JSON_LINES, offsets=[])
     try:
         while True:
             block, error = _read_block(fh)
+            if first:
+                first = False
+                if block.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM is not part of the record
+                    block = block[3:]
+                    offset = 3
             if error is not None:
                 on_warning(
                     IngestWarning(
@@ -143,16 +221,20 @@ def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterat
                 lines = (carry + block).split(b"\n")
                 carry = lines.pop()
                 if len(carry) > MAX_LINE:
+                    # Skip the rest of the long line only: the records after it are read.
                     on_warning(
                         IngestWarning(
                             name,
                             f"line longer than {MAX_LINE} bytes skipped",
-                            offset=offset,
-                            line=line_no + 1,
+                            offset=offset + sum(len(x) + 1 for x in lines),
+                            line=line_no + len(lines) + 1,
                         )
                     )
-                    carry = b""
-                    _skip_to_newline(fh)
+                    long_len = len(carry)
+                    skipped, carry, _eof = _skip_to_newline(fh)
+                    lines.append(b"")  # stands for the skipped line in the numbering
+                    offset += long_len + skipped - 1  # its bytes beyond the placeholder's one
+            lines = _clean_lines(lines, name, line_no, on_warning)
             starts = list(accumulate((len(x) + 1 for x in lines), initial=0))
             for i, raw in enumerate(lines):
                 line_no += 1
@@ -182,6 +264,60 @@ def _read_json_lines(src: Source, on_warning: WarningSink, batch: int) -> Iterat
         yield out
 
 
+# A \uD800-\uDFFF escape: a surrogate, lone (hostile) or half of a pair (an emoji).
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def _clean_lines(
+    lines: list[bytes], name: str, line_no: int, on_warning: WarningSink
+) -> list[bytes]:
+    """Lines as the engine can take them: valid UTF-8, no lone surrogate escapes.
+
+    An attacker's bytes must not remove the event they sit in: a bad sequence is replaced
+    (U+FFFD) and the record kept, with a warning. The check costs one pass over the block.
+    """
+    joined = b"\n".join(lines)
+    try:
+        joined.decode("utf-8")
+        bad_utf8 = False
+    except UnicodeDecodeError:
+        bad_utf8 = True
+    if not bad_utf8 and not _SURROGATE.search(joined):
+        return lines
+    out = []
+    for i, raw in enumerate(lines):
+        fixed = raw
+        if bad_utf8:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                fixed = raw.decode("utf-8", "replace").encode("utf-8")
+                on_warning(
+                    IngestWarning(
+                        name, "invalid UTF-8 replaced (record kept)", line=line_no + i + 1
+                    )
+                )
+        if _SURROGATE.search(fixed):
+            fixed = _without_lone_surrogates(fixed, name, line_no + i + 1, on_warning)
+        out.append(fixed)
+    return out
+
+
+def _without_lone_surrogates(raw: bytes, name: str, line: int, on_warning: WarningSink) -> bytes:
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw  # the engine reports the invalid record
+    clean = _tame(obj)
+    if clean == obj:
+        return raw
+    on_warning(
+        IngestWarning(name, "lone UTF-16 surrogate escape replaced (record kept)", line=line)
+    )
+    return orjson.dumps(clean)
+
+
 def _read_block(fh: BinaryIO) -> tuple[bytes, Exception | None]:
     """Up to BLOCK bytes; a corrupt or cut stream returns what was read before the fault."""
     parts: list[bytes] = []
@@ -199,28 +335,79 @@ def _read_block(fh: BinaryIO) -> tuple[bytes, Exception | None]:
     return b"".join(parts), None
 
 
-def _skip_to_newline(fh: BinaryIO) -> None:
+def _skip_to_newline(fh: BinaryIO) -> tuple[int, bytes, bool]:
+    """Read past the end of the current line: (bytes skipped, what follows the newline, EOF)."""
+    skipped = 0
     while True:
-        chunk = fh.read(BLOCK)
-        if not chunk or b"\n" in chunk:
-            return
+        chunk, error = _read_block(fh)
+        if error is not None or not chunk:
+            return skipped + len(chunk), b"", True
+        cut = chunk.find(b"\n")
+        if cut >= 0:
+            return skipped + cut + 1, chunk[cut + 1 :], False
+        skipped += len(chunk)
+
+
+def _read_whole(src: Source, on_warning: WarningSink, what: str) -> bytes:
+    """A JSON array or stream file read whole (bounded); a cut or corrupt file keeps its head."""
+    parts: list[bytes] = []
+    size = 0
+    with _open(src) as fh:
+        while True:
+            block, error = _read_block(fh)
+            parts.append(block)
+            size += len(block)
+            if size > MAX_JSON_ARRAY:
+                raise IngestError(
+                    f"{what} file larger than {MAX_JSON_ARRAY:,} bytes; use JSON Lines",
+                    where=src.name,
+                )
+            if error is not None:
+                on_warning(
+                    IngestWarning(
+                        src.name,
+                        f"file ends early or is corrupt: {error}; the records before are read",
+                        offset=size,
+                    )
+                )
+                break
+            if not block:
+                break
+    data = b"".join(parts)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data
 
 
 def _read_json_array(src: Source, on_warning: WarningSink, batch: int) -> Iterator[RawBatch]:
-    name = str(src.path)
-    with _open(src) as fh:
-        data = fh.read(MAX_JSON_ARRAY + 1)
-    if len(data) > MAX_JSON_ARRAY:
-        raise IngestError("JSON array file larger than 1 GiB; use JSON Lines", where=name)
+    name = src.name
+    data = _read_whole(src, on_warning, "JSON array")
     try:
         items = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise IngestError(f"invalid JSON: {exc}", where=name) from exc
+        # A cut or damaged array: its complete records are read one by one, the fault said.
+        on_warning(
+            IngestWarning(name, f"invalid JSON array ({exc}); its readable records are kept")
+        )
+        text = _decode(data, name, on_warning)
+        start = text.find("[") + 1
+        yield from _batches(
+            name, Kind.JSON_ARRAY, _stream_values(name, text, on_warning, start), on_warning, batch
+        )
+        return
     if isinstance(items, dict):
         items = [items]
     if not isinstance(items, list):
         raise IngestError("JSON file holds neither an array nor an object", where=name)
     yield from _batches(name, Kind.JSON_ARRAY, enumerate(items, 1), on_warning, batch)
+
+
+def _decode(data: bytes, name: str, on_warning: WarningSink) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        on_warning(IngestWarning(name, "invalid UTF-8 replaced (records kept)", offset=exc.start))
+        return data.decode("utf-8", "replace")
 
 
 def _batches(
@@ -232,7 +419,13 @@ def _batches(
         if not isinstance(item, dict):
             on_warning(IngestWarning(name, "JSON value is not an object", record=i))
             continue
-        out.texts.append(orjson.dumps(item))  # type: ignore[arg-type]
+        try:
+            text = orjson.dumps(item)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            # Lone surrogates, integers past 64 bits: keep the event, make the value text.
+            text = orjson.dumps(_tame(item))
+            on_warning(IngestWarning(name, f"value replaced to keep the record: {exc}", record=i))
+        out.texts.append(text)  # type: ignore[arg-type]
         out.positions.append(i)
         if len(out.texts) >= batch:
             yield out
@@ -241,24 +434,37 @@ def _batches(
         yield out
 
 
+def _tame(value: Any) -> Any:
+    """A parsed JSON value orjson can write: lone surrogates replaced, huge integers as text."""
+    if isinstance(value, str):
+        return _LONE.sub("\ufffd", value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if isinstance(value, dict):
+        return {_tame(str(k)): _tame(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tame(v) for v in value]
+    return str(value)
+
+
 def _read_json_stream(src: Source, on_warning: WarningSink, batch: int) -> Iterator[RawBatch]:
     """Concatenated JSON objects, pretty-printed or not (``evtx_dump -o json``)."""
-    name = str(src.path)
-    with _open(src) as fh:
-        data = fh.read(MAX_JSON_ARRAY + 1)
-    if len(data) > MAX_JSON_ARRAY:
-        raise IngestError("JSON stream file larger than 1 GiB; use JSON Lines", where=name)
-    text = data.decode("utf-8", "replace")
+    name = src.name
+    text = _decode(_read_whole(src, on_warning, "JSON stream"), name, on_warning)
     yield from _batches(
         name, Kind.JSON_STREAM, _stream_values(name, text, on_warning), on_warning, batch
     )
 
 
-def _stream_values(name: str, text: str, on_warning: WarningSink) -> Iterator[tuple[int, Any]]:
+def _stream_values(
+    name: str, text: str, on_warning: WarningSink, pos: int = 0
+) -> Iterator[tuple[int, Any]]:
     decoder = json.JSONDecoder()
-    pos, n, end = 0, 0, len(text)
+    n, end = 0, len(text)
     while True:
-        while pos < end and text[pos] in " \t\r\n,":
+        while pos < end and text[pos] in " \t\r\n,]":
             pos += 1
         if pos >= end:
             break

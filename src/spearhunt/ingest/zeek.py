@@ -10,7 +10,6 @@ from a hostile sensor or a tampered evidence copy.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -105,11 +104,8 @@ Warn = Callable[[IngestWarning], None]
 
 
 def _open(source: Source) -> io.BufferedReader:
-    try:
-        raw = gzip.open(source.path, "rb") if source.gzipped else source.path.open("rb")  # noqa: SIM115 - returned to the caller, who closes it
-    except OSError as exc:
-        raise IngestError(f"cannot open: {exc.strerror or exc}", where=str(source.path)) from exc
-    return io.BufferedReader(raw)  # type: ignore[arg-type]
+    raw = source.open()  # a file, gzipped or not, or an archive member
+    return raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
 
 
 def _ts(value: Any) -> dt.datetime | None:
@@ -148,7 +144,7 @@ def _convert(kind: str, value: Any, set_sep: str = ",") -> Any:
 
 def read_zeek(source: Source, on_warning: Warn) -> Iterator[NetRecord]:
     """Records of a Zeek conn/dns/http/ssl log (TSV or JSON); other Zeek logs yield nothing."""
-    name = str(source.path)
+    name = source.name
     warned = 0
 
     def warn(msg: str, line: int) -> None:
@@ -160,9 +156,9 @@ def read_zeek(source: Source, on_warning: Warn) -> Iterator[NetRecord]:
     with _open(source) as fh:
         first = fh.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
         if first == b"#":
-            yield from _tsv(fh, source.path, warn)
+            yield from _tsv(fh, source.where, warn)
         elif first == b"{":
-            yield from _json(fh, source.path, warn)
+            yield from _json(fh, source.where, warn)
         else:
             raise IngestError("not a Zeek log (no #fields header, not JSON)", where=name)
     if warned > MAX_WARNINGS:
