@@ -8,13 +8,16 @@ stored, so Spark and DuckDB read the very events a DuckDB hunt matches. Layout::
 
 Partition values are lowercased, with every run of characters outside ``[a-z0-9._-]``
 replaced by ``_`` (``Microsoft-Windows-Sysmon/Operational`` ->
-``microsoft-windows-sysmon_operational``); ``_unknown`` when the value is missing. The
+``microsoft-windows-sysmon_operational``); ``_unknown`` when the value is missing; a value
+longer than 200 characters keeps its first 180 and ``--`` with 16 hex digits of its MD5 (a
+folder name holds 255 bytes at most). The
 original values stay in the ``computer`` and ``channel`` columns. Columns of each file are
 ``PARQUET_COLUMNS``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from collections.abc import Callable
@@ -53,17 +56,28 @@ PARTITION_COLUMNS = ("p_computer", "p_channel", "day")
 SYSTEM_COLUMNS = tuple(f"sys_{name.lower()}" for name in EVTX_SYSTEM_FIELDS)
 
 
+# A folder name holds at most 255 bytes: longer values (a legal FQDN is up to 253 characters,
+# a channel has no bound) keep their head and a hash of the whole, so they stay distinct.
+PARTITION_MAX = 200
+PARTITION_HEAD = 180
+
+
 def partition_value(expr: str) -> str:
     """DuckDB SQL for the folder-safe partition value of ``expr`` (``partition_of`` in Python)."""
+    v = f"coalesce(nullif(regexp_replace(lower({expr}), '[^a-z0-9._-]+', '_', 'g'), ''), '_unknown')"
+    # The repeated expression is computed once (DuckDB eliminates common subexpressions).
     return (
-        f"coalesce(nullif(regexp_replace(lower({expr}), '[^a-z0-9._-]+', '_', 'g'), ''), "
-        "'_unknown')"
+        f"CASE WHEN length({v}) > {PARTITION_MAX} "
+        f"THEN left({v}, {PARTITION_HEAD}) || '--' || left(md5({v}), 16) ELSE {v} END"
     )
 
 
 def partition_of(value: str | None) -> str:
     """The partition value of a column value, as the writer computes it."""
-    return re.sub(r"[^a-z0-9._-]+", "_", (value or "").lower()) or "_unknown"
+    v = re.sub(r"[^a-z0-9._-]+", "_", (value or "").lower()) or "_unknown"
+    if len(v) > PARTITION_MAX:
+        v = f"{v[:PARTITION_HEAD]}--{hashlib.md5(v.encode()).hexdigest()[:16]}"
+    return v
 
 
 def schema_doc() -> str:
@@ -231,22 +245,27 @@ def ingest_to_parquet(
     Returns (files read, events written). Non-event files are skipped; a file that cannot be
     read is reported through ``on_warning`` and the others go on.
     """
+    from spearhunt.ingest.archives import iter_sources
     from spearhunt.ingest.events import read_events
-    from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
+    from spearhunt.ingest.sources import EVENT_KINDS, Kind
 
     kinds = EVENT_KINDS - {Kind.PARQUET}  # a Parquet dataset is already normalized
-    sources = [s for s in (sniff(p) for p in expand_paths(paths)) if s.kind in kinds]
     writer = ParquetWriter(out_dir, on_warning=on_warning, memory_limit=memory_limit)
+    files = 0
     try:
-        for n, s in enumerate(sources, 1):
-            idx = writer.source(str(s.path))
+        # Archives are read member by member as they come (a tar is a one-pass stream).
+        for s in iter_sources(paths, on_warning):
+            if s.kind not in kinds:
+                continue
+            files += 1
+            idx = writer.source(s.name)
             try:
                 for batch in read_events(s, on_warning):
                     writer.add(idx, batch)
             except IngestError as exc:
-                on_warning(IngestWarning(str(s.path), exc.message))
+                on_warning(IngestWarning(s.name, exc.message))
             if on_progress:
-                on_progress(n, len(sources), s.path.name)
-        return len(sources), writer.write()
+                on_progress(files, None, s.where.name)
+        return files, writer.write()
     finally:
         writer.close()
