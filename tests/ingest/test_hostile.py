@@ -6,19 +6,15 @@ the record can still be read, it is kept.
 
 from __future__ import annotations
 
-import gzip
-import json
-import os
 from pathlib import Path
 
 import orjson
-import pytest
 
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.engine.parquet import ingest_to_parquet
 from spearhunt.errors import IngestError
 from spearhunt.ingest.archives import iter_sources
-from spearhunt.ingest.events import MAX_LINE, read_events
+from spearhunt.ingest.events import read_events
 from spearhunt.model import IngestWarning
 
 FLAT = {
