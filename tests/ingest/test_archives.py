@@ -157,7 +157,8 @@ def test_hunt_reads_zipped_logs_and_names_the_member(tmp_path):
 def test_otrf_zips_are_read_as_shipped():
     folder = shared_data("otrf", "datasets", "atomic", "windows", "lateral_movement", "host")
     summary = hunt(HuntOptions(paths=[str(folder)]), None)
-    assert summary.files == 2 and not summary.warnings
+    assert summary.files == 2
+    assert not [w for w in summary.warnings if "skipped" in w.message or "not read" in w.message]
     assert summary.events > 5_000 and summary.detections > 0
     zeek = shared_data(
         "otrf", "datasets", "compound", "apt29", "day1", "zeek", "NASHUA-zeek_logs.zip"
