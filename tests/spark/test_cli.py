@@ -171,3 +171,27 @@ def test_without_pyspark_engine_spark_says_how_to_install(events, tmp_path):
     assert p.returncode == 1
     assert "pip install 'spearhunt[spark]'" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_hunt_engine_spark_counts_files_not_arguments(events, tmp_path, spark):
+    ds = tmp_path / "ds"
+    assert run(["-q", "ingest", str(events), "--to-parquet", str(ds)]) == 0
+    parquet = list(ds.rglob("*.parquet"))
+    folder = tmp_path / "json"
+    folder.mkdir()
+    for name in ("a.jsonl", "b.jsonl"):
+        (folder / name).write_bytes(events.read_bytes())
+    out = tmp_path / "out.json"
+    args = ["-q", "hunt", "--engine", "spark", str(ds), str(folder), "-f", "json", "-o", str(out)]
+    assert run(args) == 0
+    assert json.loads(out.read_text())["summary"]["files"] == len(parquet) + 2
+
+
+def test_quiet_spark_keeps_the_jvm_log_to_errors_and_the_users_java_options():
+    from spearhunt.cli.hunt import QUIET_LOG4J, quiet_spark
+
+    conf = quiet_spark([("spark.driver.extraJavaOptions", "-Xss4m"), ("a", "b")])
+    assert ("a", "b") in conf
+    [opts] = [v for k, v in conf if k == "spark.driver.extraJavaOptions"]
+    assert opts.endswith(" -Xss4m") and QUIET_LOG4J.as_uri() in opts
+    assert "rootLogger.level = error" in QUIET_LOG4J.read_text()

@@ -23,19 +23,34 @@ def convert_command(
     no_pack: bool = typer.Option(
         False, "--no-pack", help="Do not include spearhunt's built-in rule pack."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a non-empty --out, replacing its .sql files."
+    ),
     placeholders: Path | None = typer.Option(
-        None, "--placeholders", help="YAML file with values for Sigma %placeholders%."
+        None, "--placeholders", exists=True, help="YAML file with values for Sigma %placeholders%."
     ),
 ) -> None:
-    """Write each rule as SQL over the flat events view `spearhunt_flat` (built by _view.sql
-    from the Parquet of `spearhunt ingest`): columns "c:<field>" hold lowercased values,
-    "o:<field>" the original text, <field> being the Sigma name lowercased without spaces."""
+    """Write every rule variant as a SQL file for another tool (Spark SQL or DuckDB).
+
+    The queries read the flat events view `spearhunt_flat`, which _view.sql builds from the
+    Parquet of `spearhunt ingest`: columns "c:<field>" hold lowercased values, "o:<field>" the
+    original text, <field> being the Sigma name lowercased without spaces."""
     from spearhunt.detect.convert import convert
     from spearhunt.detect.engine.sql import DIALECTS
     from spearhunt.detect.hunt import load_rules
 
     if dialect not in DIALECTS:
         raise UsageError(f"--dialect must be one of {', '.join(DIALECTS)}")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UsageError(
+                f"--out {out} is not empty: give an empty or new folder, or --force to replace "
+                "its .sql files (files of an earlier conversion would mix with this one)"
+            )
+        for old in out.glob("*.sql"):
+            old.unlink()
     result, _ = load_rules(rules, not no_pack, placeholders, True)
     n = convert(result.rules, DIALECTS[dialect], out)
     if not STATE.quiet:

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import typer
 
-from spearhunt.cli.console import err, out, progress_bar
+from spearhunt.cli.console import STATE, err, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
 
@@ -50,17 +50,23 @@ def _print(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
 @app.command("correlate")
 def correlate_command(
     store: Path = typer.Option(
-        ..., "--store", "-s", help="Case store written by hunt/mail/investigate."
+        ..., "--store", "-s", exists=True, help="Case store written by hunt/mail/investigate."
     ),
     window: str = typer.Option(
         "14d", "--window", help="Longest time a story may span (e.g. 7d, 36h)."
     ),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     allowlist: Path | None = typer.Option(
-        None, "--allowlist", help="YAML allow-list: hosts, users, rules, hashes, domains, ips."
+        None,
+        "--allowlist",
+        exists=True,
+        help="YAML allow-list: hosts, users, rules, hashes, domains, ips.",
     ),
     assets: Path | None = typer.Option(
-        None, "--assets", help="YAML asset criticality: assets: [{match, criticality, role}]."
+        None,
+        "--assets",
+        exists=True,
+        help="YAML asset criticality: assets: [{match, criticality, role}].",
     ),
     rules: list[Path] = typer.Option(
         [], "--rules", "-r", help="Extra folders with Sigma correlation rules."
@@ -80,7 +86,9 @@ def correlate_command(
 @app.command("story")
 def story_command(
     story_id: str = typer.Argument(..., help="Story id (or a unique prefix)."),
-    store: Path = typer.Option(..., "--store", "-s", help="Case store that was correlated."),
+    store: Path = typer.Option(
+        ..., "--store", "-s", exists=True, help="Case store that was correlated."
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """One story: timeline, hosts, exfiltration and evidence (from the last correlation saved)."""
@@ -118,8 +126,12 @@ def investigate_command(
     ),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     window: str = typer.Option("14d", "--window", help="Longest time a story may span."),
-    allowlist: Path | None = typer.Option(None, "--allowlist", help="YAML allow-list."),
-    assets: Path | None = typer.Option(None, "--assets", help="YAML asset criticality."),
+    allowlist: Path | None = typer.Option(
+        None, "--allowlist", exists=True, help="YAML allow-list."
+    ),
+    assets: Path | None = typer.Option(
+        None, "--assets", exists=True, help="YAML asset criticality."
+    ),
 ) -> None:
     """Mail triage, hunt, network ingest and correlation over the inputs in one go."""
     from spearhunt.correlate.investigate import investigate
@@ -144,7 +156,8 @@ def investigate_command(
                 list(rules),
                 on_progress=bar,
             )
-        err.print(f"{summary}", highlight=False)
+        if not STATE.quiet:
+            err.print(f"{summary}", highlight=False)
         _print(result, fmt)
     finally:
         if tmp:

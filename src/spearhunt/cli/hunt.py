@@ -92,7 +92,7 @@ def hunt_command(
         help="Append events and detections to this DuckDB case file for correlate/report.",
     ),
     placeholders: Path | None = typer.Option(
-        None, "--placeholders", help="YAML file with values for Sigma %placeholders%."
+        None, "--placeholders", exists=True, help="YAML file with values for Sigma %placeholders%."
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Recompile every rule instead of using the compiled-rule cache."
@@ -108,7 +108,7 @@ def hunt_command(
     engine: str = typer.Option(
         "duckdb",
         "--engine",
-        help="duckdb (embedded, default) or spark (pip install 'spearhunt[spark]').",
+        help="duckdb (embedded, default) or spark (pip install 'spearhunt\\[spark]').",
     ),
     spark_master: str | None = typer.Option(
         None,
@@ -126,12 +126,17 @@ def hunt_command(
 
     if engine not in ("duckdb", "spark"):
         raise UsageError("--engine must be duckdb or spark")
+    if engine != "spark" and (spark_master or spark_conf):
+        given = "--spark-master" if spark_master else "--spark-conf"
+        raise UsageError(f"{given} applies to Spark only: add --engine spark")
     conf = []
     for item in spark_conf:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--spark-conf wants KEY=VALUE, got {item!r}")
         conf.append((key.strip(), value.strip()))
+    if engine == "spark" and STATE.quiet:
+        conf = quiet_spark(conf)
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     if min_level not in LEVELS:
@@ -202,6 +207,18 @@ def hunt_command(
         print_summary(summary, out if fmt == "table" and output is None else err)
 
 
+QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
+
+
+def quiet_spark(conf: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Spark settings that keep its JVM's log4j to errors (for -q), added to the driver's
+    Java options the user gave, if any."""
+    key = "spark.driver.extraJavaOptions"
+    flag = f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}"
+    given = " ".join(v for k, v in conf if k == key)
+    return [*[(k, v) for k, v in conf if k != key], (key, f"{flag} {given}".strip())]
+
+
 class TableLines:
     """Detections as aligned lines (streams; a table of 100k rows would not)."""
 
@@ -252,35 +269,46 @@ def print_summary(s: HuntSummary, console: object) -> None:
         f"{s.detections:,} detections in {s.seconds:.1f}s ({rate}); "
         f"{s.rules_loaded:,} rules ({s.rules_cached:,} file(s) from cache)"
     )
+    # Titles are printed as lines of their own: a table's title wraps at the table's width,
+    # which for two narrow columns breaks it inside words.
     if s.by_level:
-        t = Table(title="Detections by level", show_header=False, box=None, title_justify="left")
+        t = Table(show_header=False, box=None)
         for level in reversed(LEVELS):
             if s.by_level.get(level):
                 t.add_row(Text(level, style=LEVEL_STYLE[level]), f"{s.by_level[level]:,}")
+        con.print("[bold]Detections by level[/]")
         con.print(t)
     if s.by_tactic:
-        t = Table(title="By ATT&CK tactic", show_header=False, box=None, title_justify="left")
+        t = Table(show_header=False, box=None)
         for tactic, n in ranked(s.by_tactic):
             t.add_row(tactic, f"{n:,}")
+        con.print("[bold]By ATT&CK tactic[/]")
         con.print(t)
     if s.by_rule:
-        t = Table(title="Top rules", box=None, title_justify="left")
+        t = Table(box=None)
         t.add_column("count", justify="right")
         t.add_column("level")
         t.add_column("rule")
         for (_rid, title, level), n in ranked(s.by_rule)[:10]:
             t.add_row(f"{n:,}", Text(level, style=LEVEL_STYLE.get(level, "")), Text(title))
+        con.print("[bold]Top rules[/]")
         con.print(t)
     if s.by_host:
-        t = Table(title="Top hosts", box=None, title_justify="left", show_header=False)
+        t = Table(box=None, show_header=False)
         for host, n in ranked(s.by_host)[:10]:
             t.add_row(Text(host), f"{n:,}")
+        con.print("[bold]Top hosts[/]")
         con.print(t)
     if s.rules_not_run or s.rules_failed:
         con.print(
             f"[yellow]{len(s.rules_not_run) + len(s.rules_failed)} rule(s) could not run[/] "
-            "(see `spearhunt rules check`)"
+            + ("(see `spearhunt rules check`, or -v)" if not STATE.verbose else "")
         )
+        if STATE.verbose:
+            for p in s.rules_not_run:
+                con.print(Text(f"  {p.title} ({p.rule_id}): {p.reason}"))
+            for rule_id, reason in s.rules_failed.items():
+                con.print(Text(f"  {rule_id}: {reason}"))
     if s.warnings:
         con.print(f"[yellow]{len(s.warnings):,} warning(s)[/]: records or files skipped")
         for w in s.warnings[:WARNINGS_SHOWN]:
@@ -291,3 +319,7 @@ def print_summary(s: HuntSummary, console: object) -> None:
             )
     if s.store:
         con.print(f"case store: {s.store}")
+    if STATE.verbose and s.engine:
+        con.print(
+            Text("engine: " + ", ".join(f"{k} {v}" for k, v in s.engine.items()), style="dim")
+        )

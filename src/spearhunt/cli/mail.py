@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from spearhunt.cli.console import err, out, progress_bar
+from spearhunt.cli.console import STATE, err, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
 
@@ -39,11 +39,14 @@ def mail(
         ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="YAML overriding the shipped mail config.")
+        Path | None,
+        typer.Option("--config", exists=True, help="YAML overriding the shipped mail config."),
     ] = None,
     yara_dir: Annotated[
         Path | None,
-        typer.Option("--yara", help="Folder of YARA rules run on every extracted part."),
+        typer.Option(
+            "--yara", exists=True, help="Folder of YARA rules run on every extracted part."
+        ),
     ] = None,
 ) -> None:
     """Give an explained verdict (malicious / suspicious / clean) for every mail and attachment."""
@@ -88,7 +91,7 @@ def mail(
         summary = render.summarize(verdicts, failures)
         if fmt == "json":
             sink.write(render.to_json(verdicts, summary))
-        elif fmt == "table":
+        elif fmt == "table" and not STATE.quiet:
             err.print(render.summary_text(summary), markup=False, highlight=False)
     finally:
         if output:

@@ -10,6 +10,7 @@ import typer
 
 from spearhunt import __version__
 from spearhunt.cli.console import err, setup_logging
+from spearhunt.cli.help import classic_type_names, one_line_summaries
 from spearhunt.errors import SpearhuntError, UsageError
 
 app = typer.Typer(
@@ -53,7 +54,12 @@ def main(
         False, "--quiet", "-q", help="Only results and errors; no progress."
     ),
     verbose: int = typer.Option(
-        0, "--verbose", "-v", count=True, help="More detail on stderr (-vv for debug)."
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="More detail on stderr (-vv for debug).",
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -66,6 +72,8 @@ def main(
 def _register() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name)
+    classic_type_names()
+    one_line_summaries(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ DEFAULT_FORMATS = "html,navigator,stix,timeline,csv"
 @app.command("report")
 def report_command(
     store: Path = typer.Option(
-        ..., "--store", "-s", help="Case store (after correlate or investigate)."
+        ..., "--store", "-s", exists=True, help="Case store (after correlate or investigate)."
     ),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write the report files into."),
     story: str | None = typer.Option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -17,13 +18,16 @@ rules_app = typer.Typer(help="Work with Sigma rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 
+PLACEHOLDER = re.compile(r"unresolved placeholder (%[^%\s]+%)")
+
+
 @rules_app.command("check")
 def check(
     paths: list[Path] = typer.Argument(
         None, help="Rule files or folders (default: spearhunt's own pack)."
     ),
     placeholders: Path | None = typer.Option(
-        None, "--placeholders", help="YAML file with values for Sigma %placeholders%."
+        None, "--placeholders", exists=True, help="YAML file with values for Sigma %placeholders%."
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Recompile instead of using the cache."
@@ -39,6 +43,7 @@ def check(
     with progress_bar("compiling") as bar:
         result, compiler = load_rules(paths or [], not paths, placeholders, not no_cache, bar)
     problems = [p for p in result.problems if p.kind != "skipped"]
+    uncompiled = len(problems)  # rules (or files) that did not compile; the rest did
     router = Router(result.rules)
     for i, variant in router.unrouted:
         r = result.rules[i]
@@ -79,11 +84,22 @@ def check(
     else:
         kinds = Counter(p.kind for p in problems)
         out.print(
-            f"{len(result.rules):,} rules compiled, {runnable:,} runnable, "
-            f"{len(problems):,} cannot run ({', '.join(f'{k}: {n}' for k, n in kinds.items()) or 'none'}); "
+            f"{len(result.rules) + uncompiled:,} rules read: {len(result.rules):,} compiled, "
+            f"{runnable:,} runnable, {len(problems):,} cannot run "
+            f"({', '.join(f'{k}: {n}' for k, n in kinds.items()) or 'none'}); "
             f"{len(result.correlations)} correlation rule(s); "
             f"{compiler.cache_hits:,} file(s) from cache"
         )
+        wanted = sorted({m for p in problems for m in PLACEHOLDER.findall(p.reason)}, key=str.lower)
+        if wanted:
+            waiting = sum(bool(PLACEHOLDER.search(p.reason)) for p in problems)
+            out.print(
+                Text(
+                    f"{waiting:,} rule(s) wait for placeholder values ({', '.join(wanted)}): "
+                    "give them with --placeholders FILE.yml, a YAML map of name to value(s), "
+                    "e.g. 'Admins_Workstations: [adm-ws-01, adm-ws-02]'"
+                )
+            )
         if problems:
             t = Table(box=None)
             t.add_column("kind")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from spearhunt.cli.console import err, out, progress_bar
+from spearhunt.cli.console import STATE, err, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import SimulateError, UsageError
 from spearhunt.simulate.config import (
@@ -93,6 +93,8 @@ def simulate_command(
     with progress_bar("simulating") as sink:
         result = simulate(out_dir, config, force=force, on_progress=sink)
     elapsed = time.perf_counter() - started
+    if STATE.quiet:  # the folder is the result; its README.txt says what is in it
+        return
     story = result.truth["story"]
     counts = result.truth["counts"]
     net = result.network_records

@@ -57,7 +57,6 @@ def hunt_spark(
     paths = [str(p) for p in opts.paths]
     _check_inputs(paths)
     rules = select_rules(opts, summary, on_progress)
-    summary.files = len(paths)
     if on_progress:
         on_progress(0, None, "starting Spark")
     spark = sp.session(opts.spark_master, dict(opts.spark_conf))
@@ -83,6 +82,8 @@ def hunt_spark(
             time_from=opts.time_from.isoformat(sep=" ") if opts.time_from else None,
             time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None,
         )
+        # Files, not arguments: a dataset folder or a glob names many (what Spark listed).
+        summary.files = sp.count_input_files(spark, paths)
         hits = engine.run(events, on_progress)
         if on_progress:
             on_progress(0, None, "matching rules")

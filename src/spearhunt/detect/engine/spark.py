@@ -185,6 +185,20 @@ def read_events(
     return out
 
 
+def count_input_files(spark: SparkSession, paths: Sequence[str]) -> int:
+    """How many files the inputs name (a dataset folder or a glob names many), as Spark
+    lists them; 0 when listing fails."""
+    json_paths = [p for p in paths if is_json_input(p)]
+    pq_paths = [p for p in paths if p not in json_paths]
+    try:
+        files = set(spark.read.parquet(*pq_paths).inputFiles()) if pq_paths else set()
+        if json_paths:
+            files |= set(spark.read.text(json_paths).inputFiles())
+    except Exception:  # listing is best effort; read_events reports unreadable inputs
+        return 0
+    return len(files)
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
