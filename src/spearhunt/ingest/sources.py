@@ -12,6 +12,7 @@ import glob
 import gzip
 import io
 import os
+import re
 import stat
 import zlib
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from spearhunt.errors import IngestError, UsageError
 SNIFF_BYTES = 8192
 # A name that promises a log: when such a file is not recognized, the run says so.
 LOG_SUFFIXES = frozenset({".evtx", ".json", ".jsonl", ".ndjson", ".log", ".gz", ".zip", ".tgz"})
+# The first key of the simulator's answer key (simulate/truth.py writes it first).
+ANSWER_KEY_SCHEMA = re.compile(rb'^\{\s*"schema"\s*:\s*"spearhunt\.simulate\.truth/')
 
 
 class Kind(StrEnum):
@@ -40,6 +43,7 @@ class Kind(StrEnum):
     ZEEK_TSV = "zeek"
     MAIL = "mail"
     ARCHIVE = "archive"  # zip or tar(.gz) of logs, read in place (ingest.archives)
+    ANSWER_KEY = "answer-key"  # truth.json of `spearhunt simulate`: never read as evidence
     UNKNOWN = "unknown"
 
 
@@ -250,6 +254,8 @@ def classify(head: bytes, suffix: str = "") -> tuple[Kind, str | None]:
     after = text[1:].lstrip(b" \t\r\n")
     # A JSON object's first byte after '{' is a key's quote or '}': RTF ('{\rtf1') is not JSON.
     if text.startswith(b"{") and after[:1] in (b'"', b"}"):
+        if ANSWER_KEY_SCHEMA.match(text):
+            return Kind.ANSWER_KEY, encoding
         if _zeek_json(text):
             return Kind.ZEEK_TSV, encoding  # Zeek's JSON logs go to the network reader
         first = text.split(b"\n", 1)[0].strip()
