@@ -17,6 +17,7 @@ from spearhunt.ingest.zeek import read_zeek
 from spearhunt.simulate import SimulationConfig, all_variants, simulate
 from spearhunt.store import mail as mail_store
 from spearhunt.store import network as net_store
+from spearhunt.store.case import open_case
 
 VARIANTS = [v.name for v in all_variants()]
 SEEDS = (5, 23)
@@ -39,10 +40,9 @@ def _case(tmp_path, variant: str, seed: int):  # type: ignore[no-untyped-def]
     ]
     mail_store.write(store, verdicts)
     hunt(HuntOptions(paths=[str(sim.out_dir / "endpoint")], store=store), lambda d: None)
-    con = duckdb.connect(str(store))
-    for i, f in enumerate(sorted((sim.out_dir / "network").iterdir())):
-        net_store.write(con, read_zeek(sniff(f), lambda w: None), 100 + i)
-    con.close()
+    with open_case(store, write=True) as case:
+        for i, f in enumerate(sorted((sim.out_dir / "network").iterdir())):
+            net_store.write(case, read_zeek(sniff(f), lambda w: None), 100 + i)
     return sim, store
 
 

@@ -11,7 +11,6 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from spearhunt.correlate.run import RESULT_TABLE
 from spearhunt.model.detection import RuleInfo
 from spearhunt.model.mail import AttachmentReport, Ioc, MailVerdict, Reason
 from spearhunt.model.story import (
@@ -26,7 +25,8 @@ from spearhunt.model.story import (
     Story,
 )
 from spearhunt.store import mail as mail_store
-from spearhunt.store.case import CaseStore
+from spearhunt.store import results
+from spearhunt.store.case import CaseStore, open_case
 
 # Where an injected request would go if anything were fetched (TEST-NET-2, never routed).
 EVIL = "http://198.51.100.77"
@@ -305,18 +305,9 @@ def hostile_case(path: Path) -> Path:
 
 
 def _save(path: Path, result: CorrelationResult) -> None:
-    con = duckdb.connect(str(path))
-    con.execute(RESULT_TABLE)
-    con.execute(
-        "INSERT INTO correlation_results VALUES (?, ?, ?, ?)",
-        [
-            dt.datetime(2026, 3, 9),
-            "test",
-            len(result.stories),
-            orjson.dumps(result.to_dict()).decode(),
-        ],
-    )
-    con.close()
+    with open_case(path, write=True) as case:
+        results.save(case, result, dt.datetime(2026, 3, 9), "test")
+        case.checkpoint()
 
 
 TACTIC_TECH = (

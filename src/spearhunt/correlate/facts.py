@@ -1,22 +1,27 @@
-"""Read the case store into the facts correlation links: alerts, mails, logons, service
-installs, remote-execution processes, network connections and the host/IP map.
+"""The facts correlation links: alerts, mails, logons, service installs, remote-execution
+processes, network connections and the host/IP map.
 
-Only SQL and row shaping lives here; the story logic never touches the database. Each
-query selects the few event ids and JSON fields it needs, so a 1M-event case loads in
-seconds.
+Facts are made from the rows the store reads (``store.events``, ``store.detections``,
+``store.mail``): :func:`load` reads them from a case, :func:`from_rows` shapes them (short
+host names, account names, weak addresses) and works on plain values, so correlation is
+tested without a database.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-
-import duckdb
+from typing import Protocol
 
 from spearhunt.model.hosts import short_host
+from spearhunt.store import detections as det
+from spearhunt.store import events as ev
+from spearhunt.store import mail as mail_store
+from spearhunt.store.case import Case
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,143 +234,151 @@ def weak_ip(addr: str) -> bool:
     return ip.is_loopback or ip.is_unspecified or ip.is_link_local
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
+@dataclass(frozen=True, slots=True)
+class CaseRows:
+    """The rows of a case that facts are made of, as the store reads them: build one from
+    plain values to test correlation without a database."""
+
+    tables: frozenset[str] = frozenset()
+    hosts: tuple[ev.HostCount, ...] = ()
+    addresses: tuple[ev.AddressSighting, ...] = ()
+    kerberos: tuple[str, ...] = ()
+    alerts: tuple[det.AlertRow, ...] = ()
+    mails: tuple[mail_store.MailRow, ...] = ()
+    attachments: tuple[mail_store.AttachmentRow, ...] = ()
+    logons: tuple[ev.LogonRow, ...] = ()
+    explicit: tuple[ev.ExplicitRow, ...] = ()
+    actions: tuple[ev.ActionRow, ...] = ()
+    conns: tuple[ev.ConnRow, ...] = ()
+    interactive: tuple[ev.InteractiveRow, ...] = ()
 
 
-def _f(name: str) -> str:
-    return f"json_extract_string(e.fields, '$.{name}')"
+def read_rows(case: Case) -> CaseRows:
+    """Every row facts are made of, from an open case."""
+    tables = frozenset(case.tables)
+    mails = (tuple(mail_store.suspicious(case)), tuple(mail_store.attachments(case)))
+    if "events" not in tables:
+        return CaseRows(tables, mails=mails[0], attachments=mails[1])
+    return CaseRows(
+        tables,
+        tuple(ev.host_counts(case)),
+        tuple(ev.address_sightings(case)),
+        tuple(ev.kerberos_computers(case)),
+        tuple(det.alerts(case)),
+        *mails,
+        tuple(ev.logons(case)),
+        tuple(ev.explicit_logons(case)),
+        tuple(ev.remote_actions(case)),
+        tuple(ev.admin_connections(case)),
+        tuple(ev.interactive_logons(case)),
+    )
 
 
-def load(con: duckdb.DuckDBPyConnection) -> Facts:
-    """Load every fact correlation needs from an open case store."""
-    facts = Facts(tables=_tables(con))
-    if "events" not in facts.tables:
-        facts.mails = _mails(con) if "mail_messages" in facts.tables else []
+def load(case: Case) -> Facts:
+    """Load every fact correlation needs from an open case."""
+    return from_rows(read_rows(case))
+
+
+def from_rows(rows: CaseRows) -> Facts:
+    """The facts of a case, from its rows."""
+    facts = Facts(tables=set(rows.tables))
+    facts.mails = _mails(rows.mails, rows.attachments)
+    if "events" not in rows.tables:
         return facts
     names: dict[str, Counter[str]] = defaultdict(Counter)
-    for computer, n in con.execute(
-        "SELECT computer, count(*) FROM events WHERE computer IS NOT NULL GROUP BY 1"
-    ).fetchall():
-        key = short_host(computer)
-        names[key][computer] += n
-        facts.host_events[key] += n
+    for h in rows.hosts:
+        key = short_host(h.computer)
+        names[key][h.computer] += h.events
+        facts.host_events[key] += h.events
     facts.hosts = {k: c.most_common(1)[0][0] for k, c in names.items()}
-    _ip_map(con, facts)
-    _dcs(con, facts)
-    if "detections" in facts.tables:
-        facts.alerts = _alerts(con)
-    if "mail_messages" in facts.tables:
-        facts.mails = _mails(con)
-    _logons(con, facts)
-    _actions(con, facts)
-    _conns(con, facts)
-    _interactive(con, facts)
+    _ip_map(rows.addresses, facts)
+    # Kerberos ticket events only happen on domain controllers.
+    facts.dcs = {short_host(c) for c in rows.kerberos}
+    facts.alerts = [_alert(r) for r in rows.alerts]
+    _logons(rows.logons, rows.explicit, facts)
+    facts.actions = [
+        HostAction(r.eid, r.ts, short_host(r.computer), r.kind, (r.detail or "")[:500])
+        for r in rows.actions
+    ]
+    facts.conns = [
+        Conn(
+            r.eid,
+            r.ts,
+            short_host(r.computer),
+            r.process_guid,
+            r.image,
+            r.dst_ip,
+            int(r.dst_port or 0),
+        )
+        for r in rows.conns
+        if r.dst_ip and internal_ip(r.dst_ip)
+    ]
+    for r in rows.interactive:
+        acct = account(r.user)
+        if not weak_account(acct):
+            facts.interactive.setdefault(short_host(r.computer), Counter())[acct] += r.count
     return facts
 
 
-def _ip_map(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
+def _ip_map(sightings: Sequence[ev.AddressSighting], facts: Facts) -> None:
     votes: dict[str, Counter[str]] = defaultdict(Counter)
-    rows = con.execute(f"""
-        SELECT computer, {_f("SourceIp")}, count(*) FROM events e
-        WHERE event_id = 3 AND lower({_f("Initiated")}) = 'true' GROUP BY ALL
-        UNION ALL
-        SELECT computer, {_f("DestinationIp")}, count(*) FROM events e
-        WHERE event_id = 3 AND lower({_f("Initiated")}) = 'false' GROUP BY ALL""").fetchall()
-    for computer, ip, n in rows:
-        if ip and not weak_ip(ip):
-            votes[ip][short_host(computer)] += n
-    # a logon names its source workstation and address together
-    rows = con.execute(f"""
-        SELECT {_f("WorkstationName")}, {_f("IpAddress")}, count(*) FROM events e
-        WHERE event_id = 4624 AND {_f("WorkstationName")} IS NOT NULL GROUP BY ALL""").fetchall()
-    # a connection or explicit logon naming a host of ours by name, with its address
-    rows += con.execute(f"""
-        SELECT {_f("DestinationHostname")}, {_f("DestinationIp")}, count(*) FROM events e
-        WHERE event_id = 3 AND {_f("DestinationHostname")} <> '' GROUP BY ALL
-        UNION ALL
-        SELECT {_f("TargetServerName")}, {_f("IpAddress")}, count(*) FROM events e
-        WHERE event_id = 4648 GROUP BY ALL""").fetchall()
-    for ws, ip, n in rows:
-        key = short_host(ws)
-        if ip and not weak_ip(ip) and key in facts.hosts:
-            votes[ip][key] += n
+    for s in sightings:
+        if not s.own:
+            continue
+        if s.ip and not weak_ip(s.ip):
+            votes[s.ip][short_host(s.name)] += s.count
+    # a logon names its source workstation and address together; a connection or explicit
+    # logon names a host of ours with its address
+    for s in sightings:
+        if s.own:
+            continue
+        key = short_host(s.name)
+        if s.ip and not weak_ip(s.ip) and key in facts.hosts:
+            votes[s.ip][key] += s.count
     for ip, c in votes.items():
         host = c.most_common(1)[0][0]
         facts.ip_host[ip] = host
         facts.host_ips[host].add(ip)
 
 
-def _dcs(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-    # Kerberos ticket events only happen on domain controllers.
-    rows = con.execute(
-        "SELECT DISTINCT computer FROM events WHERE event_id IN (4768, 4769, 4771)"
-    ).fetchall()
-    facts.dcs = {short_host(r[0]) for r in rows}
+def _alert(r: det.AlertRow) -> Alert:
+    return Alert(
+        r.eid,
+        r.rule_id or "",
+        r.title or "",
+        r.level or "informational",
+        r.tactics,
+        r.techniques,
+        r.ts,
+        short_host(r.computer),
+        account(r.user),
+        (r.process_guid or "").lower(),
+        (r.parent_guid or "").lower(),
+        (r.logon_id or "").lower(),
+        (r.image or "").lower(),
+        (r.text or "")[:2000],
+    )
 
 
-def _alerts(con: duckdb.DuckDBPyConnection) -> list[Alert]:
-    rows = con.execute(f"""
-        SELECT DISTINCT ON (d.eid, d.rule_id) d.eid, d.rule_id, d.rule_title, d.level, d.tactics,
-          d.techniques, d.ts, d.computer,
-          coalesce({_f("User")}, {_f("SubjectUserName")}, {_f("TargetUserName")}, {_f("AccountName")}),
-          coalesce({_f("ProcessGuid")}, {_f("SourceProcessGUID")}), {_f("ParentProcessGuid")},
-          coalesce({_f("LogonId")}, {_f("SubjectLogonId")}, {_f("TargetLogonId")}),
-          coalesce({_f("Image")}, {_f("NewProcessName")}, {_f("SourceImage")}),
-          concat_ws(' ', {_f("CommandLine")}, {_f("TargetFilename")}, {_f("DestinationHostname")},
-                    {_f("DestinationIp")}, {_f("QueryName")}, {_f("ImagePath")})
-        FROM detections d LEFT JOIN events e ON e.eid = d.eid
-        ORDER BY d.eid, d.rule_id""").fetchall()
-    out = []
-    for r in rows:
-        out.append(
-            Alert(
-                int(r[0]),
-                r[1] or "",
-                r[2] or "",
-                r[3] or "informational",
-                tuple(r[4] or ()),
-                tuple(r[5] or ()),
-                r[6],
-                short_host(r[7]),
-                account(r[8]),
-                (r[9] or "").lower(),
-                (r[10] or "").lower(),
-                (r[11] or "").lower(),
-                (r[12] or "").lower(),
-                (r[13] or "")[:2000],
-            )
-        )
-    return out
-
-
-def _mails(con: duckdb.DuckDBPyConnection) -> list[Mail]:
+def _mails(
+    rows: Sequence[mail_store.MailRow], attachments: Sequence[mail_store.AttachmentRow]
+) -> list[Mail]:
     atts: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if "mail_attachments" in _tables(con):
-        for mid, name, sha in con.execute(
-            "SELECT message_id, name, sha256 FROM mail_attachments WHERE name IS NOT NULL"
-        ).fetchall():
-            atts[mid or ""].append((name, (sha or "").lower()))
-    out = []
-    for mid, subject, sender, recips, date, verdict, score in con.execute(
-        "SELECT message_id, subject, sender, recipients, date, verdict, score FROM mail_messages "
-        "WHERE verdict IN ('malicious', 'suspicious') ORDER BY message_id"
-    ).fetchall():
-        out.append(
-            Mail(
-                mid or "",
-                subject or "",
-                sender or "",
-                tuple(recips or ()),
-                _mail_date(date),
-                verdict,
-                int(score or 0),
-                tuple(atts.get(mid or "", ())),
-            )
+    for a in attachments:
+        atts[a.message_id or ""].append((a.name, (a.sha256 or "").lower()))
+    return [
+        Mail(
+            m.message_id or "",
+            m.subject or "",
+            m.sender or "",
+            m.recipients,
+            _mail_date(m.date),
+            m.verdict,
+            int(m.score or 0),
+            tuple(atts.get(m.message_id or "", ())),
         )
-    return out
+        for m in rows
+    ]
 
 
 def _mail_date(text: str | None) -> datetime | None:
@@ -387,164 +400,81 @@ def _mail_date(text: str | None) -> datetime | None:
     return d
 
 
-def _logons(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-    rows = con.execute(f"""
-        SELECT e.eid, e.ts, e.computer, e.event_id,
-          CASE WHEN e.event_id = 4624 THEN {_f("TargetUserName")}
-               WHEN e.event_id IN (5140, 5145) THEN {_f("SubjectUserName")}
-               WHEN e.event_id = 1149 THEN {_f("Param1")}
-               ELSE coalesce({_f("User")}, {_f("TargetUserName")}) END,
-          CASE WHEN e.event_id = 1149 THEN {_f("Param3")}
-               WHEN e.event_id IN (21, 22, 25) THEN {_f("Address")}
-               ELSE {_f("IpAddress")} END,
-          coalesce({_f("WorkstationName")}, ''),
-          TRY_CAST({_f("LogonType")} AS INTEGER),
-          coalesce({_f("TargetLogonId")}, {_f("SubjectLogonId")}, ''),
-          coalesce({_f("ShareName")}, '')
-        FROM events e
-        WHERE e.ts IS NOT NULL AND (
-          (e.event_id = 4624 AND TRY_CAST({_f("LogonType")} AS INTEGER) IN (3, 10))
-          OR (e.event_id IN (5140, 5145) AND regexp_matches(coalesce({_f("ShareName")}, ''), '(?i)\\\\(ADMIN|[A-Z])\\$$'))
-          OR (e.event_id = 1149 AND e.channel ILIKE '%RemoteConnectionManager%')
-          OR (e.event_id IN (21, 25) AND e.channel ILIKE '%LocalSessionManager%'))
-        ORDER BY e.ts, e.eid""").fetchall()
-    for eid, ts, computer, event_id, acct, ip, ws, ltype, lid, share in rows:
-        ip = (ip or "").removeprefix("::ffff:")
-        if event_id in (21, 25) and not ip:
+def _logons(
+    logons: Sequence[ev.LogonRow], explicit: Sequence[ev.ExplicitRow], facts: Facts
+) -> None:
+    for r in logons:
+        ip = (r.ip or "").removeprefix("::ffff:")
+        if r.event_id in (21, 25) and not ip:
             continue
         facts.logons.append(
             Logon(
-                int(eid),
-                ts,
-                short_host(computer),
-                int(event_id),
-                account(acct),
+                r.eid,
+                r.ts,
+                short_host(r.computer),
+                r.event_id,
+                account(r.account),
                 ip if not weak_ip(ip) else "",
-                short_host(ws) if ws != "-" else "",
-                int(ltype) if ltype is not None else (10 if event_id in (1149, 21, 25) else 3),
-                (lid or "").lower(),
-                share,
+                short_host(r.workstation) if r.workstation != "-" else "",
+                r.logon_type
+                if r.logon_type is not None
+                else (10 if r.event_id in (1149, 21, 25) else 3),
+                (r.logon_id or "").lower(),
+                r.share,
             )
         )
-    rows = con.execute(f"""
-        SELECT e.eid, e.ts, e.computer, {_f("SubjectUserName")}, {_f("TargetUserName")},
-          coalesce({_f("TargetServerName")}, ''), coalesce({_f("IpAddress")}, ''), coalesce({_f("ProcessName")}, '')
-        FROM events e WHERE e.event_id = 4648 AND e.ts IS NOT NULL ORDER BY e.ts, e.eid""").fetchall()
-    for eid, ts, computer, subj, target, server, ip, proc in rows:
+    for x in explicit:
         facts.explicit.append(
             Explicit(
-                int(eid),
-                ts,
-                short_host(computer),
-                account(subj),
-                account(target),
-                short_host(server),
-                ip,
-                proc.lower(),
+                x.eid,
+                x.ts,
+                short_host(x.computer),
+                account(x.subject),
+                account(x.target),
+                short_host(x.server),
+                x.ip,
+                x.process.lower(),
             )
         )
 
 
-def _actions(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-    rows = con.execute(f"""
-        SELECT e.eid, e.ts, e.computer, 'service', concat_ws(' ', {_f("ServiceName")}, {_f("ImagePath")})
-        FROM events e WHERE e.event_id = 7045 AND e.ts IS NOT NULL
-        UNION ALL
-        SELECT e.eid, e.ts, e.computer,
-          CASE WHEN lower(p) LIKE '%wmiprvse.exe' THEN 'wmi'
-               WHEN lower(p) LIKE '%wsmprovhost.exe' THEN 'winrm' ELSE 'psexec' END,
-          coalesce({_f("CommandLine")}, '')
-        FROM (SELECT *, coalesce({_f("ParentImage")}, {_f("ParentProcessName")}, '') AS p FROM events e
-              WHERE e.event_id IN (1, 4688)) e
-        WHERE e.ts IS NOT NULL AND (lower(p) LIKE '%\\wmiprvse.exe' OR lower(p) LIKE '%\\wsmprovhost.exe'
-                                    OR lower(p) LIKE '%\\psexesvc.exe')
-        ORDER BY 2, 1""").fetchall()
-    facts.actions = [
-        HostAction(int(r[0]), r[1], short_host(r[2]), r[3], (r[4] or "")[:500]) for r in rows
-    ]
+class EventLookup(Protocol):
+    """The on-demand event reads the story builder makes (too many events to load them all)."""
+
+    def attachment_sightings(self, names: list[str], hashes: list[str]) -> list[FileSeen]:
+        """Files written or processes started naming an attachment or its hash."""
+        ...
+
+    def process_tree(self, host_name: str, roots: list[str]) -> set[str]:
+        """ProcessGuids descending from ``roots`` on one host."""
+        ...
 
 
-def _conns(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-    rows = con.execute(f"""
-        SELECT e.eid, e.ts, e.computer, lower(coalesce({_f("ProcessGuid")}, '')),
-          lower(coalesce({_f("Image")}, '')), {_f("DestinationIp")},
-          TRY_CAST({_f("DestinationPort")} AS INTEGER)
-        FROM events e WHERE e.event_id = 3 AND e.ts IS NOT NULL
-          AND lower(coalesce({_f("Initiated")}, 'true')) = 'true'
-          AND TRY_CAST({_f("DestinationPort")} AS INTEGER) IN (22, 135, 139, 445, 3389, 5985, 5986)
-        ORDER BY e.ts, e.eid""").fetchall()
-    for eid, ts, computer, guid, image, ip, port in rows:
-        if ip and internal_ip(ip):
-            facts.conns.append(
-                Conn(int(eid), ts, short_host(computer), guid, image, ip, int(port or 0))
-            )
+class CaseLookup:
+    """:class:`EventLookup` over an open case."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+
+    def attachment_sightings(self, names: list[str], hashes: list[str]) -> list[FileSeen]:
+        """Files written (11/15) or processes started (1/4688) naming an attachment or its hash."""
+        return [sighting(r) for r in ev.attachment_sightings(self.case, names, hashes)]
+
+    def process_tree(self, host_name: str, roots: list[str]) -> set[str]:
+        """ProcessGuids descending from ``roots`` on one host (ParentProcessGuid chains)."""
+        return ev.process_tree(self.case, host_name, roots)
 
 
-def _interactive(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-    rows = con.execute(f"""
-        SELECT e.computer, {_f("TargetUserName")}, count(*) FROM events e
-        WHERE e.event_id = 4624 AND TRY_CAST({_f("LogonType")} AS INTEGER) IN (2, 11)
-        GROUP BY ALL""").fetchall()
-    for computer, user, n in rows:
-        acct = account(user)
-        if not weak_account(acct):
-            facts.interactive.setdefault(short_host(computer), Counter())[acct] += n
-
-
-def attachment_sightings(
-    con: duckdb.DuckDBPyConnection, names: list[str], hashes: list[str]
-) -> list[FileSeen]:
-    """Files written (11/15) or processes started (1/4688) naming an attachment or its hash."""
-    if not names and not hashes:
-        return []
-    con.execute("CREATE OR REPLACE TEMP TABLE _att_names (n VARCHAR)")
-    con.executemany("INSERT INTO _att_names VALUES (?)", [[n.lower()] for n in names if n])
-    con.execute("CREATE OR REPLACE TEMP TABLE _att_hashes (h VARCHAR)")
-    con.executemany("INSERT INTO _att_hashes VALUES (?)", [[h.upper()] for h in hashes if h])
-    rows = con.execute(f"""
-        WITH ev AS (
-          SELECT e.eid, e.ts, e.computer, e.event_id,
-            lower(coalesce({_f("TargetFilename")}, {_f("CommandLine")}, {_f("Image")}, '')) AS path,
-            lower(coalesce({_f("Image")}, {_f("NewProcessName")}, '')) AS image,
-            coalesce({_f("User")}, {_f("SubjectUserName")}, '') AS usr,
-            lower(coalesce({_f("ProcessGuid")}, '')) AS guid,
-            upper(coalesce({_f("Hashes")}, {_f("Hash")}, '')) AS hashes
-          FROM events e WHERE e.event_id IN (1, 11, 15, 4688) AND e.ts IS NOT NULL)
-        SELECT DISTINCT ev.* FROM ev, _att_names a WHERE contains(ev.path, a.n)
-        UNION
-        SELECT DISTINCT ev.* FROM ev, _att_hashes h WHERE ev.hashes <> '' AND contains(ev.hashes, h.h)
-        ORDER BY 2, 1""").fetchall()
-    out = []
-    for eid, ts, computer, event_id, path, image, usr, guid, hsh in rows:
-        out.append(
-            FileSeen(
-                int(eid),
-                ts,
-                short_host(computer),
-                int(event_id),
-                path,
-                image,
-                account(usr),
-                guid,
-                hsh,
-            )
-        )
-    return out
-
-
-def process_tree(con: duckdb.DuckDBPyConnection, host_name: str, roots: list[str]) -> set[str]:
-    """ProcessGuids descending from ``roots`` on one host (ParentProcessGuid chains)."""
-    if not roots:
-        return set()
-    con.execute("CREATE OR REPLACE TEMP TABLE _roots (g VARCHAR)")
-    con.executemany("INSERT INTO _roots VALUES (?)", [[g] for g in roots])
-    rows = con.execute(
-        f"""
-        WITH RECURSIVE p AS (
-          SELECT lower({_f("ProcessGuid")}) AS g, lower({_f("ParentProcessGuid")}) AS pg FROM events e
-          WHERE e.event_id = 1 AND e.computer = ?),
-        t(g) AS (SELECT g FROM _roots UNION SELECT p.g FROM p JOIN t ON p.pg = t.g)
-        SELECT g FROM t""",
-        [host_name],
-    ).fetchall()
-    return {r[0] for r in rows if r[0]}
+def sighting(r: ev.SightingRow) -> FileSeen:
+    """A file sighting from its stored row."""
+    return FileSeen(
+        r.eid,
+        r.ts,
+        short_host(r.computer),
+        r.event_id,
+        r.path,
+        r.image,
+        account(r.user),
+        r.process_guid,
+        r.hashes,
+    )

@@ -7,8 +7,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import duckdb
-
 from spearhunt.correlate.config import CorrelateOptions
 from spearhunt.correlate.run import correlate_store
 from spearhunt.errors import IngestError, StoreError
@@ -19,6 +17,7 @@ from spearhunt.model import IngestWarning
 from spearhunt.model.callbacks import Progress
 from spearhunt.model.story import CorrelationResult
 from spearhunt.store import network as net_store
+from spearhunt.store.case import open_case
 
 # the hunt opens archives and reads their event logs
 EVENT_INPUTS = frozenset({*EVENT_KINDS, Kind.ARCHIVE})
@@ -88,20 +87,13 @@ def ingest_network(
     first = next(zeek, None)
     if first is None:
         return 0
-    try:
-        con = duckdb.connect(str(store))
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
     records = 0
-    try:
-        net_store.ensure_tables(con)
-        base = con.execute("SELECT coalesce(max(src) + 1, 1000000) FROM net_conn").fetchone()[0]  # type: ignore[index]
+    with open_case(store, write=True) as case:
+        base = net_store.next_source(case)
         for i, s in enumerate(itertools.chain([first], zeek)):
             try:
-                records += net_store.write(con, read_zeek(s, warn), int(base) + i)
+                records += net_store.write(case, read_zeek(s, warn), base + i)
             except IngestError as exc:
                 warn(IngestWarning(s.name, exc.message))
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
+        case.checkpoint()
     return records

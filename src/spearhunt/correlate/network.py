@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-import duckdb
-
 from spearhunt.correlate.config import Allowlist
 from spearhunt.correlate.facts import Facts, internal_ip
 from spearhunt.model.hosts import short_host
 from spearhunt.model.story import Beacon
+from spearhunt.store import network as net_store
+from spearhunt.store.case import Case
 
 MIN_BEACON_CONNS = 12
 BEACON_THRESHOLD = 0.7
@@ -74,57 +74,49 @@ class Network:
     has_zeek: bool
 
 
-def _names(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, str]:
-    parts = []
-    if "net_ssl" in tables:
-        parts.append(
-            "SELECT resp_h AS ip, server_name AS name, 3 AS w FROM net_ssl WHERE server_name IS NOT NULL"
-        )
-    if "net_http" in tables:
-        parts.append("SELECT resp_h, host, 3 FROM net_http WHERE host IS NOT NULL")
-    if "net_dns" in tables:
-        parts.append(
-            "SELECT unnest(answers), query, 2 FROM net_dns WHERE query IS NOT NULL AND answers IS NOT NULL"
-        )
-    parts.append("""SELECT json_extract_string(fields, '$.DestinationIp') AS ip,
-        json_extract_string(fields, '$.DestinationHostname') AS name, 1 AS w FROM events
-        WHERE event_id = 3 AND json_extract_string(fields, '$.DestinationHostname') <> ''""")
-    parts.append("""SELECT replace(unnest(string_split(json_extract_string(fields, '$.QueryResults'), ';')), '::ffff:', ''),
-        json_extract_string(fields, '$.QueryName'), 1 FROM events WHERE event_id = 22""")
-    sql = " UNION ALL ".join(parts)
-    rows = con.execute(f"""
-        SELECT ip, name FROM (
-          SELECT ip, lower(name) AS name, sum(w) AS s,
-                 row_number() OVER (PARTITION BY ip ORDER BY sum(w) DESC, lower(name)) AS r
-          FROM ({sql}) WHERE ip IS NOT NULL AND name IS NOT NULL AND name <> '' GROUP BY ip, lower(name))
-        WHERE r = 1""").fetchall()
-    return {ip.strip(): name for ip, name in rows if ip and ip.strip()}
+@dataclass(frozen=True, slots=True)
+class NetRows:
+    """The network rows of a case, as the store reads them (plain values in tests)."""
+
+    names: dict[str, str]  # external IP -> best domain name
+    has_zeek: bool
+    flows: tuple[net_store.FlowRow, ...]  # Zeek when has_zeek, else Sysmon
+    queries: tuple[net_store.QueryRow, ...]  # long DNS queries, same source
 
 
-def analyse(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist) -> Network:
+def read_rows(case: Case) -> NetRows:
+    """The network rows of an open case."""
+    zeek = net_store.has_zeek(case)
+    return NetRows(
+        net_store.ip_names(case),
+        zeek,
+        tuple(net_store.zeek_flows(case) if zeek else net_store.sysmon_flows(case)),
+        tuple(net_store.long_queries(case, zeek and case.has("net_dns"))),
+    )
+
+
+def analyse(rows_in: NetRows, facts: Facts, allow: Allowlist) -> Network:
     """Flows, beacons and tunnels of a case."""
-    tables = facts.tables
-    names = _names(con, tables) if "events" in tables else {}
-    has_zeek = "net_conn" in tables and bool(
-        con.execute("SELECT count(*) > 0 FROM net_conn").fetchone()[0]
-    )  # type: ignore[index]
+    names = rows_in.names
+    has_zeek = rows_in.has_zeek
+    rows = [
+        (
+            f.source,
+            f.dest or "",
+            f.bytes_out,
+            f.bytes_in,
+            f.conns,
+            f.first_seen,
+            f.last_seen,
+            list(f.times),
+            list(f.sizes) if f.sizes is not None else None,
+        )
+        for f in rows_in.flows
+    ]
     if has_zeek:
-        rows = con.execute("""
-            SELECT orig_h, resp_h, sum(coalesce(orig_bytes, 0)), sum(coalesce(resp_bytes, 0)), count(*),
-                   min(ts), max(ts), list(epoch(ts) ORDER BY ts), list(coalesce(orig_bytes, 0) ORDER BY ts)
-            FROM net_conn WHERE orig_h IS NOT NULL AND resp_h IS NOT NULL GROUP BY 1, 2""").fetchall()
         src_host = {ip: facts.ip_host.get(ip, ip) for ip in {r[0] for r in rows}}
         all_hosts = {h for ip, h in src_host.items() if internal_ip(ip)}
     else:
-        rows = (
-            con.execute("""
-            SELECT computer, json_extract_string(fields, '$.DestinationIp') AS d, 0, 0, count(*), min(ts), max(ts),
-                   list(epoch(ts) ORDER BY ts), NULL
-            FROM events WHERE event_id = 3 AND lower(coalesce(json_extract_string(fields, '$.Initiated'), 'true')) = 'true'
-              AND ts IS NOT NULL GROUP BY 1, 2""").fetchall()
-            if "events" in tables
-            else []
-        )
         src_host = {r[0]: short_host(r[0]) for r in rows}
         all_hosts = set(facts.hosts) or set(src_host.values())
     host_count = max(1, len(all_hosts | set(facts.hosts)))
@@ -151,7 +143,7 @@ def analyse(con: duckdb.DuckDBPyConnection, facts: Facts, allow: Allowlist) -> N
             b = beacon_score(src_host[orig], resp, domain, times, sizes, first, last)
             if b and b.score >= BEACON_THRESHOLD:
                 beacons.append(b)
-    tunnels = _dns_tunnels(con, facts, allow, names, has_zeek, host_count)
+    tunnels = _dns_tunnels(rows_in.queries, facts, allow, names, has_zeek, host_count)
     beacons.sort(key=lambda b: (-b.score, b.host, b.destination))
     return Network(names, flows, beacons, tunnels, host_count, has_zeek)
 
@@ -206,7 +198,7 @@ def beacon_score(
 
 
 def _dns_tunnels(
-    con: duckdb.DuckDBPyConnection,
+    queries: tuple[net_store.QueryRow, ...],
     facts: Facts,
     allow: Allowlist,
     names: dict[str, str],
@@ -214,20 +206,8 @@ def _dns_tunnels(
     host_count: int,
 ) -> list[Flow]:
     """Many long, distinct names below one rare domain from one host: data in DNS queries."""
-    if has_zeek and "net_dns" in facts.tables:
-        rows = con.execute("""
-            SELECT orig_h, query, ts FROM net_dns
-            WHERE query IS NOT NULL AND length(query) > 40 AND orig_h IS NOT NULL""").fetchall()
-        to_host = facts.ip_host
-    else:
-        rows = (
-            con.execute("""
-            SELECT computer, json_extract_string(fields, '$.QueryName') AS q, ts FROM events
-            WHERE event_id = 22 AND length(json_extract_string(fields, '$.QueryName')) > 40""").fetchall()
-            if "events" in facts.tables
-            else []
-        )
-        to_host = {}
+    to_host = facts.ip_host if has_zeek and "net_dns" in facts.tables else {}
+    rows = [(q.source, q.query, q.ts) for q in queries]
     groups: dict[tuple[str, str], list[tuple[str, datetime]]] = defaultdict(list)
     for src, query, ts in rows:
         q = query.lower().rstrip(".")

@@ -4,29 +4,26 @@ network analytics and the story builder, save the result document into the store
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import time
 from pathlib import Path
 
 import duckdb
-import orjson
 
 from spearhunt import __version__
 from spearhunt.correlate import facts as F
 from spearhunt.correlate.config import CorrelateOptions
 from spearhunt.correlate.network import analyse
+from spearhunt.correlate.network import read_rows as read_net
 from spearhunt.correlate.sigma import hits_as_alerts, load_correlation_rules, run_correlations
 from spearhunt.correlate.story import build
 from spearhunt.errors import StoreError
 from spearhunt.model.callbacks import Progress
 from spearhunt.model.story import CorrelationResult
+from spearhunt.store import results
+from spearhunt.store.case import Case, open_case
 
 log = logging.getLogger(__name__)
-RESULT_TABLE = (
-    "CREATE TABLE IF NOT EXISTS correlation_results (created TIMESTAMP, version VARCHAR, "
-    "stories INTEGER, doc JSON)"
-)
 
 
 def correlate_store(
@@ -35,40 +32,21 @@ def correlate_store(
     """Correlate everything in ``store``; the result is also saved there unless ``save`` is false."""
     if not store.exists():
         raise StoreError("no such case store", where=str(store))
-    try:
-        con = duckdb.connect(
-            str(store),
-            read_only=not save,
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-        )
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        result = correlate_con(con, opts, on_progress)
-        if save:
-            con.execute(RESULT_TABLE)
-            con.execute(
-                "INSERT INTO correlation_results VALUES (?, ?, ?, ?)",
-                [
-                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                    __version__,
-                    len(result.stories),
-                    orjson.dumps(result.to_dict()).decode(),
-                ],
-            )
-            con.execute("CHECKPOINT")
-    except duckdb.Error as exc:
-        raise StoreError(f"correlation failed: {exc}", where=str(store)) from exc
-    finally:
-        con.close()
+    with open_case(store, write=save) as case:
+        try:
+            result = correlate_case(case, opts, on_progress)
+            if save:
+                results.save(case, result)
+                case.checkpoint()
+        except duckdb.Error as exc:
+            raise StoreError(f"correlation failed: {exc}", where=str(store)) from exc
     return result
 
 
-def correlate_con(
-    con: duckdb.DuckDBPyConnection, opts: CorrelateOptions, on_progress: Progress | None = None
+def correlate_case(
+    case: Case, opts: CorrelateOptions, on_progress: Progress | None = None
 ) -> CorrelationResult:
-    """Correlate over an open case store connection."""
+    """Correlate over an open case."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -80,11 +58,11 @@ def correlate_con(
         if on_progress:
             on_progress(0, None, name)
 
-    facts = F.load(con)
+    facts = F.load(case)
     step("load")
     rules = load_correlation_rules(opts.rule_dirs, opts.with_pack)
     hits, hidden = (
-        run_correlations(con, rules, facts) if "detections" in facts.tables else ([], set())
+        run_correlations(case, rules, facts) if "detections" in facts.tables else ([], set())
     )
     if hidden:
         facts.alerts = [
@@ -92,9 +70,9 @@ def correlate_con(
         ]
     facts.alerts += hits_as_alerts(hits, facts)
     step("sigma correlations")
-    net = analyse(con, facts, opts.allowlist)
+    net = analyse(read_net(case), facts, opts.allowlist)
     step("network")
-    stories = build(con, facts, net, opts)
+    stories = build(F.CaseLookup(case), facts, net, opts)
     step("stories")
     counts = (
         ("events", sum(facts.host_events.values())),
@@ -126,21 +104,6 @@ def correlate_con(
 
 def saved_result(store: Path) -> CorrelationResult | None:
     """The latest result saved in ``store``, if any."""
-    if not store.exists():
-        raise StoreError("no such case store", where=str(store))
-    try:
-        con = duckdb.connect(str(store), read_only=True)
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
-    try:
-        tables = {
-            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        }
-        if "correlation_results" not in tables:
-            return None
-        row = con.execute(
-            "SELECT doc FROM correlation_results ORDER BY created DESC LIMIT 1"
-        ).fetchone()
-    finally:
-        con.close()
-    return CorrelationResult.from_dict(orjson.loads(row[0])) if row else None
+    with open_case(store) as case:
+        saved = results.latest(case)
+    return saved[0] if saved else None

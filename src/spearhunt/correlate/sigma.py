@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import yaml
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaError
@@ -30,6 +29,8 @@ from spearhunt.errors import RuleError
 from spearhunt.model.detection import attack_tactics, attack_techniques
 from spearhunt.model.hosts import short_host
 from spearhunt.model.story import CorrelationHit
+from spearhunt.store import detections as det
+from spearhunt.store.case import Case
 
 log = logging.getLogger(__name__)
 PACK = Path(__file__).resolve().parents[1] / "detect" / "sigma" / "pack"
@@ -40,13 +41,6 @@ _OPS = {
     "lt": lambda n, c: n < c,
     "eq": lambda n, c: n == c,
     "neq": lambda n, c: n != c,
-}
-# Sigma field names that are columns of the detection, not event fields
-_COLUMNS = {
-    "computer": "computer",
-    "hostname": "computer",
-    "channel": "channel",
-    "eventid": "event_id",
 }
 
 
@@ -149,32 +143,32 @@ def _fields(rules: Sequence[CorrelationRule]) -> set[str]:
 
 
 def run_correlations(
-    con: duckdb.DuckDBPyConnection, rules: Sequence[CorrelationRule], facts: Facts
+    case: Case, rules: Sequence[CorrelationRule], facts: Facts
 ) -> tuple[list[CorrelationHit], set[str]]:
     """Every correlation hit, and the base rules whose own alerts are hidden (generate: false)."""
     if not rules:
         return [], set()
-    base = sorted({i for r in rules for _, ids in r.refs for i in ids})
     names = sorted(_fields(rules))
-    cols = ", ".join(
-        f"json_extract_string(e.fields, '$.{n}')"
-        if n.lower() not in _COLUMNS
-        else f"d.{_COLUMNS[n.lower()]}::VARCHAR"
-        for n in names
-    )
-    con.execute("CREATE OR REPLACE TEMP TABLE _base (rule_id VARCHAR)")
-    con.executemany("INSERT INTO _base VALUES (?)", [[b] for b in base])
-    rows = con.execute(f"""
-        SELECT DISTINCT ON (d.eid, d.rule_id) d.eid, d.rule_id, d.ts, d.computer{", " + cols if cols else ""}
-        FROM detections d JOIN _base b ON b.rule_id = d.rule_id LEFT JOIN events e ON e.eid = d.eid
-        WHERE d.ts IS NOT NULL ORDER BY d.eid, d.rule_id""").fetchall()
+    return correlate_matches(rules, det.base_matches(case, base_rules(rules), names), names)
+
+
+def base_rules(rules: Sequence[CorrelationRule]) -> list[str]:
+    """Ids of the rules the correlation rules reference."""
+    return sorted({i for r in rules for _, ids in r.refs for i in ids})
+
+
+def correlate_matches(
+    rules: Sequence[CorrelationRule], rows: Sequence[det.BaseMatch], names: Sequence[str]
+) -> tuple[list[CorrelationHit], set[str]]:
+    """Hits of ``rules`` over their base rules' detections (``rows``, with the values of the
+    fields ``names``), and the base rules whose own alerts are hidden (generate: false)."""
     matches = [
         _Row(
-            int(r[0]),
-            r[1],
-            r[2],
-            short_host(r[3]),
-            {n: v for n, v in zip(names, r[4:], strict=True) if v is not None},
+            r.eid,
+            r.rule_id,
+            r.ts,
+            short_host(r.computer),
+            {n: v for n, v in zip(names, r.values, strict=True) if v is not None},
         )
         for r in rows
     ]

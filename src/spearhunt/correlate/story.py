@@ -9,11 +9,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import duckdb
-
 from spearhunt.correlate import facts as F
 from spearhunt.correlate.config import CorrelateOptions
-from spearhunt.correlate.facts import Alert, Facts, FileSeen, Mail
+from spearhunt.correlate.facts import Alert, EventLookup, Facts, FileSeen, Mail
 from spearhunt.correlate.graph import LateralIndex, Walk, walk
 from spearhunt.correlate.network import Network, registered
 from spearhunt.correlate.scoring import score_story
@@ -54,9 +52,7 @@ class Seed:
     priority: float = 0.0
 
 
-def build(
-    con: duckdb.DuckDBPyConnection, facts: Facts, net: Network, opts: CorrelateOptions
-) -> list[Story]:
+def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOptions) -> list[Story]:
     """Every story in the case, highest score first."""
     allow = opts.allowlist
     alerts = [
@@ -76,7 +72,7 @@ def build(
     }
     index = LateralIndex(facts, opts)
     seeds = (
-        _mail_seeds(con, facts, opts)
+        _mail_seeds(lookup, facts, opts)
         + _beacon_seeds(net, opts)
         + _alert_seeds(alerts, prevalent, facts, opts)
     )
@@ -98,7 +94,7 @@ def build(
             continue
         procs = set(seed.procs)
         if seed.procs:
-            procs |= F.process_tree(con, facts.hosts.get(seed.host, seed.host), sorted(seed.procs))
+            procs |= lookup.process_tree(facts.hosts.get(seed.host, seed.host), sorted(seed.procs))
         # only a mail tells whose account the intruder holds; an alert seed's user is just a user
         w = walk(
             seed.host,
@@ -120,11 +116,11 @@ def build(
 
 
 # ---- seeds ------------------------------------------------------------------------------
-def _mail_seeds(con: duckdb.DuckDBPyConnection, facts: Facts, opts: CorrelateOptions) -> list[Seed]:
+def _mail_seeds(lookup: EventLookup, facts: Facts, opts: CorrelateOptions) -> list[Seed]:
     mails = [m for m in facts.mails if m.attachments or m.recipients]
     names = sorted({n for m in mails for n, _ in m.attachments if len(n) >= 5})
     hashes = sorted({h for m in mails for _, h in m.attachments if h})
-    sightings = F.attachment_sightings(con, names, hashes) if "events" in facts.tables else []
+    sightings = lookup.attachment_sightings(names, hashes) if "events" in facts.tables else []
     skew = timedelta(seconds=opts.windows.skew)
     window = timedelta(seconds=opts.windows.mail_to_open)
     out = []

@@ -137,7 +137,7 @@ def _store(store: CaseStore, detections: list[Detection]) -> None:
     events stay in the Parquet dataset, which keeps the same event keys minus the base)."""
     if not detections:
         return
-    known = dict(store.con.execute("SELECT path, src FROM sources").fetchall())
+    known = store.source_ids()
     new = sorted({d.source for d in detections} - set(known))
     if new:
         first = store.next_ids()[1]
@@ -160,14 +160,5 @@ def _store(store: CaseStore, detections: list[Detection]) -> None:
         )
         for d in detections
     }
-    have = {
-        r[0]
-        for r in store.con.execute(
-            "SELECT eid FROM events WHERE eid IN (SELECT unnest(?))", [list(rows)]
-        ).fetchall()
-    }
-    store.con.executemany(
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [r for k, r in rows.items() if k not in have],
-    )
+    store.add_events(list(rows.values()))
     store.add_detections(detections)

@@ -27,6 +27,9 @@ from spearhunt.model.mail import MailVerdict
 from spearhunt.model.story import CorrelationResult, Evidence, Story
 from spearhunt.report.attack import is_technique, matrix, technique_score
 from spearhunt.report.detections import details
+from spearhunt.store import detections, events, results
+from spearhunt.store import mail as mail_store
+from spearhunt.store.case import Case, open_case
 
 log = logging.getLogger(__name__)
 
@@ -154,28 +157,6 @@ class CaseReport:
         return self.story_id or "case"
 
 
-def connect(store: Path) -> duckdb.DuckDBPyConnection:
-    """Open a case store read-only."""
-    if not store.exists():
-        raise StoreError("no such case store", where=str(store))
-    try:
-        con = duckdb.connect(
-            str(store),
-            read_only=True,
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-        )
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open case store: {exc}", where=str(store)) from exc
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-
-
 def load(
     store: Path, story_id: str | None = None, *, max_stories: int = 10, max_evidence: int = 300
 ) -> CaseReport:
@@ -183,20 +164,17 @@ def load(
 
     ``max_stories`` stories get a full section, each with at most ``max_evidence`` evidence rows
     (the timeline files carry everything)."""
-    con = connect(store)
-    try:
-        return _Loader(con, store, max_evidence).build(story_id, max_stories)
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot read case store: {exc}", where=str(store)) from exc
-    finally:
-        con.close()
+    with open_case(store) as case:
+        try:
+            return _Loader(case, store, max_evidence).build(story_id, max_stories)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot read case store: {exc}", where=str(store)) from exc
 
 
 class _Loader:
-    def __init__(self, con: duckdb.DuckDBPyConnection, store: Path, max_evidence: int) -> None:
-        self.con = con
+    def __init__(self, case: Case, store: Path, max_evidence: int) -> None:
+        self.case = case
         self.store = store
-        self.tables = _tables(con)
         self.max_evidence = max_evidence
 
     def build(self, story_id: str | None, max_stories: int) -> CaseReport:
@@ -223,8 +201,8 @@ class _Loader:
             host_rows = self._host_tactics(None)
             mails = self._mails()
             indicators = self._indicators(result.stories, mails)
-        total, rules, hosts_total, first, last = self._detection_counts(hosts_filter)
-        warnings = self._scalar("SELECT count(*) FROM warnings") if "warnings" in self.tables else 0
+        counts = detections.counts(self.case, hosts_filter)
+        warnings = detections.warning_count(self.case)
         return CaseReport(
             name=self.store.name,
             generated=dt.datetime.now(dt.UTC).replace(tzinfo=None),
@@ -236,11 +214,11 @@ class _Loader:
             mails=mails,
             mail_counts=self._mail_counts(),
             indicators=indicators,
-            detections=total,
-            rules=rules,
-            hosts_total=hosts_total,
-            first_seen=first,
-            last_seen=last,
+            detections=counts.detections,
+            rules=counts.rules,
+            hosts_total=counts.hosts,
+            first_seen=counts.first_seen,
+            last_seen=counts.last_seen,
             result=result,
             story_id=stories[0].id if story_id else None,
             result_created=created,
@@ -248,57 +226,25 @@ class _Loader:
         )
 
     # -- store reads ---------------------------------------------------------------------------
-    def _scalar(self, sql: str, params: list[Any] | None = None) -> int:
-        row = self.con.execute(sql, params or []).fetchone()
-        return int(row[0] or 0) if row else 0
-
     def _result(self) -> tuple[CorrelationResult, dt.datetime | None]:
-        if "correlation_results" not in self.tables:
+        saved = results.latest(self.case)
+        if saved is None:
             log.info("%s has no correlation result; the report has no stories", self.store)
             return CorrelationResult(stories=()), None
-        row = self.con.execute(
-            "SELECT doc, created FROM correlation_results ORDER BY created DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return CorrelationResult(stories=()), None
-        return CorrelationResult.from_dict(orjson.loads(row[0])), row[1]
-
-    def _detection_counts(
-        self, hosts: set[str] | None
-    ) -> tuple[int, int, int, dt.datetime | None, dt.datetime | None]:
-        if "detections" not in self.tables:
-            return 0, 0, 0, None, None
-        where, params = _host_where(hosts)
-        row = self.con.execute(
-            f"SELECT count(*), count(DISTINCT rule_id), count(DISTINCT lower(computer)), min(ts), max(ts) "
-            f"FROM detections {where}",
-            params,
-        ).fetchone()
-        assert row is not None
-        return int(row[0]), int(row[1]), int(row[2]), row[3], row[4]
+        return saved
 
     def _host_tactics(self, hosts: set[str] | None) -> tuple[HostTactics, ...]:
-        if "detections" not in self.tables:
-            return ()
-        where, params = _host_where(hosts)
         per_host: dict[str, Counter[str]] = defaultdict(Counter)
-        for host, tactic, n in self.con.execute(
-            "SELECT computer, tactic, count(*) FROM (SELECT computer, unnest(CASE WHEN len(tactics) = 0 "
-            f"THEN ['other'] ELSE tactics END) AS tactic FROM detections {where}) GROUP BY ALL",
-            params,
-        ).fetchall():
-            per_host[host_label(host)][tactic] += int(n)
+        for host, tactic, n in detections.host_tactics(self.case, hosts):
+            per_host[host_label(host)][tactic] += n
         rules: dict[str, Counter[str]] = defaultdict(Counter)
         levels: dict[str, list[str]] = defaultdict(list)
         totals: Counter[str] = Counter()
-        for host, title, level, n in self.con.execute(
-            f"SELECT computer, rule_title, level, count(*) FROM detections {where} GROUP BY ALL",
-            params,
-        ).fetchall():
+        for host, title, level, n in detections.host_rules(self.case, hosts):
             key = host_label(host)
-            rules[key][title] += int(n)
+            rules[key][title] += n
             levels[key].append(level)
-            totals[key] += int(n)
+            totals[key] += n
         order = matrix().order
         out = [
             HostTactics(
@@ -315,20 +261,16 @@ class _Loader:
 
     def _case_techniques(self, result: CorrelationResult) -> tuple[TechniqueUse, ...]:
         acc = _TechniqueAcc()
-        if "detections" in self.tables:
-            for tech, tactics, level, title, host, n, first in self.con.execute(
-                "SELECT technique, tactics, level, rule_title, computer, count(*), min(ts) FROM "
-                "(SELECT unnest(techniques) AS technique, * FROM detections) GROUP BY ALL"
-            ).fetchall():
-                acc.add(
-                    tech,
-                    tuple(tactics or ()),
-                    level,
-                    int(n),
-                    rule=title,
-                    host=host_label(host),
-                    example=f"{host_label(host)} {_hhmm(first)} {title}",
-                )
+        for tech, tactics, level, title, host, n, first in detections.technique_uses(self.case):
+            acc.add(
+                tech,
+                tactics,
+                level,
+                n,
+                rule=title,
+                host=host_label(host),
+                example=f"{host_label(host)} {_hhmm(first)} {title}",
+            )
         for story in result.stories:
             for e in story.evidence:
                 if e.kind not in ("alert",):  # alerts are the detections counted above
@@ -336,38 +278,20 @@ class _Loader:
         return acc.done()
 
     def _mails(self) -> tuple[MailVerdict, ...]:
-        if "mail_messages" not in self.tables:
-            return ()
-        rows = self.con.execute(
-            "SELECT doc FROM mail_messages WHERE verdict IN ('malicious', 'suspicious') "
-            "ORDER BY score DESC, date LIMIT 50"
-        ).fetchall()
-        return tuple(MailVerdict.from_dict(orjson.loads(r[0])) for r in rows)
+        return tuple(mail_store.top_verdicts(self.case, 50))
 
     def _mail(self, message_id: str | None) -> MailVerdict | None:
-        if not message_id or "mail_messages" not in self.tables:
-            return None
-        row = self.con.execute(
-            "SELECT doc FROM mail_messages WHERE message_id = ? ORDER BY score DESC LIMIT 1",
-            [message_id],
-        ).fetchone()
-        return MailVerdict.from_dict(orjson.loads(row[0])) if row else None
+        return mail_store.verdict(self.case, message_id) if message_id else None
 
     def _mail_counts(self) -> tuple[tuple[str, int], ...]:
-        if "mail_messages" not in self.tables:
+        counts = mail_store.verdict_counts(self.case)
+        if not counts:
             return ()
-        rows = self.con.execute("SELECT verdict, count(*) FROM mail_messages GROUP BY 1").fetchall()
-        counts = dict(rows)
-        return tuple((v, int(counts.get(v, 0))) for v in ("malicious", "suspicious", "clean"))
+        return tuple((v, counts.get(v, 0)) for v in ("malicious", "suspicious", "clean"))
 
     def _event_details(self, eids: list[int]) -> dict[int, str]:
-        if not eids or "events" not in self.tables:
-            return {}
-        rows = self.con.execute(
-            "SELECT eid, fields FROM events WHERE eid IN (SELECT unnest(?))", [eids]
-        ).fetchall()
         out = {}
-        for eid, fields in rows:
+        for eid, (fields, *_) in events.event_fields(self.case, eids).items():
             try:
                 event = orjson.loads(fields) if fields else {}
             except orjson.JSONDecodeError:
@@ -466,12 +390,6 @@ def event_id(ref: str) -> int | None:
         return None
     head = rest.split(":", 1)[0]
     return int(head) if head.isdigit() else None
-
-
-def _host_where(hosts: set[str] | None) -> tuple[str, list[Any]]:
-    if hosts is None:
-        return "", []
-    return "WHERE lower(split_part(computer, '.', 1)) IN (SELECT unnest(?))", [sorted(hosts)]
 
 
 def _hhmm(ts: dt.datetime | None) -> str:
@@ -691,93 +609,52 @@ def timeline_rows(store: Path, report: CaseReport) -> Iterator[TimelineRow]:
                 )
             )
     extra.sort(key=_row_key)
-    con = connect(store)
-    try:
-        tables = _tables(con)
-        detections = iter(())
-        if report.story_id is None and "detections" in tables:
-            detections = _detection_rows(con, tables, refs)
-        yield from _merge(detections, iter(extra), con, tables)
-    finally:
-        con.close()
+    with open_case(store) as case:
+        rows: Iterator[TimelineRow] = iter(())
+        if report.story_id is None:
+            rows = _detection_rows(case, refs)
+        yield from _merge(rows, iter(extra), case)
 
 
 def _row_key(r: TimelineRow) -> tuple[bool, dt.datetime]:
     return (r.ts is None, r.ts or dt.datetime.min)
 
 
-def _detection_rows(
-    con: duckdb.DuckDBPyConnection, tables: set[str], refs: dict[str, list[str]]
-) -> Iterator[TimelineRow]:
-    fields = "e.fields" if "events" in tables else "NULL"
-    join = "LEFT JOIN events e ON e.eid = d.eid" if "events" in tables else ""
-    rule_file = "r.source" if "rules" in tables else "NULL"
-    rjoin = (
-        (
-            "LEFT JOIN (SELECT rule_id, any_value(source) AS source FROM rules GROUP BY 1) r "
-            "ON r.rule_id = d.rule_id"
+def _detection_rows(case: Case, refs: dict[str, list[str]]) -> Iterator[TimelineRow]:
+    for d in detections.timeline(case):
+        detail = ""
+        if d.fields:
+            try:
+                event = orjson.loads(d.fields)
+            except orjson.JSONDecodeError:
+                event = None
+            if isinstance(event, dict):
+                detail = details(event)
+        ref = f"alert:{d.eid}:{d.rule_id}"
+        yield TimelineRow(
+            d.ts,
+            d.computer or "-",
+            "detection",
+            d.level or "informational",
+            d.title or "",
+            d.rule_id or "",
+            Path(d.rule_file).name if d.rule_file else "",
+            d.tactics,
+            d.techniques,
+            detail,
+            d.channel or "",
+            d.event_id,
+            d.record_id,
+            d.source or "",
+            tuple(refs.get(ref, ())),
+            ref,
         )
-        if "rules" in tables
-        else ""
-    )
-    cur = con.cursor()
-    cur.execute(
-        f"SELECT d.ts, d.computer, d.level, d.rule_title, d.rule_id, {rule_file}, d.tactics, "
-        f"d.techniques, d.channel, d.event_id, d.record_id, d.source, d.eid, {fields} "
-        f"FROM detections d {join} {rjoin} ORDER BY d.ts NULLS LAST, d.eid"
-    )
-    while rows := cur.fetchmany(FETCH):
-        for (
-            ts,
-            host,
-            level,
-            title,
-            rid,
-            rfile,
-            tactics,
-            techs,
-            channel,
-            evid,
-            rec,
-            src,
-            eid,
-            raw,
-        ) in rows:
-            detail = ""
-            if raw:
-                try:
-                    event = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    event = None
-                if isinstance(event, dict):
-                    detail = details(event)
-            ref = f"alert:{eid}:{rid}"
-            yield TimelineRow(
-                ts,
-                host or "-",
-                "detection",
-                level or "informational",
-                title or "",
-                rid or "",
-                Path(rfile).name if rfile else "",
-                tuple(tactics or ()),
-                tuple(techs or ()),
-                detail,
-                channel or "",
-                evid,
-                rec,
-                src or "",
-                tuple(refs.get(ref, ())),
-                ref,
-            )
-    cur.close()
 
 
 def _merge(
     a: Iterator[TimelineRow],
     b: Iterator[TimelineRow],
-    con: duckdb.DuckDBPyConnection,
-    tables: set[str],
+    case: Case,
 ) -> Iterator[TimelineRow]:
     """Two time-ordered streams as one; evidence rows of events get their event's details."""
     import heapq
@@ -787,28 +664,21 @@ def _merge(
         for r in rows:
             batch.append(r)
             if len(batch) >= FETCH:
-                yield from _with_details(batch, con, tables)
+                yield from _with_details(batch, case)
                 batch = []
-        yield from _with_details(batch, con, tables)
+        yield from _with_details(batch, case)
 
     yield from heapq.merge(a, fill(b), key=_row_key)
 
 
-def _with_details(
-    batch: list[TimelineRow], con: duckdb.DuckDBPyConnection, tables: set[str]
-) -> list[TimelineRow]:
+def _with_details(batch: list[TimelineRow], case: Case) -> list[TimelineRow]:
     import dataclasses
 
     eids = [eid for r in batch if (eid := event_id(r.ref)) is not None]
-    if not eids or "events" not in tables:
+    if not eids:
         return batch
-    rows = con.execute(
-        "SELECT eid, fields, channel, event_id, record_id FROM events "
-        "WHERE eid IN (SELECT unnest(?))",
-        [eids],
-    ).fetchall()
     info = {}
-    for eid, raw, channel, evid, rec in rows:
+    for eid, (raw, channel, evid, rec) in events.event_fields(case, eids).items():
         try:
             event = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:

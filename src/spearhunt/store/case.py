@@ -1,20 +1,20 @@
-"""Open, create and write the case store (a DuckDB file).
+"""Open a case, and the writes of a run: runs, sources, events, detections, rules, warnings.
 
-Tables (created on first use, appended to by later runs):
-- ``runs``: one row per command run against the case;
-- ``sources``: the input files, with a case-wide ``src`` id;
-- ``events``: every ingested event (schema: ``normalize.windows.EVENT_COLUMNS``);
-- ``detections``: one row per (rule, event) match;
-- ``rules``: metadata of every rule that produced a detection;
-- ``warnings``: skipped records and files, with where they were.
-Other stages add their own tables (``mail_*`` from mail triage, correlation results ...).
+:func:`open_case` is the one way to open a case file; the read and write modules of each area
+(``store.events``, ``store.detections``, ``store.mail``, ``store.network``, ``store.results``)
+take the :class:`Case` it returns. :class:`CaseStore` is a case opened for one run of a
+command (``hunt --store``, ``investigate`` ...): it records the run and appends to the tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -22,57 +22,184 @@ import pyarrow as pa
 from spearhunt import __version__
 from spearhunt.errors import StoreError
 from spearhunt.model import Detection, IngestWarning, RuleInfo
-from spearhunt.normalize.windows import EVENT_COLUMNS
-from spearhunt.store.db import arrow_views, connect, insert_rows
+from spearhunt.store import schema
+from spearhunt.store.db import arrow_views, connect, insert_rows, one
 
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS runs (run_id INTEGER, started TIMESTAMP, version VARCHAR, "
-    "command VARCHAR, events BIGINT, detections BIGINT)",
-    "CREATE TABLE IF NOT EXISTS sources (src INTEGER, path VARCHAR, kind VARCHAR, run_id INTEGER)",
-    "CREATE TABLE IF NOT EXISTS events (" + ", ".join(f"{n} {t}" for n, t in EVENT_COLUMNS) + ")",
-    "CREATE TABLE IF NOT EXISTS detections (run_id INTEGER, rule_id VARCHAR, rule_title VARCHAR, "
-    "level VARCHAR, tags VARCHAR[], tactics VARCHAR[], techniques VARCHAR[], eid BIGINT, "
-    "ts TIMESTAMP, computer VARCHAR, channel VARCHAR, event_id INTEGER, record_id BIGINT, "
-    "source VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS rules (rule_id VARCHAR, title VARCHAR, level VARCHAR, "
-    "tags VARCHAR[], source VARCHAR, description VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS warnings (run_id INTEGER, source VARCHAR, message VARCHAR, "
-    "line BIGINT, record BIGINT, byte_offset BIGINT)",
-]
+
+class Case:
+    """An open case file: its connection and the tables it has."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+        self._tables: set[str] | None = None
+        self._closed = False
+
+    @property
+    def tables(self) -> set[str]:
+        """The case tables present (an older or read-only case may lack some)."""
+        if self._tables is None:
+            self._tables = schema.existing_tables(self.con)
+        return self._tables
+
+    def has(self, table: str) -> bool:
+        """Whether the case has ``table``."""
+        return table in self.tables
+
+    def checkpoint(self) -> None:
+        """Write everything to the case file."""
+        self.con.execute("CHECKPOINT")
+        private(self.path)
+
+    def close(self) -> None:
+        """Close the case file."""
+        if self._closed:
+            return
+        self._closed = True
+        self.con.close()
+        if not self.read_only:
+            private(self.path)
+            _release_private_umask()
+
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def private(path: Path) -> None:
+    """Owner-only permissions on the case file and DuckDB's write-ahead log beside it: a case
+    holds command lines, user names and mail, often with secrets."""
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+        except OSError:
+            continue
+
+
+def open_case(
+    path: Path, *, write: bool = False, memory_limit: str | None = None, threads: int | None = None
+) -> Case:
+    """Open the case at ``path``: read-only (it must exist), or for writing (created when
+    missing, private, with every table, an older case migrated)."""
+    where = str(path)
+    if not write and not path.exists():
+        raise StoreError("no such case store", where=where)
+    if write:
+        _hold_private_umask()
+    try:
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = connect(path, read_only=not write, memory_limit=memory_limit, threads=threads)
+        # reads keep DuckDB's default, so that rows without an ORDER BY come as stored
+        con.execute("SET preserve_insertion_order = true")
+    except (duckdb.Error, OSError) as exc:
+        if write:
+            _release_private_umask()
+        raise StoreError(f"cannot open case store: {exc}", where=where) from exc
+    try:
+        if write:
+            private(path)  # an existing case made before files were private
+            schema.ensure(con, where)
+        else:
+            schema.check_readable(schema.version_of(con), where)
+    except BaseException:
+        con.close()
+        if write:
+            _release_private_umask()
+        raise
+    return Case(path, con, read_only=not write)
+
+
+# DuckDB creates the case file, its write-ahead log and its temporary files itself, with the
+# process umask: while a case is open for writing, the umask is 077 so that they are private
+# from the first byte (a chmod afterwards leaves a window in which another user can open them).
+_umask_lock = threading.Lock()
+_umask_holders = 0
+_umask_saved = 0
+
+
+def _hold_private_umask() -> None:
+    global _umask_holders, _umask_saved
+    with _umask_lock:
+        if _umask_holders == 0:
+            _umask_saved = os.umask(0o077)
+        _umask_holders += 1
+
+
+def _release_private_umask() -> None:
+    global _umask_holders
+    with _umask_lock:
+        _umask_holders -= 1
+        if _umask_holders == 0:
+            os.umask(_umask_saved)
 
 
 class CaseStore:
-    """A case file opened for one run."""
+    """A case file opened for one run of a command: the run is recorded as started when it
+    opens and as finished by :meth:`finish`."""
 
     def __init__(self, path: Path, command: str = "") -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = connect(path)
-        except (duckdb.Error, OSError) as exc:
-            raise StoreError(f"cannot open case store: {exc}", where=str(path)) from exc
-        for stmt in SCHEMA:
-            self.con.execute(stmt)
-        row = self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()
+        self.case = open_case(path, write=True)
+        self.con = self.case.con
+        # bulk appends need no order (the engine sorts what it writes)
+        self.con.execute("SET preserve_insertion_order = false")
+        row = one(self.con, "SELECT coalesce(max(run_id), 0) + 1 FROM runs")
         self.run_id = int(row[0]) if row else 1
         self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, 0, 0)",
-            [self.run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None), __version__, command],
+            "INSERT INTO runs VALUES (?, ?, ?, ?, 0, 0, NULL, 'running')",
+            [self.run_id, _now(), __version__, command],
         )
 
     def next_ids(self) -> tuple[int, int]:
         """(first free event id - 1, first free source id) for appending a run."""
-        row = self.con.execute(
+        row = one(
+            self.con,
             "SELECT (SELECT coalesce(max(eid), 0) FROM events), "
-            "(SELECT coalesce(max(src) + 1, 0) FROM sources)"
-        ).fetchone()
+            "(SELECT coalesce(max(src) + 1, 0) FROM sources)",
+        )
         return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def source_ids(self) -> dict[str, int]:
+        """Path -> source id of every source in the case."""
+        return {p: int(s) for p, s in self.con.execute("SELECT path, src FROM sources").fetchall()}
 
     def add_sources(self, first: int, paths: list[tuple[str, str]]) -> None:
         """Record the run's input files with case-wide ids starting at ``first``."""
         insert_rows(
-            self.con, "sources", [(first + i, p, k, self.run_id) for i, (p, k) in enumerate(paths)]
+            self.con,
+            "sources",
+            [(first + i, p, k, self.run_id, None, None) for i, (p, k) in enumerate(paths)],
         )
+
+    def add_events(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Append events given as (eid, ts, computer, channel, provider, event_id, record_id,
+        src, pos, fields) that the case does not have yet; returns how many were new."""
+        if not rows:
+            return 0
+        have = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT eid FROM events WHERE eid IN (SELECT unnest(?))", [[r[0] for r in rows]]
+            ).fetchall()
+        }
+        new = [r for r in rows if r[0] not in have]
+        if new:
+            self.con.executemany(
+                "INSERT INTO events (eid, ts, computer, channel, provider, event_id, record_id, "
+                "src, pos, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                new,
+            )
+        return len(new)
 
     def add_detections(self, detections: Iterable[Detection]) -> int:
         """Append detections (and the metadata of their rules)."""
@@ -130,13 +257,14 @@ class CaseStore:
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE _matched AS SELECT * FROM (" + select + ")"
             )
-            row = self.con.execute(
+            row = one(
+                self.con,
                 "INSERT INTO detections SELECT $1, r.rule_id, r.title, r.level, r.tags, "
                 "r.tactics, r.techniques, m.eid, m.ts, m.computer, m.channel, m.event_id, "
                 "m.record_id, m.path FROM _matched m JOIN _rule_meta r USING (rule) "
                 "ORDER BY m.ts NULLS LAST, m.eid, m.rule",
                 [self.run_id],
-            ).fetchone()
+            )
             self.con.execute(
                 "INSERT INTO rules SELECT rule_id, any_value(title), any_value(level), "
                 "any_value(tags), any_value(source), any_value(description) FROM _rule_meta "
@@ -155,13 +283,18 @@ class CaseStore:
         )
 
     def finish(self, events: int, detections: int) -> None:
-        """Close the run's row and the file."""
+        """Record the run as finished, with its counts, and write the file."""
         self.con.execute(
-            "UPDATE runs SET events = ?, detections = ? WHERE run_id = ?",
-            [events, detections, self.run_id],
+            "UPDATE runs SET events = ?, detections = ?, finished = ?, status = 'finished' "
+            "WHERE run_id = ?",
+            [events, detections, _now(), self.run_id],
         )
-        self.con.execute("CHECKPOINT")
+        self.case.checkpoint()
 
     def close(self) -> None:
         """Close the database file."""
-        self.con.close()
+        self.case.close()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -14,6 +14,7 @@ import pyarrow as pa
 def connect(
     database: Path | None = None,
     *,
+    read_only: bool = False,
     threads: int | None = None,
     memory_limit: str | None = None,
     temp_dir: Path | None = None,
@@ -21,6 +22,7 @@ def connect(
     """A DuckDB connection set up for spearhunt (UTC, bounded memory, no extension loading)."""
     con = duckdb.connect(
         str(database) if database else ":memory:",
+        read_only=read_only and database is not None,
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     con.execute("SET TimeZone = 'UTC'")
@@ -56,3 +58,12 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Seque
         con, _rows_in=pa.table({f"c{i}": pa.array(list(c)) for i, c in enumerate(columns)})
     ):
         con.execute(f"INSERT INTO {table} SELECT * FROM _rows_in")
+
+
+def one(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
+) -> tuple[Any, ...] | None:
+    """The first row of ``sql``, the result read to its end: DuckDB refuses to register a
+    table on a connection with a result left half-read (``fetchone``)."""
+    rows = con.execute(sql, list(params)).fetchall()
+    return rows[0] if rows else None

@@ -1,38 +1,56 @@
-"""Write mail verdicts to a case DuckDB: mail_messages, mail_attachments, mail_iocs."""
+"""Mail verdicts in the case: tables mail_messages, mail_attachments and mail_iocs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import orjson
 
 from spearhunt.errors import StoreError
 from spearhunt.model.mail import MailVerdict
+from spearhunt.store.case import Case, open_case
+from spearhunt.store.db import one
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS mail_messages (
-        file VARCHAR, message_id VARCHAR, subject VARCHAR, sender VARCHAR, recipients VARCHAR[],
-        date VARCHAR, verdict VARCHAR, score INTEGER, doc JSON)""",
-    """CREATE TABLE IF NOT EXISTS mail_attachments (
-        message_id VARCHAR, file VARCHAR, name VARCHAR, sha256 VARCHAR, md5 VARCHAR, sha1 VARCHAR,
-        size BIGINT, type VARCHAR, depth INTEGER, parent VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS mail_iocs (message_id VARCHAR, file VARCHAR, kind VARCHAR, value VARCHAR)""",
-)
+
+@dataclass(frozen=True, slots=True)
+class MailRow:
+    """A stored verdict, as correlation reads it."""
+
+    message_id: str | None
+    subject: str | None
+    sender: str | None
+    recipients: tuple[str, ...]
+    date: str | None
+    verdict: str
+    score: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRow:
+    """A named attachment of a stored mail."""
+
+    message_id: str | None
+    name: str
+    sha256: str | None
 
 
 def write(path: Path, verdicts: Iterable[MailVerdict]) -> int:
-    """Append verdicts to the store at ``path`` (created when missing); rows written to mail_messages."""
-    import duckdb
+    """Append verdicts to the case at ``path`` (created when missing); rows written to
+    mail_messages."""
+    with open_case(path, write=True) as case:
+        count = write_to(case, verdicts)
+        case.checkpoint()
+    return count
 
-    try:
-        con = duckdb.connect(str(path))
-    except (duckdb.Error, OSError) as exc:
-        raise StoreError(f"cannot open case store: {exc}", where=str(path)) from exc
+
+def write_to(case: Case, verdicts: Iterable[MailVerdict]) -> int:
+    """Append verdicts to an open case; rows written to mail_messages."""
+    con = case.con
     count = 0
     try:
-        for stmt in SCHEMA:
-            con.execute(stmt)
         con.execute("BEGIN")
         for v in verdicts:
             con.execute(
@@ -75,7 +93,58 @@ def write(path: Path, verdicts: Iterable[MailVerdict]) -> int:
             count += 1
         con.execute("COMMIT")
     except duckdb.Error as exc:
-        raise StoreError(f"cannot write case store: {exc}", where=str(path)) from exc
-    finally:
-        con.close()
+        raise StoreError(f"cannot write case store: {exc}", where=str(case.path)) from exc
     return count
+
+
+def suspicious(case: Case) -> list[MailRow]:
+    """Malicious and suspicious mails, by message id."""
+    if not case.has("mail_messages"):
+        return []
+    rows = case.con.execute(
+        "SELECT message_id, subject, sender, recipients, date, verdict, score FROM mail_messages "
+        "WHERE verdict IN ('malicious', 'suspicious') ORDER BY message_id"
+    ).fetchall()
+    return [MailRow(r[0], r[1], r[2], tuple(r[3] or ()), r[4], r[5], r[6]) for r in rows]
+
+
+def attachments(case: Case) -> list[AttachmentRow]:
+    """Every named attachment of every stored mail."""
+    if not case.has("mail_attachments"):
+        return []
+    rows = case.con.execute(
+        "SELECT message_id, name, sha256 FROM mail_attachments WHERE name IS NOT NULL"
+    ).fetchall()
+    return [AttachmentRow(*r) for r in rows]
+
+
+def top_verdicts(case: Case, limit: int = 50) -> list[MailVerdict]:
+    """The highest-scored malicious and suspicious verdicts, whole."""
+    if not case.has("mail_messages"):
+        return []
+    rows = case.con.execute(
+        "SELECT doc FROM mail_messages WHERE verdict IN ('malicious', 'suspicious') "
+        "ORDER BY score DESC, date LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [MailVerdict.from_dict(orjson.loads(r[0])) for r in rows]
+
+
+def verdict(case: Case, message_id: str) -> MailVerdict | None:
+    """The stored verdict of a message (its highest-scored copy)."""
+    if not case.has("mail_messages"):
+        return None
+    row = one(
+        case.con,
+        "SELECT doc FROM mail_messages WHERE message_id = ? ORDER BY score DESC LIMIT 1",
+        [message_id],
+    )
+    return MailVerdict.from_dict(orjson.loads(row[0])) if row else None
+
+
+def verdict_counts(case: Case) -> dict[str, int]:
+    """Verdict -> number of stored mails."""
+    if not case.has("mail_messages"):
+        return {}
+    rows = case.con.execute("SELECT verdict, count(*) FROM mail_messages GROUP BY 1").fetchall()
+    return {v: int(n) for v, n in rows}

@@ -45,6 +45,7 @@ from spearhunt.normalize.windows import (
     event_fields,
     normalize_sql,
 )
+from spearhunt.store import schema as case_schema
 from spearhunt.store.db import arrow_views, connect
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,8 @@ class DuckEngine:
         self._first_eid = eid_base + 1
         self._slices: dict[tuple[str | None, str | None, int | None], _Slice] = {}
         self._not_events: set[int] = set()  # sources said to hold records that are no events
-        cols = ", ".join(f"{n} {t}" for n, t in EVENT_COLUMNS)
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols})")
+        # the case's events table is also the engine's working table (no copy of the events)
+        self.con.execute(case_schema.ddl("events"))
         self.con.execute("CREATE OR REPLACE TEMP TABLE hits (rule INTEGER, eid BIGINT)")
         # What each chunk adds to the slices (counted as it arrives, so the end need not scan).
         self.con.execute(
