@@ -172,3 +172,20 @@ def test_pack_ships_the_campaign_correlation_rules_and_generate_flags():
     assert rules["Office Child Process Followed by a Network Connection"].rule.generate
     for r in rules.values():
         assert all(ids for _, ids in r.refs)
+
+
+def test_correlation_over_stored_rows_without_a_database():
+    from spearhunt.correlate.sigma import correlate_matches
+    from spearhunt.store.detections import BaseMatch
+
+    rid = "00000000-0000-0000-0000-00000000000a"
+    rows = [
+        BaseMatch(i, rid, T0 + timedelta(seconds=s), "WS-1.corp", (u,))
+        for i, (s, u) in enumerate(((0, "bob"), (100, "bob"), (200, None), (300, "bob")))
+    ]
+    hits, hidden = correlate_matches([_rule(COUNT)], rows, ["User"])
+    assert [(h.count, h.hosts, h.group) for h in hits] == [(3, ("ws-1",), (("User", "bob"),))]
+    assert hidden == {rid}  # generate: false by default: the base alerts are hidden
+    # the row without the group-by field is in no group: two left, below the threshold
+    hits, _ = correlate_matches([_rule(COUNT)], rows[1:], ["User"])
+    assert hits == []
