@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +36,9 @@ class Case:
         self.read_only = read_only
         self._tables: set[str] | None = None
         self._closed = False
+        # a case opened for writing holds the private umask until it is closed, or dropped
+        # unclosed (a caller that closed only the connection must not leave the umask at 077)
+        self._release = weakref.finalize(self, _release_private_umask) if not read_only else None
 
     @property
     def tables(self) -> set[str]:
@@ -58,9 +62,9 @@ class Case:
             return
         self._closed = True
         self.con.close()
-        if not self.read_only:
+        if self._release is not None:
             private(self.path)
-            _release_private_umask()
+            self._release()
 
     def __enter__(self) -> Case:
         return self
