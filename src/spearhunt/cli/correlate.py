@@ -134,7 +134,7 @@ def investigate_command(
     ),
 ) -> None:
     """Mail triage, hunt, network ingest and correlation over the inputs in one go."""
-    from spearhunt.correlate.investigate import investigate
+    from spearhunt.pipeline import CaseInputs, CaseOptions, build_case
 
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
@@ -149,16 +149,15 @@ def investigate_command(
     try:
         with progress_bar("investigating") as bar:
             # The rule folders hold detection and correlation rules alike: both stages read them.
-            result, summary = investigate(
-                paths,
+            summary = build_case(
+                CaseInputs.sniff(paths),
                 store,
-                _options(window, allowlist, assets, rules),
-                list(rules),
+                CaseOptions(_options(window, allowlist, assets, rules), tuple(rules)),
                 on_progress=bar,
             )
         if not STATE.quiet:
-            err.print(f"{summary}", highlight=False)
-        _print(result, fmt)
+            err.print(summary.line(), highlight=False)
+        _print(summary.result, fmt)
     finally:
         if tmp:
             tmp.cleanup()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
@@ -17,6 +19,11 @@ from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
 from spearhunt.model.attack import TACTIC_ORDER
 from spearhunt.model.hosts import short_host
+
+if TYPE_CHECKING:
+    from spearhunt.model import Detection
+    from spearhunt.model.mail import MailVerdict
+    from spearhunt.pipeline import StageDone
 
 
 @app.command("demo")
@@ -48,13 +55,11 @@ def demo(
     (and any --rules), correlates everything into campaign stories, writes the HTML report,
     ATT&CK Navigator layers, STIX bundle and timelines, and prints what was found beside the
     simulator's answer key. Needs no data and no network; about ten seconds."""
-    from spearhunt.detect.hunt import HuntOptions, hunt
-    from spearhunt.detect.mail import MailAnalyzer, load_config
-    from spearhunt.detect.mail.run import Triaged, triage
+    from spearhunt.correlate.config import CorrelateOptions, load_allowlist
+    from spearhunt.pipeline import CaseInputs, CaseOptions, build_case
     from spearhunt.report import mail as mail_render
     from spearhunt.report.detections import DetectionWriter
     from spearhunt.simulate import demo_config, simulate
-    from spearhunt.store import mail as mail_store
 
     started = time.perf_counter()
     base = out_dir or Path(tempfile.mkdtemp(prefix="spearhunt-demo-"))
@@ -63,7 +68,7 @@ def demo(
     sim_dir = base / "simulation"
     store = base / "case.duckdb"
 
-    # 1. the intrusion
+    # the intrusion
     with progress_bar("simulating") as bar:
         sim = simulate(sim_dir, demo_config(seed, variant), on_progress=bar)
     out.print(
@@ -74,24 +79,75 @@ def demo(
         f"  {sim.mails} mails, {sim.endpoint_events:,} endpoint events, "
         f"{sum(sim.network_records.values()):,} network records in {sim_dir}"
     )
+    truth = orjson.loads(sim.truth_path.read_bytes()).get("story", {})
 
-    # 2. mail triage
-    analyzer = MailAnalyzer(load_config(None), None)
-    verdicts = []
-    with progress_bar("mail triage") as bar, (base / "mail.jsonl").open("wb") as sink:
-        for item in triage([sim_dir / "mail"], analyzer, on_progress=bar):
-            if isinstance(item, Triaged):
-                verdicts.append(item.verdict)
-                sink.write(mail_render.to_jsonl_line(item.verdict))
-    mail_store.write(store, verdicts)
-    counts = defaultdict(int)
-    for v in verdicts:
-        counts[v.verdict] += 1
+    # mail triage, hunt, network logs and correlation into the case; each stage is printed
+    # as it ends, beside the simulator's answer key
+    by_tactic: dict[str, list[Detection]] = defaultdict(list)
+    printers: dict[str, Callable[[StageDone], None]] = {
+        "mail": _print_mail,
+        "hunt": lambda stage: _print_hunt(stage, by_tactic),
+        "network": lambda stage: None,
+        "correlate": lambda stage: _print_story(stage, truth),
+    }
+    with (
+        progress_bar("building the case") as bar,
+        (base / "mail.jsonl").open("wb") as mail_sink,
+        (base / "detections.jsonl").open("w") as fh,
+    ):
+        writer = DetectionWriter("jsonl", fh)
+
+        def keep(d: Detection) -> None:
+            writer.write(d)
+            for tactic in d.rule.tactics or ("other",):
+                by_tactic[tactic].append(d)
+
+        def on_stage(stage: StageDone) -> None:
+            printers[stage.name](stage)
+
+        def on_verdict(v: MailVerdict) -> None:
+            mail_sink.write(mail_render.to_jsonl_line(v))
+
+        build_case(
+            CaseInputs(
+                mail=(sim_dir / "mail",),
+                events=(str(sim_dir / "endpoint"),),
+                network=(sim_dir / "network",),
+            ),
+            store,
+            CaseOptions(CorrelateOptions(allowlist=load_allowlist(None)), tuple(rules), "demo"),
+            on_stage,
+            on_progress=bar,
+            on_verdict=on_verdict,
+            on_detection=keep,
+        )
+    # the report, from what the store now holds
+    from spearhunt.report.render import write_report
+
+    written = write_report(store, base / "report", ("html", "navigator", "stix", "timeline"))
+    html_path = written.path("html")
     out.print(
-        f"\n[bold]1. Mail triage[/]: {len(verdicts)} mails: "
+        f"\n[bold]4. Report[/]: {html_path} (open it in a browser; ATT&CK Navigator layers, "
+        f"STIX bundle and Timesketch timeline beside it)"
+    )
+    out.print(
+        "\nOutputs: "
+        + ", ".join(
+            str(p) for p in (base / "mail.jsonl", base / "detections.jsonl", store, base / "report")
+        )
+    )
+    out.print(f"See one story in full: spearhunt story --store {store} STORY_ID")
+    if not STATE.quiet:
+        err.print(f"demo finished in {time.perf_counter() - started:.1f}s")
+
+
+def _print_mail(stage: StageDone) -> None:
+    counts: Counter[str] = Counter(v.verdict for v in stage.verdicts)
+    out.print(
+        f"\n[bold]1. Mail triage[/]: {len(stage.verdicts)} mails: "
         + ", ".join(f"{counts[k]} {k}" for k in ("malicious", "suspicious", "clean"))
     )
-    for v in sorted(verdicts, key=lambda v: -v.score):
+    for v in sorted(stage.verdicts, key=lambda v: -v.score):
         if v.verdict != "malicious":
             continue
         reasons = "; ".join(
@@ -102,26 +158,11 @@ def demo(
         line.append(f"{v.subject!r} from {v.sender} to {', '.join(v.to)}: {reasons}")
         out.print(line)
 
-    # 3. hunt
-    by_tactic: dict[str, list] = defaultdict(list)
-    with progress_bar("hunting") as bar, (base / "detections.jsonl").open("w") as fh:
-        writer = DetectionWriter("jsonl", fh)
 
-        def keep(d) -> None:  # type: ignore[no-untyped-def]
-            writer.write(d)
-            for tactic in d.rule.tactics or ("other",):
-                by_tactic[tactic].append(d)
-
-        summary = hunt(
-            HuntOptions(
-                paths=[str(sim_dir / "endpoint")], rules=rules, store=store, command="demo"
-            ),
-            keep,
-            on_progress=bar,
-        )
+def _print_hunt(stage: StageDone, by_tactic: dict[str, list[Detection]]) -> None:
     out.print(
-        f"\n[bold]2. Hunt[/]: {summary.events:,} events, {summary.detections:,} detections "
-        f"from {summary.rules_loaded:,} rules"
+        f"\n[bold]2. Hunt[/]: {stage.events:,} events, {stage.detections:,} detections "
+        f"from {stage.rules:,} rules"
     )
     table = Table(box=None, title="First detection per ATT&CK tactic", title_justify="left")
     for col in ("tactic", "first seen (UTC)", "hosts", "rule"):
@@ -140,67 +181,46 @@ def demo(
         )
     out.print(table)
 
-    # 4. what the answer key says, to compare
-    story = orjson.loads(sim.truth_path.read_bytes()).get("story", {})
-    pz = story.get("patient_zero", {})
+
+def _print_story(stage: StageDone, truth: dict[str, Any]) -> None:
+    pz = truth.get("patient_zero", {})
     out.print("\n[bold]Answer key[/] (truth.json, written by the simulator):")
     out.print(
         f"  patient zero {pz.get('host')} ({pz.get('user')}); lateral movement to "
-        + ", ".join(h.get("host", "?") for h in story.get("lateral_hosts", []))
+        + ", ".join(h.get("host", "?") for h in truth.get("lateral_hosts", []))
         + "; exfiltration to "
-        + ", ".join(_dest(x.get("destination")) for x in story.get("exfiltration", []))
+        + ", ".join(_dest(x.get("destination")) for x in truth.get("exfiltration", []))
     )
-    # 5. correlation: the story
-    from spearhunt.correlate.config import CorrelateOptions, load_allowlist
-    from spearhunt.correlate.investigate import ingest_network
-    from spearhunt.correlate.run import correlate_store
-
-    ingest_network([sim_dir / "network"], store)
-    result = correlate_store(store, CorrelateOptions(allowlist=load_allowlist(None)))
-    out.print(f"\n[bold]3. Correlation[/]: {len(result.stories)} stories; the top one:")
-    if result.stories:
-        s = result.stories[0]
-        pz = s.patient_zero
-        out.print(Text(f"  {s.id} score {s.score:.1f}: {s.title}"))
+    stories = stage.result.stories if stage.result else ()
+    out.print(f"\n[bold]3. Correlation[/]: {len(stories)} stories; the top one:")
+    if not stories:
+        return
+    s = stories[0]
+    top = s.patient_zero
+    out.print(Text(f"  {s.id} score {s.score:.1f}: {s.title}"))
+    out.print(
+        Text(
+            f"  patient zero {top.host} ({top.user or '?'})"
+            + (f", mail {top.message_id} {top.mail_subject!r}" if top.message_id else "")
+        )
+    )
+    for h in s.hosts[1:]:
         out.print(
             Text(
-                f"  patient zero {pz.host} ({pz.user or '?'})"
-                + (f", mail {pz.message_id} {pz.mail_subject!r}" if pz.message_id else "")
+                f"  reached {h.host} from {h.reached_from} via {h.via} as {h.account} "
+                f"at {str(h.first_seen)[:19]}"
             )
         )
-        for h in s.hosts[1:]:
-            out.print(
-                Text(
-                    f"  reached {h.host} from {h.reached_from} via {h.via} as {h.account} at {str(h.first_seen)[:19]}"
-                )
+    if s.staged:
+        out.print(Text("  staged " + ", ".join(s.staged[:4])))
+    for x in s.exfiltration:
+        out.print(
+            Text(
+                f"  exfiltration {x.host} -> {x.destination} ({x.bytes:,} bytes, "
+                f"{str(x.first_seen)[:19]})"
             )
-        if s.staged:
-            out.print(Text("  staged " + ", ".join(s.staged[:4])))
-        for x in s.exfiltration:
-            out.print(
-                Text(
-                    f"  exfiltration {x.host} -> {x.destination} ({x.bytes:,} bytes, {str(x.first_seen)[:19]})"
-                )
-            )
-        out.print("  score: " + ", ".join(f"{p.name} {p.points:.0f}" for p in s.score_parts))
-    # 6. the report, from what the store now holds
-    from spearhunt.report.render import write_report
-
-    written = write_report(store, base / "report", ("html", "navigator", "stix", "timeline"))
-    html_path = written.path("html")
-    out.print(
-        f"\n[bold]4. Report[/]: {html_path} (open it in a browser; ATT&CK Navigator layers, "
-        f"STIX bundle and Timesketch timeline beside it)"
-    )
-    out.print(
-        "\nOutputs: "
-        + ", ".join(
-            str(p) for p in (base / "mail.jsonl", base / "detections.jsonl", store, base / "report")
         )
-    )
-    out.print(f"See one story in full: spearhunt story --store {store} STORY_ID")
-    if not STATE.quiet:
-        err.print(f"demo finished in {time.perf_counter() - started:.1f}s")
+    out.print("  score: " + ", ".join(f"{p.name} {p.points:.0f}" for p in s.score_parts))
 
 
 def _dest(d: object) -> str:
