@@ -7,6 +7,7 @@ Library code: it reports through callbacks (``on_progress``, ``on_warning``,
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from collections import Counter
@@ -16,7 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import duckdb
+
 from spearhunt.detect.engine.duck import DuckEngine
+from spearhunt.detect.engine.memory import budget, out_of_memory_message, parse_memory
 from spearhunt.detect.sigma.compiler import (
     CompiledRule,
     FileResult,
@@ -25,7 +29,7 @@ from spearhunt.detect.sigma.compiler import (
     find_rule_files,
 )
 from spearhunt.detect.sigma.placeholders import load_placeholders
-from spearhunt.errors import IngestError, UsageError
+from spearhunt.errors import EngineError, IngestError, UsageError
 from spearhunt.ingest.archives import sources_of
 from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths
@@ -218,6 +222,9 @@ def hunt(
     """
     t0 = time.perf_counter()
     summary = HuntSummary()
+    if opts.threads is not None and opts.threads < 1:
+        raise UsageError(f"--threads wants a number of threads (1 or more), got {opts.threads}")
+    mem = budget(parse_memory(opts.memory_limit), opts.threads, os.cpu_count() or 1)
     files = expand_paths(list(opts.paths))
     rules = select_rules(opts, summary, on_progress)
 
@@ -235,10 +242,10 @@ def hunt(
         # would compress them, which cost ~20% more time at 1M events for no memory gain.)
         con = store.con if store else connect()
         eid_base, src_base = store.next_ids() if store else (0, 0)
-        con.execute(f"SET memory_limit = '{opts.memory_limit}'")
-        con.execute(f"SET temp_directory = '{tmp.name}'")
-        if opts.threads:
-            con.execute(f"SET threads = {int(opts.threads)}")
+        con.execute(f"SET memory_limit = '{mem.duckdb_setting}'")
+        con.execute("SET temp_directory = $1", [tmp.name])
+        if mem.threads:
+            con.execute(f"SET threads = {int(mem.threads)}")
         kinds: dict[str, str] = {}
         engine = engine_ref = DuckEngine(
             rules,
@@ -246,6 +253,7 @@ def hunt(
             on_warning=warn,
             eid_base=eid_base,
             src_base=src_base,
+            chunk_bytes=mem.chunk_bytes,
             time_from=opts.time_from.isoformat(sep=" ") if opts.time_from else None,
             time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None,
         )
@@ -267,6 +275,7 @@ def hunt(
         sizes = [_size(p) for p in files]
         done_bytes, total_bytes = 0, sum(sizes) or 1
         read, t_read, event_files = 0, time.perf_counter(), 0
+        parquet: list[Path] = []
         for path, size in zip(files, sizes, strict=True):
             for s in sources_of(path, warn):  # an archive's members one by one
                 if s.kind not in EVENT_KINDS:
@@ -274,19 +283,13 @@ def hunt(
                     continue
                 event_files += 1
                 summary.files += 1
-                if s.kind is Kind.PARQUET:  # already normalized (spearhunt ingest --to-parquet)
-                    from spearhunt.detect.engine.parquet import add_parquet
-
-                    try:
-                        read += add_parquet(engine, s.path, eid_base=engine.next_eid - 1)
-                    except IngestError as exc:
-                        summary.files_failed += 1
-                        warn(IngestWarning(s.name, exc.message))
+                if s.kind is Kind.PARQUET:  # already normalized: one dataset, added at the end
+                    parquet.append(s.path)
                     continue
                 idx = engine.source(s.name)
                 kinds[s.name] = s.kind.value
                 try:
-                    for batch in read_events(s, warn):
+                    for batch in read_events(s, warn, mem.batch_records):
                         engine.add(idx, batch)
                         read += len(batch)
                         if on_progress:
@@ -298,6 +301,8 @@ def hunt(
             done_bytes += size
             if on_progress:
                 on_progress(done_bytes, total_bytes, f"{read:,} events, {path.name}")
+        if parquet:
+            read += _add_parquet(engine, parquet, eid_base, summary, warn)
         if not event_files and files and all(Path(a).is_file() for a in opts.paths):
             raise UsageError("none of the inputs is an event log (EVTX, JSON Lines or JSON)")
         engine.flush()  # before the store is written: the engine thread shares its connection
@@ -356,6 +361,8 @@ def hunt(
         if store:
             store.finish(summary.events, summary.detections)
             summary.store = str(opts.store)
+    except duckdb.OutOfMemoryException as exc:
+        raise EngineError(out_of_memory_message(opts.memory_limit, mem.threads)) from exc
     finally:
         if engine_ref is not None:
             engine_ref.close()
@@ -363,6 +370,43 @@ def hunt(
             store.close()
         tmp.cleanup()
     return summary
+
+
+def _add_parquet(
+    engine: DuckEngine,
+    files: list[Path],
+    eid_base: int,
+    summary: HuntSummary,
+    warn: Callable[[IngestWarning], None],
+) -> int:
+    """The Parquet inputs (``spearhunt ingest --to-parquet``), as one dataset: their event
+    keys stay the dataset's ``eid`` (plus the case store's base) unless events read before
+    them, or a second dataset with the same keys, make them move up past the keys in use."""
+    from spearhunt.detect.engine.parquet import add_parquet, eid_range
+
+    try:
+        good = files
+        low, _, distinct = eid_range(good)
+    except IngestError:
+        good = []
+        for f in files:  # a file that is not a dataset's is reported and left out, alone
+            try:
+                eid_range([f])
+                good.append(f)
+            except IngestError as exc:
+                summary.files_failed += 1
+                warn(IngestWarning(str(f), exc.message))
+        if not good:
+            return 0
+        low, _, distinct = eid_range(good)
+    if distinct and low + eid_base >= engine.next_eid:
+        return add_parquet(engine, good, eid_base=eid_base)
+    log.info("Parquet event keys renumbered: they overlap keys of this run")
+    added = 0
+    for f in good:
+        low, _, _ = eid_range([f])
+        added += add_parquet(engine, f, eid_base=engine.next_eid - low)
+    return added
 
 
 def _size(path: Path) -> int:

@@ -135,8 +135,10 @@ class DuckEngine:
         time_to: str | None = None,
         eid_base: int = 0,
         src_base: int = 0,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.rules = list(rules)
+        self.chunk_bytes = chunk_bytes
         self.router = Router(self.rules)
         self.on_warning = on_warning
         self.time_from, self.time_to = time_from, time_to
@@ -184,7 +186,7 @@ class DuckEngine:
         if batch.kind is Kind.EVTX:
             self._evtx_src.add(src_index)
         self._buf_bytes += batch.size_bytes or 1500 * len(batch)
-        if len(self._buf_text) >= CHUNK_EVENTS or self._buf_bytes >= CHUNK_BYTES:
+        if len(self._buf_text) >= CHUNK_EVENTS or self._buf_bytes >= self.chunk_bytes:
             self.flush(wait=False)
 
     def flush(self, wait: bool = True) -> None:
@@ -221,6 +223,8 @@ class DuckEngine:
         t0 = time.perf_counter()
         try:
             self._ingest_chunk(table, shape)
+        except duckdb.OutOfMemoryException:
+            raise  # the caller names the options that fix it
         except duckdb.Error as exc:
             raise EngineError(f"normalizing events failed: {exc}") from exc
         self.stats.seconds_normalize += time.perf_counter() - t0
@@ -292,24 +296,26 @@ class DuckEngine:
         return now
 
     def _index_chunk(self, first: int) -> None:
-        """Events from ``first`` on were just appended: tally their slices and field names,
-        and run the product-wide rules over them. On the engine thread, this overlaps reading
-        the next chunk; at the end of the run it would be a pass over every event."""
+        """Events from ``first`` on were just appended: see ``_index_rows``."""
+        self._index_rows("(SELECT * FROM events WHERE eid >= $1)", [first])
+
+    def _index_rows(self, rows: str, params: list[Any]) -> None:
+        """Events just appended (``rows``, a relation over them): tally their slices and field
+        names, and run the product-wide rules over them. On the engine thread, this overlaps
+        reading the next chunk; at the end of the run it would be a pass over every event."""
         t0 = time.perf_counter()
         self.con.execute(
             "INSERT INTO slice_groups SELECT slice, channel, provider, event_id, "
-            "count(*), bool_or(sys IS NOT NULL) FROM events WHERE eid >= $1 "
-            "GROUP BY ALL",
-            [first],
+            f"count(*), bool_or(sys IS NOT NULL) FROM {rows} GROUP BY ALL",
+            params,
         )
         self.con.execute(
-            "INSERT INTO slice_keys SELECT DISTINCT slice, "
-            "unnest(json_keys(fields)) FROM events WHERE eid >= $1",
-            [first],
+            f"INSERT INTO slice_keys SELECT DISTINCT slice, unnest(json_keys(fields)) FROM {rows}",
+            params,
         )
         t0 = self._lap("keys", t0)
         if self.router.anywhere:
-            self._match_anywhere(first)
+            self._match_anywhere(rows, params)
             self._lap("anywhere", t0)
 
     @property
@@ -319,19 +325,28 @@ class DuckEngine:
 
     def add_normalized(self, select: str) -> None:
         """Append events that are normalized already: ``select`` gives the columns of
-        ``EVENT_COLUMNS`` (e.g. over the Parquet that ``spearhunt ingest --to-parquet`` writes)."""
+        ``EVENT_COLUMNS`` (e.g. over the Parquet that ``spearhunt ingest --to-parquet`` writes).
+
+        Their event keys are theirs (a dataset's ``eid``), in any order: they are staged, so
+        exactly these rows are indexed, whatever keys came before them.
+        """
         self.flush()
         t0 = time.perf_counter()
         cols = ", ".join(n for n, _ in EVENT_COLUMNS)
-        before, before_top = self.con.execute(  # type: ignore[misc]
-            "SELECT count(*), coalesce(max(eid), 0) FROM events"
-        ).fetchone()
-        self.con.execute(f"INSERT INTO events SELECT {cols} FROM ({select}) ORDER BY slice")
-        after, top = self.con.execute("SELECT count(*), max(eid) FROM events").fetchone()  # type: ignore[misc]
-        self._next_eid = max(self._next_eid, (top or 0) + 1)
-        self.stats.events += after - before
-        self.stats.chunks += 1
-        self._index_chunk(before_top + 1)
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE new_events AS SELECT {cols} FROM ({select})"
+        )
+        try:
+            added, top = self.con.execute(  # type: ignore[misc]
+                "SELECT count(*), max(eid) FROM new_events"
+            ).fetchone()
+            self.con.execute("INSERT INTO events SELECT * FROM new_events ORDER BY slice")
+            self._next_eid = max(self._next_eid, (top or 0) + 1)
+            self.stats.events += added
+            self.stats.chunks += 1
+            self._index_rows("new_events", [])
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS new_events")
         self._lap("normalize", t0)
 
     def _build_slices(self) -> None:
@@ -427,9 +442,9 @@ class DuckEngine:
         )  # hash, then exact
         s.params = [self._first_eid, key, channel, provider, event_id]
 
-    def _match_anywhere(self, first: int) -> None:
-        """Product-wide rules (keyword searches over every Windows log) over the events from
-        ``first`` on, in one pass; a rule DuckDB refuses is reported, the others still run."""
+    def _match_anywhere(self, rows: str, params: list[Any]) -> None:
+        """Product-wide rules (keyword searches over every Windows log) over the events just
+        appended (``rows``), in one pass; a rule DuckDB refuses is reported, the others still run."""
         if self._anywhere_sql is None:
             renderer = Renderer(DUCKDB, _chunk_column, keyword_json="CAST(fields AS VARCHAR)")
             self._anywhere_sql = {t.index: renderer.render(t.tree) for t in self.router.anywhere}
@@ -437,22 +452,26 @@ class DuckEngine:
             (i, sql) for i, sql in self._anywhere_sql.items() if i not in self.stats.failed_rules
         ]
         try:
-            self._anywhere_query(first, rules)
+            self._anywhere_query(rows, params, rules)
+        except duckdb.OutOfMemoryException:
+            raise
         except duckdb.Error:
             for one in rules:
                 try:
-                    self._anywhere_query(first, [one])
+                    self._anywhere_query(rows, params, [one])
+                except duckdb.OutOfMemoryException:
+                    raise
                 except duckdb.Error as exc:
                     self.stats.failed_rules[one[0]] = str(exc).splitlines()[0]
 
-    def _anywhere_query(self, first: int, rules: list[tuple[int, str]]) -> None:
+    def _anywhere_query(self, rows: str, params: list[Any], rules: list[tuple[int, str]]) -> None:
         if not rules:
             return
         parts = [f"CASE WHEN {sql} THEN {i} END" for i, sql in rules]
         self.con.execute(
             f"INSERT INTO hits SELECT rule, eid FROM (SELECT eid, unnest([{', '.join(parts)}]) "
-            f"AS rule FROM events WHERE eid >= $1) WHERE rule IS NOT NULL",
-            [first],
+            f"AS rule FROM {rows}) WHERE rule IS NOT NULL",
+            params,
         )
 
     # ------------------------------------------------------------------ rules
@@ -581,10 +600,14 @@ class DuckEngine:
             part = batch[start : start + RULES_PER_QUERY]
             try:
                 self._query(table, part)
+            except duckdb.OutOfMemoryException:
+                raise
             except duckdb.Error:
                 for one in part:  # find the rule the engine refuses; the others still run
                     try:
                         self._query(table, [one])
+                    except duckdb.OutOfMemoryException:
+                        raise
                     except duckdb.Error as exc:
                         self.stats.failed_rules[one[0].index] = str(exc).splitlines()[0]
 

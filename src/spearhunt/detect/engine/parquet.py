@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
 
 from spearhunt.detect.engine.duck import DuckEngine, connect
+from spearhunt.detect.engine.memory import parse_memory
 from spearhunt.errors import IngestError
 from spearhunt.model import IngestWarning
 from spearhunt.model.callbacks import Progress
@@ -197,28 +198,34 @@ def _list(items: list[str]) -> str:
 
 
 def add_parquet(
-    engine: DuckEngine, path: Path, eid_base: int = 0, chunk_events: int = 200_000
+    engine: DuckEngine,
+    path: Path | Sequence[Path],
+    eid_base: int = 0,
+    chunk_events: int = 200_000,
 ) -> int:
-    """Feed a Parquet dataset (file or folder) to a DuckDB engine, a few files at a time;
-    returns the number of events added."""
-    files = parquet_files(path)
+    """Feed a Parquet dataset (a file, a folder, or a list of its files) to a DuckDB engine,
+    a few files at a time; returns the number of events added.
+
+    Event keys are the dataset's ``eid`` plus ``eid_base``.
+    """
+    paths = [path] if isinstance(path, Path) else list(path)
+    files = [f for p in paths for f in parquet_files(p)]
     if not files:
         return 0
+    where = str(paths[0]) if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1})"
     before = engine.stats.events
     try:
+        # One row per file: parquet_metadata has one per column chunk of each row group.
         rows = dict(
-            duckdb.sql(
-                f"SELECT file_name, sum(row_group_num_rows) FROM "
-                f"parquet_metadata({_list(files)}) GROUP BY ALL"
+            duckdb.execute(
+                f"SELECT file_name, num_rows FROM parquet_file_metadata({_list(files)})"
             ).fetchall()
         )
-        names = duckdb.sql(
+        names = duckdb.execute(
             f"SELECT DISTINCT source FROM read_parquet({_list(files)}, "
             "hive_partitioning = false) ORDER BY ALL"
         ).fetchall()
-        sources = {
-            name: engine.source(name if name is not None else str(path)) for (name,) in names
-        }
+        sources = {name: engine.source(name if name is not None else where) for (name,) in names}
         group: list[str] = []
         size = 0
         for f in files:
@@ -227,9 +234,27 @@ def add_parquet(
             if size >= chunk_events or f == files[-1]:
                 engine.add_normalized(duck_select(group, sources, eid_base))
                 group, size = [], 0
+    except duckdb.OutOfMemoryException:
+        raise
     except duckdb.Error as exc:
-        raise IngestError(f"not a spearhunt Parquet dataset: {exc}", where=str(path)) from exc
+        raise IngestError(f"not a spearhunt Parquet dataset: {exc}", where=where) from exc
     return engine.stats.events - before
+
+
+def eid_range(files: Sequence[Path]) -> tuple[int, int, bool]:
+    """(smallest eid, largest eid, whether every eid is distinct) over Parquet files."""
+    names = [f for p in files for f in parquet_files(p)]
+    if not names:
+        return 0, 0, True
+    try:
+        row = duckdb.execute(
+            f"SELECT min(eid), max(eid), count(*), count(DISTINCT eid) "
+            f"FROM read_parquet({_list(names)}, hive_partitioning = false)"
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise IngestError(f"not a spearhunt Parquet dataset: {exc}", where=str(files[0])) from exc
+    low, high, rows, distinct = row if row else (0, 0, 0, 0)
+    return int(low or 0), int(high or 0), rows == distinct
 
 
 def ingest_to_parquet(
@@ -250,7 +275,8 @@ def ingest_to_parquet(
     from spearhunt.ingest.sources import EVENT_KINDS, Kind
 
     kinds = EVENT_KINDS - {Kind.PARQUET}  # a Parquet dataset is already normalized
-    writer = ParquetWriter(out_dir, on_warning=on_warning, memory_limit=memory_limit)
+    limit = f"{parse_memory(memory_limit)}B"  # a clear error before any work
+    writer = ParquetWriter(out_dir, on_warning=on_warning, memory_limit=limit)
     files = 0
     try:
         # Archives are read member by member as they come (a tar is a one-pass stream).
