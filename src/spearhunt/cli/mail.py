@@ -104,5 +104,9 @@ def mail(
         write(store, verdicts)
     if fail_on is not None:
         rank = {"clean": 0, "suspicious": 1, "malicious": 2}
-        if any(rank[v.verdict] >= rank[fail_on] for v in verdicts):
+        # A mail that cannot be read (too deep, too big, broken) may be built to be unreadable:
+        # it counts as suspicious, never as clean.
+        if any(rank[v.verdict] >= rank[fail_on] for v in verdicts) or (
+            failures and rank["suspicious"] >= rank[fail_on]
+        ):
             raise typer.Exit(EXIT_VERDICT)

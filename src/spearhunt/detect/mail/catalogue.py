@@ -145,6 +145,8 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "att.password_in_body": ("The body gives the archive password", "T1027"),
     "att.archive_bomb": ("Decompression bomb (not expanded)", "T1499"),
     "att.unsupported_container": ("Container that could not be opened", "T1027"),
+    "att.extraction_cap": ("Too many parts to open (extraction cap reached)", "T1027"),
+    "att.broken_member": ("Archive member damaged or altered (bad CRC)", "T1027"),
     "att.ics": ("Calendar invite with links", "T1566.002"),
     "att.mobileconfig": ("Apple configuration profile attached", "T1566.001"),
     "att.macro_enabled_ext": ("Macro-enabled Office file type", "T1204.002"),

@@ -413,4 +413,8 @@ def _notes(
                 out.append(reason(config, "att.password_in_body", [note.detail], where=where))
         elif note.kind == "unsupported":
             out.append(reason(config, "att.unsupported_container", [note.detail], where=where))
+        elif note.kind == "extraction_cap":
+            out.append(reason(config, "att.extraction_cap", [note.detail], where=where))
+        elif note.kind == "broken_member":
+            out.append(reason(config, "att.broken_member", [note.detail], where=where))
     return out

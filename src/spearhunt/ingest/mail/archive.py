@@ -12,6 +12,7 @@ import logging
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from spearhunt.ingest.mail.blob import Blob, Note, make_blob
 from spearhunt.ingest.mail.limits import Limits
@@ -31,6 +32,21 @@ class Budget:
     bytes: int = 0
     exhausted: list[str] = field(default_factory=list)
 
+    def fits(self, size: int) -> bool:
+        """Whether one more part of ``size`` bytes is within the caps (checked before reading)."""
+        return (
+            self.parts + 1 <= self.limits.max_children
+            and self.bytes + size <= self.limits.max_total_bytes
+        )
+
+    def cap_note(self) -> Note:
+        """The note for the part where the cap was reached (itself a finding)."""
+        return Note(
+            "extraction_cap",
+            f"extraction cap reached ({self.limits.max_children} parts / "
+            f"{self.limits.max_total_bytes} bytes): later parts judged by name and type only",
+        )
+
     def take(self, size: int) -> bool:
         """Reserve room for one more part of ``size`` bytes; False when over a cap."""
         if (
@@ -40,7 +56,8 @@ class Budget:
             if not self.exhausted:
                 self.exhausted.append(
                     f"extraction cap reached ({self.limits.max_children} parts / "
-                    f"{self.limits.max_total_bytes} bytes); remaining parts not analysed"
+                    f"{self.limits.max_total_bytes} bytes); later parts judged by name, type "
+                    "and content only, not opened"
                 )
             return False
         self.parts += 1
@@ -52,6 +69,7 @@ class Budget:
 class _Member:
     name: str
     data: bytes
+    read: bool = True  # False: past the budget, only the name is known (judged by name)
 
 
 def expand(blob: Blob, passwords: tuple[str, ...], budget: Budget) -> Blob:
@@ -76,20 +94,24 @@ def expand(blob: Blob, passwords: tuple[str, ...], budget: Budget) -> Blob:
     members: list[_Member] = []
     try:
         opener = _OPENERS[kind]
-        for item in opener(blob, passwords, budget.limits, notes):
+        for item in opener(blob, passwords, budget, notes):
             members.append(item)
-            if len(members) >= budget.limits.max_children:
+            if len(members) >= 4 * budget.limits.max_children:
                 break
     except Exception as exc:  # third-party parsers raise anything on hostile bytes
         log.debug("cannot open %s as %s", blob.path, kind, exc_info=True)
         notes.append(Note("broken", f"{kind} could not be read: {type(exc).__name__}: {exc}"[:300]))
     children = []
     for member in members:
-        if not budget.take(len(member.data)):
-            notes.append(Note("truncated", budget.exhausted[0]))
-            break
-        child = make_blob(member.name, member.data, depth=blob.depth + 1, parent=blob.path)
-        children.append(expand(child, passwords, budget))
+        if member.read and budget.take(len(member.data)):
+            child = make_blob(member.name, member.data, depth=blob.depth + 1, parent=blob.path)
+            children.append(expand(child, passwords, budget))
+            continue
+        # Past the cap a member is still judged by its name and what was read of it, never
+        # opened further: a dropper behind 200 harmless parts must not vanish.
+        if not any(n.kind == "extraction_cap" for n in notes):
+            notes.append(budget.cap_note())
+        children.append(make_blob(member.name, member.data, depth=blob.depth + 1, parent=blob.path))
     return replace(blob, children=(*blob.children, *children), notes=(*blob.notes, *notes))
 
 
@@ -102,10 +124,11 @@ def _bomb(name: str, packed: int, unpacked: int, limits: Limits) -> str | None:
 
 
 def _open_zip(
-    blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]
+    blob: Blob, passwords: tuple[str, ...], budget: Budget, notes: list[Note]
 ) -> Iterator[_Member]:
     import pyzipper  # AES (WinZip) as well as ZipCrypto, which zipfile cannot read
 
+    limits = budget.limits
     with pyzipper.AESZipFile(io.BytesIO(blob.data)) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         declared = sum(i.file_size for i in infos)
@@ -123,7 +146,8 @@ def _open_zip(
             return
         encrypted = [i for i in infos if i.flag_bits & 0x1]
         password = _find_password(zf, encrypted, passwords, notes) if encrypted else None
-        for info in infos[: limits.max_children]:
+        room = budget.limits.max_total_bytes - budget.bytes  # what this archive may still read
+        for info in infos[: 4 * limits.max_children]:
             bomb = _bomb(info.filename, info.compress_size, info.file_size, limits)
             if bomb:
                 notes.append(Note("zip_bomb", bomb + ": not expanded"))
@@ -131,21 +155,48 @@ def _open_zip(
             if info.flag_bits & 0x1 and password is None:
                 yield _Member(info.filename, b"")  # name still matters (double extension, .lnk ...)
                 continue
-            with zf.open(info, pwd=password.encode() if password else None) as fh:
-                data = fh.read(limits.max_member_bytes + 1)
-            if len(data) > limits.max_member_bytes:
-                notes.append(
-                    Note(
-                        "zip_bomb",
-                        f"{info.filename}: inflates past its declared size: not expanded",
-                    )
-                )
+            if info.file_size > room:  # checked before reading, on the declared size
+                yield _Member(info.filename, b"", read=False)
                 continue
+            pwd = password.encode() if password else None
+            data = _read_member(zf, info, pwd, limits, notes)
+            if data is None:
+                continue
+            room -= len(data)
             yield _Member(info.filename, data)
 
 
+def _read_member(
+    zf: Any, info: Any, pwd: bytes | None, limits: Limits, notes: list[Note]
+) -> bytes | None:
+    """A zip member's bytes; a bad CRC is noted (itself a finding) and the data still judged,
+    as common unzip tools still extract it."""
+    try:
+        with zf.open(info, pwd=pwd) as fh:
+            data = fh.read(limits.max_member_bytes + 1)
+    except Exception as exc:  # zipfile's and pyzipper's own BadZipFile classes differ
+        if "CRC" not in str(exc):
+            raise
+        with zf.open(info, pwd=pwd) as fh:
+            if hasattr(fh, "_expected_crc"):
+                fh._expected_crc = None
+            data = fh.read(limits.max_member_bytes + 1)
+        notes.append(
+            Note(
+                "broken_member",
+                f"{info.filename}: bad CRC (damaged or altered); judged on the data read",
+            )
+        )
+    if len(data) > limits.max_member_bytes:
+        notes.append(
+            Note("zip_bomb", f"{info.filename}: inflates past its declared size: not expanded")
+        )
+        return None
+    return bytes(data)
+
+
 def _find_password(
-    zf: object, encrypted: list, passwords: tuple[str, ...], notes: list[Note]
+    zf: object, encrypted: list[Any], passwords: tuple[str, ...], notes: list[Note]
 ) -> str | None:
     probe = min(encrypted, key=lambda i: i.compress_size)
     for pw in passwords:
@@ -169,8 +220,9 @@ def _find_password(
 
 
 def _open_7z(
-    blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]
+    blob: Blob, passwords: tuple[str, ...], budget: Budget, notes: list[Note]
 ) -> Iterator[_Member]:
+    limits = budget.limits
     for pw in (None, *passwords):
         try:
             products = _read_7z(blob.data, pw, limits, notes)
@@ -222,8 +274,9 @@ def _read_7z(data: bytes, pw: str | None, limits: Limits, notes: list[Note]) -> 
 
 
 def _open_gzip(
-    blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]
+    blob: Blob, passwords: tuple[str, ...], budget: Budget, notes: list[Note]
 ) -> Iterator[_Member]:
+    limits = budget.limits
     with gzip.GzipFile(fileobj=io.BytesIO(blob.data)) as fh:
         data = fh.read(limits.max_member_bytes + 1)
     bomb = _bomb(blob.name, len(blob.data), len(data), limits)
@@ -237,27 +290,51 @@ def _open_gzip(
 
 
 def _open_iso(
-    blob: Blob, passwords: tuple[str, ...], limits: Limits, notes: list[Note]
+    blob: Blob, passwords: tuple[str, ...], budget: Budget, notes: list[Note]
 ) -> Iterator[_Member]:
     import pycdlib
 
+    limits = budget.limits
     iso = pycdlib.PyCdlib()
     iso.open_fp(io.BytesIO(blob.data))
     try:
         facade = "joliet_path" if iso.has_joliet() else "iso_path"
         seen = 0
+        room = limits.max_total_bytes - budget.bytes  # what this image may still read
         for root, _dirs, files in iso.walk(**{facade: "/"}):
             for fname in files:
                 seen += 1
-                if seen > limits.max_children:
+                if seen > 4 * limits.max_children:
                     return
                 path = root.rstrip("/") + "/" + fname
-                out = io.BytesIO()
+                name = path.lstrip("/").split(";")[0]
+                # The size is checked before reading: hundreds of hard links to one large
+                # extent each cost a full read otherwise.
+                size = iso.get_record(**{facade: path}).get_data_length()
+                if min(size, limits.max_member_bytes) > room:
+                    yield _Member(name, b"", read=False)
+                    continue
+                out = _CappedBuffer(limits.max_member_bytes)
                 iso.get_file_from_iso_fp(out, **{facade: path})
-                data = out.getvalue()[: limits.max_member_bytes]
-                yield _Member(path.lstrip("/").split(";")[0], data)
+                data = out.getvalue()
+                room -= len(data)
+                yield _Member(name, data)
     finally:
         iso.close()
+
+
+class _CappedBuffer(io.BytesIO):
+    """A buffer that keeps the first ``cap`` bytes written to it and drops the rest."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self._cap = cap
+
+    def write(self, data: Any) -> int:
+        room = self._cap - self.tell()
+        if room > 0:
+            super().write(bytes(data)[:room])
+        return len(data)
 
 
 _OPENERS = {"zip": _open_zip, "7z": _open_7z, "gzip": _open_gzip, "iso": _open_iso}

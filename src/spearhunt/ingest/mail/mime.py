@@ -6,13 +6,18 @@ decode is done by hand here with a lenient fallback so wrong charsets cost a war
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import email
+import email.errors
 import email.header
 import email.message
 import email.policy
 import email.utils
 import logging
+import quopri
+import re
 from collections.abc import Iterator
 from email.message import Message
 
@@ -36,29 +41,47 @@ def decode_header(value: object, limit: int = 16_384) -> str:
                 else chunk
                 for chunk, cs in email.header.decode_header(value)
             )
-        except (ValueError, LookupError, AssertionError, IndexError):
+        except (ValueError, LookupError, AssertionError, IndexError, email.errors.MessageError):
             value = str(value)
     text = str(value)[: limit * 2]
     if "=?" in text:
-        try:
-            pieces = []
-            for chunk, charset in email.header.decode_header(text):
-                if isinstance(chunk, bytes):
-                    pieces.append(_to_text(chunk, charset))
-                else:
-                    pieces.append(chunk)
-            # decode_header drops the spaces between encoded and plain words only when needed
-            text = "".join(pieces)
-        except (ValueError, LookupError, AssertionError, IndexError):
-            pass
+        text = decode_words(text)
     return " ".join(text.split())[:limit]
 
 
+# An RFC 2047 encoded word; the whitespace between two of them is not part of the text.
+_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(\?=)\s+(?==\?[^?\s]{1,64}\?[bBqQ]\?)")
+
+
+def decode_words(text: str) -> str:
+    """RFC 2047 words decoded one by one, leniently: a word that cannot be decoded (bad base64
+    length, NUL or unknown charset) is decoded as far as it can be, never an exception."""
+    return _WORD.sub(_decode_word, _BETWEEN_WORDS.sub(r"\1", text))
+
+
+def _decode_word(m: re.Match[str]) -> str:
+    charset, enc, data = m.group(1).split("*", 1)[0], m.group(2).lower(), m.group(3)
+    try:
+        if enc == "b":
+            clean = re.sub(r"[^A-Za-z0-9+/]", "", data)
+            if len(clean) % 4 == 1:  # one character short of a byte: dropped
+                clean = clean[:-1]
+            raw = base64.b64decode(clean + "=" * (-len(clean) % 4))
+        else:
+            raw = quopri.decodestring(
+                data.replace("_", " ").encode("latin-1", "replace"), header=True
+            )
+    except (ValueError, binascii.Error):
+        return m.group(0)
+    return _to_text(raw, charset)
+
+
 def _to_text(data: bytes, charset: str | None) -> str:
-    name = (charset or "utf-8").strip().strip('"').lower()
+    name = str(charset or "utf-8").strip().strip('"').lower()
     try:
         codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError, TypeError):  # unknown, or a NUL in the name
         name = "utf-8"
     try:
         return data.decode(name, errors="replace")
@@ -106,7 +129,19 @@ def from_message(
             continue
         name = filename or f"part-{count}.{ctype.split('/')[-1][:10]}"
         attachments.append(make_blob(name, payload, declared_type=ctype, depth=depth + 1))
-    for inner in _attached_messages(msg):
+    for n, part in enumerate(_attached_messages(msg)):
+        inner: Message = part.get_payload()[0]  # type: ignore[index, assignment]  # checked by _is_attached_mail
+        cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+        if cte in ("base64", "quoted-printable") or not inner.keys():
+            # Not a mail the parser could walk (encoded, or no headers): a part labelled
+            # message/rfc822 must not hide its content from the verdict. Its bytes become
+            # an attachment, judged like any other (and read as a mail if they are one).
+            name = _filename(part) or f"attached-message-{n + 1}"
+            data = _message_bytes(inner, cte)
+            attachments.append(
+                make_blob(name, data, declared_type="message/rfc822", depth=depth + 1)
+            )
+            continue
         if depth + 1 > limits.max_depth:
             warnings.append("attached mail nested too deep: not analysed")
             break
@@ -148,14 +183,32 @@ def _leaves(msg: Message) -> Iterator[Message]:
         yield part
 
 
+def _message_bytes(inner: Message, cte: str) -> bytes:
+    """The bytes of an attached message part, its transfer encoding undone."""
+    try:
+        raw = inner.as_bytes()
+    except (ValueError, TypeError, LookupError, UnicodeError, AttributeError):
+        raw = str(inner.get_payload()).encode("utf-8", "replace")
+    try:
+        if cte == "base64":
+            clean = re.sub(rb"[^A-Za-z0-9+/]", b"", raw)
+            clean = clean[: len(clean) - (len(clean) % 4 == 1)]
+            return base64.b64decode(clean + b"=" * (-len(clean) % 4))
+        if cte == "quoted-printable":
+            return quopri.decodestring(raw)
+    except (ValueError, binascii.Error):
+        pass
+    return raw
+
+
 def _attached_messages(msg: Message) -> list[Message]:
-    """Messages attached directly to ``msg`` (not those nested deeper)."""
+    """Parts of ``msg`` that hold an attached message (not those nested deeper)."""
     found: list[Message] = []
     stack: list[Message] = [msg]
     while stack and len(found) < 1000:
         part = stack.pop()
         if part is not msg and _is_attached_mail(part):
-            found.append(part.get_payload()[0])
+            found.append(part)
             continue
         payload = part.get_payload()
         if isinstance(payload, list):

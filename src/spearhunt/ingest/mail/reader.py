@@ -88,6 +88,9 @@ def read_bytes(
             yield MailFailure(where, exc.message)
         except RecursionError:
             yield MailFailure(where, "mail structure nested too deeply to read")
+        except Exception as exc:  # the stdlib and format libraries raise anything on hostile bytes
+            log.debug("cannot read %s", where, exc_info=True)
+            yield MailFailure(where, f"mail could not be read: {type(exc).__name__}: {exc}"[:300])
 
 
 def finish(
@@ -113,8 +116,13 @@ def finish(
                 attachments.append(blob)
                 continue
         if not budget.take(len(blob.data)):
-            warnings.append(budget.exhausted[0])
-            break
+            # Past the cap a part is still judged by its name, type and bytes (already in
+            # memory), never opened further; reaching the cap is itself a finding.
+            if budget.exhausted[0] not in warnings:
+                warnings.append(budget.exhausted[0])
+                blob = replace(blob, notes=(*blob.notes, budget.cap_note()))
+            attachments.append(blob)
+            continue
         attachments.append(expand(blob, candidates, budget))
     return replace(
         raw, attachments=tuple(attachments), embedded=tuple(embedded), warnings=tuple(warnings)
