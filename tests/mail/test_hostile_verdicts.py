@@ -135,3 +135,37 @@ def test_unreadable_mail_fails_a_fail_on_suspicious_pipeline(tmp_path: Path, mon
     args = ["mail", str(f), "--format", "jsonl", "-o", out]
     assert main.run([*args, "--fail-on", "suspicious"]) == 3
     assert main.run([*args, "--fail-on", "malicious"]) == 0
+
+
+def test_mbox_over_the_file_cap_is_streamed_message_by_message(tmp_path: Path):
+    from dataclasses import replace as dc_replace
+
+    from spearhunt.ingest.mail import read_file
+
+    limits = dc_replace(DEFAULT_LIMITS, max_file_bytes=20_000)
+    msg = b"From: a@example.net\r\nSubject: m%d\r\n\r\n" + b"x" * 5_000 + b"\r\n"
+    big = b"From: b@example.net\r\nSubject: big\r\n\r\n" + b"y" * 30_000 + b"\r\n"
+    mbox = tmp_path / "box.mbox"
+    mbox.write_bytes(
+        b"".join(b"From a@example.net Mon Jan  1 00:00:00 2024\n" + (msg % i) for i in range(6))
+        + b"From b@example.net Mon Jan  1 00:00:00 2024\n"
+        + big
+    )
+    assert mbox.stat().st_size > limits.max_file_bytes
+    items = list(read_file(mbox, limits))
+    mails = [i for i in items if not isinstance(i, MailFailure)]
+    assert [dict(m.headers)["Subject"] for m in mails] == [f"m{i}" for i in range(6)]
+    assert [(f.file, "over the" in f.error) for f in items if isinstance(f, MailFailure)] == [
+        (f"{mbox}#7", True)
+    ]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_fifo_named_to_mail_is_refused_not_opened(tmp_path: Path):
+    import os
+
+    from spearhunt.ingest.mail import read_file
+
+    os.mkfifo(tmp_path / "pipe.eml")
+    (item,) = read_file(tmp_path / "pipe.eml")
+    assert isinstance(item, MailFailure) and "FIFO" in item.error

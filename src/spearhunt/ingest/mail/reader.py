@@ -20,6 +20,7 @@ from spearhunt.ingest.mail.message import RawMail
 from spearhunt.ingest.mail.mime import parse_eml
 from spearhunt.ingest.mail.msg import parse_msg
 from spearhunt.ingest.mail.passwords import body_passwords
+from spearhunt.ingest.sources import not_regular
 from spearhunt.model.mail import MailFailure
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,18 @@ def read_file(
     path: Path, limits: Limits = DEFAULT_LIMITS, passwords: tuple[str, ...] = ()
 ) -> Iterator[RawMail | MailFailure]:
     """Every mail in one file (several for an mbox), attachments expanded."""
+    problem = not_regular(path)  # a FIFO would block the run
+    if problem:
+        yield MailFailure(str(path), problem)
+        return
     try:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
+            with path.open("rb") as fh:
+                head = fh.read(5)
+            if head == b"From " or path.suffix.lower() in (".mbox", ".mbx"):
+                yield from _read_big_mbox(path, limits, passwords)
+                return
             yield MailFailure(
                 str(path), f"file is {size} bytes, over the {limits.max_file_bytes}-byte cap"
             )
@@ -61,6 +71,44 @@ def read_file(
         yield MailFailure(str(path), f"cannot read: {exc.strerror or exc}")
         return
     yield from read_bytes(data, str(path), limits, passwords, mbox=_is_mbox(path, data))
+
+
+def _read_big_mbox(
+    path: Path, limits: Limits, passwords: tuple[str, ...]
+) -> Iterator[RawMail | MailFailure]:
+    """An mbox over the file cap, streamed message by message (each message within the cap)."""
+    for index, (chunk, size) in enumerate(_mbox_messages(path, limits), 1):
+        where = f"{path}#{index}"
+        if index > limits.max_mbox_messages:
+            yield MailFailure(
+                str(path), f"more than {limits.max_mbox_messages} messages; the rest not read"
+            )
+            return
+        if size > limits.max_file_bytes:
+            yield MailFailure(
+                where, f"message is {size} bytes, over the {limits.max_file_bytes}-byte cap"
+            )
+            continue
+        yield from read_bytes(chunk, where, limits, passwords)
+
+
+def _mbox_messages(path: Path, limits: Limits) -> Iterator[tuple[bytes, int]]:
+    """(bytes, size) of each message of an mbox; a message over the cap keeps no bytes."""
+    parts: list[bytes] = []
+    size = 0
+    with path.open("rb") as fh:
+        for line in iter(lambda: fh.readline(1 << 20), b""):  # a line without end is bounded
+            if line.startswith(b"From ") and size:
+                yield b"".join(parts), size
+                parts, size = [], 0
+            if size or line.strip():
+                size += len(line)
+                if size <= limits.max_file_bytes:
+                    parts.append(line)
+                else:
+                    parts = []
+    if size:
+        yield b"".join(parts), size
 
 
 def read_bytes(
