@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -17,10 +18,36 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.segment import Segment
+
+# C0 controls but tab and newline, DEL, and the C1 controls (0x9b is a one-byte CSI).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def neutralize(text: str) -> str:
+    """Text from logs and mail made inert for a terminal: every control character (ESC of a
+    colour, title, clear-screen or OSC 8 link sequence, BEL, CR ...) is shown as ``\\xNN``,
+    as the HTML report escapes markup."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class SafeConsole(Console):
+    """A Rich console whose printed text cannot drive the terminal.
+
+    Rich's own styling (colours, links, the progress bar's cursor moves) is emitted from
+    styles and control segments; only the text of segments, where attacker strings end up,
+    is neutralized, so every table and message of every command is covered in one place.
+    """
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            seg if seg.control else Segment(neutralize(seg.text), seg.style) for seg in buffer
+        )
+
 
 # Results go to stdout; messages, warnings and progress to stderr so pipes stay clean.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from spearhunt.cli.console import STATE, err, out, progress_bar
+from spearhunt.cli.console import STATE, SafeConsole, err, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
 from spearhunt.model import Detection, IngestWarning
@@ -223,9 +223,7 @@ class TableLines:
     """Detections as aligned lines (streams; a table of 100k rows would not)."""
 
     def __init__(self, stream: TextIO, color: bool) -> None:
-        from rich.console import Console
-
-        self.console = Console(
+        self.console = SafeConsole(
             file=stream,
             force_terminal=color,
             no_color=not color,

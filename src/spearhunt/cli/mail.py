@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from spearhunt.cli.console import STATE, err, out, progress_bar
+from spearhunt.cli.console import STATE, err, neutralize, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
 
@@ -52,6 +52,8 @@ def mail(
     """Give an explained verdict (malicious / suspicious / clean) for every mail and attachment."""
     from spearhunt.detect.mail import MailAnalyzer, YaraRules, load_config
     from spearhunt.detect.mail.run import Triaged, triage
+    from rich.markup import escape
+
     from spearhunt.model.mail import MailFailure
     from spearhunt.report import mail as render
 
@@ -68,8 +70,8 @@ def mail(
             for item in triage(paths, analyzer, on_progress=progress):
                 if isinstance(item, MailFailure):
                     failures.append(item)
-                    err.print(
-                        f"[yellow]skipped[/] {item.file}: {item.error}",
+                    err.print(  # names and errors quote the mail: never read as markup
+                        f"[yellow]skipped[/] {escape(item.file)}: {escape(item.error)}",
                         markup=True,
                         highlight=False,
                     )
@@ -83,7 +85,7 @@ def mail(
                 if fmt == "jsonl":
                     sink.write(render.to_jsonl_line(item.verdict))
                 elif fmt == "table":
-                    text = render.to_text(item.verdict) + "\n"
+                    text = neutralize(render.to_text(item.verdict)) + "\n"
                     if output:
                         sink.write(text.encode())
                     else:
