@@ -50,10 +50,10 @@ def mail(
     ] = None,
 ) -> None:
     """Give an explained verdict (malicious / suspicious / clean) for every mail and attachment."""
-    from spearhunt.detect.mail import MailAnalyzer, YaraRules, load_config
-    from spearhunt.detect.mail.run import Triaged, triage
     from rich.markup import escape
 
+    from spearhunt.detect.mail import MailAnalyzer, YaraRules, load_config
+    from spearhunt.detect.mail.run import Triaged, triage
     from spearhunt.model.mail import MailFailure
     from spearhunt.report import mail as render
 
