@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING
 
 from spearhunt.simulate.clock import US
 from spearhunt.simulate.context import HostState
 from spearhunt.simulate.endpoint import SYSTEM_ACCOUNT, Account, Proc, user_account
 from spearhunt.simulate.images import IMAGES, make_image
+from spearhunt.simulate.plan import EXFIL_DOMAINS, TUNNEL_DOMAINS, ExfilFlow, Hop, PlanWriter
 from spearhunt.simulate.world import NETBIOS
-
-if TYPE_CHECKING:
-    from spearhunt.simulate.campaign import Planner
 
 TECHNIQUE = {"psexec": "T1021.002", "wmi": "T1047", "rdp": "T1021.001"}
 STAGE_DIR = "C:\\ProgramData\\SoftwareDistribution\\cache\\"
@@ -24,7 +21,7 @@ MEGA_API = "g.api.mega.co.nz"
 class LateralPlanner:
     """Moves from the victim's workstation with a stolen admin account, stages, exfiltrates."""
 
-    def __init__(self, planner: Planner, actor: Proc) -> None:
+    def __init__(self, planner: PlanWriter, actor: Proc) -> None:
         assert planner.c is not None
         self.p = planner
         self.sim = planner.sim
@@ -70,8 +67,6 @@ class LateralPlanner:
 
     def _first_hop(self, target: HostState, t: int) -> None:
         if not any(h.host == target.host.name for h in self.c.hops):
-            from spearhunt.simulate.campaign import Hop
-
             self.c.hops.append(
                 Hop(target.host.name, self.src.host.name, self.technique, t, self.admin.name)
             )
@@ -531,8 +526,6 @@ class LateralPlanner:
             self._exfil_dns(t, mine, first=part == 0)
 
     def _flow(self, domain: str, ip: str, size: int, start: int, end: int, channel: str) -> None:
-        from spearhunt.simulate.campaign import ExfilFlow
-
         for flow in self.c.exfil:
             if flow.domain == domain and flow.channel == channel:
                 flow.bytes += size
@@ -544,8 +537,6 @@ class LateralPlanner:
         )
 
     def _exfil_https(self, t: int, volumes: list[tuple[str, int]]) -> None:
-        from spearhunt.simulate.campaign import EXFIL_DOMAINS
-
         sim, rng = self.sim, self.rng
         fs = sim.hosts[self.c.staging_host.name]
         domain = self.c.extra.setdefault(
@@ -677,8 +668,6 @@ class LateralPlanner:
             self.p.net("exfiltration", "T1567.002", fs.host, records, "rclone upload")
 
     def _exfil_dns(self, t: int, volumes: list[tuple[str, int]], *, first: bool) -> None:
-        from spearhunt.simulate.campaign import TUNNEL_DOMAINS
-
         sim, rng = self.sim, self.rng
         fs = sim.hosts[self.c.staging_host.name]
         domain = self.c.extra.setdefault(

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from spearhunt.simulate.campaign import Campaign
+from spearhunt.simulate.plan import Campaign
 from spearhunt.simulate.config import VARIANT_HELP, Variant
 from spearhunt.simulate.context import Sim
 from spearhunt.simulate.lateral import TECHNIQUE
