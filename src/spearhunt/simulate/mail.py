@@ -15,9 +15,9 @@ from typing import Any
 
 from spearhunt.simulate import documents
 from spearhunt.simulate.campaign import PARTNERS
-from spearhunt.simulate.plan import Campaign
 from spearhunt.simulate.clock import HOUR, US
 from spearhunt.simulate.context import Sim
+from spearhunt.simulate.plan import Campaign
 from spearhunt.simulate.world import MAIL_DOMAIN, ORG_NAME, User
 
 MX = f"mx1.{MAIL_DOMAIN}"

@@ -8,11 +8,11 @@ from typing import Any
 
 import orjson
 
-from spearhunt.simulate.plan import Campaign
 from spearhunt.simulate.config import VARIANT_HELP, Variant
 from spearhunt.simulate.context import Sim
 from spearhunt.simulate.lateral import TECHNIQUE
 from spearhunt.simulate.mail import MailCounts
+from spearhunt.simulate.plan import Campaign
 from spearhunt.simulate.world import AD_DOMAIN, MAIL_DOMAIN
 
 SCHEMA = "spearhunt.simulate.truth/1"
