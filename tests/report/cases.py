@@ -315,7 +315,7 @@ TACTIC_TECH = (
     ("execution", "T1059.001"),
     ("persistence", "T1547.001"),
     ("privilege_escalation", "T1548.002"),
-    ("defense_evasion", "T1218.011"),
+    ("stealth", "T1218.011"),
     ("credential_access", "T1003.001"),
     ("discovery", "T1135"),
     ("lateral_movement", "T1021.002"),

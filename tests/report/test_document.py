@@ -148,5 +148,5 @@ def test_cli_report_writes_the_asked_formats_and_refuses_unknown_ones(
         tmp_path / "c" / f"navigator-{sid}.json"
     ).exists()
     assert (
-        run(["report", "--store", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "d")]) == 1
+        run(["report", "--store", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "d")]) == 2
     )

@@ -67,7 +67,7 @@ def test_case_layer_scores_by_severity_and_frequency_and_names_rules(demo_out: P
     assert "Office Application Spawns a Shell or Script Host" in phish["comment"]
     assert any(m.get("name") == "rule" for m in phish["metadata"])
     # high and frequent outranks low and frequent
-    assert phish["score"] > by_key[("T1078", "defense-evasion")]["score"]
+    assert phish["score"] > by_key[("T1078", "stealth")]["score"]
     assert layer["gradient"]["maxValue"] == max(t["score"] for t in layer["techniques"])
 
 

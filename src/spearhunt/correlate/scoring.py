@@ -23,7 +23,14 @@ RULE_CAP_HITS = 3  # a rule counts at most this many of its own level
 PHASES = (
     ("initial_access",),
     ("execution",),
-    ("persistence", "privilege_escalation", "credential_access", "discovery", "defense_evasion"),
+    (
+        "persistence",
+        "privilege_escalation",
+        "credential_access",
+        "discovery",
+        "stealth",
+        "defense_impairment",
+    ),
     ("lateral_movement",),
     ("collection",),
     ("exfiltration",),

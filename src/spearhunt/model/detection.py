@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from spearhunt.model.attack import TACTIC_BY_KEY
+from spearhunt.model.attack import TACTIC_BY_KEY, current_technique, legacy_defense_evasion
 from spearhunt.model.times import iso_utc
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
@@ -21,25 +21,29 @@ _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
 
 @lru_cache(maxsize=8192)
 def attack_techniques(tags: tuple[str, ...]) -> tuple[str, ...]:
-    """ATT&CK technique ids (``T1059.001``) named by Sigma tags, in tag order."""
+    """ATT&CK technique ids (``T1059.001``) named by Sigma tags, in tag order; an id ATT&CK
+    revoked is given as the id that replaced it (``attack.t1562.001`` -> ``T1685``)."""
     out = []
     for tag in tags:
         m = _TECHNIQUE.match(tag)
         if m:
-            out.append(m.group(1).upper())
+            out.append(current_technique(m.group(1)))
     return tuple(dict.fromkeys(out))
 
 
 @lru_cache(maxsize=8192)
 def attack_tactics(tags: tuple[str, ...]) -> tuple[str, ...]:
-    """ATT&CK tactic names (``lateral_movement``) named by Sigma tags, in tag order."""
-    out = []
+    """ATT&CK tactic names (``lateral_movement``) named by Sigma tags, in tag order; an older
+    rule's ``defense-evasion`` is read as ATT&CK v19 reads it (``legacy_defense_evasion``)."""
+    out: list[str] = []
     for tag in tags:
         low = tag.lower()
         if low.startswith("attack."):
             name = low[len("attack.") :].replace("-", "_")
             if name in TACTIC_BY_KEY:
                 out.append(name)
+            elif name == "defense_evasion":
+                out.extend(legacy_defense_evasion(attack_techniques(tags)))
     return tuple(dict.fromkeys(out))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from spearhunt.model.attack import TACTICS, Tactic
+from spearhunt.model.attack import TACTICS, Tactic, current_technique, tactic_key
 
 TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")
 # Points per rule level; a technique's score grows with its worst level and (slowly) its count.
@@ -33,21 +33,22 @@ class Matrix:
 
     def tactic(self, key: str) -> Tactic | None:
         """The tactic with this key (``lateral_movement`` or ``lateral-movement``)."""
-        key = key.replace("-", "_").lower()
+        key = tactic_key(key)
         return next((t for t in self.tactics if t.key == key), None)
 
     def order(self, key: str) -> int:
         """Kill-chain position of a tactic (unknown ones last)."""
-        key = key.replace("-", "_").lower()
+        key = tactic_key(key)
         return next((i for i, t in enumerate(self.tactics) if t.key == key), len(self.tactics))
 
     def name(self, technique: str) -> str:
         """``Spearphishing Attachment`` for ``T1566.001``; the id itself when unknown."""
-        return self.names.get(technique.upper(), technique.upper())
+        tid = current_technique(technique)
+        return self.names.get(tid, tid)
 
     def full_name(self, technique: str) -> str:
         """``Phishing: Spearphishing Attachment`` for a sub-technique, as ATT&CK writes it."""
-        tid = technique.upper()
+        tid = current_technique(technique)
         if "." in tid and tid.split(".")[0] in self.names and tid in self.names:
             return f"{self.names[tid.split('.')[0]]}: {self.names[tid]}"
         return self.name(tid)
@@ -55,10 +56,9 @@ class Matrix:
     def place(self, technique: str, tagged: Iterable[str] = ()) -> tuple[str, ...]:
         """Tactics a technique shows under: ATT&CK's tactics the rule also tagged, else ATT&CK's
         own, else the rule's tags (unknown technique)."""
-        tagged_keys = [t.replace("-", "_").lower() for t in tagged]
-        own = self.placement.get(technique.upper()) or self.placement.get(
-            technique.upper().split(".")[0]
-        )
+        tagged_keys = [tactic_key(t) for t in tagged]
+        tid = current_technique(technique)
+        own = self.placement.get(tid) or self.placement.get(tid.split(".")[0])
         if own:
             both = tuple(t for t in own if t in tagged_keys)
             return both or own

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from spearhunt import __version__
+from spearhunt.model.attack import ATTACK_VERSION
 from spearhunt.report.attack import LEVEL_POINTS, matrix
 from spearhunt.report.document import CaseReport, StoryReport, TechniqueUse
 
 LAYER_VERSION = "4.5"
 NAVIGATOR_VERSION = "5.1.0"
-ATTACK_VERSION = "16"
 GRADIENT = ["#fff4e0", "#ffb070", "#d9480f"]
 COMMENT_MAX = 1500
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from spearhunt.model.attack import tactic_key
 from spearhunt.model.hosts import short_host
 from spearhunt.model.story import Story
 from spearhunt.report.attack import matrix
@@ -28,7 +29,8 @@ TACTIC_COLOURS = {
     "execution": "#e67e22",
     "persistence": "#b7950b",
     "privilege_escalation": "#8e5a2b",
-    "defense_evasion": "#6c7a89",
+    "stealth": "#6c7a89",
+    "defense_impairment": "#4d5b6a",
     "credential_access": "#d35496",
     "discovery": "#16a2b8",
     "lateral_movement": "#7d4cdb",
@@ -103,7 +105,7 @@ def wrap(text: str, width: int, lines: int) -> list[str]:
 
 def colour(tactic: str | None) -> str:
     """Palette colour of a tactic."""
-    return TACTIC_COLOURS.get((tactic or "other").replace("-", "_"), TACTIC_COLOURS["other"])
+    return TACTIC_COLOURS.get(tactic_key(tactic or "other"), TACTIC_COLOURS["other"])
 
 
 def svg(width: float, height: float, label: str, *children: Any) -> Markup:

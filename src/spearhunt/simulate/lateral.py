@@ -720,7 +720,7 @@ class LateralPlanner:
             t,
             "cmd",
             f"cmd.exe /c del /f /q /s {STAGE_DIR}* & rmdir /s /q {STAGE_DIR}",
-            "defense_evasion",
+            "stealth",
             "T1070.004",
             "staging folder removed",
         )

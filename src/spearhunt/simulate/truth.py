@@ -27,7 +27,7 @@ STAGES = (
     "collection",
     "command_and_control",
     "exfiltration",
-    "defense_evasion",
+    "stealth",
 )
 
 
