@@ -138,23 +138,93 @@ def test_time_window_and_min_level(case, capsys):
 def test_store_keeps_events_and_detections_across_runs(case, tmp_path, capsys):
     store = tmp_path / "case.duckdb"
     assert hunt(case, "-f", "jsonl", "--store", str(store)) == 0
-    assert hunt(case, "-f", "jsonl", "--store", str(store)) == 0
+    # another file (here: the same events with one more line) is another input
+    other = case / "more.jsonl"
+    other.write_bytes((case / "events.jsonl").read_bytes() + b"\n")
+    assert (
+        run(
+            [
+                "hunt",
+                str(other),
+                "--rules",
+                str(case / "rules"),
+                "--no-pack",
+                "-f",
+                "jsonl",
+                "--store",
+                str(store),
+            ]
+        )
+        == 0
+    )
     con = duckdb.connect(str(store), read_only=True)
     assert con.execute("SELECT count(*), count(DISTINCT eid) FROM events").fetchone() == (6, 6)
     assert con.execute("SELECT count(*) FROM detections").fetchone() == (4,)
-    assert con.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM runs WHERE status = 'finished'").fetchone() == (2,)
     assert con.execute("SELECT count(*) FROM warnings").fetchone() == (2,)
     joined = con.execute("SELECT count(*) FROM detections d JOIN events e USING (eid)").fetchone()
     assert joined == (4,)
-    sources = con.execute("SELECT src, path, kind, run_id FROM sources ORDER BY src").fetchall()
+    sources = con.execute(
+        "SELECT src, path, kind, run_id, input FROM sources ORDER BY src"
+    ).fetchall()
     assert sources == [
-        (0, str(case / "events.jsonl"), "jsonl", 1),
-        (1, str(case / "events.jsonl"), "jsonl", 2),
+        (0, str(case / "events.jsonl"), "jsonl", 1, str(case / "events.jsonl")),
+        (1, str(other), "jsonl", 2, str(other)),
     ]
     warning = con.execute(
         "SELECT run_id, source, line, record FROM warnings ORDER BY run_id LIMIT 1"
     ).fetchone()
     assert warning == (1, str(case / "events.jsonl"), 4, None)
+
+
+def test_store_does_not_ingest_the_same_file_twice(case, tmp_path, capsys):
+    store = tmp_path / "case.duckdb"
+    assert hunt(case, "-f", "jsonl", "--store", str(store)) == 0
+    capsys.readouterr()
+    copy = tmp_path / "copy"  # a copy elsewhere is the same evidence
+    copy.mkdir()
+    (copy / "events.jsonl").write_bytes((case / "events.jsonl").read_bytes())
+    for path in (case / "events.jsonl", copy / "events.jsonl"):
+        assert (
+            run(
+                [
+                    "hunt",
+                    str(path),
+                    "--rules",
+                    str(case / "rules"),
+                    "--no-pack",
+                    "-f",
+                    "jsonl",
+                    "--store",
+                    str(store),
+                ]
+            )
+            == 0
+        )
+        assert "already in the case (run 1" in capsys.readouterr().err
+    con = duckdb.connect(str(store), read_only=True)
+    assert con.execute("SELECT count(*) FROM events").fetchone() == (3,)
+    assert con.execute("SELECT count(*) FROM detections").fetchone() == (2,)
+    assert con.execute("SELECT run_id, events FROM runs ORDER BY 1").fetchall() == [
+        (1, 3),
+        (2, 0),
+        (3, 0),
+    ]
+
+
+def test_store_replace_reads_the_file_again_in_place_of_the_earlier_copy(case, tmp_path, capsys):
+    store = tmp_path / "case.duckdb"
+    assert hunt(case, "-f", "jsonl", "--store", str(store)) == 0
+    again = [str(case / "events.jsonl"), "--rules", str(case / "rules"), "--no-pack"]
+    assert run(["hunt", *again, "-f", "jsonl", "--store", str(store), "--replace"]) == 0
+    assert "replaces what run 1 read" in capsys.readouterr().err
+    con = duckdb.connect(str(store), read_only=True)
+    assert con.execute("SELECT count(*), min(eid) FROM events").fetchone() == (3, 4)
+    assert con.execute(
+        "SELECT count(*) FROM detections d JOIN events e USING (eid)"
+    ).fetchone() == (2,)
+    assert con.execute("SELECT run_id FROM sources").fetchall() == [(2,)]
+    assert con.execute("SELECT run_id, line FROM warnings WHERE line = 4").fetchall() == [(2, 4)]
 
 
 def test_output_is_deterministic(case, capsys):

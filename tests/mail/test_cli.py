@@ -103,35 +103,24 @@ def test_fail_on_sets_exit_status(run, mails: Path, tmp_path: Path) -> None:
 def test_store_and_extract(run, mails: Path, tmp_path: Path) -> None:
     db = tmp_path / "case.duckdb"
     ex = tmp_path / "ex"
-    for _ in range(2):
-        assert (
-            run(
-                [
-                    "mail",
-                    str(mails),
-                    "--format",
-                    "jsonl",
-                    "-o",
-                    str(tmp_path / "o"),
-                    "--store",
-                    str(db),
-                    "--extract",
-                    str(ex),
-                ]
-            )
-            == 0
-        )
+    args = ["mail", str(mails), "--format", "jsonl", "-o", str(tmp_path / "o")]
+    for extra in ([], [], ["--replace"]):
+        assert run([*args, "--store", str(db), "--extract", str(ex), *extra]) == 0
     con = duckdb.connect(str(db))
-    assert con.execute("select count(*) from mail_messages").fetchone()[0] == 4  # appended
+    # the same files again are not stored twice; --replace stores them in place of the first
+    assert con.execute("select run_id, count(*) from mail_messages group by 1").fetchall() == [
+        (3, 2)
+    ]
     assert (
         con.execute(
             "select count(*) from mail_attachments where name = 'invoice.pdf.exe'"
         ).fetchone()[0]
-        == 2
+        == 1
     )
     assert con.execute("select count(*) from mail_iocs where kind = 'sha256'").fetchone()[0] >= 2
     files = list(ex.iterdir())
     assert files and all(f.suffix == ".bin" and ".exe" not in f.name for f in files)
+    assert stat.S_IMODE(ex.stat().st_mode) == 0o700  # private whatever the umask
     assert all(not f.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH) for f in files)
 
 

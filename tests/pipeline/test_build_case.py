@@ -56,7 +56,7 @@ def test_build_case_runs_each_stage_into_one_case(tmp_path: Path):
     with open_case(store) as case:
         assert detections.counts(case).detections == summary.detections > 0
         runs = case.con.execute("SELECT command, status FROM runs").fetchall()
-    assert runs == [("investigate", "finished")]
+    assert runs == [("investigate: hunt", "finished"), ("investigate: network", "finished")]
     assert summary.result is heard[-1].result
     assert "3 events" in summary.line() and "2 network records" in summary.line()
 

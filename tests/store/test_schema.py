@@ -51,9 +51,9 @@ def test_a_version_1_case_is_migrated_when_written(tmp_path: Path):
     with open_case(path) as case:
         assert schema.version_of(case.con) == schema.SCHEMA_VERSION
         runs = case.con.execute("SELECT run_id, status FROM runs ORDER BY 1").fetchall()
-        srcs = case.con.execute("SELECT path, size, sha256 FROM sources").fetchall()
+        srcs = case.con.execute("SELECT path, input FROM sources").fetchall()
     assert runs == [(1, "finished"), (2, "finished")]
-    assert srcs == [("old.evtx", None, None)]
+    assert srcs == [("old.evtx", None)]
 
 
 def test_a_case_of_a_newer_version_is_refused_with_what_to_do(tmp_path: Path):

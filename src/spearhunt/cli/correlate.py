@@ -74,8 +74,10 @@ def correlate_command(
 ) -> None:
     """Chain the case's mail verdicts, detections, logons and network records into ranked
     campaign stories (also saved in the store)."""
+    from spearhunt.cli.case import warn_unfinished
     from spearhunt.correlate.run import correlate_store
 
+    warn_unfinished(store)
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     with progress_bar("correlating") as bar:
@@ -92,9 +94,12 @@ def story_command(
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """One story: timeline, hosts, exfiltration and evidence (from the last correlation saved)."""
+    from spearhunt.cli.case import warn_unfinished
     from spearhunt.correlate.config import CorrelateOptions, load_allowlist
     from spearhunt.correlate.run import correlate_store, saved_result
     from spearhunt.report.story import story_view
+
+    warn_unfinished(store)
 
     result = saved_result(store) or correlate_store(
         store, CorrelateOptions(allowlist=load_allowlist(None))

@@ -89,7 +89,14 @@ def hunt_command(
     store: Path | None = typer.Option(
         None,
         "--store",
-        help="Append events and detections to this DuckDB case file for correlate/report.",
+        help="Append events and detections to this DuckDB case file for correlate/report "
+        "(a file the case holds already is skipped).",
+    ),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="With --store: read inputs the case holds already again, in place of the "
+        "earlier copy.",
     ),
     placeholders: Path | None = typer.Option(
         None, "--placeholders", exists=True, help="YAML file with values for Sigma %placeholders%."
@@ -141,6 +148,10 @@ def hunt_command(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     if min_level not in LEVELS:
         raise UsageError(f"--min-level must be one of {', '.join(LEVELS)}")
+    if store is not None:
+        from spearhunt.cli.case import warn_unfinished
+
+        warn_unfinished(store)
     opts = HuntOptions(
         paths=paths,
         rules=rules,
@@ -149,6 +160,7 @@ def hunt_command(
         time_from=parse_time(time_from, "--from"),
         time_to=parse_time(time_to, "--to"),
         store=store,
+        replace=replace,
         placeholders=placeholders,
         use_cache=not no_cache,
         memory_limit=memory_limit,

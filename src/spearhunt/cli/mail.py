@@ -26,8 +26,18 @@ def mail(
         Path | None, typer.Option("--output", "-o", help="Write results here instead of stdout.")
     ] = None,
     store: Annotated[
-        Path | None, typer.Option("--store", help="Append results to this case DuckDB.")
+        Path | None,
+        typer.Option(
+            "--store",
+            help="Append results to this case DuckDB (a file the case holds already is skipped).",
+        ),
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="With --store: a mail file the case holds replaces its earlier copy."
+        ),
+    ] = False,
     extract_dir: Annotated[
         Path | None,
         typer.Option("--extract", help="Write attachments here (defanged names, no exec bits)."),
@@ -101,9 +111,16 @@ def mail(
         else:
             sink.flush()
     if store is not None:
+        from spearhunt.cli.case import warn_unfinished
         from spearhunt.store.mail import write
 
-        write(store, verdicts)
+        warn_unfinished(store)
+        write(
+            store,
+            verdicts,
+            replace,
+            lambda w: err.print(f"warning: {w.location()}: {w.message}", markup=False),
+        )
     if fail_on is not None:
         rank = {"clean": 0, "suspicious": 1, "malicious": 2}
         # A mail that cannot be read (too deep, too big, broken) may be built to be unreadable:

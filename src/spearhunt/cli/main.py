@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "spearhunt.cli.demo",
     "spearhunt.cli.correlate",
     "spearhunt.cli.report",
+    "spearhunt.cli.case",
 )
 
 EXIT_USAGE = 2

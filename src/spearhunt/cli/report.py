@@ -30,7 +30,10 @@ def report_command(
 ) -> None:
     """Write the case's reports from the saved correlation result and the store: a self-contained
     HTML report, ATT&CK Navigator layers, a STIX 2.1 bundle and timelines. Re-runs nothing."""
+    from spearhunt.cli.case import warn_unfinished
     from spearhunt.report.render import parse_formats, write_report
+
+    warn_unfinished(store)
 
     wanted = parse_formats(formats)
     with progress_bar("writing report") as bar:

@@ -56,6 +56,7 @@ class HuntOptions:
     time_from: datetime | None = None
     time_to: datetime | None = None
     store: Path | None = None
+    replace: bool = False  # re-read inputs the store holds already, in place of the earlier copy
     placeholders: Path | None = None
     use_cache: bool = True
     memory_limit: str = "768MB"
@@ -234,6 +235,8 @@ def hunt(
             on_warning(w)
 
     store = CaseStore(opts.store, opts.command) if opts.store else None
+    if store:  # a file the case holds already is not ingested twice
+        files = store.admit(files, opts.replace, warn)
     tmp = tempfile.TemporaryDirectory(prefix="spearhunt-")
     engine_ref: DuckEngine | None = None
     try:

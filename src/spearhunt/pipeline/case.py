@@ -3,7 +3,6 @@ into one case store, with a frozen summary of what each stage did."""
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from spearhunt.model.callbacks import OnWarning, Progress
 from spearhunt.model.mail import MailVerdict
 from spearhunt.model.story import CorrelationResult
 from spearhunt.store import network as net_store
+from spearhunt.store import runs
 from spearhunt.store.case import open_case
 
 # the hunt opens archives and reads their event logs; network ingest reads their Zeek logs
@@ -63,7 +63,7 @@ class CaseOptions:
 
     correlate: CorrelateOptions = field(default_factory=CorrelateOptions)
     rules: tuple[Path, ...] = ()  # extra Sigma rule folders (detection and correlation rules)
-    command: str = "investigate"  # recorded with the case's runs
+    command: str = "investigate"  # recorded with the case's runs (``investigate: hunt`` ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,11 @@ def build_case(
             on_stage(stage)
 
     t0 = time.perf_counter()
-    verdicts = _triage(inputs.mail, store, on_progress, on_verdict) if inputs.mail else ()
+    verdicts = (
+        _triage(inputs.mail, store, f"{options.command}: mail", on_progress, on_verdict, warn)
+        if inputs.mail
+        else ()
+    )
     done(StageDone("mail", time.perf_counter() - t0, verdicts=verdicts))
 
     t0 = time.perf_counter()
@@ -145,7 +149,7 @@ def build_case(
                 paths=list(inputs.events),
                 rules=list(options.rules),
                 store=store,
-                command=options.command,
+                command=f"{options.command}: hunt",
             ),
             on_detection,
             on_progress=on_progress,
@@ -159,7 +163,11 @@ def build_case(
     )
 
     t0 = time.perf_counter()
-    records = ingest_network(inputs.network, store, warn) if inputs.network else 0
+    records = (
+        ingest_network(inputs.network, store, warn, command=f"{options.command}: network")
+        if inputs.network
+        else 0
+    )
     done(StageDone("network", time.perf_counter() - t0, records=records))
 
     if not store.exists():
@@ -187,8 +195,10 @@ def build_case(
 def _triage(
     paths: Sequence[Path],
     store: Path,
+    command: str,
     on_progress: Progress | None,
     on_verdict: Callable[[MailVerdict], None] | None,
+    on_warning: OnWarning,
 ) -> tuple[MailVerdict, ...]:
     from spearhunt.detect.mail import MailAnalyzer, load_config
     from spearhunt.detect.mail.run import Triaged, triage
@@ -200,26 +210,42 @@ def _triage(
             verdicts.append(item.verdict)
             if on_verdict:
                 on_verdict(item.verdict)
-    mail_store.write(store, verdicts)
+    mail_store.write(store, verdicts, on_warning=on_warning, command=command)
     return tuple(verdicts)
 
 
-def ingest_network(paths: Sequence[Path], store: Path, on_warning: OnWarning | None = None) -> int:
-    """Load the Zeek logs among ``paths`` (files or folders) into the store; records written."""
+def ingest_network(
+    paths: Sequence[Path],
+    store: Path,
+    on_warning: OnWarning | None = None,
+    replace: bool = False,
+    command: str = "network",
+) -> int:
+    """Load the Zeek logs among ``paths`` (files or folders) into the store, as one run;
+    files the case holds already are skipped with a warning (or replaced with ``replace``);
+    returns the records written."""
     warn = on_warning or (lambda w: None)
-    # Archives are opened member by member, each read while it is current; only their Zeek
-    # members are read here (the hunt reads their event logs and says what neither reads).
-    zeek = (s for s in iter_sources(list(paths), lambda w: None) if s.kind == Kind.ZEEK_TSV)
-    first = next(zeek, None)
-    if first is None:
+    files = expand_paths(list(paths))
+    if not files:
         return 0
     records = 0
     with open_case(store, write=True) as case:
-        base = net_store.next_source(case)
-        for i, s in enumerate(itertools.chain([first], zeek)):
+        run_id = runs.begin(case, command)
+        admission = runs.admit(case, run_id, "network", files, replace)
+        for where, message in admission.messages():
+            warn(IngestWarning(where, message))
+        src = net_store.next_source(case)
+        # Archives are opened member by member, each read while it is current; only their
+        # Zeek members are read here (the hunt reads their event logs).
+        for s in iter_sources(list(admission.read), lambda w: None):
+            if s.kind != Kind.ZEEK_TSV:
+                continue
+            net_store.add_source(case, src, s.name, run_id, str(s.path))
             try:
-                records += net_store.write(case, read_zeek(s, warn), base + i)
+                records += net_store.write(case, read_zeek(s, warn), src, run_id)
             except IngestError as exc:
                 warn(IngestWarning(s.name, exc.message))
+            src += 1
+        runs.finish(case, run_id)
         case.checkpoint()
     return records

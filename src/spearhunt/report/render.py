@@ -13,6 +13,7 @@ import orjson
 from spearhunt.errors import StoreError, UsageError
 from spearhunt.model.callbacks import Progress
 from spearhunt.report.document import CaseReport, load, timeline_rows
+from spearhunt.store.files import private_dir, private_open
 
 log = logging.getLogger(__name__)
 FORMATS = ("html", "navigator", "stix", "timeline", "csv")
@@ -60,7 +61,7 @@ def write_report(
     started = time.perf_counter()
     report = load(store, story_id)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(out_dir)
     except OSError as exc:
         raise StoreError(
             f"cannot create report folder: {exc.strerror or exc}", where=str(out_dir)
@@ -73,7 +74,8 @@ def write_report(
             on_progress(len(files), None, name)
 
     def dump(path: Path, doc: object) -> None:
-        path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        with private_open(path, "wb") as fh:
+            fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
 
     planned = _names(report, formats, suffix)
     if "navigator" in formats:
@@ -93,19 +95,23 @@ def write_report(
     if "timeline" in formats:
         step("timeline")
         jl, cs = out_dir / f"timesketch{suffix}.jsonl", out_dir / f"timesketch{suffix}.csv"
-        with jl.open("w", encoding="utf-8") as a, cs.open("w", encoding="utf-8", newline="") as b:
+        with (
+            private_open(jl, "w", encoding="utf-8") as a,
+            private_open(cs, "w", encoding="utf-8", newline="") as b,
+        ):
             timeline.write_timesketch(timeline_rows(store, report), a, b)
         files += [("timeline", jl), ("timeline", cs)]
     if "csv" in formats:
         step("csv")
         path = out_dir / f"hayabusa{suffix}.csv"
-        with path.open("w", encoding="utf-8", newline="") as fh:
+        with private_open(path, "w", encoding="utf-8", newline="") as fh:
             timeline.write_hayabusa(timeline_rows(store, report), fh)
         files.append(("csv", path))
     if "html" in formats:
         step("html")
         path = out_dir / f"report{suffix}.html"
-        path.write_text(html.render(report, links=planned), encoding="utf-8")
+        with private_open(path, "w", encoding="utf-8") as fh:
+            fh.write(html.render(report, links=planned))
         files.insert(0, ("html", path))
     return Written(tuple(files), time.perf_counter() - started, report)
 

@@ -8,7 +8,6 @@ command (``hunt --store``, ``investigate`` ...): it records the run and appends 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import threading
 import weakref
@@ -20,9 +19,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from spearhunt import __version__
 from spearhunt.errors import StoreError
 from spearhunt.model import Detection, IngestWarning, RuleInfo
+from spearhunt.model.callbacks import OnWarning
 from spearhunt.store import schema
 from spearhunt.store.db import arrow_views, connect, insert_rows, one
 
@@ -152,24 +151,48 @@ class CaseStore:
     opens and as finished by :meth:`finish`."""
 
     def __init__(self, path: Path, command: str = "") -> None:
+        from spearhunt.store import runs
+
         self.path = path
         self.case = open_case(path, write=True)
         self.con = self.case.con
         # bulk appends need no order (the engine sorts what it writes)
         self.con.execute("SET preserve_insertion_order = false")
-        row = one(self.con, "SELECT coalesce(max(run_id), 0) + 1 FROM runs")
-        self.run_id = int(row[0]) if row else 1
-        self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, 0, 0, NULL, 'running')",
-            [self.run_id, _now(), __version__, command],
-        )
+        self.run_id = runs.begin(self.case, command)
+        self._inputs: list[str] = []
+
+    def admit(
+        self, files: Sequence[Path], replace: bool, on_warning: OnWarning | None = None
+    ) -> list[Path]:
+        """The event-log files this run reads: those the case holds already (same content,
+        from a finished run) are skipped with a warning, or with ``replace`` read again in
+        place of the earlier copy."""
+        from spearhunt.store import runs
+
+        admission = runs.admit(self.case, self.run_id, "events", files, replace)
+        if on_warning:
+            for where, message in admission.messages():
+                on_warning(IngestWarning(where, message))
+        self._inputs = sorted((str(f) for f in admission.read), key=len, reverse=True)
+        return list(admission.read)
+
+    def _input_of(self, source: str) -> str | None:
+        for f in self._inputs:  # longest first: an archive member names its archive
+            if source == f or source.startswith((f + "/", f + os.sep)):
+                return f
+        return None
 
     def next_ids(self) -> tuple[int, int]:
-        """(first free event id - 1, first free source id) for appending a run."""
+        """(first free event id - 1, first free source id) for appending a run. Keys only grow:
+        events this run replaced leave their keys unused (a saved story still names them), and
+        a run killed before it wrote its sources left events whose source ids are not reused."""
         row = one(
             self.con,
-            "SELECT (SELECT coalesce(max(eid), 0) FROM events), "
-            "(SELECT coalesce(max(src) + 1, 0) FROM sources)",
+            "SELECT greatest((SELECT coalesce(max(eid), 0) FROM events), "
+            "(SELECT coalesce(max(first_eid) - 1, 0) FROM runs WHERE run_id = ?)), "
+            "greatest((SELECT coalesce(max(src) + 1, 0) FROM sources WHERE src < 1000000), "
+            "(SELECT coalesce(max(src) + 1, 0) FROM events))",
+            [self.run_id],
         )
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
@@ -182,7 +205,7 @@ class CaseStore:
         insert_rows(
             self.con,
             "sources",
-            [(first + i, p, k, self.run_id, None, None) for i, (p, k) in enumerate(paths)],
+            [(first + i, p, k, self.run_id, self._input_of(p)) for i, (p, k) in enumerate(paths)],
         )
 
     def add_events(self, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -288,17 +311,11 @@ class CaseStore:
 
     def finish(self, events: int, detections: int) -> None:
         """Record the run as finished, with its counts, and write the file."""
-        self.con.execute(
-            "UPDATE runs SET events = ?, detections = ?, finished = ?, status = 'finished' "
-            "WHERE run_id = ?",
-            [events, detections, _now(), self.run_id],
-        )
+        from spearhunt.store import runs
+
+        runs.finish(self.case, self.run_id, events, detections)
         self.case.checkpoint()
 
     def close(self) -> None:
         """Close the database file."""
         self.case.close()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
 from spearhunt.errors import StoreError
 from spearhunt.ingest.mail import Blob, RawMail
+from spearhunt.store.files import private_dir, private_open
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -25,7 +25,7 @@ def safe_name(name: str, data: bytes) -> str:
 def extract(raw: RawMail, folder: Path) -> list[Path]:
     """Write every attachment (nested ones too) of ``raw`` and of mails attached to it."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
     except OSError as exc:
         raise StoreError(
             f"cannot create extraction folder: {exc.strerror or exc}", where=str(folder)
@@ -43,9 +43,7 @@ def extract(raw: RawMail, folder: Path) -> list[Path]:
         if not blob.data:
             continue
         target = folder / safe_name(blob.name, blob.data)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
+        with private_open(target, "wb") as fh:
             fh.write(blob.data)
-        target.chmod(0o600)
         written.append(target)
     return written

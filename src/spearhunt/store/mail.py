@@ -10,7 +10,10 @@ import duckdb
 import orjson
 
 from spearhunt.errors import StoreError
+from spearhunt.model import IngestWarning
+from spearhunt.model.callbacks import OnWarning
 from spearhunt.model.mail import MailVerdict
+from spearhunt.store import runs
 from spearhunt.store.case import Case, open_case
 from spearhunt.store.db import one
 
@@ -37,24 +40,46 @@ class AttachmentRow:
     sha256: str | None
 
 
-def write(path: Path, verdicts: Iterable[MailVerdict]) -> int:
-    """Append verdicts to the case at ``path`` (created when missing); rows written to
-    mail_messages."""
+def input_of(file: str) -> Path:
+    """The file a verdict's mail came from (``box.mbox#3`` -> ``box.mbox``)."""
+    return Path(file.split("#", 1)[0])
+
+
+def write(
+    path: Path,
+    verdicts: Iterable[MailVerdict],
+    replace: bool = False,
+    on_warning: OnWarning | None = None,
+    command: str = "mail",
+) -> int:
+    """Append verdicts to the case at ``path`` (created when missing) as one run; mail files
+    the case holds already are skipped with a warning (or, with ``replace``, replace the
+    earlier copy); returns the rows written to mail_messages."""
+    vs = list(verdicts)
     with open_case(path, write=True) as case:
-        count = write_to(case, verdicts)
+        run_id = runs.begin(case, command)
+        files = sorted({input_of(v.file) for v in vs if v.file})
+        admission = runs.admit(case, run_id, "mail", files, replace)
+        for where, message in admission.messages():
+            if on_warning:
+                on_warning(IngestWarning(where, message))
+        skipped = {s.path for s in admission.skipped}
+        count = write_to(case, [v for v in vs if input_of(v.file) not in skipped], run_id)
+        runs.finish(case, run_id)
         case.checkpoint()
     return count
 
 
-def write_to(case: Case, verdicts: Iterable[MailVerdict]) -> int:
-    """Append verdicts to an open case; rows written to mail_messages."""
+def write_to(case: Case, verdicts: Iterable[MailVerdict], run_id: int | None = None) -> int:
+    """Append verdicts to an open case (as part of run ``run_id``); rows written to
+    mail_messages."""
     con = case.con
     count = 0
     try:
         con.execute("BEGIN")
         for v in verdicts:
             con.execute(
-                "INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO mail_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     v.file,
                     v.message_id,
@@ -65,6 +90,7 @@ def write_to(case: Case, verdicts: Iterable[MailVerdict]) -> int:
                     v.verdict,
                     v.score,
                     orjson.dumps(v.to_dict()).decode(),
+                    run_id,
                 ],
             )
             rows = [
@@ -79,17 +105,18 @@ def write_to(case: Case, verdicts: Iterable[MailVerdict]) -> int:
                     a.type,
                     a.depth,
                     a.parent,
+                    run_id,
                 )
                 for a in v.all_attachments()
             ]
             if rows:
                 con.executemany(
-                    "INSERT INTO mail_attachments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    "INSERT INTO mail_attachments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
-            iocs = [(v.message_id, v.file, i.kind, i.value) for i in v.iocs]
-            iocs += [(v.message_id, v.file, "recipient", r) for r in (*v.to, *v.cc)]
+            iocs = [(v.message_id, v.file, i.kind, i.value, run_id) for i in v.iocs]
+            iocs += [(v.message_id, v.file, "recipient", r, run_id) for r in (*v.to, *v.cc)]
             if iocs:
-                con.executemany("INSERT INTO mail_iocs VALUES (?, ?, ?, ?)", iocs)
+                con.executemany("INSERT INTO mail_iocs VALUES (?, ?, ?, ?, ?)", iocs)
             count += 1
         con.execute("COMMIT")
     except duckdb.Error as exc:

@@ -15,7 +15,7 @@ import pyarrow as pa
 from spearhunt.errors import StoreError
 from spearhunt.ingest.zeek import SCHEMAS, NetRecord
 from spearhunt.store.case import Case
-from spearhunt.store.db import arrow_views, one
+from spearhunt.store.db import arrow_views, insert_rows, one
 from spearhunt.store.schema import zeek_column as column
 
 _ARROW = {
@@ -55,8 +55,9 @@ class QueryRow:
     ts: datetime
 
 
-def write(case: Case, records: Iterable[NetRecord], src: int) -> int:
-    """Append records of one source file; returns how many were written."""
+def write(case: Case, records: Iterable[NetRecord], src: int, run_id: int | None = None) -> int:
+    """Append records of one source file (read by run ``run_id``); returns how many were
+    written."""
     con = case.con
     buffers: dict[str, list[tuple[object, ...]]] = {log: [] for log in SCHEMAS}
     total = 0
@@ -68,7 +69,10 @@ def write(case: Case, records: Iterable[NetRecord], src: int) -> int:
         schema = SCHEMAS[log]
         arrays = [pa.array([r[i] for r in rows], type=_ARROW[k]) for i, (_, k) in enumerate(schema)]
         arrays.append(pa.array([src] * len(rows), type=pa.int32()))
-        table = pa.Table.from_arrays(arrays, names=[column(c) for c, _ in schema] + ["src"])
+        arrays.append(pa.array([run_id] * len(rows), type=pa.int32()))
+        table = pa.Table.from_arrays(
+            arrays, names=[column(c) for c, _ in schema] + ["src", "run_id"]
+        )
         try:
             with arrow_views(con, _net_batch=table):
                 con.execute(f"INSERT INTO net_{log} SELECT * FROM _net_batch")
@@ -87,9 +91,19 @@ def write(case: Case, records: Iterable[NetRecord], src: int) -> int:
     return total
 
 
+def add_source(case: Case, src: int, name: str, run_id: int, input_path: str) -> None:
+    """Record a Zeek file (before its records: a run killed while writing them can still be
+    dropped)."""
+    insert_rows(case.con, "sources", [(src, name, "zeek", run_id, input_path)])
+
+
 def next_source(case: Case) -> int:
-    """First free source id for Zeek files."""
-    row = one(case.con, f"SELECT coalesce(max(src) + 1, {FIRST_SRC}) FROM net_conn")
+    """First free source id for Zeek files (event sources stay below ``FIRST_SRC``)."""
+    row = one(
+        case.con,
+        f"SELECT greatest((SELECT coalesce(max(src) + 1, {FIRST_SRC}) FROM net_conn), "
+        f"(SELECT coalesce(max(src) + 1, {FIRST_SRC}) FROM sources WHERE src >= {FIRST_SRC}))",
+    )
     return int(row[0]) if row else FIRST_SRC
 
 

@@ -6,9 +6,12 @@ and warnings; ``mail``; ``network``; ``results`` ...). Renaming a column means c
 module and that one.
 
 Versions: 1 is every case written before the version was recorded (no ``case_meta`` table);
-2 adds run status (``runs.finished``, ``runs.status``) and source identity
-(``sources.size``, ``sources.sha256``). An older case is migrated in place when it is opened
-for writing; read-only, it is read as it is. A case of a newer version is refused.
+2 records each run's state (``runs.status`` running/finished/dropped, ``runs.finished``, the
+first event key it took ``runs.first_eid``), the input files each run read (``inputs``: path,
+size, SHA-256) so that a file is not ingested twice, the input a source came from
+(``sources.input``) and the run of each mail and network row (``run_id``), so that a run
+can be dropped whole. An older case is migrated in place when it is opened for writing;
+read-only, it is read as it is. A case of a newer version is refused.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def zeek_column(name: str) -> str:
 
 def _zeek_table(log: str) -> str:
     cols = ", ".join(f"{zeek_column(c)} {_ZEEK_SQL[k]}" for c, k in ZEEK_SCHEMAS[log])
-    return f"{cols}, src INTEGER"
+    return f"{cols}, src INTEGER, run_id INTEGER"
 
 
 # table -> its columns (the body of CREATE TABLE)
@@ -41,9 +44,11 @@ TABLES: dict[str, str] = {
     "case_meta": "key VARCHAR, value VARCHAR",
     # status: running (started, not finished: killed or still going), finished
     "runs": "run_id INTEGER, started TIMESTAMP, version VARCHAR, command VARCHAR, "
-    "events BIGINT, detections BIGINT, finished TIMESTAMP, status VARCHAR",
-    "sources": "src INTEGER, path VARCHAR, kind VARCHAR, run_id INTEGER, size BIGINT, "
-    "sha256 VARCHAR",
+    "events BIGINT, detections BIGINT, finished TIMESTAMP, status VARCHAR, first_eid BIGINT",
+    # every input file a run read (an archive is one input), identified by content
+    "inputs": "run_id INTEGER, stage VARCHAR, path VARCHAR, size BIGINT, sha256 VARCHAR",
+    # a source is what an event names as its file: an input, or a member of an input archive
+    "sources": "src INTEGER, path VARCHAR, kind VARCHAR, run_id INTEGER, input VARCHAR",
     "events": ", ".join(f"{n} {t}" for n, t in EVENT_COLUMNS),
     "detections": "run_id INTEGER, rule_id VARCHAR, rule_title VARCHAR, level VARCHAR, "
     "tags VARCHAR[], tactics VARCHAR[], techniques VARCHAR[], eid BIGINT, ts TIMESTAMP, "
@@ -53,10 +58,12 @@ TABLES: dict[str, str] = {
     "warnings": "run_id INTEGER, source VARCHAR, message VARCHAR, line BIGINT, record BIGINT, "
     "byte_offset BIGINT",
     "mail_messages": "file VARCHAR, message_id VARCHAR, subject VARCHAR, sender VARCHAR, "
-    "recipients VARCHAR[], date VARCHAR, verdict VARCHAR, score INTEGER, doc JSON",
+    "recipients VARCHAR[], date VARCHAR, verdict VARCHAR, score INTEGER, doc JSON, "
+    "run_id INTEGER",
     "mail_attachments": "message_id VARCHAR, file VARCHAR, name VARCHAR, sha256 VARCHAR, "
-    "md5 VARCHAR, sha1 VARCHAR, size BIGINT, type VARCHAR, depth INTEGER, parent VARCHAR",
-    "mail_iocs": "message_id VARCHAR, file VARCHAR, kind VARCHAR, value VARCHAR",
+    "md5 VARCHAR, sha1 VARCHAR, size BIGINT, type VARCHAR, depth INTEGER, parent VARCHAR, "
+    "run_id INTEGER",
+    "mail_iocs": "message_id VARCHAR, file VARCHAR, kind VARCHAR, value VARCHAR, run_id INTEGER",
     **{f"net_{log}": _zeek_table(log) for log in ZEEK_SCHEMAS},
     "correlation_results": "created TIMESTAMP, version VARCHAR, stories INTEGER, doc JSON",
 }
@@ -65,8 +72,12 @@ TABLES: dict[str, str] = {
 _ADDED_IN_2 = (
     ("runs", "finished", "TIMESTAMP"),
     ("runs", "status", "VARCHAR"),
-    ("sources", "size", "BIGINT"),
-    ("sources", "sha256", "VARCHAR"),
+    ("runs", "first_eid", "BIGINT"),
+    ("sources", "input", "VARCHAR"),
+    ("mail_messages", "run_id", "INTEGER"),
+    ("mail_attachments", "run_id", "INTEGER"),
+    ("mail_iocs", "run_id", "INTEGER"),
+    *((f"net_{log}", "run_id", "INTEGER") for log in ZEEK_SCHEMAS),
 )
 
 
