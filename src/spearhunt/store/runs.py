@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spearhunt import __version__
-from spearhunt.store.case import Case
+from spearhunt.store.casefile import Case
 from spearhunt.store.db import insert_rows, one
 
 BLOCK = 1 << 20
