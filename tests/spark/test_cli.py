@@ -195,3 +195,38 @@ def test_quiet_spark_keeps_the_jvm_log_to_errors_and_the_users_java_options():
     [opts] = [v for k, v in conf if k == "spark.driver.extraJavaOptions"]
     assert opts.endswith(" -Xss4m") and QUIET_LOG4J.as_uri() in opts
     assert "rootLogger.level = error" in QUIET_LOG4J.read_text()
+
+
+def test_spark_like_duckdb_keeps_helper_rules_of_correlations_out_of_the_output(tmp_path, spark):
+    # An elevated network logon feeds the pack's fan-out correlation ('generate: false'):
+    # both engines store it for the correlation and neither reports it as a detection.
+    logon = {
+        "EventID": 4624,
+        "Channel": "Security",
+        "Provider_Name": "Microsoft-Windows-Security-Auditing",
+        "Computer": "ws2",
+        "TimeCreated": "2024-05-01T10:00:00Z",
+        "EventRecordID": 7,
+        "LogonType": 3,
+        "ElevatedToken": "%%1842",
+        "TargetUserName": "adm-jdoe",
+        "IpAddress": "10.0.0.9",
+    }
+    events = tmp_path / "logon.jsonl"
+    events.write_bytes(orjson.dumps(logon) + b"\n" + orjson.dumps(PACK_CASE) + b"\n")
+    ds = tmp_path / "ds"
+    assert run(["-q", "ingest", str(events), "--to-parquet", str(ds)]) == 0
+    outs = {}
+    for name, args in (("duckdb", [str(events)]), ("spark", ["--engine", "spark", str(ds)])):
+        store, out = tmp_path / f"{name}.duckdb", tmp_path / f"{name}.json"
+        argv = ["-q", "hunt", *args, "-f", "json", "-o", str(out), "--store", str(store)]
+        assert run(argv) == 0
+        doc = json.loads(out.read_text())
+        with duckdb.connect(str(store), read_only=True) as con:
+            stored = {r[0] for r in con.execute("SELECT rule_title FROM detections").fetchall()}
+        outs[name] = ({d["rule_title"] for d in doc["detections"]}, doc["summary"], stored)
+    (duck_out, duck_sum, duck_stored), (spark_out, spark_sum, spark_stored) = outs.values()
+    assert "Elevated Remote Logon" in duck_stored and "Elevated Remote Logon" in spark_stored
+    assert "Elevated Remote Logon" not in duck_out | spark_out
+    assert duck_out == spark_out and duck_out  # the Office child shell still fires
+    assert duck_sum["detections"] == spark_sum["detections"] == len(duck_out)

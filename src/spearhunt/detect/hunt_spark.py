@@ -89,9 +89,12 @@ def hunt_spark(
             on_progress(0, None, "matching rules")
         batch: list[Detection] = []
         for d in engine.detections(hits):
-            summary.count(d)
-            if on_detection is not None:
-                on_detection(d)
+            # The rules of DuckDB's hunt: a base rule of a correlation with 'generate: false'
+            # feeds the correlation (and the case store), it is no alert of its own.
+            if d.rule.output:
+                summary.count(d)
+                if on_detection is not None:
+                    on_detection(d)
             if store:
                 batch.append(d)
                 if len(batch) >= 50_000:
