@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -171,6 +172,12 @@ def hunt_command(
         spark_conf=tuple(conf),
         time_offsets=parse_offsets(time_offset),
     )
+    # Sigma correlation rules among the rules run over this hunt's own detections (as
+    # Hayabusa does); the case store and `spearhunt correlate` see them again, with stories.
+    from spearhunt.correlate.sigma import base_rules, correlate_detections, load_correlation_rules
+
+    correlations = load_correlation_rules(list(rules), with_pack=not no_pack)
+    opts = dataclasses.replace(opts, keep=frozenset(base_rules(correlations)))
     if engine == "spark":
         from spearhunt.detect.engine.spark import require_pyspark
         from spearhunt.detect.hunt_spark import hunt_spark
@@ -210,6 +217,9 @@ def hunt_command(
             on_warning=on_warning,
             on_json=writer if writer and fmt != "csv" else None,
         )
+        hits, _ = correlate_detections(correlations, summary.kept)
+        summary.correlation_rules = len(correlations)
+        summary.correlations = [h.to_dict() for h in hits]
         if writer:
             writer.close(summary.to_dict())
         if lines:
@@ -309,6 +319,25 @@ def print_summary(s: HuntSummary, console: object) -> None:
             t.add_row(Text(host), f"{n:,}")
         con.print("[bold]Top hosts[/]")
         con.print(t)
+    if s.correlation_rules:
+        con.print(
+            f"[bold]Sigma correlation rules[/]: {s.correlation_rules} evaluated over these "
+            f"detections, {len(s.correlations)} hit(s)"
+        )
+        t = Table(box=None)
+        for col in ("first seen (UTC)", "level", "rule", "group", "count", "hosts"):
+            t.add_column(col)
+        for h in s.correlations[:10]:
+            t.add_row(
+                (h["first_seen"] or "-")[:19].replace("T", " "),
+                Text(h["level"], style=LEVEL_STYLE.get(h["level"], "")),
+                Text(h["title"]),
+                Text(" ".join(f"{k}={v}" for k, v in h["group"].items())),
+                str(h["count"]),
+                Text(", ".join(h["hosts"][:5])),
+            )
+        if s.correlations:
+            con.print(t)
     if s.rules_not_run or s.rules_failed:
         con.print(
             f"[yellow]{len(s.rules_not_run) + len(s.rules_failed)} rule(s) could not run[/] "

@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaError
 
 from spearhunt.correlate.facts import Alert, Facts
 from spearhunt.errors import RuleError
-from spearhunt.model.detection import attack_tactics, attack_techniques
+from spearhunt.model.detection import Detection, attack_tactics, attack_techniques
 from spearhunt.model.hosts import short_host
 from spearhunt.model.story import CorrelationHit
 from spearhunt.store import detections as det
@@ -150,6 +151,34 @@ def run_correlations(
         return [], set()
     names = sorted(_fields(rules))
     return correlate_matches(rules, det.base_matches(case, base_rules(rules), names), names)
+
+
+def correlate_detections(
+    rules: Sequence[CorrelationRule], detections: Sequence[Detection]
+) -> tuple[list[CorrelationHit], set[str]]:
+    """``run_correlations`` over a hunt's own detections of the base rules (no case store):
+    what ``spearhunt hunt`` reports, as Hayabusa does in its scan."""
+    if not rules:
+        return [], set()
+    names = sorted(_fields(rules))
+    rows: dict[tuple[int, str], det.BaseMatch] = {}
+    for d in detections:
+        if d.timestamp is not None:
+            values = tuple(_event_value(d, n) for n in names)
+            rows.setdefault(
+                (d.event_key, d.rule.rule_id),
+                det.BaseMatch(d.event_key, d.rule.rule_id, d.timestamp, d.computer, values),
+            )
+    return correlate_matches(rules, [rows[k] for k in sorted(rows)], names)
+
+
+def _event_value(d: Detection, name: str) -> str | None:
+    """A field's text as the case store reads it (``json_extract_string``)."""
+    column = det.DETECTION_COLUMNS.get(name.lower())
+    value = getattr(d, column) if column else d.event.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
 
 
 def base_rules(rules: Sequence[CorrelationRule]) -> list[str]:

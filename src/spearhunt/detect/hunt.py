@@ -65,6 +65,9 @@ class HuntOptions:
     engine: str = "duckdb"  # or "spark" (detect.hunt_spark)
     spark_master: str | None = None
     spark_conf: Sequence[tuple[str, str]] = ()
+    # Rule ids whose detections (output or not) the summary keeps, for the caller to evaluate
+    # the Sigma correlation rules that reference them (``HuntSummary.kept``).
+    keep: frozenset[str] = frozenset()
     time_offsets: Sequence[tuple[str, int]] = ()  # (source glob, seconds): --time-offset
 
 
@@ -99,6 +102,11 @@ class HuntSummary:
     seconds_rules_compile: float = 0.0
     engine: dict[str, Any] = field(default_factory=dict)
     store: str | None = None
+    kept: list[Detection] = field(default_factory=list, repr=False)  # of ``HuntOptions.keep``
+    # Sigma correlation rules evaluated over the run's detections, and their hits (JSON form),
+    # filled by the caller that evaluates them (correlate/ runs after detect/).
+    correlation_rules: int = 0
+    correlations: list[dict[str, Any]] = field(default_factory=list)
     # id(rule) -> [rule, detections]; the tallies by level, tactic and rule are derived from it.
     _per_rule: dict[int, list[Any]] = field(default_factory=dict, repr=False)
 
@@ -163,6 +171,7 @@ class HuntSummary:
             "top_hosts": [{"computer": h, "count": n} for h, n in ranked(self.by_host)[:top]],
             "warnings": len(self.warnings),
             "store": self.store,
+            "correlations": {"rules": self.correlation_rules, "hits": self.correlations},
             "engine": self.engine,
         }
 
@@ -322,6 +331,9 @@ def hunt(
         if on_progress:
             on_progress(0, None, "matching rules")
         engine.run_rules()
+        if opts.keep:
+            keep = [i for i, r in enumerate(rules) if r.info.rule_id in opts.keep]
+            summary.kept = list(engine.detections(only=keep))
         t_output = time.perf_counter()
         if store:  # all of them, also those of rules that only feed a correlation
             store.add_matches([r.info for r in rules], engine.HITS)

@@ -95,6 +95,8 @@ def hunt_spark(
                 summary.count(d)
                 if on_detection is not None:
                     on_detection(d)
+            if d.rule.rule_id in opts.keep:
+                summary.kept.append(d)
             if store:
                 batch.append(d)
                 if len(batch) >= 50_000:

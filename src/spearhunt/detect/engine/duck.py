@@ -621,12 +621,17 @@ class DuckEngine:
         self.stats.queries += 1
 
     # ------------------------------------------------------------------ output
-    def detections(self, batch: int = 10_000) -> Iterator[Detection]:
-        """Every (rule, event) match, in time order (then event, then rule): deterministic."""
+    def detections(
+        self, batch: int = 10_000, only: Sequence[int] | None = None
+    ) -> Iterator[Detection]:
+        """Every (rule, event) match, in time order (then event, then rule): deterministic;
+        with ``only``, those of these rules (indexes in the rule list)."""
+        where = "WHERE list_contains($1, h.rule) " if only is not None else ""
         cur = self.con.execute(
             "SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, e.record_id, e.src, "
-            f"e.fields FROM ({self.HITS}) h JOIN events e USING (eid) "
-            "ORDER BY e.ts NULLS LAST, e.eid, h.rule"
+            f"e.fields FROM ({self.HITS}) h JOIN events e USING (eid) {where}"
+            "ORDER BY e.ts NULLS LAST, e.eid, h.rule",
+            [list(only)] if only is not None else [],
         )
         infos = [r.info for r in self.rules]  # this loop runs once per detection: no lookups
         sources, base = self.sources, self._src_base
