@@ -139,6 +139,9 @@ def investigate_command(
     ),
 ) -> None:
     """Mail triage, hunt, network ingest and correlation over the inputs in one go."""
+    from rich.text import Text
+
+    from spearhunt.model import IngestWarning
     from spearhunt.pipeline import CaseInputs, CaseOptions, build_case
 
     if fmt not in FORMATS:
@@ -154,14 +157,23 @@ def investigate_command(
     try:
         with progress_bar("investigating") as bar:
             # The rule folders hold detection and correlation rules alike: both stages read them.
+            warnings: list[IngestWarning] = []
             summary = build_case(
-                CaseInputs.sniff(paths),
+                CaseInputs.sniff(paths, warnings.append),
                 store,
                 CaseOptions(_options(window, allowlist, assets, rules), tuple(rules)),
                 on_progress=bar,
+                on_warning=warnings.append,
             )
         if not STATE.quiet:
             err.print(summary.line(), highlight=False)
+            if warnings:  # what was skipped is said at the default verbosity
+                err.print(
+                    f"{len(warnings):,} warning(s): files, records or mails skipped",
+                    highlight=False,
+                )
+                for w in warnings[: 5 if not STATE.verbose else None]:
+                    err.print(Text(f"  {w.location()}: {w.message}"))
         _print(summary.result, fmt)
     finally:
         if tmp:

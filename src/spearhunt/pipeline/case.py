@@ -94,6 +94,7 @@ class RunSummary:
     files: int
     kinds: tuple[tuple[str, int], ...]
     stages: tuple[StageDone, ...]
+    unreadable_mails: int = 0  # mails that could not be read (each a warning in the case)
 
     @property
     def malicious_mails(self) -> int:
@@ -103,7 +104,9 @@ class RunSummary:
     def line(self) -> str:
         """One line for the end of the run."""
         return (
-            f"{len(self.verdicts)} mails ({self.malicious_mails} malicious), "
+            f"{len(self.verdicts)} mails ({self.malicious_mails} malicious"
+            + (f", {self.unreadable_mails} unreadable" if self.unreadable_mails else "")
+            + "), "
             f"{self.events:,} events, {self.detections:,} detections, "
             f"{self.network_records:,} network records from {self.files} files "
             f"({dict(self.kinds)}); {len(self.result.stories)} stories"
@@ -132,10 +135,10 @@ def build_case(
             on_stage(stage)
 
     t0 = time.perf_counter()
-    verdicts = (
+    verdicts, unreadable = (
         _triage(inputs.mail, store, f"{options.command}: mail", on_progress, on_verdict, warn)
         if inputs.mail
-        else ()
+        else ((), 0)
     )
     done(StageDone("mail", time.perf_counter() - t0, verdicts=verdicts))
 
@@ -189,6 +192,7 @@ def build_case(
         inputs.files,
         inputs.kinds,
         tuple(stages),
+        unreadable,
     )
 
 
@@ -199,19 +203,23 @@ def _triage(
     on_progress: Progress | None,
     on_verdict: Callable[[MailVerdict], None] | None,
     on_warning: OnWarning,
-) -> tuple[MailVerdict, ...]:
+) -> tuple[tuple[MailVerdict, ...], int]:
     from spearhunt.detect.mail import MailAnalyzer, load_config
     from spearhunt.detect.mail.run import Triaged, triage
     from spearhunt.store import mail as mail_store
 
     verdicts = []
+    dropped: list[IngestWarning] = []
     for item in triage(paths, MailAnalyzer(load_config(None), None), on_progress=on_progress):
         if isinstance(item, Triaged):
             verdicts.append(item.verdict)
             if on_verdict:
                 on_verdict(item.verdict)
-    mail_store.write(store, verdicts, on_warning=on_warning, command=command)
-    return tuple(verdicts)
+        else:  # unreadable (too deep, over a cap, broken): said, and kept in the case
+            dropped.append(IngestWarning(item.file, f"mail not analysed: {item.error}"))
+            on_warning(dropped[-1])
+    mail_store.write(store, verdicts, on_warning=on_warning, command=command, warnings=dropped)
+    return tuple(verdicts), len(dropped)
 
 
 def ingest_network(

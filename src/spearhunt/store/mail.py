@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from spearhunt.model.callbacks import OnWarning
 from spearhunt.model.mail import MailVerdict
 from spearhunt.store import runs
 from spearhunt.store.case import Case, open_case
-from spearhunt.store.db import one
+from spearhunt.store.db import insert_rows, one
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +51,12 @@ def write(
     replace: bool = False,
     on_warning: OnWarning | None = None,
     command: str = "mail",
+    warnings: Sequence[IngestWarning] = (),
 ) -> int:
     """Append verdicts to the case at ``path`` (created when missing) as one run; mail files
     the case holds already are skipped with a warning (or, with ``replace``, replace the
-    earlier copy); returns the rows written to mail_messages."""
+    earlier copy); ``warnings`` (mails that could not be read) are kept with the run;
+    returns the rows written to mail_messages."""
     vs = list(verdicts)
     with open_case(path, write=True) as case:
         run_id = runs.begin(case, command)
@@ -65,6 +67,12 @@ def write(
                 on_warning(IngestWarning(where, message))
         skipped = {s.path for s in admission.skipped}
         count = write_to(case, [v for v in vs if input_of(v.file) not in skipped], run_id)
+        if warnings:
+            insert_rows(
+                case.con,
+                "warnings",
+                [(run_id, w.source, w.message, w.line, w.record, w.offset) for w in warnings],
+            )
         runs.finish(case, run_id)
         case.checkpoint()
     return count
