@@ -150,6 +150,9 @@ class CaseReport:
     result_created: dt.datetime | None = None
     warnings: int = 0
     version: str = __version__
+    # With no story to show, the worst detections (one per rule and host) with their event's
+    # details: an incident lead must still see what fired and on what command line.
+    top_detections: tuple[EvidenceRow, ...] = ()
 
     @property
     def scope(self) -> str:
@@ -223,6 +226,7 @@ class _Loader:
             story_id=stories[0].id if story_id else None,
             result_created=created,
             warnings=warnings,
+            top_detections=self._top_detections() if not shown else (),
         )
 
     # -- store reads ---------------------------------------------------------------------------
@@ -288,6 +292,24 @@ class _Loader:
         if not counts:
             return ()
         return tuple((v, counts.get(v, 0)) for v in ("malicious", "suspicious", "clean"))
+
+    def _top_detections(self, limit: int = 25) -> tuple[EvidenceRow, ...]:
+        top = detections.top_detections(self.case, limit)
+        detail = self._event_details([d.eid for d in top])
+        return tuple(
+            EvidenceRow(
+                d.ts,
+                short_host(d.computer) if d.computer else "-",
+                "alert",
+                d.level or "informational",
+                (d.title or d.rule_id or "?") + (f" (x{d.count:,})" if d.count > 1 else ""),
+                f"alert:{d.eid}",
+                d.tactics,
+                d.techniques,
+                detail.get(d.eid, ""),
+            )
+            for d in top
+        )
 
     def _event_details(self, eids: list[int]) -> dict[int, str]:
         out = {}

@@ -244,3 +244,46 @@ def timeline(case: Case) -> Iterator[DetectionRow]:
                 )
     finally:
         cur.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TopDetection:
+    """The first detection of one rule on one host, with how many there are of it."""
+
+    ts: datetime | None
+    computer: str | None
+    level: str | None
+    title: str | None
+    rule_id: str | None
+    tactics: tuple[str, ...]
+    techniques: tuple[str, ...]
+    eid: int
+    count: int
+
+
+_LEVEL_SQL = (
+    "CASE lower(d.level) WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 "
+    "WHEN 'low' THEN 1 ELSE 0 END"
+)
+
+
+def top_detections(case: Case, limit: int = 25) -> list[TopDetection]:
+    """The worst detections, one per (rule, host): highest level, then most, then earliest."""
+    if not case.has("detections"):
+        return []
+    rows = case.con.execute(
+        f"""SELECT ts, computer, level, rule_title, rule_id, tactics, techniques, eid, n FROM (
+              SELECT d.*, {_LEVEL_SQL} AS rank,
+                count(*) OVER (PARTITION BY d.rule_id, d.computer) AS n,
+                row_number() OVER (PARTITION BY d.rule_id, d.computer
+                                   ORDER BY d.ts NULLS LAST, d.eid) AS rn
+              FROM detections d)
+            WHERE rn = 1 ORDER BY rank DESC, n DESC, ts NULLS LAST, eid LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return [
+        TopDetection(
+            r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), tuple(r[6] or ()), int(r[7]), int(r[8])
+        )
+        for r in rows
+    ]
