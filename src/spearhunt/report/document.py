@@ -27,6 +27,7 @@ from spearhunt.model.mail import MailVerdict
 from spearhunt.model.story import CorrelationResult, Evidence, Story
 from spearhunt.report.attack import is_technique, matrix, technique_score
 from spearhunt.report.detections import details
+from spearhunt.report.shared_infra import host_of, is_shared
 from spearhunt.store import detections, events, results
 from spearhunt.store import mail as mail_store
 from spearhunt.store.case import Case, open_case
@@ -153,6 +154,9 @@ class CaseReport:
     # With no story to show, the worst detections (one per rule and host) with their event's
     # details: an incident lead must still see what fired and on what command line.
     top_detections: tuple[EvidenceRow, ...] = ()
+    # Well-known shared cloud/CDN hosts seen in the case: context, not indicators (blocking
+    # s3.<region>.amazonaws.com breaks S3), unless a rule of the case names them.
+    shared_infrastructure: tuple[Indicator, ...] = ()
 
     @property
     def scope(self) -> str:
@@ -179,6 +183,7 @@ class _Loader:
         self.case = case
         self.store = store
         self.max_evidence = max_evidence
+        self._rule_text: str | None = None
 
     def build(self, story_id: str | None, max_stories: int) -> CaseReport:
         result, created = self._result()
@@ -194,6 +199,7 @@ class _Loader:
             stories = (story,)
         shown = tuple(self._story(s) for s in stories[:max_stories])
         hosts_filter = {short_host(h.host) for h in stories[0].hosts} if story_id else None
+        context: tuple[Indicator, ...] = ()
         if story_id:
             techniques = shown[0].techniques
             host_rows = shown[0].hosts
@@ -203,7 +209,7 @@ class _Loader:
             techniques = self._case_techniques(result)
             host_rows = self._host_tactics(None)
             mails = self._mails()
-            indicators = self._indicators(result.stories, mails)
+            indicators, context = self._indicators(result.stories, mails, with_context=True)
         counts = detections.counts(self.case, hosts_filter)
         warnings = detections.warning_count(self.case)
         return CaseReport(
@@ -227,6 +233,7 @@ class _Loader:
             result_created=created,
             warnings=warnings,
             top_detections=self._top_detections() if not shown else (),
+            shared_infrastructure=context,
         )
 
     # -- store reads ---------------------------------------------------------------------------
@@ -360,11 +367,33 @@ class _Loader:
             len(story.evidence),
             acc.done(),
             self._host_tactics(hosts),
-            self._indicators((story,), (mail,) if mail else ()),
+            self._indicators((story,), (mail,) if mail else ())[0],
         )
 
     # -- indicators ----------------------------------------------------------------------------
     def _indicators(
+        self,
+        stories: tuple[Story, ...],
+        mails: tuple[MailVerdict, ...],
+        *,
+        with_context: bool = False,
+    ) -> tuple[tuple[Indicator, ...], tuple[Indicator, ...]]:
+        """(indicators, shared-infrastructure context) of some stories and mails."""
+        found = self._collect_indicators(stories, mails)
+        if self._rule_text is None:
+            self._rule_text = detections.rule_text(self.case)
+        named = self._rule_text
+        shared = [
+            i
+            for i in found
+            if i.kind == "domain"
+            and is_shared(host := host_of(i.kind, i.value))
+            and (host or "") not in named
+        ]
+        keep = tuple(i for i in found if i not in shared)
+        return keep, tuple(shared) if with_context else ()
+
+    def _collect_indicators(
         self, stories: tuple[Story, ...], mails: tuple[MailVerdict, ...]
     ) -> tuple[Indicator, ...]:
         acc = _IndicatorAcc()

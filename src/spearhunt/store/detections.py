@@ -287,3 +287,15 @@ def top_detections(case: Case, limit: int = 25) -> list[TopDetection]:
         )
         for r in rows
     ]
+
+
+def rule_text(case: Case) -> str:
+    """The titles and descriptions of the case's rules, lowercased in one text (to tell
+    whether a rule names a value)."""
+    if not case.has("rules"):
+        return ""
+    row = one(
+        case.con,
+        "SELECT string_agg(lower(concat_ws(' ', title, description)), ' ') FROM rules",
+    )
+    return str(row[0] or "") if row else ""
