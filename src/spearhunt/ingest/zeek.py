@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,10 @@ def read_zeek(source: Source, on_warning: Warn) -> Iterator[NetRecord]:
             on_warning(IngestWarning(name, msg, line=line))
 
     with _open(source) as fh:
-        first = fh.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        try:
+            first = fh.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        except (OSError, EOFError, zlib.error) as exc:
+            raise IngestError(f"damaged or cut file: {exc}", where=name) from exc
         if first == b"#":
             yield from _tsv(fh, source.where, warn)
         elif first == b"{":
@@ -165,9 +169,31 @@ def read_zeek(source: Source, on_warning: Warn) -> Iterator[NetRecord]:
         on_warning(IngestWarning(name, f"{warned - MAX_WARNINGS} more bad lines not listed"))
 
 
+def _unescape(text: str) -> str:
+    """A Zeek header value with its escapes (``\\x09``) undone; hostile text kept as is."""
+    try:
+        return text.encode("latin-1", "replace").decode("unicode_escape")
+    except UnicodeDecodeError:
+        return text
+
+
 def _lines(fh: io.BufferedReader, warn: Callable[[str, int], None]) -> Iterator[tuple[int, bytes]]:
-    for n, line in enumerate(fh, 1):
+    n = 0
+    while True:
+        try:
+            line = fh.readline(MAX_LINE + 1)
+        except (OSError, EOFError, zlib.error) as exc:  # a cut or corrupt gzip or archive
+            warn(f"file ends early or is corrupt: {exc}", n + 1)
+            return
+        if not line:
+            return
+        n += 1
         if len(line) > MAX_LINE:
+            while line and not line.endswith(b"\n"):  # the rest of the long line
+                try:
+                    line = fh.readline(MAX_LINE + 1)
+                except (OSError, EOFError, zlib.error):
+                    return
             warn(f"line longer than {MAX_LINE} bytes skipped", n)
             continue
         line = line.rstrip(b"\r\n")
@@ -186,7 +212,7 @@ def _tsv(
         if line.startswith("#"):
             key, _, rest = line[1:].partition(sep if not line.startswith("#separator") else " ")
             if key == "separator":
-                sep = rest.strip().encode().decode("unicode_escape") or "\t"
+                sep = _unescape(rest.strip()) or "\t"
             elif key == "set_separator":
                 set_sep = rest or ","
             elif key == "empty_field":
