@@ -23,6 +23,7 @@ from spearhunt.store.case import CaseStore
 
 def build(path: Path, events: int, detections: int) -> None:
     store = CaseStore(path, "bench")
+    store.finish(0, 0)  # a finished run: the rows below are written outside it
     store.close()
     con = duckdb.connect(str(path))
     con.execute(f"""
