@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "spearhunt.cli.correlate",
     "spearhunt.cli.report",
     "spearhunt.cli.case",
+    "spearhunt.cli.posture",
 )
 
 EXIT_USAGE = 2

@@ -118,7 +118,7 @@ def assess(
             "no process creation with command lines (Sysmon 1 or Security 4688)",
             "medium",
         ),
-        ("powershell_4104", "no PowerShell script block logging (4104)", "medium"),
+        ("powershell_4104", "no PowerShell script block logging (4104)", "low"),
     ):
         have = [h for h in hosts if src[h.host][key]]
         if key == "4688_cmdline":

@@ -28,6 +28,24 @@ SERVER = re.compile(
 )
 
 
+# Addresses of the organisation itself (RFC 1918, shared, loopback, link-local, ULA); anything
+# else, documentation ranges included, is the Internet.
+INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+        "::1/128",
+    )
+)
+
+
 def default_zone(host: str | None, ip: str) -> str:
     """The default policy's zone of an address: internet for public addresses, else by the
     host's name (workstations, servers), else ``internal``."""
@@ -35,7 +53,7 @@ def default_zone(host: str | None, ip: str) -> str:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return "internal"
-    if addr.is_global:
+    if not any(addr in net for net in INTERNAL):
         return "internet"
     if host and WORKSTATION.match(host):
         return "workstations"
@@ -201,10 +219,12 @@ def assess(
     else:
         status = "pass"
     bad_flows = sum(g.count for g in groups.values())
+    # each admin protocol let through costs more than its share of the flows
     score = (
-        max(0, pct(cross - bad_flows, cross) - 10 * len(story_allowed))
-        if cross
-        else 100 - 10 * len(story_allowed)
+        pct(cross - bad_flows, cross)
+        - 15 * bad_admin
+        - 5 * (len(groups) - bad_admin)
+        - 10 * len(story_allowed)
     )
     which = (
         f"zones file {policy.source}"

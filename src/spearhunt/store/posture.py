@@ -10,6 +10,7 @@ values, so it is tested without DuckDB.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from spearhunt.model.posture import (
     HostSources,
     RemoteLogon,
 )
-from spearhunt.model.story import CorrelationResult
+from spearhunt.model.story import CorrelationResult, Story
 
 log = logging.getLogger(__name__)
 MAX_FLOW_ROWS = 500_000  # distinct (src, dst, port) triples read; more is a warning
@@ -122,7 +123,21 @@ def _stories(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     ).fetchone()
     if not row:
         return ()
-    return CorrelationResult.from_dict(orjson.loads(row[0])).stories
+    return tuple(short_hosts(s) for s in CorrelationResult.from_dict(orjson.loads(row[0])).stories)
+
+
+def short_hosts(story: Story) -> Story:
+    """The story with every host as its short key, as posture's other inputs name hosts."""
+    return replace(
+        story,
+        patient_zero=replace(story.patient_zero, host=short(story.patient_zero.host)),
+        hosts=tuple(
+            replace(h, host=short(h.host), reached_from=short(h.reached_from) or None)
+            for h in story.hosts
+        ),
+        exfiltration=tuple(replace(x, host=short(x.host)) for x in story.exfiltration),
+        beacons=tuple(replace(b, host=short(b.host)) for b in story.beacons),
+    )
 
 
 def _mails(con: duckdb.DuckDBPyConnection, tables: set[str]) -> tuple[CaseMail, ...]:
@@ -130,7 +145,7 @@ def _mails(con: duckdb.DuckDBPyConnection, tables: set[str]) -> tuple[CaseMail, 
     urls: dict[str, list[str]] = defaultdict(list)
     if "mail_attachments" in tables:
         for mid, name, sha in con.execute(
-            "SELECT message_id, name, sha256 FROM mail_attachments WHERE depth = 0 OR depth IS NULL"
+            "SELECT message_id, name, sha256 FROM mail_attachments WHERE parent IS NULL"
         ).fetchall():
             atts[mid or ""].append((name or "", sha or ""))
     if "mail_iocs" in tables:
@@ -344,3 +359,38 @@ def _running(con: duckdb.DuckDBPyConnection, watched: tuple[str, ...]) -> tuple[
         HostEvent(ts, short(c), ch or "", int(eid), img or "", ver or "", (u or "").lower())
         for ts, c, ch, eid, img, ver, u in rows
     )
+
+
+RESULT_TABLE = (
+    "CREATE TABLE IF NOT EXISTS posture_results (created TIMESTAMP, version VARCHAR, doc JSON)"
+)
+
+
+def save_result(path: Path, doc: dict[str, Any]) -> None:
+    """Keep a posture result in the case, for ``spearhunt report``."""
+    from spearhunt.store.db import connect
+
+    try:
+        con = connect(path)
+    except (duckdb.Error, OSError) as exc:
+        raise StoreError(f"cannot open case store: {exc}", where=str(path)) from exc
+    try:
+        con.execute(RESULT_TABLE)
+        con.execute(
+            "INSERT INTO posture_results VALUES (now()::TIMESTAMP, ?, ?)",
+            [doc.get("version", ""), orjson.dumps(doc).decode()],
+        )
+        con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot save the posture result: {exc}", where=str(path)) from exc
+    finally:
+        con.close()
+
+
+def saved_result(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The latest posture document saved in an open case, if any."""
+    if "posture_results" not in _tables(con):
+        return None
+    row = con.execute("SELECT doc FROM posture_results ORDER BY created DESC LIMIT 1").fetchone()
+    doc = orjson.loads(row[0]) if row else None
+    return doc if isinstance(doc, dict) else None

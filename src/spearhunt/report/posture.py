@@ -1,0 +1,157 @@
+"""Renderers of a posture result: the terminal tables, the JSON document and the Navigator
+layer of detection coverage. They only read the frozen ``PostureResult``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from spearhunt import __version__
+from spearhunt.errors import StoreError
+from spearhunt.model.posture import TITLES, PostureResult
+
+STATUS_STYLE = {
+    "pass": "bold green",
+    "partial": "bold yellow",
+    "fail": "bold red",
+    "unknown": "dim",
+}
+SEVERITY_STYLE = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+GRADIENT = ["#f8d7da", "#fff3cd", "#66bb6a"]
+
+
+def controls_table(result: PostureResult) -> Table:
+    """One row per defence: status, score, summary."""
+    table = Table(box=None, title="Posture: the five defences", title_justify="left")
+    for col in ("defence", "status", "score", "findings", "summary"):
+        table.add_column(col, overflow="fold")
+    for c in result.controls:
+        table.add_row(
+            TITLES.get(c.control, c.control),
+            Text(c.status.upper(), style=STATUS_STYLE.get(c.status, "")),
+            "-" if c.status == "unknown" else str(c.score),
+            str(len(c.findings)),
+            Text(c.summary),
+        )
+    return table
+
+
+def findings_table(result: PostureResult, per_control: int = 8) -> Table:
+    """The worst findings of each control."""
+    table = Table(box=None, title="Findings (worst first)", title_justify="left")
+    for col in ("defence", "severity", "finding", "stories"):
+        table.add_column(col, overflow="fold")
+    for c in result.controls:
+        for f in c.findings[:per_control]:
+            table.add_row(
+                c.control,
+                Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
+                Text(f.title),
+                Text(", ".join(f.stories[:3])),
+            )
+        if len(c.findings) > per_control:
+            table.add_row(
+                c.control, "", Text(f"... {len(c.findings) - per_control} more (--format json)"), ""
+            )
+    return table
+
+
+def steps_table(result: PostureResult, rows: int = 40) -> Table:
+    """Which defence would have stopped which step of each story."""
+    table = Table(
+        box=None, title="Which defence would have stopped which step", title_justify="left"
+    )
+    for col in ("story", "step", "defence", "verdict", "why"):
+        table.add_column(col, overflow="fold")
+    for s in result.steps[:rows]:
+        style = (
+            "green"
+            if s.verdict.startswith("would")
+            else "red"
+            if s.verdict in ("did not stop", "blind")
+            else "dim"
+        )
+        table.add_row(s.story, Text(s.step), s.control, Text(s.verdict, style=style), Text(s.why))
+    return table
+
+
+def posture_view(result: PostureResult) -> Group:
+    """Everything for the terminal."""
+    parts: list[Any] = [controls_table(result)]
+    if any(c.findings for c in result.controls):
+        parts += [Text(""), findings_table(result)]
+    if result.steps:
+        parts += [Text(""), steps_table(result)]
+    return Group(*parts)
+
+
+def coverage_layer(result: PostureResult) -> dict[str, Any]:
+    """ATT&CK Navigator 4.5 layer: per technique of the loaded rules, how many could fire
+    given the logs the case's hosts send (0: none could)."""
+    top = max((n for _, n, _ in result.coverage), default=0)
+    control = result.control("detection_coverage")
+    return {
+        "name": "spearhunt detection coverage",
+        "versions": {"attack": "16", "navigator": "5.1.0", "layer": "4.5"},
+        "domain": "enterprise-attack",
+        "description": (control.summary if control else "")[:2000],
+        "filters": {"platforms": ["Windows"]},
+        "sorting": 3,
+        "layout": {"layout": "side", "aggregateFunction": "max", "showID": True, "showName": True},
+        "hideDisabled": False,
+        "techniques": [
+            {
+                "techniqueID": t,
+                "score": n,
+                "color": "",
+                "comment": note[:1500],
+                "enabled": True,
+                "metadata": [{"name": "rules that could fire", "value": str(n)}],
+                "links": [],
+                "showSubtechniques": False,
+            }
+            for t, n, note in result.coverage
+        ],
+        "gradient": {"colors": GRADIENT, "minValue": 0, "maxValue": max(top, 1)},
+        "legendItems": [
+            {"label": "no loaded rule could fire with the logs present", "color": GRADIENT[0]},
+            {"label": "rules could fire", "color": GRADIENT[2]},
+        ],
+        "metadata": [{"name": "generator", "value": f"spearhunt {__version__}"}],
+        "links": [],
+        "showTacticRowBackground": False,
+        "tacticRowBackground": "#dddddd",
+        "selectTechniquesAcrossTactics": True,
+        "selectSubtechniquesWithParent": False,
+        "selectVisibleTechniques": False,
+    }
+
+
+def to_json(result: PostureResult) -> bytes:
+    """The JSON contract, indented."""
+    return orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def write_outputs(result: PostureResult, out_dir: Path) -> list[Path]:
+    """``posture.json`` and ``navigator-coverage.json`` in ``out_dir``."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        doc, layer = out_dir / "posture.json", out_dir / "navigator-coverage.json"
+        doc.write_bytes(to_json(result))
+        layer.write_bytes(orjson.dumps(coverage_layer(result), option=orjson.OPT_INDENT_2) + b"\n")
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write posture outputs: {exc.strerror or exc}", where=str(out_dir)
+        ) from exc
+    return [doc, layer]
