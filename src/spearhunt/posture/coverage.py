@@ -111,6 +111,12 @@ def assess(
     findings: list[Finding] = []
     src = {h.host: sources_of(h) for h in hosts}
     n = len(hosts)
+    no_cmdline = [
+        h
+        for h in hosts
+        if src[h.host]["4688_cmdline"] != "with command lines"
+        and 1 not in {e for c, e, _ in h.channels if c.lower() == SYSMON}
+    ]
     for key, label, sev in (
         ("sysmon", "no Sysmon", "high"),
         (
@@ -122,12 +128,7 @@ def assess(
     ):
         have = [h for h in hosts if src[h.host][key]]
         if key == "4688_cmdline":
-            have = [
-                h
-                for h in hosts
-                if src[h.host][key] == "with command lines"
-                or 1 in {e for c, e, _ in h.channels if c.lower() == SYSMON}
-            ]
+            have = [h for h in hosts if h not in no_cmdline]
         if not have or len(have) == n:
             continue
         for h in hosts:
@@ -213,7 +214,8 @@ def assess(
                     kind="story_blind_spot",
                 )
             )
-    full = [h for h in hosts if src[h.host]["sysmon"] and src[h.host]["powershell_4104"]]
+    # the baseline: Sysmon, and process creation with command lines (Sysmon 1 or 4688)
+    full = [h for h in hosts if src[h.host]["sysmon"] and h not in no_cmdline]
     score = max(
         0,
         pct(len(full), n)

@@ -139,10 +139,13 @@ def _windows_logons(
             grouped[(lg.account, lg.kind)].append(lg)
     out = []
     for (account, kind), rows in sorted(grouped.items()):
-        same = [a for a in by_account if same_person(a, account)]
-        # the admin account's own sign-ins when there are any, else the person's
-        exact = [a for a in same if is_admin_name(a) == is_admin_name(account)]
-        signed = [s for a in (exact or same) for s in by_account[a]]
+        # an admin account is judged by its own sign-ins, not by its owner's everyday account
+        same = [
+            a
+            for a in by_account
+            if same_person(a, account) and is_admin_name(a) == is_admin_name(account)
+        ]
+        signed = [s for a in same for s in by_account[a]]
         if any(s.factors == "multi" for s in signed):
             continue
         hosts = sorted({lg.host for lg in rows})

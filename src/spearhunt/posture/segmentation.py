@@ -154,7 +154,6 @@ def assess(
             if why is None and used is not None:
                 used.stories.append(s.id)
                 used.story_steps.append(step)
-                continue
             crossing = f"crossed from {sz} to {dz}" if sz != dz else f"stayed inside {sz}"
             findings.append(
                 Finding(

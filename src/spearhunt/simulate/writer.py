@@ -23,6 +23,8 @@ from spearhunt.simulate.zeek import LOGS, close_logs, open_logs
 
 log = logging.getLogger(__name__)
 
+SYSMON_CHANNEL = '"Channel":"Microsoft-Windows-Sysmon/Operational"'
+
 
 @dataclass(frozen=True, slots=True)
 class SimulationResult:
@@ -78,6 +80,10 @@ def prepare_out_dir(out_dir: Path, *, force: bool, sources: tuple[str, ...] = SO
                         child.unlink()
                 if source not in sources and not any(folder.iterdir()):
                     folder.rmdir()  # an empty folder would read as "no records"
+        posture = out_dir / "posture"
+        if posture.is_dir():
+            for child in sorted(posture.rglob("*"), reverse=True):
+                child.unlink() if child.is_file() else child.rmdir()
         for name in ("truth.json", "README.txt"):
             (out_dir / name).unlink(missing_ok=True)
     for source in sources:
@@ -108,14 +114,18 @@ def simulate(
 
     # The campaign is planned whatever is generated: mail, endpoint and network all show it.
     campaign = plan_campaign(sim, variant)
+    from spearhunt.simulate.posture import no_sysmon_hosts, write_posture
+
+    no_sysmon = no_sysmon_hosts(sim, campaign)
     mails = write_mail(sim, campaign, out / "mail") if "mail" in sources else None
     endpoint_events = 0
     if "endpoint" in sources or "zeek" in sources:
         # Zeek alone still runs the endpoint activity (its records hang from the same draws)
         # but neither finalizes nor writes the events.
         with _gc_paused():
-            endpoint_events = _write_logs(sim, out, on_progress)
+            endpoint_events = _write_logs(sim, out, on_progress, frozenset(no_sysmon))
     truth = build_truth(sim, campaign, variant, mails)
+    truth["posture"] = write_posture(sim, campaign, out / "posture", no_sysmon)
     paths = {_FOLDERS[source]: out / _FOLDERS[source] for source in sources}
     paths |= {"truth": out / "truth.json", "readme": out / "README.txt"}
     write_truth(truth, paths["truth"])
@@ -150,9 +160,12 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _write_logs(sim: Sim, out: Path, on_progress: Progress | None) -> int:
+def _write_logs(
+    sim: Sim, out: Path, on_progress: Progress | None, no_sysmon: frozenset[str] = frozenset()
+) -> int:
     """Run the noise day by day and write each day's endpoint events and Zeek records (of the
-    sources generated); the number of endpoint events written."""
+    sources generated); the number of endpoint events written. Hosts in ``no_sysmon`` lose
+    their Sysmon events (a fleet where the sensor never got installed everywhere)."""
     cfg, clock, net = sim.cfg, sim.clock, sim.net
     per_day = cfg.noise * cfg.scale
     states = list(sim.hosts.values())
@@ -175,6 +188,8 @@ def _write_logs(sim: Sim, out: Path, on_progress: Progress | None) -> int:
                     hs.log.drop(until)
                     continue
                 lines = hs.log.finalize(until)
+                if hs.host.name in no_sysmon:
+                    lines = [ln for ln in lines if SYSMON_CHANNEL not in ln]
                 write_lines(files[hs.host.name], lines)
                 total += len(lines)
             if net is not None:
