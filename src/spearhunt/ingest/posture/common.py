@@ -22,8 +22,10 @@ MAX_FIELD = 64 * 1024  # a CSV cell longer than this is hostile; its row is skip
 MAX_ROWS = 5_000_000
 
 
-def read_bytes(path: Path, limit: int = MAX_FILE) -> bytes:
-    """The file's bytes (gunzipped when it ends in .gz), refusing more than ``limit``."""
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The file's bytes (gunzipped when it ends in .gz), refusing more than ``limit``
+    (default ``MAX_FILE``)."""
+    limit = limit or MAX_FILE
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as fh:
@@ -48,12 +50,12 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8-sig", "replace")
 
 
-def read_text(path: Path, limit: int = MAX_FILE) -> str:
+def read_text(path: Path, limit: int | None = None) -> str:
     """Decoded text of a bounded file."""
     return decode(read_bytes(path, limit))
 
 
-def load_json(path: Path, limit: int = MAX_FILE) -> Any:
+def load_json(path: Path, limit: int | None = None) -> Any:
     """One JSON document (object or array)."""
     data = read_bytes(path, limit)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):

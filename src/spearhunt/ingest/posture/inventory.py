@@ -6,6 +6,7 @@ product, version."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +103,15 @@ def _csv(path: Path, text: str, on_warning: WarningSink) -> Iterator[Software]:
     rows = csv_rows(path, text, on_warning)
     first = next(rows, None)
     if first is None:
+        if "version" not in text[:4096].lower():
+            raise IngestError("not an inventory CSV (no version column)", where=str(path))
         return
     keys = first[1].keys()
     if "host" not in keys or "version" not in keys or not ({"product", "name"} & keys):
         raise IngestError(
             "inventory CSV needs the columns host, product (or name) and version", where=str(path)
         )
-    for line, row in (first, *rows):
+    for line, row in chain([first], rows):
         item = Software(
             short_host(row["host"]),
             (row.get("product") or row.get("name") or "").strip()[:300],

@@ -12,6 +12,7 @@ Field names are the vendors': Graph's ``createdDateTime``, ``userPrincipalName``
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,8 @@ def _entra_csv(path: Path, text: str, on_warning: WarningSink) -> Iterator[SignI
     rows = csv_rows(path, text, on_warning)
     first = next(rows, None)
     if first is None:
+        if "username" not in text[:4096].lower():
+            raise IngestError("not an Entra ID sign-in CSV (no Username column)", where=str(path))
         return
     if (
         not {"username", "status"} <= first[1].keys()
@@ -175,7 +178,7 @@ def _entra_csv(path: Path, text: str, on_warning: WarningSink) -> Iterator[SignI
             "not an Entra ID sign-in CSV (needs the portal export's Username and Status columns)",
             where=str(path),
         )
-    for line, row in (first, *rows):
+    for line, row in chain([first], rows):
         account = (row.get("username") or row.get("user principal name") or "").strip().lower()
         status = row.get("status", "").strip().lower()
         if not account or status not in ("success", "failure", "interrupted"):
