@@ -39,7 +39,16 @@ def test_layout_is_exactly_as_documented(any_sim: Sim) -> None:
         "endpoint",
         "mail",
         "network",
+        "posture",
         "truth.json",
+    ]
+    assert sorted(str(p.relative_to(out / "posture")) for p in (out / "posture").rglob("*.*")) == [
+        "cve/CVE-2023-23397.json",
+        "inventory.jsonl",
+        "kev.json",
+        "message-trace.csv",
+        "signins.json",
+        "zones.yml",
     ]
     hosts = {h["name"] for h in any_sim.truth["organisation"]["hosts"]}
     assert {p.stem for p in (out / "endpoint").glob("*.jsonl")} == hosts

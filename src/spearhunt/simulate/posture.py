@@ -470,3 +470,16 @@ def _trace(
     for _, r in rows:
         w.writerow(r)
     return buf.getvalue(), reported
+
+
+README_SECTION = """\
+posture/
+    What `spearhunt posture` reads, consistent with the intrusion: signins.json (Entra ID
+    sign-in logs as Microsoft Graph auditLogs/signIns returns them), inventory.jsonl (osqueryd
+    results log of the programs and os_version tables), kev.json (a one-entry excerpt of
+    CISA's KEV catalog) and cve/ (a CVE JSON 5 record; its version range is synthetic),
+    zones.yml (network zones and the flows the policy allows), message-trace.csv (an Exchange
+    Online message trace, Get-MessageTrace | Export-Csv). A few workstations run without
+    Sysmon: their endpoint files hold only the other channels. truth.json's "posture" names
+    the findings posture must make.
+"""

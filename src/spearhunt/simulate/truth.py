@@ -327,5 +327,9 @@ def write_readme(sim: Sim, variant: Variant, path: Path) -> None:
         for s in SECTIONS
         if s in cfg.sources
     ]
+    from spearhunt.simulate.posture import README_SECTION
+
+    if len(cfg.sources) == len(SECTIONS):
+        blocks.append(README_SECTION)
     blocks.append(TRUTH.format(omitted=omitted, variant_help=VARIANT_HELP))
     path.write_text("\n".join(blocks), encoding="utf-8")

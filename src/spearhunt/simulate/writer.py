@@ -84,6 +84,7 @@ def prepare_out_dir(out_dir: Path, *, force: bool, sources: tuple[str, ...] = SO
         if posture.is_dir():
             for child in sorted(posture.rglob("*"), reverse=True):
                 child.unlink() if child.is_file() else child.rmdir()
+            posture.rmdir()  # written again only when every source is
         for name in ("truth.json", "README.txt"):
             (out_dir / name).unlink(missing_ok=True)
     for source in sources:
@@ -125,7 +126,8 @@ def simulate(
         with _gc_paused():
             endpoint_events = _write_logs(sim, out, on_progress, frozenset(no_sysmon))
     truth = build_truth(sim, campaign, variant, mails)
-    truth["posture"] = write_posture(sim, campaign, out / "posture", no_sysmon)
+    if set(sources) == set(SOURCES):  # the posture inputs describe the whole intrusion
+        truth["posture"] = write_posture(sim, campaign, out / "posture", no_sysmon)
     paths = {_FOLDERS[source]: out / _FOLDERS[source] for source in sources}
     paths |= {"truth": out / "truth.json", "readme": out / "README.txt"}
     write_truth(truth, paths["truth"])
