@@ -10,8 +10,8 @@ values, so it is tested without DuckDB.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
