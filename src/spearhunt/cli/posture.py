@@ -9,6 +9,7 @@ import typer
 from spearhunt.cli.console import err, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
+from spearhunt.model import IngestWarning
 
 FORMATS = ("table", "json")
 
@@ -82,11 +83,11 @@ def posture_command(
     )
     skipped = 0
 
-    def warn(w: object) -> None:
+    def warn(w: IngestWarning) -> None:
         nonlocal skipped
         skipped += 1
         if skipped <= 20:
-            err.print(f"warning: {w.location()}: {w.message}", highlight=False, markup=False)  # type: ignore[attr-defined]
+            err.print(f"warning: {w.location()}: {w.message}", highlight=False, markup=False)
 
     with progress_bar("posture") as bar:
         result = assess_case(inputs, on_warning=warn, on_progress=bar)

@@ -16,6 +16,7 @@ from spearhunt.ingest.posture.trace import read_traces
 from spearhunt.ingest.posture.vulns import read_cve_records, read_kev
 from spearhunt.ingest.posture.zones import read_zones
 from spearhunt.model import IngestWarning
+from spearhunt.model.callbacks import Progress
 from spearhunt.model.posture import (
     CaseView,
     KevEntry,
@@ -32,7 +33,6 @@ from spearhunt.posture.steps import story_steps
 from spearhunt.store.posture import read_case
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int | None, str], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import duckdb
 import orjson
 
 from spearhunt.errors import StoreError
+from spearhunt.model.hosts import short_host
 from spearhunt.model.posture import (
     CaseMail,
     CaseView,
@@ -36,16 +37,6 @@ MAX_OPENED = 5_000
 
 def _f(name: str) -> str:
     return f"json_extract_string(e.fields, '$.{name}')"
-
-
-def short(name: str | None) -> str:
-    """Host key: the lower-case first label (an address stays whole)."""
-    if not name:
-        return ""
-    text = name.strip().lower()
-    if text.replace(".", "").isdigit() or ":" in text:
-        return text
-    return text.split(".", 1)[0]
 
 
 def open_case(path: Path) -> duckdb.DuckDBPyConnection:
@@ -130,13 +121,13 @@ def short_hosts(story: Story) -> Story:
     """The story with every host as its short key, as posture's other inputs name hosts."""
     return replace(
         story,
-        patient_zero=replace(story.patient_zero, host=short(story.patient_zero.host)),
+        patient_zero=replace(story.patient_zero, host=short_host(story.patient_zero.host)),
         hosts=tuple(
-            replace(h, host=short(h.host), reached_from=short(h.reached_from) or None)
+            replace(h, host=short_host(h.host), reached_from=short_host(h.reached_from) or None)
             for h in story.hosts
         ),
-        exfiltration=tuple(replace(x, host=short(x.host)) for x in story.exfiltration),
-        beacons=tuple(replace(b, host=short(b.host)) for b in story.beacons),
+        exfiltration=tuple(replace(x, host=short_host(x.host)) for x in story.exfiltration),
+        beacons=tuple(replace(b, host=short_host(b.host)) for b in story.beacons),
     )
 
 
@@ -199,7 +190,7 @@ def _ip_map(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         WHERE event_id = 5156 AND {_f("Direction")} IN ('%%14593', 'Outbound') GROUP BY ALL""").fetchall()
     for computer, ip, n in rows:
         if ip and not ip.startswith(("127.", "::1", "0.", "169.254.")) and ip != "::":
-            votes[ip.removeprefix("::ffff:")][short(computer)] += n
+            votes[ip.removeprefix("::ffff:")][short_host(computer)] += n
     return {ip: c.most_common(1)[0][0] for ip, c in votes.items()}
 
 
@@ -224,7 +215,7 @@ def _event_flows(con: duckdb.DuckDBPyConnection, ip_host: dict[str, str]) -> lis
             continue
         src, dst = src.removeprefix("::ffff:"), dst.removeprefix("::ffff:")
         out.append(
-            Flow(src, dst, port, proto, int(n), first, short(computer), ip_host.get(dst), seen)
+            Flow(src, dst, port, proto, int(n), first, short_host(computer), ip_host.get(dst), seen)
         )
     return out
 
@@ -255,7 +246,11 @@ def _logons(con: duckdb.DuckDBPyConnection) -> tuple[RemoteLogon, ...]:
         ip = (ip or "").removeprefix("::ffff:")
         out.append(
             RemoteLogon(
-                ts, short(computer), user.lower(), kind, ip if ip not in ("", "-", "::1") else None
+                ts,
+                short_host(computer),
+                user.lower(),
+                kind,
+                ip if ip not in ("", "-", "::1") else None,
             )
         )
     return tuple(out)
@@ -274,17 +269,17 @@ def _host_sources(con: duckdb.DuckDBPyConnection) -> tuple[HostSources, ...]:
     for computer, channel, event_id, n in con.execute(
         "SELECT computer, channel, event_id, count(*) FROM events WHERE computer IS NOT NULL GROUP BY ALL ORDER BY ALL"
     ).fetchall():
-        by_host[short(computer)].append((channel or "", int(event_id or 0), int(n)))
+        by_host[short_host(computer)].append((channel or "", int(event_id or 0), int(n)))
     hours: dict[str, list[Any]] = defaultdict(list)
     for computer, hour in con.execute(
         "SELECT DISTINCT computer, date_trunc('hour', ts) FROM events WHERE ts IS NOT NULL AND computer IS NOT NULL ORDER BY 1, 2"
     ).fetchall():
-        hours[short(computer)].append(hour)
+        hours[short_host(computer)].append(hour)
     cmd: dict[str, int] = {}
     for computer, n in con.execute(f"""
         SELECT computer, count(*) FROM events e WHERE event_id = 4688 AND channel = 'Security'
           AND coalesce({_f("CommandLine")}, '') <> '' GROUP BY ALL""").fetchall():
-        cmd[short(computer)] = cmd.get(short(computer), 0) + int(n)
+        cmd[short_host(computer)] = cmd.get(short_host(computer), 0) + int(n)
     return tuple(
         HostSources(host, tuple(chs), tuple(hours.get(host, ())), cmd.get(host, 0))
         for host, chs in sorted(by_host.items())
@@ -309,7 +304,7 @@ def _tamper(con: duckdb.DuckDBPyConnection) -> tuple[HostEvent, ...]:
           OR (event_id IN (5001, 5010, 5012, 5007) AND channel ILIKE '%defender%')
         ORDER BY ts LIMIT 10000""").fetchall()
     return tuple(
-        HostEvent(ts, short(c), ch or "", int(eid), (d or "")[:300], "", u or "")
+        HostEvent(ts, short_host(c), ch or "", int(eid), (d or "")[:300], "", u or "")
         for ts, c, ch, eid, d, u in rows
     )
 
@@ -337,7 +332,7 @@ def _opened(con: duckdb.DuckDBPyConnection, mails: tuple[CaseMail, ...]) -> tupl
         WHERE e.event_id IN (1, 11, 15, 4688, 4663)
         ORDER BY e.ts LIMIT {MAX_OPENED}""").fetchall()
     return tuple(
-        HostEvent(ts, short(c), ch or "", int(eid), name, "", (u or "").lower())
+        HostEvent(ts, short_host(c), ch or "", int(eid), name, "", (u or "").lower())
         for ts, c, ch, eid, name, u in rows
     )
 
@@ -356,7 +351,7 @@ def _running(con: duckdb.DuckDBPyConnection, watched: tuple[str, ...]) -> tuple[
         [images],
     ).fetchall()
     return tuple(
-        HostEvent(ts, short(c), ch or "", int(eid), img or "", ver or "", (u or "").lower())
+        HostEvent(ts, short_host(c), ch or "", int(eid), img or "", ver or "", (u or "").lower())
         for ts, c, ch, eid, img, ver, u in rows
     )
 

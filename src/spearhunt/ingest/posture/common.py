@@ -6,7 +6,7 @@ import codecs
 import csv
 import gzip
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,9 @@ import orjson
 
 from spearhunt.errors import IngestError
 from spearhunt.model import IngestWarning
+from spearhunt.model.callbacks import OnWarning
 
-WarningSink = Callable[[IngestWarning], None]
+WarningSink = OnWarning  # the shared callback type, under the name ingest/ uses
 MAX_FILE = 512 * 1024 * 1024  # one posture input larger than this is refused, not read
 MAX_FIELD = 64 * 1024  # a CSV cell longer than this is hostile; its row is skipped
 MAX_ROWS = 5_000_000

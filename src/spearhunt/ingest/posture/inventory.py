@@ -21,12 +21,8 @@ from spearhunt.ingest.posture.common import (
     text_of,
 )
 from spearhunt.model import IngestWarning
+from spearhunt.model.hosts import short_host
 from spearhunt.model.posture import Software
-
-
-def short_host(name: str) -> str:
-    """Host key: the short name, lowercased (``WS-003.corp.example`` -> ``ws-003``)."""
-    return name.strip().split(".")[0].lower()
 
 
 def read_inventory(paths: list[Path], on_warning: WarningSink) -> Iterator[Software]:
