@@ -12,7 +12,7 @@ import ipaddress
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +24,7 @@ from spearhunt.errors import StoreError
 from spearhunt.model.detection import LEVEL_RANK
 from spearhunt.model.hosts import short_host
 from spearhunt.model.mail import MailVerdict
+from spearhunt.model.posture import PostureResult
 from spearhunt.model.story import CorrelationResult, Evidence, Story
 from spearhunt.report.attack import is_technique, matrix, technique_score
 from spearhunt.report.detections import details
@@ -157,6 +158,7 @@ class CaseReport:
     # Well-known shared cloud/CDN hosts seen in the case: context, not indicators (blocking
     # s3.<region>.amazonaws.com breaks S3), unless a rule of the case names them.
     shared_infrastructure: tuple[Indicator, ...] = ()
+    posture: PostureResult | None = None  # the last ``spearhunt posture`` result saved
 
     @property
     def scope(self) -> str:
@@ -234,7 +236,21 @@ class _Loader:
             warnings=warnings,
             top_detections=self._top_detections() if not shown else (),
             shared_infrastructure=context,
+            posture=self._posture(story_id and stories[0].id),
         )
+
+    def _posture(self, story_id: str | None) -> PostureResult | None:
+        from spearhunt.store.posture import saved_result
+
+        doc = saved_result(self.con)
+        if doc is None:
+            return None
+        result = PostureResult.from_dict(doc)
+        if story_id:  # a story's report shows that story's steps only
+            result = replace(
+                result, steps=tuple(s for s in result.steps if s.story == story_id)
+            )
+        return result
 
     # -- store reads ---------------------------------------------------------------------------
     def _result(self) -> tuple[CorrelationResult, dt.datetime | None]:

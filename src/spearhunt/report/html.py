@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from spearhunt.model.detection import LEVEL_RANK
 from spearhunt.model.hosts import short_host
+from spearhunt.model.posture import TITLES as POSTURE_TITLES
 from spearhunt.report import svg
 from spearhunt.report.attack import matrix
 from spearhunt.report.document import CaseReport, StoryReport, host_label
@@ -119,6 +120,7 @@ def render(report: CaseReport, *, links: dict[str, str] | None = None) -> str:
             heat_class=lambda n: f"hc{min(5, 1 + int(4 * n / host_max)) if n else 0}",
             tactic_name=lambda k: m.tactic(k).name if m.tactic(k) else k.replace("_", " ").title(),  # type: ignore[union-attr]
             links=links or {},
+            titles=POSTURE_TITLES,
             legend=[
                 t for t in m.tactics if t.key not in ("reconnaissance", "resource_development")
             ],
