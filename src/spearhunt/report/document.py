@@ -247,9 +247,7 @@ class _Loader:
             return None
         result = PostureResult.from_dict(doc)
         if story_id:  # a story's report shows that story's steps only
-            result = replace(
-                result, steps=tuple(s for s in result.steps if s.story == story_id)
-            )
+            result = replace(result, steps=tuple(s for s in result.steps if s.story == story_id))
         return result
 
     # -- store reads ---------------------------------------------------------------------------

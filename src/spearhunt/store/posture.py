@@ -9,6 +9,7 @@ values, so it is tested without DuckDB.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -28,7 +29,10 @@ from spearhunt.model.posture import (
     HostSources,
     RemoteLogon,
 )
-from spearhunt.model.story import CorrelationResult, Story
+from spearhunt.model.story import Story
+from spearhunt.store import results
+from spearhunt.store.case import Case, open_case
+from spearhunt.store.db import one
 
 log = logging.getLogger(__name__)
 MAX_FLOW_ROWS = 500_000  # distinct (src, dst, port) triples read; more is a warning
@@ -39,43 +43,20 @@ def _f(name: str) -> str:
     return f"json_extract_string(e.fields, '$.{name}')"
 
 
-def open_case(path: Path) -> duckdb.DuckDBPyConnection:
-    """The case store, read-only."""
-    if not path.exists():
-        raise StoreError("no such case store", where=str(path))
-    try:
-        con = duckdb.connect(
-            str(path),
-            read_only=True,
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-        )
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open case store: {exc}", where=str(path)) from exc
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
 def read_case(path: Path, watched_images: tuple[str, ...] = ()) -> CaseView:
     """Everything posture reads from the case at ``path``. ``watched_images`` are process image
     file names (lowercase, e.g. ``eqnedt32.exe``) whose starts are reported with their version."""
-    con = open_case(path)
-    try:
-        return _read(con, watched_images)
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot read case store: {exc}", where=str(path)) from exc
-    finally:
-        con.close()
+    with open_case(path) as case:
+        try:
+            return _read(case, watched_images)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot read case store: {exc}", where=str(path)) from exc
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-
-
-def _read(con: duckdb.DuckDBPyConnection, watched: tuple[str, ...]) -> CaseView:
-    tables = _tables(con)
-    stories = _stories(con) if "correlation_results" in tables else ()
+def _read(case: Case, watched: tuple[str, ...]) -> CaseView:
+    con, tables = case.con, case.tables
+    saved = results.latest(case)
+    stories = tuple(short_hosts(s) for s in saved[0].stories) if saved else ()
     mails = _mails(con, tables) if "mail_messages" in tables else ()
     if "events" not in tables:
         flows = _zeek_flows(con, {}) if "net_conn" in tables else ()
@@ -106,15 +87,6 @@ def _read(con: duckdb.DuckDBPyConnection, watched: tuple[str, ...]) -> CaseView:
         first=span[0] if span else None,
         last=span[1] if span else None,
     )
-
-
-def _stories(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
-    row = con.execute(
-        "SELECT doc FROM correlation_results ORDER BY created DESC LIMIT 1"
-    ).fetchone()
-    if not row:
-        return ()
-    return tuple(short_hosts(s) for s in CorrelationResult.from_dict(orjson.loads(row[0])).stories)
 
 
 def short_hosts(story: Story) -> Story:
@@ -356,36 +328,27 @@ def _running(con: duckdb.DuckDBPyConnection, watched: tuple[str, ...]) -> tuple[
     )
 
 
-RESULT_TABLE = (
-    "CREATE TABLE IF NOT EXISTS posture_results (created TIMESTAMP, version VARCHAR, doc JSON)"
-)
-
-
 def save_result(path: Path, doc: dict[str, Any]) -> None:
-    """Keep a posture result in the case, for ``spearhunt report``."""
-    from spearhunt.store.db import connect
-
-    try:
-        con = connect(path)
-    except (duckdb.Error, OSError) as exc:
-        raise StoreError(f"cannot open case store: {exc}", where=str(path)) from exc
-    try:
-        con.execute(RESULT_TABLE)
-        con.execute(
-            "INSERT INTO posture_results VALUES (now()::TIMESTAMP, ?, ?)",
-            [doc.get("version", ""), orjson.dumps(doc).decode()],
-        )
-        con.execute("CHECKPOINT")
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot save the posture result: {exc}", where=str(path)) from exc
-    finally:
-        con.close()
+    """Keep a posture result in the case (table ``posture_results``), for ``spearhunt report``."""
+    with open_case(path, write=True) as case:
+        try:
+            case.con.execute(
+                "INSERT INTO posture_results VALUES (?, ?, ?)",
+                [
+                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    doc.get("version", ""),
+                    orjson.dumps(doc).decode(),
+                ],
+            )
+            case.checkpoint()
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot save the posture result: {exc}", where=str(path)) from exc
 
 
-def saved_result(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+def saved_result(case: Case) -> dict[str, Any] | None:
     """The latest posture document saved in an open case, if any."""
-    if "posture_results" not in _tables(con):
+    if not case.has("posture_results"):
         return None
-    row = con.execute("SELECT doc FROM posture_results ORDER BY created DESC LIMIT 1").fetchone()
+    row = one(case.con, "SELECT doc FROM posture_results ORDER BY created DESC LIMIT 1")
     doc = orjson.loads(row[0]) if row else None
     return doc if isinstance(doc, dict) else None

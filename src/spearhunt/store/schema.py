@@ -66,6 +66,8 @@ TABLES: dict[str, str] = {
     "mail_iocs": "message_id VARCHAR, file VARCHAR, kind VARCHAR, value VARCHAR, run_id INTEGER",
     **{f"net_{log}": _zeek_table(log) for log in ZEEK_SCHEMAS},
     "correlation_results": "created TIMESTAMP, version VARCHAR, stories INTEGER, doc JSON",
+    # spearhunt posture: each run's frozen result document (model.posture.PostureResult)
+    "posture_results": "created TIMESTAMP, version VARCHAR, doc JSON",
 }
 
 # Columns added after version 1: (table, column, type). A version-1 table lacks them.
