@@ -19,7 +19,8 @@ def test_demo_runs_every_stage_and_keeps_outputs(tmp_path, capsys):
     assert (tmp_path / "d" / "detections.jsonl").stat().st_size > 0
     assert (tmp_path / "d" / "case.duckdb").exists()
     report = tmp_path / "d" / "report"
-    assert "4. Report" in out and str(report / "report.html") in out
+    assert "4. Defences" in out and "Network segmentation" in out and "FAIL" in out
+    assert "5. Report" in out and str(report / "report.html") in out
     for name in (
         "report.html",
         "navigator-case.json",

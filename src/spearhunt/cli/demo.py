@@ -121,13 +121,15 @@ def demo(
             on_verdict=on_verdict,
             on_detection=keep,
         )
+    # the defences, from the simulation's posture inputs, saved in the case for the report
+    _posture(sim.out_dir, store)
     # the report, from what the store now holds
     from spearhunt.report.render import write_report
 
     written = write_report(store, base / "report", ("html", "navigator", "stix", "timeline"))
     html_path = written.path("html")
     out.print(
-        f"\n[bold]4. Report[/]: {html_path} (open it in a browser; ATT&CK Navigator layers, "
+        f"\n[bold]5. Report[/]: {html_path} (open it in a browser; ATT&CK Navigator layers, "
         f"STIX bundle and Timesketch timeline beside it)"
     )
     out.print(
@@ -221,6 +223,38 @@ def _print_story(stage: StageDone, truth: dict[str, Any]) -> None:
             )
         )
     out.print("  score: " + ", ".join(f"{p.name} {p.points:.0f}" for p in s.score_parts))
+
+
+def _posture(sim_dir: Path, store: Path) -> None:
+    """Run ``spearhunt posture`` on the case with every input the simulator wrote; print the
+    five defences."""
+    from spearhunt.posture.run import PostureInputs, assess_case
+    from spearhunt.report.posture import controls_table
+    from spearhunt.store.posture import save_result
+
+    truth = orjson.loads((sim_dir / "truth.json").read_bytes()).get("posture")
+    if not truth:
+        return
+    given = {k: sim_dir / v for k, v in truth["inputs"].items()}
+    result = assess_case(
+        PostureInputs(
+            store=store,
+            zones=given["zones"],
+            signins=(given["signins"],),
+            inventory=(given["inventory"],),
+            kev=given["kev"],
+            vulns=(given["vulns"],),
+            traces=(given["message_trace"],),
+        )
+    )
+    save_result(store, result.to_dict())
+    out.print(
+        "\n[bold]4. Defences[/] (spearhunt posture, from the simulated sign-ins, inventory, "
+        "zones and message trace):"
+    )
+    out.print(controls_table(result))
+    for s in [s for s in result.steps if s.verdict == "would have stopped"][:4]:
+        out.print(Text(f"  {s.step}: {s.control} would have stopped it ({s.why[:110]})"))
 
 
 def _dest(d: object) -> str:

@@ -242,7 +242,7 @@ class _Loader:
     def _posture(self, story_id: str | None) -> PostureResult | None:
         from spearhunt.store.posture import saved_result
 
-        doc = saved_result(self.con)
+        doc = saved_result(self.case)
         if doc is None:
             return None
         result = PostureResult.from_dict(doc)
