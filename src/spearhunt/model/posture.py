@@ -185,7 +185,9 @@ class StepVerdict:
     story: str
     step: str  # "initial access: mail to j.miller", "ws-003 -> fs-01 (T1021.006)"
     control: str
-    verdict: str  # "would have stopped", "would have shown", "did not stop", "unknown"
+    # "would have stopped", "could have stopped", "would have shown", "did not stop", "blind",
+    # "unknown"
+    verdict: str
     why: str = ""
 
     def to_dict(self) -> dict[str, Any]:

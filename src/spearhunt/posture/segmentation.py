@@ -9,6 +9,7 @@ Internet from servers.
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -226,7 +227,7 @@ def assess(
         - 10 * len(story_allowed)
     )
     which = (
-        f"zones file {policy.source}"
+        f"zones file {Path(policy.source).name}"
         if policy is not None
         else "no zones file: a default policy from host names (no admin protocols between workstations, no direct Internet from servers)"
     )

@@ -96,9 +96,10 @@ def story_steps(
                 host=pz.host,
             )
             if f is not None:
+                # a known exploited hole on patient zero; the case does not prove it was the way in
                 out.append(
                     StepVerdict(
-                        story.id, step, "patching", "would have stopped", f"if patched: {f.title}"
+                        story.id, step, "patching", "could have stopped", f"unpatched: {f.title}"
                     )
                 )
         v = seen(pz.host)

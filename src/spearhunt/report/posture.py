@@ -76,7 +76,9 @@ def steps_table(result: PostureResult, rows: int = 40) -> Table:
         table.add_column(col, overflow="fold")
     for s in result.steps[:rows]:
         style = (
-            "green"
+            "yellow"
+            if s.verdict == "could have stopped"
+            else "green"
             if s.verdict.startswith("would")
             else "red"
             if s.verdict in ("did not stop", "blind")
