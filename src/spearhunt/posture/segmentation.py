@@ -9,11 +9,11 @@ Internet from servers.
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from spearhunt.model.posture import ControlResult, Finding, Flow, ZonePolicy, unknown
