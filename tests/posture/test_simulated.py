@@ -10,36 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from spearhunt.correlate.config import CorrelateOptions, load_allowlist
-from spearhunt.correlate.investigate import investigate
 from spearhunt.model.posture import PostureResult
 from spearhunt.posture.run import PostureInputs, assess_case
-from spearhunt.simulate import demo_config, simulate
-
-
-@pytest.fixture(scope="module")
-def case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], PostureInputs]:
-    base = tmp_path_factory.mktemp("posture")
-    sim = simulate(base / "sim", demo_config(7))
-    store = base / "case.duckdb"
-    investigate(
-        [str(base / "sim" / d) for d in ("mail", "endpoint", "network")],
-        store,
-        CorrelateOptions(allowlist=load_allowlist(None)),
-    )
-    truth = orjson.loads(sim.truth_path.read_bytes())
-    p = base / "sim"
-    inputs = truth["posture"]["inputs"]
-    full = PostureInputs(
-        store=store,
-        zones=p / inputs["zones"],
-        signins=(p / inputs["signins"],),
-        inventory=(p / inputs["inventory"],),
-        kev=p / inputs["kev"],
-        vulns=(p / inputs["vulns"],),
-        traces=(p / inputs["message_trace"],),
-    )
-    return store, truth, full
 
 
 @pytest.fixture(scope="module")
