@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from spearhunt.correlate.config import CorrelateOptions, load_allowlist
-from spearhunt.correlate.investigate import investigate
+from spearhunt.pipeline.case import CaseInputs, CaseOptions, build_case
 from spearhunt.posture.run import PostureInputs
 from spearhunt.simulate import demo_config, simulate
 
@@ -19,10 +19,10 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
     base = tmp_path_factory.mktemp("posture")
     sim = simulate(base / "sim", demo_config(7))
     store = base / "case.duckdb"
-    investigate(
-        [str(base / "sim" / d) for d in ("mail", "endpoint", "network")],
+    build_case(
+        CaseInputs.sniff([str(base / "sim" / d) for d in ("mail", "endpoint", "network")]),
         store,
-        CorrelateOptions(allowlist=load_allowlist(None)),
+        CaseOptions(CorrelateOptions(allowlist=load_allowlist(None))),
     )
     truth = orjson.loads(sim.truth_path.read_bytes())
     p = base / "sim"
