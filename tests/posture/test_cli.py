@@ -68,10 +68,10 @@ def _err(capsys: Any) -> str:
 def test_bad_inputs_are_clear_errors(case: Any, tmp_path: Path, capsys: Any) -> None:
     store = tmp_path / "case.duckdb"
     shutil.copy(case[0], store)
-    assert run(["posture", "--store", str(tmp_path / "none.duckdb")]) == 1
-    assert "no such case store" in _err(capsys)
+    assert run(["posture", "--store", str(tmp_path / "none.duckdb")]) == 2
+    assert "does not exist" in _err(capsys)
     assert run(["posture", "--store", str(store), "--kev", str(tmp_path / "missing.json")]) == 2
-    assert "no such file" in _err(capsys)
+    assert "does not exist" in _err(capsys)
     zones = tmp_path / "zones.yml"
     zones.write_text("zones: {ws: [10.0.0.0/8]}\nallow: [{from: ws, to: dmz}]\n")
     assert run(["posture", "--store", str(store), "--zones", str(zones)]) == 1

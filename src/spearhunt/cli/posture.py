@@ -17,37 +17,44 @@ FORMATS = ("table", "json")
 @app.command("posture")
 def posture_command(
     store: Path = typer.Option(
-        ..., "--store", "-s", help="Case store (hunted, mail-triaged, correlated)."
+        ..., "--store", "-s", exists=True, help="Case store (hunted, mail-triaged, correlated)."
     ),
     zones: Path | None = typer.Option(
-        None, "--zones", help="Zones file (YAML): zones and allowed flows."
+        None, "--zones", exists=True, help="Zones file (YAML): zones and allowed flows."
     ),
     signins: list[Path] = typer.Option(
         [],
         "--signins",
+        exists=True,
         help="Sign-in logs: Entra ID portal JSON/CSV or Graph signIns JSON, Okta System Log JSON.",
     ),
     inventory: list[Path] = typer.Option(
         [],
         "--inventory",
+        exists=True,
         help="Software inventory: osquery results log / osqueryi --json, or CSV host,vendor,product,version.",
     ),
     kev: Path | None = typer.Option(
-        None, "--kev", help="CISA KEV catalog (known_exploited_vulnerabilities.json)."
+        None, "--kev", exists=True, help="CISA KEV catalog (known_exploited_vulnerabilities.json)."
     ),
     vulns: list[Path] = typer.Option(
-        [], "--vulns", help="CVE JSON 5 records (files or folders) for version ranges."
+        [], "--vulns", exists=True, help="CVE JSON 5 records (files or folders) for version ranges."
     ),
     traces: list[Path] = typer.Option(
         [],
         "--message-trace",
+        exists=True,
         help="Message trace: Exchange Online CSV, Postfix or Sendmail maillog.",
     ),
     year: int | None = typer.Option(
         None, "--maillog-year", help="Year of classic syslog lines (default: this year)."
     ),
     rules: list[Path] = typer.Option(
-        [], "--rules", "-r", help="Rule folders loaded besides spearhunt's pack (coverage)."
+        [],
+        "--rules",
+        "-r",
+        exists=True,
+        help="Rule folders loaded besides spearhunt's pack (coverage).",
     ),
     no_pack: bool = typer.Option(
         False, "--no-pack", help="Leave spearhunt's own rule pack out of coverage."
