@@ -13,7 +13,9 @@ from rich.text import Text
 
 from spearhunt import __version__
 from spearhunt.errors import StoreError
+from spearhunt.model.attack import ATTACK_VERSION
 from spearhunt.model.posture import TITLES, PostureResult
+from spearhunt.report.navigator import LAYER_VERSION, NAVIGATOR_VERSION
 
 STATUS_STYLE = {
     "pass": "bold green",
@@ -105,7 +107,11 @@ def coverage_layer(result: PostureResult) -> dict[str, Any]:
     control = result.control("detection_coverage")
     return {
         "name": "spearhunt detection coverage",
-        "versions": {"attack": "16", "navigator": "5.1.0", "layer": "4.5"},
+        "versions": {
+            "attack": ATTACK_VERSION,
+            "navigator": NAVIGATOR_VERSION,
+            "layer": LAYER_VERSION,
+        },
         "domain": "enterprise-attack",
         "description": (control.summary if control else "")[:2000],
         "filters": {"platforms": ["Windows"]},
