@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
-from spearhunt.simulate.campaign import Campaign
 from spearhunt.simulate.clock import HOUR, MINUTE, US
 from spearhunt.simulate.context import Sim
+from spearhunt.simulate.plan import Campaign
 from spearhunt.simulate.world import MAIL_DOMAIN, Host, User
 
 CVE = "CVE-2023-23397"
