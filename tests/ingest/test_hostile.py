@@ -207,10 +207,30 @@ def test_cut_evtx_says_how_many_records_are_missing(tmp_path):
     cut = tmp_path / "cut.evtx"
     cut.write_bytes(data[: 4096 + 65536 + 30_000])  # inside the second chunk
     rows, warnings = ingest(cut)
-    assert len(rows) == 25
-    assert [w.message.split(" missing")[0] for w in warnings] == [
-        "damaged or cut EVTX file: 15 of the 40 records its chunk headers list are"
+    assert len(rows) == 28  # the parser gave 25; the cut chunk's 3 whole records are carved
+    assert [w.message for w in warnings] == [
+        "damaged or cut EVTX file: 12 of the 40 records its chunk headers list are missing "
+        "(0 parser errors); 3 recovered from the damaged chunks"
     ]
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("damage", ["magic", "size"])
+def test_records_after_a_damaged_record_header_are_recovered(tmp_path, damage):
+    src = shared_data("deepbluecli-evtx", "Powershell-Invoke-Obfuscation-many.evtx").read_bytes()
+    chunk = 4096 + 65536
+    at = chunk + 36256  # the 5th record of the 2nd chunk (record 30)
+    assert src[at : at + 4] == b"**\x00\x00"
+    data = bytearray(src)
+    if damage == "magic":
+        data[at : at + 4] = b"XXXX"
+    else:
+        struct.pack_into("<I", data, at + 4, 0xFFFF)
+    bad = tmp_path / "bad.evtx"
+    bad.write_bytes(bytes(data))
+    rows, warnings = ingest(bad)
+    assert len(rows) == 302  # without the carving, records 30-40 (11) were lost
+    assert len(warnings) == 1 and "11 recovered" in warnings[0].message
 
 
 @pytest.mark.shared_data

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import re
+import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -144,6 +145,7 @@ def _read_evtx(src: Source, on_warning: WarningSink, batch: int) -> Iterator[Raw
         raise IngestError(f"not a readable EVTX file: {exc}", where=name) from exc
     out = RawBatch(name, Kind.EVTX)
     done = 0  # records in batches already yielded
+    seen: set[int] = set()  # their ids (a damaged file's records are recovered by id)
     errors: list[str] = []
     while True:
         try:
@@ -156,6 +158,7 @@ def _read_evtx(src: Source, on_warning: WarningSink, batch: int) -> Iterator[Raw
                 out.positions.append(rid)
                 if len(out.positions) >= batch:
                     done += len(out.positions)
+                    seen.update(out.positions)
                     yield out
                     out = RawBatch(name, Kind.EVTX)
             break
@@ -166,23 +169,122 @@ def _read_evtx(src: Source, on_warning: WarningSink, batch: int) -> Iterator[Raw
     read = done + len(out.positions)
     expected = _expected(src, data)
     if errors or (expected is not None and expected > read):
+        # Records after a damaged record header are carved: the chunk's record chain is
+        # re-linked over the damage and the chunk parsed again on its own.
+        whole = data if data is not None else _evtx_bytes_or_none(src)
+        seen.update(out.positions)
+        for rid, text in recover_evtx_records(whole, seen) if whole else ():
+            out.texts.append(text)  # type: ignore[arg-type]
+            out.positions.append(rid if rid <= INT64_MAX else -1)
+        recovered = done + len(out.positions) - read
+        read += recovered
         # The parser drops a cut or damaged chunk, sometimes without an error: the chunk
         # headers' record ranges say how many records the file should have held.
-        lost = (
-            f"{expected - read:,} of the {expected:,} records its chunk headers list are"
-            if expected is not None and expected > read
-            else "some records are"
-        )
+        if expected is not None and expected > read:
+            lost = f"{expected - read:,} of the {expected:,} records its chunk headers list are missing"
+        elif recovered:
+            lost = "no record is missing"
+        else:
+            lost = "some records are missing"
         first = f"; first parser error: {errors[0][:200]}" if errors else ""
+        carved = f"; {recovered:,} recovered from the damaged chunks" if recovered else ""
         on_warning(
             IngestWarning(
                 name,
-                f"damaged or cut EVTX file: {lost} missing ({len(errors)} parser errors{first})",
+                f"damaged or cut EVTX file: {lost} ({len(errors)} parser errors{first}){carved}",
                 record=read + 1,
             )
         )
     if out.texts:
         yield out
+
+
+def _evtx_bytes_or_none(src: Source) -> bytes | None:
+    try:
+        return _evtx_bytes(src)
+    except IngestError:
+        return None
+
+
+RECORD_MAGIC = b"**\x00\x00"
+
+
+def recover_evtx_records(data: bytes, have: set[int]) -> list[tuple[int, str]]:
+    """(record id, JSON) of records a damaged chunk hides from the parser.
+
+    The parser follows each record's size to the next record, so one damaged record header
+    loses the rest of its chunk. For every chunk whose parse falls short of its header's
+    record range in ``have`` (the ids the first parse gave), the chain is re-linked (each
+    damaged header rewritten to reach the next record signature) and the chunk parsed alone;
+    the records it then gives that are not in ``have`` are returned. Records whose templates sat in the damaged bytes stay lost.
+    """
+    out: list[tuple[int, str]] = []
+    head = bytearray(data[:EVTX_HEADER].ljust(EVTX_HEADER, b"\x00"))
+    head[:8] = EVTX_MAGIC
+    struct.pack_into("<QQ", head, 8, 0, 0)  # first and last chunk number
+    struct.pack_into("<H", head, 0x2A, 1)  # one chunk
+    for off in range(EVTX_HEADER, len(data), EVTX_CHUNK):
+        chunk = data[off : off + EVTX_CHUNK]
+        if chunk[:8] != CHUNK_MAGIC or len(chunk) < 512:
+            continue
+        chunk = chunk.ljust(EVTX_CHUNK, b"\x00")  # a cut chunk: its whole records are read
+        first, last = struct.unpack_from("<QQ", chunk, 8)
+        if last < first or last - first >= EVTX_CHUNK:
+            continue
+        if all(rid in have for rid in range(first, last + 1)):
+            continue
+        relinked = _relink(chunk)
+        again = _parse_chunk(bytes(head), relinked)
+        if not [rid for rid, _ in again if rid not in have]:
+            # A damaged string or template table fails the whole chunk: without them the
+            # parser reads each name and template where the records define them.
+            again = _parse_chunk(bytes(head), relinked[:128] + bytes(384) + relinked[512:])
+        out.extend((rid, text) for rid, text in again if rid not in have and first <= rid <= last)
+    return out
+
+
+def _parse_chunk(head: bytes, chunk: bytes) -> list[tuple[int, str]]:
+    try:
+        records = evtx.PyEvtxParser(io.BytesIO(head + chunk), EVTX_THREADS).records_json()
+    except (OSError, RuntimeError, ValueError):
+        return []
+    got: list[tuple[int, str]] = []
+    for _ in range(EVTX_CHUNK // 24):  # each failure costs one step: bounded
+        try:
+            for rec in records:
+                got.append((rec["event_record_id"], rec["data"]))  # type: ignore[index]
+            break
+        except Exception:  # the parser reports a bad record and goes on
+            continue
+    return got
+
+
+def _relink(chunk: bytes) -> bytes:
+    """The chunk with its record chain re-linked over damaged record headers."""
+    buf = bytearray(chunk)
+    end = len(buf)
+    pos = 512
+    while pos + 24 <= end:
+        size = int.from_bytes(buf[pos + 4 : pos + 8], "little")
+        sound = (
+            buf[pos : pos + 4] == RECORD_MAGIC
+            and 24 <= size <= end - pos
+            and int.from_bytes(buf[pos + size - 4 : pos + size], "little") == size
+        )
+        if sound:
+            pos += size
+            continue
+        nxt = buf.find(RECORD_MAGIC, pos + 4)
+        if nxt < 0:
+            break
+        size = nxt - pos
+        if size >= 24:
+            buf[pos : pos + 4] = RECORD_MAGIC
+            struct.pack_into("<I", buf, pos + 4, size)
+            struct.pack_into("<I", buf, nxt - 4, size)
+        pos = nxt
+    struct.pack_into("<I", buf, 48, max(pos, int.from_bytes(buf[48:52], "little")))
+    return bytes(buf)
 
 
 def _expected(src: Source, data: bytes | None) -> int | None:
