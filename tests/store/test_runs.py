@@ -145,3 +145,21 @@ def test_private_helpers_make_new_folders_and_files_owner_only(tmp_path: Path):
     assert stat.S_IMODE(loose.stat().st_mode) == 0o600 and loose.read_text() == "new"
     with pytest.raises(ValueError):
         private_open(loose, "a")  # type: ignore[call-overload]
+
+
+def test_replace_refuses_a_parquet_input_whose_events_name_other_files(tmp_path: Path, capsys):
+    log = tmp_path / "sysmon.jsonl"
+    log.write_text(
+        '{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
+        '"Computer": "ws-1", "TimeCreated": "2026-03-02T09:00:00Z", "Image": "C:\\\\x.exe"}\n'
+    )
+    assert run(["-q", "ingest", str(log), "--to-parquet", str(tmp_path / "pq")]) == 0
+    case = tmp_path / "case.duckdb"
+    args = ["hunt", str(tmp_path / "pq"), "-f", "jsonl", "--store", str(case)]
+    assert run(["-q", *args]) == 0
+    capsys.readouterr()
+    assert run([*args, "--replace"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped, not replaced" in err and "drop run 1" in err
+    with open_case(case) as c:
+        assert c.con.execute("SELECT count(*) FROM events").fetchone() == (1,)

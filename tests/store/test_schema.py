@@ -21,6 +21,9 @@ V1 = [
     "CREATE TABLE sources (src INTEGER, path VARCHAR, kind VARCHAR, run_id INTEGER)",
     "INSERT INTO runs VALUES (1, TIMESTAMP '2026-03-01 10:00:00', '0.9', 'hunt', 5, 1)",
     "INSERT INTO sources VALUES (0, 'old.evtx', 'evtx', 1)",
+    "CREATE TABLE mail_messages (file VARCHAR, message_id VARCHAR, subject VARCHAR, "
+    "sender VARCHAR, recipients VARCHAR[], date VARCHAR, verdict VARCHAR, score INTEGER, doc JSON)",
+    "INSERT INTO mail_messages VALUES ('a.eml', '<m@x>', 's', 'f', [], NULL, 'clean', 0, '{}')",
 ]
 
 
@@ -52,8 +55,15 @@ def test_a_version_1_case_is_migrated_when_written(tmp_path: Path):
         assert schema.version_of(case.con) == schema.SCHEMA_VERSION
         runs = case.con.execute("SELECT run_id, status FROM runs ORDER BY 1").fetchall()
         srcs = case.con.execute("SELECT path, input FROM sources").fetchall()
+        mails = case.con.execute("SELECT file, run_id FROM mail_messages").fetchall()
     assert runs == [(1, "finished"), (2, "finished")]
     assert srcs == [("old.evtx", None)]
+    assert mails == [("a.eml", None)]  # the old row kept; new rows name their run
+    with open_case(path, write=True) as case:
+        case.con.execute(
+            "INSERT INTO mail_messages VALUES ('b.eml', '<n@x>', 's', 'f', [], NULL, 'clean', 0, "
+            "'{}', 2)"
+        )
 
 
 def test_a_case_of_a_newer_version_is_refused_with_what_to_do(tmp_path: Path):

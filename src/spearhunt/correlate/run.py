@@ -8,8 +8,6 @@ import logging
 import time
 from pathlib import Path
 
-import duckdb
-
 from spearhunt import __version__
 from spearhunt.correlate import facts as F
 from spearhunt.correlate.config import CorrelateOptions
@@ -32,14 +30,11 @@ def correlate_store(
     """Correlate everything in ``store``; the result is also saved there unless ``save`` is false."""
     if not store.exists():
         raise StoreError("no such case store", where=str(store))
-    with open_case(store, write=save) as case:
-        try:
-            result = correlate_case(case, opts, on_progress)
-            if save:
-                results.save(case, result)
-                case.checkpoint()
-        except duckdb.Error as exc:
-            raise StoreError(f"correlation failed: {exc}", where=str(store)) from exc
+    with open_case(store, write=save) as case, case.errors("correlation failed"):
+        result = correlate_case(case, opts, on_progress)
+        if save:
+            results.save(case, result)
+            case.checkpoint()
     return result
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-import duckdb
 import orjson
 
 from spearhunt import __version__
@@ -173,11 +172,8 @@ def load(
 
     ``max_stories`` stories get a full section, each with at most ``max_evidence`` evidence rows
     (the timeline files carry everything)."""
-    with open_case(store) as case:
-        try:
-            return _Loader(case, store, max_evidence).build(story_id, max_stories)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot read case store: {exc}", where=str(store)) from exc
+    with open_case(store) as case, case.errors("cannot read case store"):
+        return _Loader(case, store, max_evidence).build(story_id, max_stories)
 
 
 class _Loader:

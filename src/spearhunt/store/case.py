@@ -24,6 +24,16 @@ from spearhunt.store.db import arrow_views, insert_rows, one
 __all__ = ["Case", "CaseStore", "open_case", "private"]
 
 
+def _drop_events(case: Case, seen: runs.Seen) -> bool:
+    # a Parquet dataset's events name the original files, not the dataset: what an earlier
+    # copy gave cannot be told apart from the rest of its run
+    from spearhunt.ingest.sources import Kind, sniff
+
+    if sniff(seen.path).kind is Kind.PARQUET:
+        return False
+    return runs.drop_input(case, seen)
+
+
 class CaseStore:
     """A case file opened for one run of a command: the run is recorded as started when it
     opens and as finished by :meth:`finish`."""
@@ -43,7 +53,7 @@ class CaseStore:
         """The event-log files this run reads: those the case holds already (same content,
         from a finished run) are skipped with a warning, or with ``replace`` read again in
         place of the earlier copy."""
-        admission = runs.admit(self.case, self.run_id, "events", files, replace)
+        admission = runs.admit(self.case, self.run_id, "events", files, replace, _drop_events)
         if on_warning:
             for where, message in admission.messages():
                 on_warning(IngestWarning(where, message))

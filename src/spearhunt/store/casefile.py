@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -40,6 +42,14 @@ class Case:
     def has(self, table: str) -> bool:
         """Whether the case has ``table``."""
         return table in self.tables
+
+    @contextmanager
+    def errors(self, what: str) -> Iterator[None]:
+        """DuckDB's errors inside as a StoreError saying ``what`` failed, on this case."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise StoreError(f"{what}: {exc}", where=str(self.path)) from exc
 
     def checkpoint(self) -> None:
         """Write everything to the case file."""

@@ -52,6 +52,7 @@ class Seen:
     path: Path
     earlier: str
     run_id: int
+    untraceable: bool = False  # asked to replace, but what the earlier copy gave is not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,13 @@ class Admission:
             (
                 str(s.path),
                 f"already in the case (run {s.run_id}, as {s.earlier}): skipped, not "
-                f"ingested twice; {replace_hint} reads it again in place of the earlier copy",
+                + (
+                    f"replaced: its events do not name it (a Parquet dataset names its "
+                    f"original files); drop run {s.run_id} with `spearhunt runs --drop` instead"
+                    if s.untraceable
+                    else f"ingested twice; {replace_hint} reads it again in place of the "
+                    "earlier copy"
+                ),
             )
             for s in self.skipped
         ]
@@ -156,13 +163,14 @@ def admit(
     stage: str,
     files: Sequence[Path],
     replace: bool = False,
-    drop: Callable[[Case, Seen], None] | None = None,
+    drop: Callable[[Case, Seen], bool] | None = None,
 ) -> Admission:
     """Record the input files a run reads for ``stage`` (events, mail, network), except those
     the case already holds for that stage (same size and SHA-256, from a finished run):
     skipped, or with ``replace`` read again after ``drop`` removed what the earlier copy
-    gave (default: :func:`drop_input`). (An archive of event logs and Zeek logs is an input
-    of two stages.)"""
+    gave (default: :func:`drop_input`; a ``drop`` that returns False cannot tell the earlier
+    copy's rows apart, and the file is skipped). (An archive of event logs and Zeek logs is
+    an input of two stages.)"""
     known: dict[tuple[int, str], tuple[str, int]] = {}
     for path, size, sha, rid in case.con.execute(
         "SELECT i.path, i.size, i.sha256, i.run_id FROM inputs i JOIN runs r USING (run_id) "
@@ -190,7 +198,9 @@ def admit(
             if not replace:
                 skipped.append(seen)
                 continue
-            (drop or drop_input)(case, seen)
+            if not (drop or drop_input)(case, seen):
+                skipped.append(replace_seen(seen))
+                continue
             replaced.append(seen)
         read.append(f)
         rows.append((run_id, stage, str(f), ident.size, ident.sha256))
@@ -198,9 +208,15 @@ def admit(
     return Admission(tuple(read), tuple(skipped), tuple(replaced))
 
 
-def drop_input(case: Case, seen: Seen) -> None:
+def replace_seen(seen: Seen) -> Seen:
+    """``seen``, marked as an input whose earlier copy cannot be replaced."""
+    return Seen(seen.path, seen.earlier, seen.run_id, untraceable=True)
+
+
+def drop_input(case: Case, seen: Seen) -> bool:
     """Remove what an earlier run read from one input file: its events and their
-    detections, its warnings, its mail and network rows, its sources."""
+    detections, its warnings, its mail and network rows, its sources (all of them name the
+    input, or a member of it); True when done."""
     con = case.con
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _drop_src AS SELECT src, path FROM sources "
@@ -227,6 +243,7 @@ def drop_input(case: Case, seen: Seen) -> None:
     con.execute("DELETE FROM sources WHERE src IN (SELECT src FROM _drop_src)")
     con.execute("DELETE FROM inputs WHERE run_id = $1 AND path = $2", [seen.run_id, seen.earlier])
     con.execute("DROP TABLE _drop_src")
+    return True
 
 
 def _net_tables(case: Case) -> list[str]:
