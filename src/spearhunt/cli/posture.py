@@ -67,10 +67,12 @@ def posture_command(
     """Measure phishing reporting, MFA, segmentation, patching and detection coverage from the
     evidence given, and say which defence would have stopped which step of each story. A
     defence without input is UNKNOWN, with the input that would measure it."""
+    from spearhunt.cli.case import warn_unfinished
     from spearhunt.posture.run import PostureInputs, assess_case
     from spearhunt.report.posture import posture_view, to_json, write_outputs
     from spearhunt.store.posture import save_result
 
+    warn_unfinished(store)
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     for p in (zones, kev, *signins, *inventory, *vulns, *traces, *rules):

@@ -16,6 +16,7 @@ from spearhunt.errors import StoreError
 from spearhunt.model.attack import ATTACK_VERSION
 from spearhunt.model.posture import TITLES, PostureResult
 from spearhunt.report.navigator import LAYER_VERSION, NAVIGATOR_VERSION
+from spearhunt.store.files import private_dir, private_open
 
 STATUS_STYLE = {
     "pass": "bold green",
@@ -154,10 +155,12 @@ def to_json(result: PostureResult) -> bytes:
 def write_outputs(result: PostureResult, out_dir: Path) -> list[Path]:
     """``posture.json`` and ``navigator-coverage.json`` in ``out_dir``."""
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(out_dir)  # reports of a case are private, as the case is
         doc, layer = out_dir / "posture.json", out_dir / "navigator-coverage.json"
-        doc.write_bytes(to_json(result))
-        layer.write_bytes(orjson.dumps(coverage_layer(result), option=orjson.OPT_INDENT_2) + b"\n")
+        with private_open(doc, "wb") as fh:
+            fh.write(to_json(result))
+        with private_open(layer, "wb") as fh:
+            fh.write(orjson.dumps(coverage_layer(result), option=orjson.OPT_INDENT_2) + b"\n")
     except OSError as exc:
         raise StoreError(
             f"cannot write posture outputs: {exc.strerror or exc}", where=str(out_dir)

@@ -257,7 +257,7 @@ class Dropped:
     run: Run
     events: int
     detections: int
-    results: int  # correlation results made after the run started (computed on partial data)
+    results: int  # correlation and posture results saved after the run started (on partial data)
 
 
 def drop(case: Case, run_id: int) -> Dropped:
@@ -314,11 +314,13 @@ def drop(case: Case, run_id: int) -> Dropped:
     ):
         con.execute(f"DELETE FROM {table} WHERE run_id = $1", [run_id])
     n_results = 0
-    if run.started is not None:
-        n_results = _count(
-            case, "SELECT count(*) FROM correlation_results WHERE created >= ?", [run.started]
-        )
-        con.execute("DELETE FROM correlation_results WHERE created >= ?", [run.started])
+    if run.started is not None:  # results computed on the partial case go with it
+        for table in ("correlation_results", "posture_results"):
+            if case.has(table):
+                n_results += _count(
+                    case, f"SELECT count(*) FROM {table} WHERE created >= ?", [run.started]
+                )
+                con.execute(f"DELETE FROM {table} WHERE created >= ?", [run.started])
     con.execute("UPDATE runs SET status = 'dropped' WHERE run_id = ?", [run_id])
     con.execute("COMMIT")
     return Dropped(run, n_events, n_det, n_results)
