@@ -133,7 +133,7 @@ def hostile_case(path: Path) -> Path:
     )
     con.executemany("INSERT INTO detections VALUES (" + ", ".join("?" * 14) + ")", detections)
     con.executemany(
-        "INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rules (rule_id, title, level, tags, source, description) VALUES (?, ?, ?, ?, ?, ?)",
         [(r.rule_id, r.title, r.level, list(r.tags), r.source, r.description) for r in rules],
     )
     con.close()
@@ -415,7 +415,7 @@ def large_case(
     con.execute("INSERT INTO detections SELECT * FROM _det")
     con.unregister("_det")
     con.executemany(
-        "INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rules (rule_id, title, level, tags, source, description) VALUES (?, ?, ?, ?, ?, ?)",
         [(r.rule_id, r.title, r.level, list(r.tags), r.source, r.description) for r in rules],
     )
     con.close()

@@ -162,6 +162,7 @@ class CaseStore:
                 "techniques": pa.array([list(r.techniques) for r in rules], pa.list_(pa.string())),
                 "source": [r.source for r in rules],
                 "description": [r.description for r in rules],
+                "output": pa.array([r.output for r in rules], pa.bool_()),
             }
         )
         with arrow_views(self.con, _rule_meta=meta):
@@ -178,7 +179,8 @@ class CaseStore:
             )
             self.con.execute(
                 "INSERT INTO rules SELECT rule_id, any_value(title), any_value(level), "
-                "any_value(tags), any_value(source), any_value(description) FROM _rule_meta "
+                "any_value(tags), any_value(source), any_value(description), bool_or(output) "
+                "FROM _rule_meta "
                 "WHERE rule IN (SELECT rule FROM _matched) AND rule_id NOT IN "
                 "(SELECT rule_id FROM rules) GROUP BY rule_id"
             )

@@ -86,6 +86,25 @@ class DetectionRow:
     fields: str | None
 
 
+def _alerts_of(case: Case) -> str:
+    """The detections that are alerts, as a FROM item: all but those of helper rules (a Sigma
+    correlation's ``generate: false`` base rules, stored for the correlation to read). One
+    case, one count: the hunt, the report and its timelines all count these."""
+    has_output = case.has("rules") and bool(
+        one(
+            case.con,
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'rules' AND column_name = 'output'",
+        )[0]  # type: ignore[index]
+    )
+    if not has_output:
+        return "detections"
+    return (
+        "(SELECT * FROM detections WHERE rule_id NOT IN "
+        "(SELECT rule_id FROM rules WHERE output IS FALSE))"
+    )
+
+
 def alerts(case: Case) -> list[AlertRow]:
     """One row per (event, rule) detected, by event key then rule id."""
     if not case.has("detections"):
@@ -104,7 +123,7 @@ def alerts(case: Case) -> list[AlertRow]:
     rows = case.con.execute(f"""
         SELECT DISTINCT ON (d.eid, d.rule_id) d.eid, d.rule_id, d.rule_title, d.level, d.tactics,
           d.techniques, d.ts, d.computer, {fields}
-        FROM detections d {join}
+        FROM {_alerts_of(case)} d {join}
         ORDER BY d.eid, d.rule_id""").fetchall()
     return [
         AlertRow(int(r[0]), r[1], r[2], r[3], tuple(r[4] or ()), tuple(r[5] or ()), *r[6:])
@@ -148,7 +167,7 @@ def counts(case: Case, hosts: set[str] | None = None) -> DetectionCounts:
     row = one(
         case.con,
         "SELECT count(*), count(DISTINCT rule_id), count(DISTINCT lower(computer)), min(ts), "
-        f"max(ts) FROM detections {where}",
+        f"max(ts) FROM {_alerts_of(case)} {where}",
         params,
     )
     assert row is not None
@@ -162,7 +181,8 @@ def host_tactics(case: Case, hosts: set[str] | None = None) -> list[tuple[str, s
     where, params = _host_where(hosts)
     rows = case.con.execute(
         "SELECT computer, tactic, count(*) FROM (SELECT computer, unnest(CASE WHEN "
-        f"len(tactics) = 0 THEN ['other'] ELSE tactics END) AS tactic FROM detections {where}) "
+        f"len(tactics) = 0 THEN ['other'] ELSE tactics END) AS tactic FROM {_alerts_of(case)} "
+        f"{where}) "
         "GROUP BY ALL",
         params,
     ).fetchall()
@@ -175,7 +195,8 @@ def host_rules(case: Case, hosts: set[str] | None = None) -> list[tuple[str, str
         return []
     where, params = _host_where(hosts)
     rows = case.con.execute(
-        f"SELECT computer, rule_title, level, count(*) FROM detections {where} GROUP BY ALL",
+        f"SELECT computer, rule_title, level, count(*) FROM {_alerts_of(case)} {where} "
+        "GROUP BY ALL",
         params,
     ).fetchall()
     return [(h, t, lv, int(n)) for h, t, lv, n in rows]
@@ -189,7 +210,7 @@ def technique_uses(
         return []
     rows = case.con.execute(
         "SELECT technique, tactics, level, rule_title, computer, count(*), min(ts) FROM "
-        "(SELECT unnest(techniques) AS technique, * FROM detections) GROUP BY ALL"
+        f"(SELECT unnest(techniques) AS technique, * FROM {_alerts_of(case)}) GROUP BY ALL"
     ).fetchall()
     return [(t, tuple(tc or ()), lv, ti, h, int(n), f) for t, tc, lv, ti, h, n, f in rows]
 
@@ -222,7 +243,7 @@ def timeline(case: Case) -> Iterator[DetectionRow]:
         cur.execute(
             f"SELECT d.ts, d.computer, d.level, d.rule_title, d.rule_id, {rule_file}, d.tactics, "
             f"d.techniques, d.channel, d.event_id, d.record_id, d.source, d.eid, {fields} "
-            f"FROM detections d {join} {rjoin} ORDER BY d.ts NULLS LAST, d.eid"
+            f"FROM {_alerts_of(case)} d {join} {rjoin} ORDER BY d.ts NULLS LAST, d.eid"
         )
         while rows := cur.fetchmany(FETCH):
             for r in rows:
@@ -277,7 +298,7 @@ def top_detections(case: Case, limit: int = 25) -> list[TopDetection]:
                 count(*) OVER (PARTITION BY d.rule_id, d.computer) AS n,
                 row_number() OVER (PARTITION BY d.rule_id, d.computer
                                    ORDER BY d.ts NULLS LAST, d.eid) AS rn
-              FROM detections d)
+              FROM {_alerts_of(case)} d)
             WHERE rn = 1 ORDER BY rank DESC, n DESC, ts NULLS LAST, eid LIMIT ?""",
         [limit],
     ).fetchall()

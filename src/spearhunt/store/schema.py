@@ -10,7 +10,9 @@ Versions: 1 is every case written before the version was recorded (no ``case_met
 first event key it took ``runs.first_eid``), the input files each run read (``inputs``: path,
 size, SHA-256) so that a file is not ingested twice, the input a source came from
 (``sources.input``) and the run of each mail and network row (``run_id``), so that a run
-can be dropped whole. An older case is migrated in place when it is opened for writing;
+can be dropped whole; 3 adds ``rules.output`` (false for the helper rules of Sigma
+correlation rules, whose detections feed the correlations but are not alerts; NULL, in an
+older case, counts as true). An older case is migrated in place when it is opened for writing;
 read-only, it is read as it is. A case of a newer version is refused.
 """
 
@@ -23,7 +25,7 @@ from spearhunt.ingest.zeek import SCHEMAS as ZEEK_SCHEMAS
 from spearhunt.normalize.windows import EVENT_COLUMNS
 from spearhunt.store.db import one
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _ZEEK_SQL = {"ts": "TIMESTAMP", "str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE"}
 _ZEEK_SQL["list"] = "VARCHAR[]"
@@ -54,7 +56,7 @@ TABLES: dict[str, str] = {
     "tags VARCHAR[], tactics VARCHAR[], techniques VARCHAR[], eid BIGINT, ts TIMESTAMP, "
     "computer VARCHAR, channel VARCHAR, event_id INTEGER, record_id BIGINT, source VARCHAR",
     "rules": "rule_id VARCHAR, title VARCHAR, level VARCHAR, tags VARCHAR[], source VARCHAR, "
-    "description VARCHAR",
+    "description VARCHAR, output BOOLEAN",
     "warnings": "run_id INTEGER, source VARCHAR, message VARCHAR, line BIGINT, record BIGINT, "
     "byte_offset BIGINT",
     "mail_messages": "file VARCHAR, message_id VARCHAR, subject VARCHAR, sender VARCHAR, "
@@ -81,6 +83,7 @@ _ADDED_IN_2 = (
     ("mail_iocs", "run_id", "INTEGER"),
     *((f"net_{log}", "run_id", "INTEGER") for log in ZEEK_SCHEMAS),
 )
+_ADDED_IN_3 = (("rules", "output", "BOOLEAN"),)
 
 
 def ddl(table: str) -> str:
@@ -137,6 +140,10 @@ def ensure(con: duckdb.DuckDBPyConnection, where: str) -> int:
             # runs of a version-1 case had no status: they count as finished (nothing recorded
             # whether they were; flagging every old case as interrupted would be noise)
             con.execute("UPDATE runs SET status = 'finished' WHERE status IS NULL")
+        if 0 < before < 3:
+            for table, column, kind in _ADDED_IN_3:
+                if table in tables:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
         con.execute("DELETE FROM case_meta WHERE key = 'schema_version'")
         con.execute("INSERT INTO case_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
