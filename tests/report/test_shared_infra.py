@@ -23,7 +23,7 @@ def _case(tmp_path: Path, rule_title: str | None = None) -> Path:
     run = CaseStore(store, "test")
     if rule_title:  # a rule of the case that names the host
         run.con.execute(
-            "INSERT INTO rules VALUES (?, ?, 'high', [], 'r.yml', '')", ["r1", rule_title]
+            "INSERT INTO rules VALUES (?, ?, 'high', [], 'r.yml', '', true)", ["r1", rule_title]
         )
     run.finish(0, 0)
     run.close()
