@@ -223,3 +223,10 @@ def test_real_kev_catalog() -> None:
     eq = next(k for k in kev if k.cve == "CVE-2017-11882")
     assert (eq.vendor, eq.product, eq.due) == ("Microsoft", "Office", date(2022, 5, 3))
     assert sum(k.ransomware for k in kev) > 100
+
+
+def test_kev_excerpt_in_cisa_format() -> None:
+    warnings: list[IngestWarning] = []
+    kev = read_kev(HERE / "kev-excerpt.json", warnings.append)
+    assert {k.cve for k in kev} == {"CVE-2017-11882", "CVE-2023-23397"} and not warnings
+    assert all(k.due and k.date_added and k.due > k.date_added for k in kev)
