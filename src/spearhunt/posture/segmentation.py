@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,27 @@ class _Group:
     story_steps: list[str] = field(default_factory=list)
 
 
+def merge_sensors(flows: Sequence[Flow]) -> list[Flow]:
+    """One flow per (source, destination, port): the same connections seen by Zeek, Sysmon 3
+    and WFP 5156 count once (the largest count any sensor saw), with every sensor named."""
+    merged: dict[tuple[str, str, int | None], Flow] = {}
+    for f in flows:
+        key = (f.src_ip, f.dst_ip, f.port)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = f
+            continue
+        merged[key] = replace(
+            old,
+            count=max(old.count, f.count),
+            first_seen=min(filter(None, (old.first_seen, f.first_seen)), default=None),
+            src_host=old.src_host or f.src_host,
+            dst_host=old.dst_host or f.dst_host,
+            seen_by=",".join(sorted(set(old.seen_by.split(",")) | {f.seen_by})),
+        )
+    return list(merged.values())
+
+
 def assess(
     flows: Sequence[Flow], policy: ZonePolicy | None, stories: Sequence[Any]
 ) -> ControlResult:
@@ -96,6 +117,7 @@ def assess(
             "Platform 5156 events (and --zones ZONES.yml for your policy)",
             ("zones file",) if policy else (),
         )
+    flows = merge_sensors(flows)
     host_ip: dict[str, str] = {}
     for f in flows:
         if f.src_host and f.src_host not in host_ip:
