@@ -35,7 +35,7 @@ from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.callbacks import Progress
-from spearhunt.model.detection import LEVEL_RANK, RuleInfo
+from spearhunt.model.detection import LEVEL_RANK, RuleInfo, json_runs
 from spearhunt.normalize.timefix import correct_times
 from spearhunt.store.case import CaseStore
 from spearhunt.store.db import connect
@@ -339,7 +339,9 @@ def hunt(
             store.add_matches([r.info for r in rules], engine.HITS)
             store.add_warnings(summary.warnings)
         if on_json is not None:
-            for item in engine.output(*on_json.json_frame):
+            for item in json_runs(
+                engine, [r.info for r in rules], engine.sources, src_base, *on_json.json_frame
+            ):
                 if isinstance(item, tuple):
                     on_json.write_json(*item)
                 elif on_detection is not None:

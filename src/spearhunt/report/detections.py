@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import orjson
 
 from spearhunt.model import Detection
+from spearhunt.model.detection import json_bytes
 
 # Fields shown in the short "details" of a detection, in this order, when the event has them.
 KEY_FIELDS = (
@@ -175,8 +176,7 @@ class DetectionWriter:
         head = self._heads.get(id(d.rule))
         if head is None:
             head = self._heads[id(d.rule)] = (d.rule.output_head(), d.rule)
-        body = orjson.dumps(d.event_dict(), default=str)
-        return (head[0] + body[1:]).decode()
+        return json_bytes(d, head[0]).decode()
 
     def close(self, summary: Mapping[str, Any] | None = None) -> None:
         """Finish the document (JSON needs its summary and closing brackets)."""

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import orjson
 import pyarrow as pa
 
 from spearhunt.detect.engine.plan import Router, Target, needed_fields, specialize
@@ -60,11 +59,6 @@ PYTHON_WORK_MAX = 400_000
 PYTHON_ROWS_MAX = 600
 DEDUP_MIN = 1_000
 RENDERER = "fast"  # or "sqlglot" (see render())
-# What DuckDB's JSON reader takes beyond strict JSON, or what orjson would not read back as
-# it is written, anywhere in a text (also inside strings: such an event just goes through
-# Python): NaN or an infinity as a value, a comma before a closing bracket, an exponent of
-# three digits (1e999), a run of 20 digits (an integer past 64 bits).
-NOT_STRICT = r"(?i)[:\[,]\s*[-+]?(?:nan|inf)|,\s*[}\]]|\de[-+]?\d{3}|\d{20}"
 
 
 def _q(name: str) -> str:
@@ -153,7 +147,7 @@ class DuckEngine:
         self._buf_text: list[Any] = []
         self._buf_bytes = 0
         self._buf_evtx = True
-        self._evtx_src: set[int] = set()  # sources read from EVTX files
+        self._evtx_index: set[int] = set()  # sources read from EVTX files (index from 0)
         self._next_eid = eid_base + 1
         self._first_eid = eid_base + 1
         self._slices: dict[tuple[str | None, str | None, int | None], _Slice] = {}
@@ -184,7 +178,7 @@ class DuckEngine:
         self._buf_text.extend(batch.texts)
         self._buf_evtx = self._buf_evtx and batch.kind is Kind.EVTX
         if batch.kind is Kind.EVTX:
-            self._evtx_src.add(src_index)
+            self._evtx_index.add(src_index - self._src_base)
         self._buf_bytes += batch.size_bytes or 1500 * len(batch)
         if len(self._buf_text) >= CHUNK_EVENTS or self._buf_bytes >= self.chunk_bytes:
             self.flush(wait=False)
@@ -652,105 +646,51 @@ class DuckEngine:
                     eid,
                 )
 
-    def output(
-        self, lead: str = "", end: str = "\n", batch: int = 10_000
-    ) -> Iterator[tuple[bytes, int] | Detection]:
-        """The detections of rules whose detections are output (``RuleInfo.output``), in the
-        order of ``detections``: as runs of their JSON texts (the output contract of
-        ``Detection.to_dict``), built by the engine, each framed by ``lead`` and ``end``,
-        UTF-8, with how many the run holds; or as ``Detection`` when the event's fields may not
-        be strict JSON. (Building and encoding them in Python took most of a big hunt's output
-        time.) The fields of EVTX events are strict JSON, written by the EVTX parser and DuckDB
-        from it. Those of JSON input are the input's text, which DuckDB's reader took: it may
-        hold NaN, infinities or trailing commas, and orjson reads integers past 64 bits as
-        floats; an event whose text may hold any of these (``NOT_STRICT``, which errs on the
-        safe side) goes the Python way (see ``event_fields``).
-        """
-        heads = [
-            (i, r.info.output_head().decode()) for i, r in enumerate(self.rules) if r.info.output
-        ]
+    def hit_rows(
+        self,
+        select: str,
+        params: list[Any],
+        by_rule: dict[str, list[Any]],
+        by_source: dict[str, list[Any]],
+        batch: int = 10_000,
+    ) -> Iterator[pa.RecordBatch]:
+        """The hits of output rules (``RuleInfo.output``) in the order of ``detections``, as
+        Arrow batches of ``select``, a query over ``hit``: each hit's rule, eid, ts, computer,
+        channel, event_id, record_id, src, fields and evtx (its fields are an EVTX record's),
+        with the columns of ``by_rule`` joined on ``rule`` and ``by_source`` on ``src``
+        (integer keys, text columns). The engine runs it; what it builds is the caller's
+        (``model.detection.json_runs``: the JSON output contract)."""
         base = self._src_base
-        self._temp_table(
-            "out_rules",
-            pa.table(
-                {
-                    "rule": pa.array([i for i, _ in heads], pa.int32()),
-                    "head": pa.array([h for _, h in heads], pa.string()),
-                }
-            ),
-        )
-        self._temp_table(
-            "out_sources",
-            pa.table(
-                {
-                    "src": pa.array(range(base, base + len(self.sources)), pa.int32()),
-                    "path": pa.array([orjson.dumps(p).decode() for p in self.sources], pa.string()),
-                    "evtx": pa.array(
-                        [base + i in self._evtx_src for i in range(len(self.sources))]
-                    ),
-                }
-            ),
-        )
-        # The keys and their order are Detection.event_dict's; a time is written as _iso does.
-        # Sorted first, built after: the sort then carries the fields, not the longer texts,
-        # and one concat() writes each text once (a chain of || copies it at every step).
-        text = (
-            "concat($1, head, '\"timestamp\":', coalesce(strftime(ts, "
-            "'\"%Y-%m-%dT%H:%M:%S.%fZ\"'), 'null'), ',\"computer\":', "
-            "coalesce(to_json(computer), 'null'), ',\"channel\":', coalesce(to_json(channel), "
-            "'null'), ',\"event_id\":', coalesce(event_id::VARCHAR, 'null'), ',\"record_id\":', "
-            "coalesce(record_id::VARCHAR, 'null'), ',\"source\":', path, ',\"event_key\":', "
-            "eid::VARCHAR, ',\"event\":', fields, '}', $2)"
-        )
-        py = "CASE WHEN NOT native THEN {} END"
-        # The texts are built by a SELECT over the sorted rows: it must keep their order,
+        self._temp_table("out_rules", _lookup(by_rule, "rule"))
+        evtx = [src - base in self._evtx_index for src in by_source.get("src", [])]
+        self._temp_table("out_sources", _lookup({**by_source, "evtx": evtx}, "src"))
+        # Sorted first, built after: the sort carries the fields, not the longer texts. The
+        # rows are then built by a SELECT over the sorted ones: it must keep their order,
         # which this connection is otherwise free to drop outside a top-level ORDER BY.
         self.con.execute("SET preserve_insertion_order = true")
-        reader = self.con.sql(
-            f"SELECT CASE WHEN native THEN {text} END AS line, rule, "
-            + ", ".join(
-                py.format(c) + f" AS {c}"
-                for c in ("ts", "computer", "channel", "event_id", "record_id", "fields")
-            )
-            + ", src, eid FROM (SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, "
-            f"e.record_id, e.src, e.fields, r.head, s.path, "
-            # (a CASE, not OR: the regex is then never evaluated for EVTX rows)
-            f"CASE WHEN s.evtx THEN true ELSE NOT regexp_matches(e.fields, $3) END AS native "
-            f"FROM ({self.HITS}) h "
-            "JOIN events e USING (eid) JOIN out_rules r USING (rule) "
-            "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule)",
-            params=[lead, end, NOT_STRICT],
-        ).to_arrow_reader(batch)
-        infos = [r.info for r in self.rules]
-        sources = self.sources
-        for part in reader:
-            lines = part.column(0)
-            if not len(lines):
-                continue
-            if lines.null_count == 0:  # the whole batch as it is in Arrow's buffer
-                yield _utf8_run(lines), len(lines)
-                continue
-            run: list[bytes] = []
-            for row in part.to_pylist():
-                if row["line"] is not None:
-                    run.append(row["line"].encode())
-                    continue
-                if run:
-                    yield b"".join(run), len(run)
-                    run = []
-                yield Detection(
-                    infos[row["rule"]],
-                    row["ts"],
-                    row["computer"],
-                    row["channel"],
-                    row["event_id"],
-                    row["record_id"],
-                    sources[row["src"] - base],
-                    event_fields(row["fields"]),
-                    row["eid"],
-                )
-            if run:
-                yield b"".join(run), len(run)
+        hit = (
+            "SELECT h.rule, e.eid, e.ts, e.computer, e.channel, e.event_id, e.record_id, e.src, "
+            "e.fields, r.* EXCLUDE (rule), s.* EXCLUDE (src) "
+            f"FROM ({self.HITS}) h JOIN events e USING (eid) JOIN out_rules r USING (rule) "
+            "JOIN out_sources s ON s.src = e.src ORDER BY e.ts NULLS LAST, e.eid, h.rule"
+        )
+        reader = self.con.sql(f"WITH hit AS ({hit}) {select}", params=params).to_arrow_reader(batch)
+        yield from reader
+
+    def hit_detection(self, row: dict[str, Any]) -> Detection:
+        """The ``Detection`` of a hit row of ``hit_rows`` (its rule, eid, ts, computer,
+        channel, event_id, record_id, src and fields)."""
+        return Detection(
+            self.rules[row["rule"]].info,
+            row["ts"],
+            row["computer"],
+            row["channel"],
+            row["event_id"],
+            row["record_id"],
+            self.sources[row["src"] - self._src_base],
+            event_fields(row["fields"]),
+            row["eid"],
+        )
 
     def _temp_table(self, name: str, table: pa.Table) -> None:
         """A small temporary table of ``table``'s rows (a registered view could not be dropped
@@ -826,12 +766,14 @@ def _chunk_column(field: str, cased: bool) -> str:
     return expr if cased else f"lower({expr})"
 
 
-def _utf8_run(texts: pa.Array) -> bytes:
-    """The UTF-8 texts of an Arrow string array (no nulls) back to back."""
-    width = "q" if pa.types.is_large_string(texts.type) else "i"  # 64- or 32-bit offsets
-    offsets = memoryview(texts.buffers()[1]).cast(width)  # type: ignore[arg-type]
-    first, last = offsets[texts.offset], offsets[texts.offset + len(texts)]
-    return texts.buffers()[2][first:last].to_pybytes()  # type: ignore[index]
+def _lookup(columns: dict[str, list[Any]], key: str) -> pa.Table:
+    """A small lookup table: the integer ``key`` column and text (or flag) columns."""
+    return pa.table(
+        {
+            k: pa.array(v, pa.int32() if k == key else pa.bool_() if k == "evtx" else pa.string())
+            for k, v in columns.items()
+        }
+    )
 
 
 def _text_array(texts: list[Any]) -> pa.Array:
