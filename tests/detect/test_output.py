@@ -294,6 +294,7 @@ def test_the_sql_and_python_forms_of_the_serializer_give_the_same_bytes():
     python = [json_bytes(d) + b"\n" for d in engine.detections() if d.rule.output]
     assert len(python) > 20
     assert sql_form == b"".join(python)
+    assert b"\\u000F" in sql_form  # a control character, escaped the same way by both forms
     d = next(d for d in engine.detections() if d.rule.output)
     assert tuple(d.event_dict()) == tuple(k for k, _ in EVENT_JSON_SQL)
 
@@ -301,12 +302,12 @@ def test_the_sql_and_python_forms_of_the_serializer_give_the_same_bytes():
 def test_the_sql_form_frames_each_text_as_asked():
     from spearhunt.model.detection import json_text_sql
 
-    text = duckdb.sql(
+    text = duckdb.execute(
         "SELECT " + json_text_sql("'<'", "'>'") + ' FROM (SELECT \'{"rule_id":"r",\' AS head, '
         "TIMESTAMP '2024-05-01 10:00:00.5' AS ts, 'ws\"1' AS computer, NULL AS channel, "
         "4624 AS event_id, NULL AS record_id, '\"a.evtx\"' AS source_json, 7 AS eid, "
         "'{\"x\":1}' AS fields)"
-    ).fetchone()[0]
+    ).fetchone()[0]  # type: ignore[index]
     assert text.startswith("<{") and text.endswith("}>")
     assert orjson.loads(text[1:-1]) == {
         "rule_id": "r",
@@ -319,3 +320,12 @@ def test_the_sql_form_frames_each_text_as_asked():
         "event_key": 7,
         "event": {"x": 1},
     }
+
+
+def test_python_form_escapes_strings_as_duckdb_does():
+    from spearhunt.model.detection import source_json_text
+
+    texts = [chr(i) for i in range(128)] + ["\\u000f", "a\\" + chr(31), "é😀\u2028", "C:\\x\\"]
+    con = duckdb.connect()
+    for t in texts:
+        assert source_json_text(t) == con.execute("SELECT to_json($1)", [t]).fetchone()[0]  # type: ignore[index]

@@ -171,15 +171,28 @@ def json_text_sql(lead: str = "$1", end: str = "$2") -> str:
     return "concat(" + ", ".join([*parts, "'}'", end]) + ")"
 
 
+# DuckDB writes a control character's escape with upper-case hex (\u001F), orjson with
+# lower-case: the Python form follows DuckDB's (a \\ is matched first, so the text "\\u001f"
+# - an escaped backslash, then letters - stays as it is).
+_ESCAPE = re.compile(rb"\\\\|\\u00[0-9a-f]{2}")
+
+
+def _duckdb_escapes(text: bytes) -> bytes:
+    if b"\\u00" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: m[0] if len(m[0]) == 2 else m[0][:4] + m[0][4:].upper(), text)
+
+
 def source_json_text(path: str) -> str:
     """The JSON of a detection's ``source`` (an input file's name)."""
-    return orjson.dumps(path).decode()
+    return _duckdb_escapes(orjson.dumps(path)).decode()
 
 
 def json_bytes(d: Detection, head: bytes | None = None) -> bytes:
-    """``d.to_dict()`` as JSON (UTF-8); ``head`` is ``d.rule.output_head()`` when the caller
-    keeps it per rule (a big hunt writes many detections of a few rules)."""
-    body = orjson.dumps(d.event_dict(), default=str)
+    """``d.to_dict()`` as JSON (UTF-8), byte for byte what ``json_text_sql`` gives; ``head``
+    is ``d.rule.output_head()`` when the caller keeps it per rule (a big hunt writes many
+    detections of a few rules)."""
+    body = _duckdb_escapes(orjson.dumps(d.event_dict(), default=str))
     return (head if head is not None else d.rule.output_head()) + body[1:]
 
 
