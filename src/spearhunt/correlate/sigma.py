@@ -18,11 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import yaml
-from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
+from sigma.correlations import (
+    SigmaCorrelationCondition,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+)
 from sigma.exceptions import SigmaError
 
 from spearhunt.correlate.facts import Alert, Facts
@@ -213,9 +217,9 @@ def correlate_matches(
 def evaluate(rule: CorrelationRule, matches: Sequence[_Row]) -> list[CorrelationHit]:
     """Hits of one correlation rule over base matches sorted by time."""
     ref_of: dict[str, str] = {}
-    for ref, ids in rule.refs:
+    for name, ids in rule.refs:
         for i in ids:
-            ref_of[i] = ref
+            ref_of[i] = name
     group_by = list(rule.rule.group_by or ())
     aliases = {a.alias: {r.reference: f for r, f in a.mapping.items()} for a in rule.rule.aliases}
     groups: dict[tuple[str, ...], list[tuple[_Row, str]]] = defaultdict(list)
@@ -223,15 +227,15 @@ def evaluate(rule: CorrelationRule, matches: Sequence[_Row]) -> list[Correlation
         ref = ref_of.get(m.rule_id)
         if ref is None:
             continue
-        key = []
+        parts: list[str] = []
         for g in group_by:
             field = aliases[g].get(ref, g) if g in aliases else g
             value = m.values.get(field)
             if value is None or value == "":
                 break  # an event without the group-by field is in no group
-            key.append(value.lower())
+            parts.append(value.lower())
         else:
-            groups[tuple(key)].append((m, ref))
+            groups[tuple(parts)].append((m, ref))
     span = timedelta(seconds=rule.rule.timespan.seconds)
     kind = rule.rule.type
     out = []
@@ -263,7 +267,8 @@ def _windows(
     span: timedelta,
 ) -> list[list[tuple[_Row, str]]]:
     times = [m.ts for m, _ in items]
-    cond = rule.rule.condition
+    # Counting kinds always carry a plain condition (extended ones are temporal only).
+    cond = cast("SigmaCorrelationCondition", rule.rule.condition)
     out: list[list[tuple[_Row, str]]] = []
     last_end = -1
     refs = [r for r, _ in rule.refs]
@@ -278,7 +283,7 @@ def _windows(
             ok = _OPS[cond.op.name.lower()](len(window), cond.count)
         elif kind == SigmaCorrelationType.VALUE_COUNT:
             fr = cond.fieldref
-            fields = fr if isinstance(fr, list) else [fr]
+            fields = fr if isinstance(fr, list) else [fr] if fr is not None else []
             distinct = {tuple(m.values.get(f, "").lower() for f in fields) for m, _ in window}
             distinct.discard(tuple("" for _ in fields))
             ok = _OPS[cond.op.name.lower()](len(distinct), cond.count)

@@ -258,13 +258,14 @@ def _alert_seeds(
     for host, hs in by_host.items():
         hs.sort(key=lambda a: (a.ts, a.eid))
         first = hs[0]
+        assert first.ts is not None  # alerts without a time were left out above
         prio = min(29.0, sum(_level(a) for a in hs[:20]))
         out.append(
             Seed(
                 host,
                 first.ts,
                 "alerts",
-                f"alerts|{host}|{first.ts.isoformat()}|{first.rule_id}",  # type: ignore[union-attr]
+                f"alerts|{host}|{first.ts.isoformat()}|{first.rule_id}",
                 first.user if not F.weak_account(first.user) else "",
                 how=f"first alert: {first.title}",
                 priority=prio,
@@ -366,7 +367,7 @@ def _assemble(
     total = sum(p.points for p in parts)
     return Story(
         **{
-            **{f: getattr(draft, f) for f in Story.__slots__},  # type: ignore[arg-type]
+            **{f: getattr(draft, f) for f in Story.__slots__},
             "score": total,
             "score_parts": parts,
             "title": _title(draft),

@@ -350,8 +350,8 @@ def hunt(
             for d in engine.detections():
                 if d.rule.output:
                     on_detection(d)
-        for rule, computer, n in engine.output_counts():
-            summary.add(rules[rule].info, computer, n)
+        for rule_index, computer, n in engine.output_counts():
+            summary.add(rules[rule_index].info, computer, n)
         st = engine.stats
         summary.events = st.events
         summary.rules_failed = {rules[i].info.rule_id: msg for i, msg in st.failed_rules.items()}

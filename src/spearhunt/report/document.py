@@ -202,7 +202,7 @@ class _Loader:
             techniques = shown[0].techniques
             host_rows = shown[0].hosts
             indicators = shown[0].indicators
-            mails = (shown[0].mail,) if shown[0].mail else ()
+            mails: tuple[MailVerdict, ...] = (shown[0].mail,) if shown[0].mail else ()
         else:
             techniques = self._case_techniques(result)
             host_rows = self._host_tactics(None)
@@ -419,7 +419,7 @@ class _Loader:
             seen.add(mail.message_id)
             sids = tuple(by_mail.get(mail.message_id or "", ()))
             where = f"{mail.verdict} mail {mail.message_id or mail.file}"
-            grouped = set()
+            grouped: set[str | None] = set()
             for att in mail.all_attachments():
                 acc.file(att.sha256, att.md5, att.sha1, att.name, f"attachment of {where}", sids)
                 grouped.update((att.sha256, att.md5, att.sha1))

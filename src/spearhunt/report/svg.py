@@ -267,11 +267,11 @@ def timeline(story: Story, evidence: Iterable[EvidenceRow], width: int = 1100) -
             )
         )
     # exfiltration bars under the marks
-    for x in story.exfiltration:
-        lane = short_host(x.host)
-        if lane in lane_y and x.first_seen:
-            x0 = scale.x(x.first_seen)
-            x1 = max(scale.x(x.last_seen or x.first_seen), x0 + 6)
+    for flow in story.exfiltration:
+        lane = short_host(flow.host)
+        if lane in lane_y and flow.first_seen:
+            x0 = scale.x(flow.first_seen)
+            x1 = max(scale.x(flow.last_seen or flow.first_seen), x0 + 6)
             parts.append(
                 el(
                     "rect",
@@ -286,8 +286,8 @@ def timeline(story: Story, evidence: Iterable[EvidenceRow], width: int = 1100) -
                     el(
                         "title",
                         {},
-                        f"exfiltration {x.bytes:,} bytes to {x.destination} "
-                        f"({_t(x.first_seen)} to {_t(x.last_seen)})",
+                        f"exfiltration {flow.bytes:,} bytes to {flow.destination} "
+                        f"({_t(flow.first_seen)} to {_t(flow.last_seen)})",
                     ),
                 )
             )
@@ -438,25 +438,25 @@ def attack_graph(story: Story, evidence: Iterable[EvidenceRow], width: int = 110
             columns.append(col)
     ext: list[tuple[str, str, str, str, str]] = []
     exfil_tech = _exfil_techniques(evidence)
-    for x in story.exfiltration:
-        nid = f"x:{x.destination}"
+    for flow in story.exfiltration:
+        nid = f"x:{flow.destination}"
         if nid not in {n[0] for n in ext}:
             ext.append(
                 (
                     nid,
                     "exfil",
                     "EXFILTRATION",
-                    x.destination,
-                    f"{x.ip or '-'} · {_size(x.bytes)} out",
+                    flow.destination,
+                    f"{flow.ip or '-'} · {_size(flow.bytes)} out",
                 )
             )
-        tech = exfil_tech.get(short_host(x.host), "exfiltration")
+        tech = exfil_tech.get(short_host(flow.host), "exfiltration")
         edges.append(
             (
-                f"h:{short_host(x.host)}",
+                f"h:{short_host(flow.host)}",
                 nid,
-                f"{tech} · {_size(x.bytes)}",
-                _hm(x.first_seen),
+                f"{tech} · {_size(flow.bytes)}",
+                _hm(flow.first_seen),
                 "exfil",
             )
         )

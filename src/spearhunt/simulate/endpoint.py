@@ -115,7 +115,7 @@ class HostLog:
         self._guid_prefix = f"{rng.getrandbits(32):08X}"
         self._guid_seq = rng.randrange(0x100, 0x2000)
         self.account_sid_machine = host.machine_account
-        self._spawns: dict[tuple[str, ...], tuple[Template, Template]] = {}
+        self._spawns: dict[tuple[str | bool, ...], tuple[Template, Template]] = {}
         self._templates: dict[tuple[Any, ...], Template] = {}
 
     # ---- identifiers -------------------------------------------------------------------
@@ -994,7 +994,7 @@ class HostLog:
                 else:
                     append(f"{a}{created}{hms}.{frac}Z{b}{rid}{c}{prefix}{number}{e}{body}{z}")
                 continue
-            ev: Event = body  # type: ignore[assignment]
+            ev: Event = body
             channel = ev["Channel"]
             rid = record_ids.get(channel, 0) + 1
             record_ids[channel] = rid

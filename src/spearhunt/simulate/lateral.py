@@ -7,7 +7,7 @@ import base64
 from spearhunt.simulate.clock import US
 from spearhunt.simulate.context import HostState
 from spearhunt.simulate.endpoint import SYSTEM_ACCOUNT, Account, Proc, user_account
-from spearhunt.simulate.images import IMAGES, make_image
+from spearhunt.simulate.images import IMAGES, Image, make_image
 from spearhunt.simulate.plan import EXFIL_DOMAINS, TUNNEL_DOMAINS, ExfilFlow, Hop, PlanWriter
 from spearhunt.simulate.world import NETBIOS
 
@@ -48,7 +48,7 @@ class LateralPlanner:
         stage: str,
         technique: str,
         note: str,
-        image: object = None,
+        image: Image | None = None,
     ) -> tuple[Proc, int]:
         """Run ``cmdline`` on ``target`` through the variant's lateral technique."""
         parent, account, t = self._channel(target, t)
@@ -59,7 +59,7 @@ class LateralPlanner:
                 img,
                 cmdline,
                 parent,
-                account,  # type: ignore[arg-type]
+                account,
                 cwd="C:\\Windows\\system32\\",
                 integrity="High",
             )
@@ -726,8 +726,8 @@ class LateralPlanner:
         )
 
 
-def _at(image: object, path: str) -> object:
+def _at(image: Image, path: str) -> Image:
     """The same executable (same hashes) stored at another path."""
     from dataclasses import replace
 
-    return replace(image, path=path)  # type: ignore[type-var]
+    return replace(image, path=path)

@@ -350,7 +350,7 @@ def build_world(seed: int, n_hosts: int, n_users: int) -> World:
     for i in range(n_ws):
         eng = i < n_eng
         pool = engineers if eng else others
-        owner = pool.pop(0) if pool else (others or engineers or [None])[0]
+        owner = pool.pop(0) if pool else next(iter(others or engineers), None)
         if owner is not None and owner in others:
             others.remove(owner)
         if owner is not None and owner in engineers:

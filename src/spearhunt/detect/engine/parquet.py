@@ -25,12 +25,13 @@ from pathlib import Path
 
 import duckdb
 
-from spearhunt.detect.engine.duck import DuckEngine, connect
+from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.engine.memory import parse_memory
 from spearhunt.errors import IngestError
 from spearhunt.model import IngestWarning
 from spearhunt.model.callbacks import Progress
 from spearhunt.normalize.windows import EVTX_SYSTEM_FIELDS
+from spearhunt.store.db import connect
 
 # The columns of every Parquet file (the partition columns live in the folder names).
 PARQUET_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -158,7 +159,7 @@ def existing_max_eid(out_dir: Path) -> int:
     files = parquet_files(out_dir) if out_dir.exists() else []
     if not files:
         return 0
-    rows = duckdb.sql(
+    rows = duckdb.execute(
         f"SELECT max(eid) FROM read_parquet({_list(files)}, hive_partitioning = false)"
     ).fetchall()
     return int(rows[0][0] or 0) if rows else 0

@@ -135,12 +135,12 @@ def compile_tree(node: ir.Node, index: Index, kw_index: Callable[[bool], int]) -
             i = index(field, False)
             return lambda r: r[i] is None or r[i] == ""
         case ir.FieldRef(field, other, op, cased):
-            a, b = index(field, cased), index(other, cased)
+            ia, ib = index(field, cased), index(other, cased)
             if op == "eq":
-                return lambda r: r[a] is not None and r[a] == r[b]
+                return lambda r: r[ia] is not None and r[ia] == r[ib]
             if op == "prefix":
-                return lambda r: r[a] is not None and r[b] is not None and r[a].startswith(r[b])
-            return lambda r: r[a] is not None and r[b] is not None and r[a].endswith(r[b])
+                return lambda r: r[ia] is not None and r[ib] is not None and r[ia].startswith(r[ib])
+            return lambda r: r[ia] is not None and r[ib] is not None and r[ia].endswith(r[ib])
         case ir.Keyword(op, value, cased):
             return _match(kw_index(cased), op, value)
     raise TypeError(f"not a predicate node: {node!r}")

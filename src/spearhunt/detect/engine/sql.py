@@ -314,14 +314,14 @@ class Renderer:
 # ---------------------------------------------------------------- the sqlglot reference
 
 
-def to_sqlglot(node: ir.Node, columns: Callable[[str, bool], exp.Expression]) -> exp.Expression:
+def to_sqlglot(node: ir.Node, columns: Callable[[str, bool], exp.Expr]) -> exp.Expr:
     """The same expression as a sqlglot tree (no folding of or-lists), for any dialect."""
     from sqlglot import exp  # only the reference path needs sqlglot; keep start-up fast
 
-    def lit(v: str) -> exp.Expression:
+    def lit(v: str) -> exp.Expr:
         return exp.Literal.string(v)
 
-    def match(col: exp.Expression, op: str, value: str) -> exp.Expression:
+    def match(col: exp.Expr, op: str, value: str) -> exp.Expr:
         if op == "eq":
             return exp.EQ(this=col, expression=lit(value))
         if op == "prefix":
@@ -334,7 +334,7 @@ def to_sqlglot(node: ir.Node, columns: Callable[[str, bool], exp.Expression]) ->
             this=exp.Like(this=col, expression=lit(like_pattern(value))), expression=lit("\\")
         )
 
-    def go(n: ir.Node) -> exp.Expression:
+    def go(n: ir.Node) -> exp.Expr:
         match n:
             case ir.Const(value):
                 return exp.true() if value else exp.false()

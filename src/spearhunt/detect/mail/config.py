@@ -40,7 +40,8 @@ class MailConfig:
 
 def _default_data() -> dict[str, Any]:
     text = resources.files("spearhunt.detect.mail").joinpath("default.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
 
 
 def load_config(path: Path | None = None) -> MailConfig:

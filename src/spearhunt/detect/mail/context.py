@@ -99,18 +99,18 @@ def unwrap(url: str) -> tuple[str, str]:
     query = parse_qs(parts.query)
     inner = None
     if host.endswith("safelinks.protection.outlook.com"):
-        inner = (query.get("url") or [None])[0]
+        inner = next(iter(query.get("url", [])), None)
     elif host == "urldefense.proofpoint.com":
-        raw = (query.get("u") or [None])[0]
+        raw = next(iter(query.get("u", [])), None)
         inner = unquote(raw.replace("-", "%").replace("_", "/")) if raw else None
     elif host == "urldefense.com" and "/__" in parts.path:
         inner = parts.path.split("/__", 1)[1].split("__;", 1)[0]
     elif host in ("www.google.com", "google.com") and parts.path == "/url":
-        inner = (query.get("q") or query.get("url") or [None])[0]
+        inner = next(iter(query.get("q") or query.get("url") or []), None)
     elif host in ("l.facebook.com", "lm.facebook.com") and parts.path == "/l.php":
-        inner = (query.get("u") or [None])[0]
+        inner = next(iter(query.get("u", [])), None)
     elif host.endswith("linkprotect.cudasvc.com"):
-        inner = (query.get("a") or [None])[0]
+        inner = next(iter(query.get("a", [])), None)
     elif host.endswith(".awstrack.me") and "/L0/" in parts.path:
         inner = unquote(parts.path.split("/L0/", 1)[1].split("/", 1)[0])
     else:

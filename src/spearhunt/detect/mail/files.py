@@ -337,8 +337,8 @@ def _html(blob: Blob, config: MailConfig, where: str) -> list[Reason]:
             f"builds data with {', '.join(sources[:4]) or 'data: URI'}",
             f"saves with {', '.join(sinks[:4]) or 'download link'}",
         ]
-        if _OBFUSCATION.search(scripts):
-            ev.append(f"obfuscated script: {_OBFUSCATION.search(scripts).group(0)}")
+        if obfuscated := _OBFUSCATION.search(scripts):
+            ev.append(f"obfuscated script: {obfuscated.group(0)}")
         out.append(reason(config, "att.html_smuggling", ev, where=where))
     if facts.password_inputs or any(a.lower().startswith("http") for a in facts.form_actions):
         out.append(
@@ -352,8 +352,9 @@ def _html(blob: Blob, config: MailConfig, where: str) -> list[Reason]:
                 where=where,
             )
         )
-    if facts.refresh or _REDIRECT.search(scripts):
-        target = facts.refresh[0] if facts.refresh else _REDIRECT.search(scripts).group(0)
+    redirect = None if facts.refresh else _REDIRECT.search(scripts)
+    if facts.refresh or redirect:
+        target = facts.refresh[0] if facts.refresh else redirect.group(0) if redirect else ""
         out.append(reason(config, "att.html_redirect", [f"redirects: {target[:200]}"], where=where))
     return out
 

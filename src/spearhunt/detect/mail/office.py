@@ -89,9 +89,10 @@ def analyse(blob: Blob, passwords: tuple[str, ...] = ()) -> OfficeFacts:
     facts = OfficeFacts()
     data = blob.data
     if blob.type == "ole":
-        data = _decrypt(data, (*DEFAULT_OFFICE_PASSWORDS, *passwords), facts)
-        if data is None:
+        decrypted = _decrypt(data, (*DEFAULT_OFFICE_PASSWORDS, *passwords), facts)
+        if decrypted is None:
             return facts
+        data = decrypted
     for step in (_vba, _ole_objects, _external, _rtf, _dde):
         try:
             step(blob.name, data, facts)

@@ -45,8 +45,9 @@ def _latin(ch: str) -> str:
     hit = confusables.is_confusable(ch, preferred_aliases=["latin"], greedy=True)
     if hit:
         for glyph in hit[0]["homoglyphs"]:
-            if glyph["c"].isascii() and glyph["c"].isalpha():
-                return glyph["c"]
+            c = str(glyph["c"])
+            if c.isascii() and c.isalpha():
+                return c
     return ch
 
 

@@ -7,7 +7,7 @@ the tree for their dialect, so DuckDB and Spark run the very same compiled rule.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, cast
 
 from sigma.conditions import (
     ConditionAND,
@@ -73,7 +73,8 @@ def string_match(s: SigmaString, cased: bool) -> tuple[str, str]:
         elif p == SpecialChars.WILDCARD_SINGLE:
             out.append("?")
         else:
-            lit = p if cased else p.lower()  # type: ignore[union-attr]
+            text = cast("str", p)  # placeholders are expanded before conversion
+            lit = text if cased else text.lower()
             out.append(lit.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?"))
     return "glob", "".join(out)
 
@@ -94,13 +95,13 @@ class IRBackend(Backend):
 
     # -- boolean structure
     def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> ir.Node:
-        return ir.or_(*(self.convert_condition(a, state) for a in cond.args))  # type: ignore[arg-type]
+        return ir.or_(*(self.convert_condition(a, state) for a in cond.args))
 
     def convert_condition_and(self, cond: ConditionAND, state: ConversionState) -> ir.Node:
-        return ir.and_(*(self.convert_condition(a, state) for a in cond.args))  # type: ignore[arg-type]
+        return ir.and_(*(self.convert_condition(a, state) for a in cond.args))
 
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> ir.Node:
-        return ir.not_(self.convert_condition(cond.args[0], state))  # type: ignore[arg-type]
+        return ir.not_(self.convert_condition(cond.args[0], state))
 
     def convert_condition_as_in_expression(self, cond: Any, state: ConversionState) -> ir.Node:
         return self.convert_condition_or(cond, state)
@@ -109,43 +110,43 @@ class IRBackend(Backend):
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        return _match(cond.field, cond.value, cased=False)
+        return _match(cond.field, cast("SigmaString", cond.value), cased=False)
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        return _match(cond.field, cond.value, cased=True)
+        return _match(cond.field, cast("SigmaString", cond.value), cased=True)
 
     def convert_condition_field_eq_val_num(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        value: SigmaNumber = cond.value
+        value = cast("SigmaNumber", cond.value)
         return ir.Match(cond.field, "eq", str(value.number))
 
     def convert_condition_field_eq_val_bool(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        value: SigmaBool = cond.value
+        value = cast("SigmaBool", cond.value)
         words = ("true", "1") if value.boolean else ("false", "0")
         return ir.or_(*(ir.Match(cond.field, "eq", w) for w in words))
 
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        value: SigmaRegularExpression = cond.value
+        value = cast("SigmaRegularExpression", cond.value)
         flags = "".join(sorted(_FLAGS[f] for f in value.flags))
         return ir.Regex(cond.field, str(value.regexp), flags)
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        value: SigmaCIDRExpression = cond.value
+        value = cast("SigmaCIDRExpression", cond.value)
         return ir.or_(*(_match(cond.field, SigmaString(p), False) for p in value.expand("*")))
 
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        value: SigmaCompareExpression = cond.value
+        value = cast("SigmaCompareExpression", cond.value)
         if value.op not in _CMP:
             return ir.not_(ir.Match(cond.field, "eq", str(value.number.number)))
         return ir.Cmp(cond.field, _CMP[value.op], float(value.number.number))
@@ -153,7 +154,7 @@ class IRBackend(Backend):
     def convert_condition_field_eq_field(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> ir.Node:
-        value: SigmaFieldReference = cond.value
+        value = cast("SigmaFieldReference", cond.value)
         op = "prefix" if value.starts_with else "suffix" if value.ends_with else "eq"
         return ir.FieldRef(cond.field, value.field, op)
 
@@ -181,7 +182,7 @@ class IRBackend(Backend):
     def convert_condition_val_str(
         self, cond: ConditionValueExpression, state: ConversionState
     ) -> ir.Node:
-        value: SigmaString = cond.value
+        value = cast("SigmaString", cond.value)
         cased = isinstance(value, SigmaCasedString)
         op, text = string_match(value, cased)
         # A keyword is found anywhere inside some field's value, as full-text backends treat it.
@@ -195,7 +196,7 @@ class IRBackend(Backend):
     def convert_condition_val_num(
         self, cond: ConditionValueExpression, state: ConversionState
     ) -> ir.Node:
-        return ir.Keyword("contains", str(cond.value.number))
+        return ir.Keyword("contains", str(cast("SigmaNumber", cond.value).number))
 
     def convert_condition_val_re(
         self, cond: ConditionValueExpression, state: ConversionState

@@ -99,7 +99,7 @@ def _schema() -> tuple[Any, ...]:
         __version__,
         RuleInfo.__slots__,
         RuleProblem.__slots__,
-        tuple((c.__name__, c.__slots__) for c in _CODE),
+        tuple((c.__name__, _slots(c)) for c in _CODE),
     )
 
 
@@ -183,7 +183,7 @@ def decode_entry(data: bytes) -> FileResult:
                 tuple((n, ir.from_json(t)) for n, t in r["variants"]),
                 tuple(r["logsource"]),
             )
-        )  # type: ignore[arg-type]
+        )
     return FileResult(rules, [RuleProblem(**p) for p in raw["problems"]], raw["correlations"])
 
 
@@ -222,7 +222,7 @@ class _NodeTable:
         elif code in (_AND, _OR):
             row = (code, tuple(self.add(a) for a in node.args))  # type: ignore[union-attr]
         else:
-            row = (code, tuple(getattr(node, s) for s in node.__slots__))  # type: ignore[union-attr]
+            row = (code, tuple(getattr(node, s) for s in node.__slots__))
         # Equal numbers of different types (1 and 1.0) must stay distinct rows.
         key = (row, repr(node.number)) if isinstance(node, ir.Cmp) else row
         index = self._index.get(key)
@@ -258,6 +258,11 @@ class _NodeTable:
         return new, (leaves, codes, args)
 
 
+def _slots(cls: type) -> tuple[str, ...]:
+    """The slot names of a ``slots=True`` dataclass (typed: ``type`` does not declare them)."""
+    return tuple(vars(cls)["__slots__"])
+
+
 def _leaves(cls: type, columns: tuple[tuple[Any, ...], ...]) -> list[Any]:
     """Nodes of one leaf type from its field columns.
 
@@ -267,10 +272,11 @@ def _leaves(cls: type, columns: tuple[tuple[Any, ...], ...]) -> list[Any]:
     object (the test suite compares them): the node classes have no __post_init__, and
     should one ever get one, the constructor is used.
     """
-    if hasattr(cls, "__post_init__") or len(columns) != len(cls.__slots__):
+    slots = _slots(cls)
+    if hasattr(cls, "__post_init__") or len(columns) != len(slots):
         return list(map(cls, *columns))
-    nodes = list(map(object.__new__, repeat(cls, len(columns[0]))))
-    for name, column in zip(cls.__slots__, columns, strict=True):
+    nodes: list[Any] = list(map(object.__new__, repeat(cls, len(columns[0]))))
+    for name, column in zip(slots, columns, strict=True):
         deque(map(getattr(cls, name).__set__, nodes, column), maxlen=0)
     return nodes
 
@@ -341,7 +347,7 @@ class Bundle:
         nodes = self._nodes
         rules = [
             CompiledRule(
-                RuleInfo(*info[:_SOURCE], source, *info[_SOURCE:]),
+                RuleInfo(*info[:_SOURCE], source, *info[_SOURCE:]),  # type: ignore[call-arg]
                 tuple([(name, nodes[i]) for name, i in variants]),
                 logsource,
             )

@@ -170,7 +170,7 @@ def fields(node: Node) -> set[str]:
         case Const():
             return set()
         case _:
-            return {node.field}  # type: ignore[union-attr]
+            return {node.field}
 
 
 def cased_fields(node: Node) -> set[str]:
@@ -211,7 +211,7 @@ def specialize(node: Node, constants: Mapping[str, Any], present: Callable[[str]
                 return FALSE
             return node
         case _:
-            key = field_key(node.field)  # type: ignore[union-attr]
+            key = field_key(node.field)
             if key in constants:
                 return Const(evaluate(node, {key: constants[key]}))
             if not present(key):
@@ -371,7 +371,7 @@ def to_json(node: Node) -> Any:
         case Not(arg):
             return ["Not", to_json(arg)]
         case _:
-            return [type(node).__name__, [getattr(node, s) for s in node.__slots__]]  # type: ignore[union-attr]
+            return [type(node).__name__, [getattr(node, s) for s in node.__slots__]]
 
 
 def from_json(data: Any) -> Node:
@@ -379,7 +379,7 @@ def from_json(data: Any) -> Node:
     name, payload = data
     cls = _TYPES[name]
     if cls in (And, Or):
-        return cls(tuple(from_json(a) for a in payload))  # type: ignore[no-any-return]
+        return cls(tuple(from_json(a) for a in payload))
     if cls is Not:
         return Not(from_json(payload))
     return cls(*payload)  # type: ignore[no-any-return]

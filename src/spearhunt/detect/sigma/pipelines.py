@@ -50,8 +50,11 @@ def _placeholders(values: Mapping[str, Sequence[str]]) -> ProcessingPipeline:
 
 def variants_for(category: str | None, placeholders: Mapping[str, Sequence[str]]) -> list[Variant]:
     """The variants a rule with this logsource category is compiled in."""
-    from sigma.pipelines.sysmon import sysmon_pipeline
-    from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
+    from sigma.pipelines.sysmon.sysmon import sysmon_pipeline
+    from sigma.pipelines.windows.windows import (
+        windows_audit_pipeline,
+        windows_logsource_pipeline,
+    )
 
     ph = _placeholders(placeholders)
     out = [Variant("sysmon", ph + sysmon_pipeline() + windows_logsource_pipeline())]
