@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from spearhunt.detect.engine import duck
+from spearhunt.detect.engine import matching
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.sigma.compiler import RuleCompiler
 from spearhunt.ingest.events import read_events
@@ -51,9 +51,9 @@ def run(
     data.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
     mp = pytest.MonkeyPatch()
     sql = mode.startswith("sql")
-    mp.setattr(duck, "PYTHON_ROWS_MAX", 0 if sql else 10**9)
-    mp.setattr(duck, "PYTHON_WORK_MAX", 0 if sql else 10**12)
-    mp.setattr(duck, "DEDUP_MIN", 0 if mode.endswith("dedup") else 10**12)
+    mp.setattr(matching, "PYTHON_ROWS_MAX", 0 if sql else 10**9)
+    mp.setattr(matching, "PYTHON_WORK_MAX", 0 if sql else 10**12)
+    mp.setattr(matching, "DEDUP_MIN", 0 if mode.endswith("dedup") else 10**12)
     try:
         eng = DuckEngine(result.rules, on_warning=lambda w: None)
         src = sniff(data)

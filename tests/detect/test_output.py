@@ -93,7 +93,7 @@ def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Pa
     # used to be still on the last chunk when the store wrote the run's sources ("connection
     # is busy"); and writing detections in batches while their result was being read
     # replaced that result (a crash past 50k detections).
-    from spearhunt.detect.engine import duck
+    from spearhunt.detect.engine import chunks, duck
 
     evtx = shared_data("evtx-attack-samples", "Credential Access")
     reference, _, _ = _run([str(evtx)], engine_json=False)
@@ -103,7 +103,7 @@ def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Pa
         time.sleep(0.3)
         slow_index(self, first)
 
-    monkeypatch.setattr(duck, "CHUNK_EVENTS", 200)
+    monkeypatch.setattr(chunks, "CHUNK_EVENTS", 200)
     monkeypatch.setattr(duck.DuckEngine, "_index_chunk", slow)
     store = tmp_path / "case.duckdb"
     for engine_json in (True, False):

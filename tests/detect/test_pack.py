@@ -8,7 +8,7 @@ import orjson
 import pytest
 import yaml
 
-from spearhunt.detect.engine import duck
+from spearhunt.detect.engine import matching
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.hunt import PACK
 from spearhunt.detect.sigma.compiler import RuleCompiler, find_rule_files
@@ -38,8 +38,8 @@ def _matches(rule, events, tmp_path: Path, mode: str) -> list[int]:
     data = tmp_path / f"{mode}.jsonl"
     data.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
     mp = pytest.MonkeyPatch()
-    mp.setattr(duck, "PYTHON_ROWS_MAX", 0 if mode == "sql" else 10**9)
-    mp.setattr(duck, "PYTHON_WORK_MAX", 0 if mode == "sql" else 10**12)
+    mp.setattr(matching, "PYTHON_ROWS_MAX", 0 if mode == "sql" else 10**9)
+    mp.setattr(matching, "PYTHON_WORK_MAX", 0 if mode == "sql" else 10**12)
     try:
         eng = DuckEngine([rule], on_warning=lambda w: None)
         i = eng.source(str(data))

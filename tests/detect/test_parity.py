@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 import pytest
 from tests.conftest import shared_data
 
-from spearhunt.detect.engine import duck
+from spearhunt.detect.engine import matching
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.sigma.compiler import RuleCompiler, find_rule_files
 from spearhunt.ingest.events import read_events
@@ -33,9 +33,9 @@ def corpus_run(tmp_path_factory):
     def run(mode: str) -> tuple[set[tuple[str, str, int]], Counter]:
         mp = pytest.MonkeyPatch()
         sql = mode.startswith("sql")
-        mp.setattr(duck, "PYTHON_ROWS_MAX", 0 if sql else 10**9)
-        mp.setattr(duck, "PYTHON_WORK_MAX", 0 if sql else 10**12)
-        mp.setattr(duck, "RENDERER", "sqlglot" if mode == "sql-sqlglot" else "fast")
+        mp.setattr(matching, "PYTHON_ROWS_MAX", 0 if sql else 10**9)
+        mp.setattr(matching, "PYTHON_WORK_MAX", 0 if sql else 10**12)
+        mp.setattr(matching, "RENDERER", "sqlglot" if mode == "sql-sqlglot" else "fast")
         try:
             eng = DuckEngine(rules, on_warning=lambda w: None)
             for f in files:

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spearhunt.detect.engine import duck
+from spearhunt.detect.engine import matching
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.engine.parquet import ingest_to_parquet
 from spearhunt.detect.engine.sql import java_regex
@@ -189,8 +189,8 @@ def duck_hits(data: Path, rules) -> set[tuple[str, int]]:
     """DuckDB's SQL path (RE2 is the reference; its small-slice Python path reads ``$`` as
     Python does, before a final newline)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(duck, "PYTHON_ROWS_MAX", 0)
-        mp.setattr(duck, "PYTHON_WORK_MAX", 0)
+        mp.setattr(matching, "PYTHON_ROWS_MAX", 0)
+        mp.setattr(matching, "PYTHON_WORK_MAX", 0)
         eng = DuckEngine(rules, on_warning=lambda w: None)
         i = eng.source(str(data))
         for b in read_events(sniff(data), lambda w: None):

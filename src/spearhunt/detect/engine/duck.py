@@ -1,17 +1,15 @@
 """The embedded engine: DuckDB normalizes events and runs every rule.
 
-Input streams through in chunks. On the engine thread, each chunk is normalized by one SQL
-statement (no record is parsed in Python) and appended to the ``events`` table; its *slices*
-(channel, provider, event id) and their field names are tallied and the product-wide rules run
-over it, while the caller reads the next chunk. When input ends, each slice becomes one narrow
-SELECT of the lowercased fields its rules read, and meets only the rules routed to it, folded
-for it (``plan.specialize``), in a single query per batch of rules, so each rule is bound once
-per run whatever the input size; slices too small to be worth a query are matched in Python
-(``pyeval``) over the very same columns, alongside the SQL. Detections are joined back to
-their events in time order.
+Input streams through in chunks (``chunks``). On the engine thread, each chunk is normalized
+by one SQL statement (no record is parsed in Python) and appended to the ``events`` table;
+its *slices* (channel, provider, event id) and their field names are tallied and the
+product-wide rules run over it, while the caller reads the next chunk. When input ends, the
+slices meet their rules (``matching``). Hits are read back in time order, as ``Detection``
+or as rows of a caller's projection (``hit_rows``: the output contract is
+``model.detection``'s, not the engine's).
 
 Memory stays bounded: chunks are dropped once appended, and the database spills to disk past
-``memory_limit`` (a file-backed case store, or DuckDB's temp directory).
+``memory_limit`` (a file-backed case store, or DuckDB's temp directory; ``memory``).
 """
 
 from __future__ import annotations
@@ -20,15 +18,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from spearhunt.detect.engine.plan import Router, Target, needed_fields, specialize
-from spearhunt.detect.engine.pyeval import compile_tree
+from spearhunt.detect.engine.chunks import CHUNK_BYTES, ChunkQueue
+from spearhunt.detect.engine.matching import EngineStats, Slice, SliceMatcher
+from spearhunt.detect.engine.plan import Router
+from spearhunt.detect.engine.slices import json_path
 from spearhunt.detect.engine.sql import DUCKDB, Renderer
 from spearhunt.detect.sigma import ir
 from spearhunt.detect.sigma.compiler import CompiledRule
@@ -36,11 +34,8 @@ from spearhunt.errors import EngineError
 from spearhunt.ingest.events import RawBatch
 from spearhunt.ingest.sources import Kind
 from spearhunt.model import Detection, IngestWarning
-from spearhunt.model.callbacks import Progress
 from spearhunt.normalize.windows import (
     EVENT_COLUMNS,
-    SHAPE_EVTX,
-    SYSTEM_FIELD_COLUMNS,
     event_fields,
     normalize_sql,
 )
@@ -49,72 +44,8 @@ from spearhunt.store.db import arrow_views, connect
 
 log = logging.getLogger(__name__)
 
-RULES_PER_QUERY = 64
-CHUNK_EVENTS = 100_000
-CHUNK_BYTES = 96 * 1024 * 1024
-SCAN_BATCH = 16_384
-# Below this many (row x rule) evaluations a slice is matched in Python: binding a rule in
-# DuckDB costs ~1 ms, evaluating one in Python ~1-2 µs (measured on the shared EVTX corpus).
-PYTHON_WORK_MAX = 400_000
-PYTHON_ROWS_MAX = 600
-DEDUP_MIN = 1_000
-RENDERER = "fast"  # or "sqlglot" (see render())
 
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def column_name(field: str, cased: bool) -> str:
-    """Slice-table column of a field: lowercased values, or original case for ``cased``."""
-    return _q(slot(field, cased))
-
-
-def slot(field: str, cased: bool) -> str:
-    """Unquoted slice-table column name of a field."""
-    return ("o:" if cased else "c:") + ir.field_key(field)
-
-
-def _json_path(key: str) -> str:
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-@dataclass
-class EngineStats:
-    """Counters of one run."""
-
-    events: int = 0
-    chunks: int = 0
-    slices: int = 0
-    queries: int = 0
-    python_slices: int = 0
-    distinct_rows: int = 0  # rows the rules actually ran on, after de-duplication
-    rule_slices: int = 0  # (rule variant, slice) pairs evaluated
-    invalid_records: int = 0
-    seconds_normalize: float = 0.0
-    seconds_rules: float = 0.0
-    failed_rules: dict[int, str] = field(default_factory=dict)
-    not_events: int = 0  # JSON records with no event id, channel or computer
-    phase: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class _Slice:
-    table: str
-    channel: str | None
-    provider: str | None
-    event_id: int | None
-    targets: list[Target]
-    needed: set[str]
-    cased: set[str]
-    keyword: bool
-    present: set[str] = field(default_factory=set)
-    rows: int = 0
-    select: str = ""  # the slice's rows: its narrow columns over the events table
-    params: list[Any] = field(default_factory=list)
-
-
-class DuckEngine:
+class DuckEngine(SliceMatcher):
     """Runs compiled rules over event batches: ``add`` per batch, then ``detections``."""
 
     HITS = "SELECT DISTINCT rule, eid FROM hits"  # (rule index, event key) of every match
@@ -132,25 +63,18 @@ class DuckEngine:
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.rules = list(rules)
-        self.chunk_bytes = chunk_bytes
         self.router = Router(self.rules)
         self.on_warning = on_warning
         self.time_from, self.time_to = time_from, time_to
         self.con = con or connect()
         self.stats = EngineStats()
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="spearhunt-engine")
-        self._pending: Future[None] | None = None
+        self._chunks = ChunkQueue(self._timed_ingest, chunk_bytes)
         self.sources: list[str] = []
         self._src_base = src_base
-        self._buf_src: list[int] = []
-        self._buf_pos: list[int] = []
-        self._buf_text: list[Any] = []
-        self._buf_bytes = 0
-        self._buf_evtx = True
         self._evtx_index: set[int] = set()  # sources read from EVTX files (index from 0)
         self._next_eid = eid_base + 1
         self._first_eid = eid_base + 1
-        self._slices: dict[tuple[str | None, str | None, int | None], _Slice] = {}
+        self._slices: dict[tuple[str | None, str | None, int | None], Slice] = {}
         self._not_events: set[int] = set()  # sources said to hold records that are no events
         # the case's events table is also the engine's working table (no copy of the events)
         self.con.execute(case_schema.ddl("events"))
@@ -172,16 +96,10 @@ class DuckEngine:
         return self._src_base + len(self.sources) - 1
 
     def add(self, src_index: int, batch: RawBatch) -> None:
-        """Buffer one batch; runs a chunk when the buffer is full."""
-        self._buf_src.extend([src_index] * len(batch))
-        self._buf_pos.extend(batch.positions)
-        self._buf_text.extend(batch.texts)
-        self._buf_evtx = self._buf_evtx and batch.kind is Kind.EVTX
+        """Buffer one batch; a full chunk is normalized on the engine thread."""
         if batch.kind is Kind.EVTX:
             self._evtx_index.add(src_index - self._src_base)
-        self._buf_bytes += batch.size_bytes or 1500 * len(batch)
-        if len(self._buf_text) >= CHUNK_EVENTS or self._buf_bytes >= self.chunk_bytes:
-            self.flush(wait=False)
+        self._chunks.add(src_index, batch)
 
     def flush(self, wait: bool = True) -> None:
         """Normalize the buffered records and append them to the events and slice tables.
@@ -189,29 +107,7 @@ class DuckEngine:
         The chunk is handed to the engine thread, so the caller goes on reading the next one
         (reading is Python, DuckDB releases the GIL): with ``wait`` it also waits for it.
         """
-        if self._buf_text:
-            table = pa.table(
-                {
-                    "i": pa.array(range(1, len(self._buf_text) + 1), pa.int64()),
-                    "src": pa.array(self._buf_src, pa.int32()),
-                    "pos": pa.array(self._buf_pos, pa.int64()),
-                    "j": _text_array(self._buf_text),
-                }
-            )
-            # DuckDB scans an Arrow table on several threads only batch by batch.
-            table = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_BATCH))
-            shape = SHAPE_EVTX if self._buf_evtx else None
-            self._buf_text, self._buf_src, self._buf_pos, self._buf_bytes = [], [], [], 0
-            self._buf_evtx = True
-            self._wait()  # one chunk in flight at most: memory stays bounded
-            self._pending = self._worker.submit(self._timed_ingest, table, shape)
-        if wait:
-            self._wait()
-
-    def _wait(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()  # re-raises what failed in the engine thread
+        self._chunks.flush(wait)
 
     def _timed_ingest(self, table: pa.Table, shape: int | None) -> None:
         t0 = time.perf_counter()
@@ -225,7 +121,7 @@ class DuckEngine:
 
     def close(self) -> None:
         """Stop the engine thread (the connection belongs to the caller)."""
-        self._worker.shutdown(wait=True)
+        self._chunks.close()
 
     def _ingest_chunk(self, raw: pa.Table, shape: int | None = None) -> None:
         con = self.con
@@ -282,13 +178,6 @@ class DuckEngine:
         self._lap("invalid", t0)
         self._index_chunk(first)
 
-    def _lap(self, phase: str, since: float) -> float:
-        """Add the time since ``since`` to a phase; returns now."""
-        now = time.perf_counter()
-        with self._stats_lock:
-            self.stats.phase[phase] = self.stats.phase.get(phase, 0) + now - since
-        return now
-
     def _index_chunk(self, first: int) -> None:
         """Events from ``first`` on were just appended: see ``_index_rows``."""
         self._index_rows("(SELECT * FROM events WHERE eid >= $1)", [first])
@@ -343,99 +232,6 @@ class DuckEngine:
             self.con.execute("DROP TABLE IF EXISTS new_events")
         self._lap("normalize", t0)
 
-    def _build_slices(self) -> None:
-        """One narrow table per (channel, provider, event id) of this run's events."""
-        t0 = time.perf_counter()
-        groups = self.con.execute(
-            "WITH g AS (SELECT slice, channel, provider, event_id, sum(n) AS n, "
-            "  bool_or(evtx) AS evtx FROM slice_groups GROUP BY ALL), "
-            "k AS (SELECT slice, list(DISTINCT key ORDER BY key) AS keys FROM slice_keys "
-            "  GROUP BY slice) "
-            "SELECT g.slice, channel, provider, event_id, n, keys, evtx FROM g "
-            "LEFT JOIN k USING (slice) ORDER BY ALL"
-        ).fetchall()
-        self.stats.events = sum(g[4] for g in groups)
-        t1 = self._lap("keys", t0)
-        for key, channel, provider, event_id, count, keys, evtx_shape in groups:
-            keys = list(keys or [])
-            if evtx_shape:
-                known = {ir.field_key(x) for x in keys}
-                keys += [k for k in SYSTEM_FIELD_COLUMNS if k not in known]
-            self._make_slice(key, channel, provider, event_id, count, keys)
-        self._lap("slices", t1)
-
-    def _make_slice(
-        self,
-        key: int,
-        channel: str | None,
-        provider: str | None,
-        event_id: int | None,
-        count: int,
-        keys: list[str],
-    ) -> None:
-        targets = self.router.candidates(channel, provider, event_id)
-        if not targets:
-            return
-        needed, cased = needed_fields(t.tree for t in targets)
-        keyword = "*" in needed
-        needed.discard("*")
-        by_key: dict[str, list[str]] = {}
-        for k in keys:
-            by_key.setdefault(ir.field_key(k), []).append(k)
-        present = set(by_key) | {"computer"}
-        s = _Slice(
-            f"slice_{len(self._slices)}",
-            channel,
-            provider,
-            event_id,
-            targets,
-            needed,
-            cased,
-            keyword,
-            present=present,
-            rows=count,
-        )
-        self._slices[(channel, provider, event_id)] = s
-        names, exprs, paths = ["eid"], ["eid"], []
-        for f in sorted(needed & present):
-            if f == "computer" and f not in by_key:
-                value = "computer"
-            elif f in SYSTEM_FIELD_COLUMNS and by_key[f] == [f]:
-                value = SYSTEM_FIELD_COLUMNS[f]
-            else:
-                idx = []
-                for k in by_key[f]:
-                    paths.append(_json_path(k))
-                    idx.append(len(paths))
-                value = (
-                    f"coalesce({', '.join(f'v[{i}]' for i in idx)})"
-                    if len(idx) > 1
-                    else f"v[{idx[0]}]"
-                )
-            names.append(column_name(f, False))
-            exprs.append(f"lower({value})")
-            if f in cased:
-                names.append(column_name(f, True))
-                exprs.append(value)
-        if keyword:
-            names += ["_kw", "_kw_cs"]
-            exprs += [
-                "lower(array_to_string(json_extract_string(fields, '$.*'), chr(10)))",
-                "array_to_string(json_extract_string(fields, '$.*'), chr(10))",
-            ]
-        plist = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
-        extract = f", json_extract_string(fields, {plist}) AS v" if paths else ""
-        cols = ", ".join(f"{e} AS {n}" for n, e in zip(names, exprs, strict=True))
-        # Not run here: a slice whose rules all fold away is never read, a small one is
-        # read straight into Python, a big one becomes a table (see _run_slice).
-        s.select = (
-            f"SELECT {cols} FROM "
-            f"(SELECT eid, fields, computer, sys{extract} FROM events WHERE slice = $2 "
-            f"AND eid >= $1 AND channel IS NOT DISTINCT FROM $3 AND provider IS NOT "
-            f"DISTINCT FROM $4 AND event_id IS NOT DISTINCT FROM $5)"
-        )  # hash, then exact
-        s.params = [self._first_eid, key, channel, provider, event_id]
-
     def _match_anywhere(self, rows: str, params: list[Any]) -> None:
         """Product-wide rules (keyword searches over every Windows log) over the events just
         appended (``rows``), in one pass; a rule DuckDB refuses is reported, the others still run."""
@@ -469,152 +265,6 @@ class DuckEngine:
         )
 
     # ------------------------------------------------------------------ rules
-    def run_rules(self, on_progress: Progress | None = None) -> None:
-        """Flush input, then match every slice against its rules (once per run).
-
-        Small slices are read through a second connection and matched in Python on this
-        thread while the engine thread builds the big slices and binds their SQL: DuckDB
-        works without the GIL, so the two overlap on two cores.
-        """
-        self.flush()
-        self._build_slices()
-        t0 = time.perf_counter()
-        slices = [s for s in self._slices.values() if s.rows]
-        slices.sort(key=lambda s: (-s.rows, str(s.channel), str(s.provider), s.event_id or 0))
-        small: list[tuple[_Slice, list[tuple[Target, ir.Node]]]] = []
-        big: list[tuple[_Slice, list[tuple[Target, ir.Node]]]] = []
-        for s in slices:
-            work = self._work(s)
-            if work:
-                (small if _python_sized(s.rows, len(work)) else big).append((s, work))
-        pending = self._worker.submit(self._run_big, big)
-        hits: list[tuple[int, int]] = []
-        reader = self.con.cursor()
-        try:
-            for n, (s, work) in enumerate(small, 1):
-                t1 = time.perf_counter()
-                cur = reader.execute(s.select, s.params)
-                names = [c[0] for c in cur.description]
-                rows = cur.fetchall()
-                self._count(distinct_rows=len(rows), python_slices=1)
-                t1 = self._lap("slices", t1)
-                hits.extend(_match_python(names, rows, work))
-                self._lap("python rules", t1)
-                if on_progress:
-                    on_progress(n, len(small) + len(big), "slices")
-        finally:
-            reader.close()
-            pending.result()  # re-raises what failed on the engine thread
-        if hits:
-            self._insert_hits(hits)
-        if self.stats.failed_rules:  # a rule refused on a later chunk has no partial results
-            self.con.execute(
-                "DELETE FROM hits WHERE list_contains($1, rule)", [sorted(self.stats.failed_rules)]
-            )
-        self.stats.seconds_rules += time.perf_counter() - t0
-
-    def _count(self, **counters: int) -> None:
-        """Add to the run's counters (both threads of ``run_rules`` count, hence the lock)."""
-        with self._stats_lock:
-            for name, n in counters.items():
-                setattr(self.stats, name, getattr(self.stats, name) + n)
-
-    def _work(self, s: _Slice) -> list[tuple[Target, ir.Node]]:
-        """The slice's rules, each folded for it; rules that cannot match it are left out."""
-        work: list[tuple[Target, ir.Node]] = []
-        for t in s.targets:
-            tree = specialize(t, s.channel, s.provider, s.event_id, s.present)
-            if tree != ir.FALSE:
-                work.append((t, tree))
-        self._count(slices=1 if work else 0, rule_slices=len(work))
-        return work
-
-    def _run_big(self, big: list[tuple[_Slice, list[tuple[Target, ir.Node]]]]) -> None:
-        for s, work in big:
-            self._run_table_slice(s, work)
-
-    def _run_table_slice(self, s: _Slice, work: list[tuple[Target, ir.Node]]) -> None:
-        """A big slice as a table, de-duplicated first; matched in SQL (or Python when few
-        distinct rows remain)."""
-        t0 = time.perf_counter()
-        if s.rows >= DEDUP_MIN:
-            # Logs repeat themselves (the same service, task or script runs thousands of
-            # times): rules run once per distinct combination of the fields they read.
-            table = f"{s.table}_u"
-            rows = self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (eid), "
-                f"list(eid) AS eids FROM ({s.select}) GROUP BY ALL",
-                s.params,
-            ).fetchone()[0]  # type: ignore[index]
-        else:
-            table = s.table
-            rows = self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS {s.select}", s.params
-            ).fetchone()[0]  # type: ignore[index]
-        self._count(distinct_rows=rows)
-        t0 = self._lap("slices", t0)
-        try:
-            if _python_sized(rows, len(work)):
-                cur = self.con.execute(f"SELECT * FROM {table}")
-                names = [c[0] for c in cur.description]
-                hits = _match_python(names, cur.fetchall(), work)
-                if hits:
-                    self._insert_hits(hits)
-                self._count(python_slices=1)
-                self._lap("python rules", t0)
-            else:
-                self._run_sql(table, work)
-        finally:
-            self.con.execute(f"DROP TABLE {table}")
-
-    def _insert_hits(self, hits: list[tuple[int, int]]) -> None:
-        tbl = pa.table(
-            {
-                "rule": pa.array([h[0] for h in hits], pa.int32()),
-                "eid": pa.array([h[1] for h in hits], pa.int64()),
-            }
-        )
-        with arrow_views(self.con, new_hits=tbl):
-            self.con.execute("INSERT INTO hits SELECT * FROM new_hits")
-
-    def _run_sql(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
-        t0 = time.perf_counter()
-        # Planning dominates rule queries; the rewrites the optimizer would make (LIKE ->
-        # contains, constant folding, pushdown) are already done by the compiler.
-        self.con.execute("PRAGMA disable_optimizer")
-        try:
-            self._run_sql_batches(table, work)
-        finally:
-            self.con.execute("PRAGMA enable_optimizer")
-            self._lap("sql rules", t0)
-
-    def _run_sql_batches(self, table: str, work: list[tuple[Target, ir.Node]]) -> None:
-        batch: list[tuple[Target, str]] = [(t, render(tree)) for t, tree in work]
-        for start in range(0, len(batch), RULES_PER_QUERY):
-            part = batch[start : start + RULES_PER_QUERY]
-            try:
-                self._query(table, part)
-            except duckdb.OutOfMemoryException:
-                raise
-            except duckdb.Error:
-                for one in part:  # find the rule the engine refuses; the others still run
-                    try:
-                        self._query(table, [one])
-                    except duckdb.OutOfMemoryException:
-                        raise
-                    except duckdb.Error as exc:
-                        self.stats.failed_rules[one[0].index] = str(exc).splitlines()[0]
-
-    def _query(self, table: str, part: list[tuple[Target, str]]) -> None:
-        cases = ", ".join(f"CASE WHEN {sql} THEN {t.index} END" for t, sql in part)
-        ids = "eids" if table.endswith("_u") else "[eid]"
-        self.con.execute(
-            f"INSERT INTO hits SELECT rule, unnest(ids) FROM (SELECT {ids} AS ids, "
-            f"unnest([{cases}]) AS rule FROM {table}) WHERE rule IS NOT NULL"
-        )
-        self.stats.queries += 1
-
-    # ------------------------------------------------------------------ output
     def detections(
         self, batch: int = 10_000, only: Sequence[int] | None = None
     ) -> Iterator[Detection]:
@@ -708,47 +358,6 @@ class DuckEngine:
         ).fetchall()
 
 
-def _python_sized(rows: int, rules: int) -> bool:
-    """Whether matching ``rules`` over ``rows`` is cheaper in Python than binding SQL."""
-    return rows <= PYTHON_ROWS_MAX and rows * rules <= PYTHON_WORK_MAX
-
-
-def _match_python(
-    names: list[str], rows: list[tuple[Any, ...]], work: list[tuple[Target, ir.Node]]
-) -> list[tuple[int, int]]:
-    """(rule, event key) of every match of a slice's rows (``names`` are the columns)."""
-    pos = {n: i for i, n in enumerate(names)}
-    grouped = "eids" in pos
-    key = pos["eids"] if grouped else pos["eid"]
-
-    def index(field: str, cased: bool) -> int:
-        return pos[slot(field, cased)]
-
-    def kw_index(cased: bool) -> int:
-        return pos["_kw_cs" if cased else "_kw"]
-
-    hits: list[tuple[int, int]] = []
-    for t, tree in work:
-        pred = compile_tree(tree, index, kw_index)
-        if grouped:
-            hits.extend((t.index, e) for r in rows if pred(r) for e in r[key])
-        else:
-            hits.extend((t.index, r[key]) for r in rows if pred(r))
-    return hits
-
-
-def render(tree: ir.Node) -> str:
-    """DuckDB SQL of a tree over slice columns: the fast renderer, or sqlglot's (the
-    dialect-neutral reference, used by tests to prove both give the same detections)."""
-    if RENDERER == "sqlglot":
-        from sqlglot import exp
-
-        from spearhunt.detect.engine.sql import to_sqlglot
-
-        return to_sqlglot(tree, lambda f, c: exp.column(slot(f, c), quoted=True)).sql("duckdb")
-    return Renderer(DUCKDB, column_name).render(tree)
-
-
 _CHUNK_COLUMNS = {
     "eventid": "CAST(event_id AS VARCHAR)",
     "channel": "channel",
@@ -761,7 +370,7 @@ def _chunk_column(field: str, cased: bool) -> str:
     """A field as an expression over the chunk table (for product-wide rules)."""
     key = ir.field_key(field)
     expr = _CHUNK_COLUMNS.get(key) or (
-        "json_extract_string(fields, " + "'" + _json_path(field).replace("'", "''") + "')"
+        "json_extract_string(fields, " + "'" + json_path(field).replace("'", "''") + "')"
     )
     return expr if cased else f"lower({expr})"
 
@@ -774,14 +383,3 @@ def _lookup(columns: dict[str, list[Any]], key: str) -> pa.Table:
             for k, v in columns.items()
         }
     )
-
-
-def _text_array(texts: list[Any]) -> pa.Array:
-    """Arrow strings from str or UTF-8 bytes; invalid UTF-8 is replaced, not fatal."""
-    if texts and isinstance(texts[0], bytes):
-        arr = pa.array(texts, pa.binary())
-        try:
-            return arr.cast(pa.string())
-        except pa.ArrowInvalid:
-            return pa.array([t.decode("utf-8", "replace") for t in texts], pa.string())
-    return pa.array(texts, pa.string())

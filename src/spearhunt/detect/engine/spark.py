@@ -26,9 +26,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from spearhunt.detect.engine.duck import slot
 from spearhunt.detect.engine.parquet import PARQUET_COLUMNS, partition_of
 from spearhunt.detect.engine.plan import Router, Target, needed_fields, specialize
+from spearhunt.detect.engine.slices import slot
 from spearhunt.detect.engine.sql import SPARK, Renderer, java_regex
 from spearhunt.detect.sigma import ir
 from spearhunt.detect.sigma.compiler import CompiledRule
