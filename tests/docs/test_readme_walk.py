@@ -16,7 +16,7 @@ the walk changes the inputs, never the commands:
 A command the walk has run already (the same words) is not run again. An example states an
 exit status other than 0 in its comment (``# exit status 3``). Lines
 that are not ``spearhunt`` commands (``pip``, ``spark-submit`` on a cluster) are not run; the
-Spark examples run in their own test, marked ``spark``.
+Spark examples run in tests/spark/test_readme_spark.py, on the Spark tests' session.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class Sandbox:
             target.symlink_to(path)
 
 
-def _walk(sandbox: Sandbox, steps: list[Example], capsys: pytest.CaptureFixture[str]) -> None:
+def walk(sandbox: Sandbox, steps: list[Example], capsys: pytest.CaptureFixture[str]) -> None:
     for name, content in files(README.read_text(encoding="utf-8")).items():
         (sandbox.work / name).write_text(content, encoding="utf-8")
     done: set[tuple[str, ...]] = set()
@@ -208,16 +208,4 @@ def test_every_readme_example_runs_in_order(tmp_path, monkeypatch, capsys):
     steps = [ex for ex in examples(README.read_text(encoding="utf-8")) if not ex.spark]
     sandbox = Sandbox(tmp_path)
     monkeypatch.chdir(sandbox.work)
-    _walk(sandbox, steps, capsys)
-
-
-@pytest.mark.spark
-@pytest.mark.shared_data
-def test_the_readme_spark_examples_run(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("pyspark", reason="pyspark not installed: pip install -e '.[dev]'")
-    found = examples(README.read_text(encoding="utf-8"))
-    spark_blocks = {ex.block for ex in found if ex.spark}
-    assert spark_blocks, "the README shows Spark"
-    sandbox = Sandbox(tmp_path)
-    monkeypatch.chdir(sandbox.work)
-    _walk(sandbox, [ex for ex in found if ex.block in spark_blocks], capsys)
+    walk(sandbox, steps, capsys)
