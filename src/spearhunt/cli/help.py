@@ -76,7 +76,7 @@ def classic_type_names() -> bool:
 def first_sentence(text: str) -> str:
     """The first paragraph's first sentence on one line (what a command list should show)."""
     para = " ".join(text.strip().split("\n\n", 1)[0].split())
-    m = re.search(r"\.(?=\s+[A-Z`]|$)", para)  # a full stop before a capital ("e.g. x" is not)
+    m = re.search(r"\.(?=\s+[^a-z\s]|$)", para)  # a full stop, then not lowercase ("e.g. x")
     return para[: m.start() + 1] if m else para
 
 

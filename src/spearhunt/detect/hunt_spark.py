@@ -54,7 +54,9 @@ def hunt_spark(
     sp.require_pyspark()
     t0 = time.perf_counter()
     summary = HuntSummary()
-    paths = [str(p) for p in opts.paths]
+    # Local paths as absolute ones: the JVM resolves relative paths against its own working
+    # folder, which is not this process's once it has changed (a session reused in-process).
+    paths = [p if "://" in str(p) else str(Path(p).absolute()) for p in map(str, opts.paths)]
     _check_inputs(paths)
     rules = select_rules(opts, summary, on_progress)
     if on_progress:
