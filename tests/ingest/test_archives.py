@@ -165,3 +165,16 @@ def test_otrf_zips_are_read_as_shipped():
     )
     members = [s.where.name for s in iter_sources([zeek], print) if s.kind is Kind.ZEEK_TSV]
     assert "conn.log" in members and "dns.log" in members
+
+
+def test_spark_engine_refuses_archives_with_the_way_out(tmp_path):
+    from spearhunt.detect.hunt_spark import _check_inputs
+    from spearhunt.errors import UsageError
+
+    z = tmp_path / "logs.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("a.jsonl", jsonl(1))
+    with pytest.raises(UsageError, match="ingest .* --to-parquet"):
+        _check_inputs([str(z)])
+    with pytest.raises(UsageError, match="archive"):
+        _check_inputs([str(tmp_path)])

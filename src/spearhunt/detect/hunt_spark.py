@@ -32,10 +32,16 @@ def _check_inputs(paths: list[str]) -> None:
         path = Path(p)
         if not path.exists():
             raise UsageError(f"no such file or folder: {p}")
-        files = [path] if path.is_file() else list(path.rglob("*.evtx"))[:1]
-        if any(f.is_file() and sniff(f).kind is Kind.EVTX for f in files):
+        files = (
+            [path]
+            if path.is_file()
+            else [*list(path.rglob("*.evtx"))[:1], *list(path.rglob("*.zip"))[:1]]
+        )
+        kinds = {sniff(f).kind for f in files if f.is_file()}
+        if kinds & {Kind.EVTX, Kind.ARCHIVE}:
+            what = "EVTX" if Kind.EVTX in kinds else "A log archive (zip, tar)"
             raise UsageError(
-                f"{p}: EVTX is read on one machine; convert it first with "
+                f"{p}: {what} is read on one machine; convert it first with "
                 f"`spearhunt ingest {p} --to-parquet DIR` and hunt DIR"
             )
 
