@@ -174,7 +174,7 @@ def test_spark_engine_refuses_archives_with_the_way_out(tmp_path):
     z = tmp_path / "logs.zip"
     with zipfile.ZipFile(z, "w") as zf:
         zf.writestr("a.jsonl", jsonl(1))
-    with pytest.raises(UsageError, match="ingest .* --to-parquet"):
+    with pytest.raises(UsageError, match=r"ingest .* --to-parquet"):
         _check_inputs([str(z)])
     with pytest.raises(UsageError, match="archive"):
         _check_inputs([str(tmp_path)])
