@@ -169,3 +169,19 @@ def test_fifo_named_to_mail_is_refused_not_opened(tmp_path: Path):
     os.mkfifo(tmp_path / "pipe.eml")
     (item,) = read_file(tmp_path / "pipe.eml")
     assert isinstance(item, MailFailure) and "FIFO" in item.error
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_fifo_in_a_mail_folder_is_reported_not_skipped_silently(tmp_path: Path):
+    import os
+
+    from spearhunt.detect.mail.run import Triaged, triage
+    from tests.mail.helpers import ANALYZER
+
+    os.mkfifo(tmp_path / "pipe.eml")
+    (tmp_path / "ok.eml").write_bytes(b"From: a@example.net\r\nSubject: hi\r\n\r\nhello\r\n")
+    items = list(triage([tmp_path], ANALYZER))
+    assert sum(isinstance(i, Triaged) for i in items) == 1
+    assert [
+        (Path(i.file).name, "FIFO" in i.error) for i in items if isinstance(i, MailFailure)
+    ] == [("pipe.eml", True)]

@@ -36,7 +36,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 if (
-                    child.is_file()
+                    not child.is_dir()  # a FIFO or dangling link is reported by read_file
                     and not child.name.startswith(".")
                     and child.suffix.lower() in MAIL_SUFFIXES
                     and child.name.upper() not in ("SOURCE.TXT", "README.TXT")
