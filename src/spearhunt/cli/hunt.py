@@ -180,12 +180,8 @@ def hunt_command(
     opts = dataclasses.replace(opts, keep=frozenset(base_rules(correlations)))
     if engine == "spark":
         from spearhunt.detect.engine.spark import require_pyspark
-        from spearhunt.detect.hunt_spark import hunt_spark
 
         require_pyspark()  # before any output file is opened
-        run = hunt_spark
-    else:
-        run = hunt
     with ExitStack() as stack:
         stream: TextIO = (
             stack.enter_context(output.open("w", encoding="utf-8", newline=""))
@@ -210,7 +206,7 @@ def hunt_command(
                 err.print(f"warning: {w.location()}: {w.message}", markup=False)
 
         bar = stack.enter_context(progress_bar("hunting"))
-        summary = run(
+        summary = hunt(
             opts,
             on_detection,
             on_progress=bar,

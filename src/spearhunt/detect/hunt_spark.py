@@ -1,4 +1,4 @@
-"""One hunt on Apache Spark: the same rules, options and summary as ``detect.hunt.hunt``.
+"""A hunt's Spark run: the same rules, options and summary as DuckDB's (``detect.hunt``).
 
 Inputs are Parquet datasets (``spearhunt ingest --to-parquet``) and JSON Lines, as local
 paths or any URI the user's Spark reads (hdfs://, s3a:// ...). EVTX is a local format: it is
@@ -9,16 +9,20 @@ shape; with a case store they are appended with the events they matched.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from spearhunt.detect.hunt import HuntOptions, HuntSummary, JsonSink, select_rules
-from spearhunt.detect.sigma.compiler import RuleProblem
-from spearhunt.errors import UsageError
+from spearhunt.detect.engine.base import EngineCounters, InputCounts
+from spearhunt.detect.options import HuntOptions
+from spearhunt.detect.sigma.compiler import CompiledRule
+from spearhunt.errors import EngineError, UsageError
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.callbacks import Progress
 from spearhunt.store.case import CaseStore
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
 
@@ -46,103 +50,109 @@ def _check_inputs(paths: list[str]) -> None:
             )
 
 
-def hunt_spark(
-    opts: HuntOptions,
-    on_detection: Callable[[Detection], None] | None,
-    on_progress: Progress | None = None,
-    on_warning: Callable[[IngestWarning], None] | None = None,
-    on_json: JsonSink | None = None,
-) -> HuntSummary:
-    """Run the hunt on Spark; detections reach ``on_detection`` in time order (``on_json``
-    is not used: Spark's detections are all built in Python)."""
-    from spearhunt.detect.engine import spark as sp
+class SparkRun:
+    """The Spark engine for one hunt (``detect.engine.base.Engine``)."""
 
-    sp.require_pyspark()
-    t0 = time.perf_counter()
-    summary = HuntSummary()
-    # Local paths as absolute ones: the JVM resolves relative paths against its own working
-    # folder, which is not this process's once it has changed (a session reused in-process).
-    paths = [p if "://" in str(p) else str(Path(p).absolute()) for p in map(str, opts.paths)]
-    _check_inputs(paths)
-    rules = select_rules(opts, summary, on_progress)
-    if on_progress:
-        on_progress(0, None, "starting Spark")
-    spark = sp.session(opts.spark_master, dict(opts.spark_conf))
-    store = CaseStore(opts.store, opts.command) if opts.store else None
-    try:
+    name = "spark"
+
+    def __init__(
+        self,
+        opts: HuntOptions,
+        rules: Sequence[CompiledRule],
+        store: CaseStore | None,
+        warn: Callable[[IngestWarning], None],
+    ) -> None:
+        from spearhunt.detect.engine import spark as sp
+
+        sp.require_pyspark()
+        self.opts, self.rules, self.store, self.warn = opts, list(rules), store, warn
+        # Local paths as absolute ones: the JVM resolves relative paths against its own working
+        # folder, which is not this process's once it has changed (a session reused in-process).
+        self.paths = [p if "://" in p else str(Path(p).absolute()) for p in map(str, opts.paths)]
+        _check_inputs(self.paths)
+        self.spark = sp.session(opts.spark_master, dict(opts.spark_conf))
         eid_base = store.next_ids()[0] if store else 0
-        engine = sp.SparkEngine(spark, rules, eid_base=eid_base)
-        for idx, variant in engine.router.unrouted:
-            rule = rules[idx]
-            summary.rules_not_run.append(
-                RuleProblem(
-                    rule.info.source,
-                    f"{variant}: logsource maps to no channel or provider; "
-                    "matching on event id alone would fire across unrelated logs",
-                    rule.info.rule_id,
-                    rule.info.title,
-                    "unsupported",
-                )
-            )
-        events = sp.read_events(
-            spark,
-            paths,
+        self.engine = sp.SparkEngine(self.spark, self.rules, eid_base=eid_base)
+        self.router = self.engine.router
+        self._events: DataFrame | None = None
+
+    def unrouted_reason(self, index: int, variant: str) -> str:
+        """Why a rule variant the router left out runs nowhere."""
+        return (
+            f"{variant}: logsource maps to no channel or provider; "
+            "matching on event id alone would fire across unrelated logs"
+        )
+
+    def add_inputs(self, on_progress: Progress | None) -> InputCounts:
+        """The inputs as one events DataFrame (read lazily by Spark)."""
+        from spearhunt.detect.engine import spark as sp
+
+        opts = self.opts
+        self._events = sp.read_events(
+            self.spark,
+            self.paths,
             time_from=opts.time_from.isoformat(sep=" ") if opts.time_from else None,
             time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None,
         )
         # Files, not arguments: a dataset folder or a glob names many (what Spark listed).
-        summary.files = sp.count_input_files(spark, paths)
-        hits = engine.run(events, on_progress)
-        if on_progress:
-            on_progress(0, None, "matching rules")
-        batch: list[Detection] = []
-        for d in engine.detections(hits):
-            # The rules of DuckDB's hunt: a base rule of a correlation with 'generate: false'
-            # feeds the correlation (and the case store), it is no alert of its own.
-            if d.rule.output:
-                summary.count(d)
-                if on_detection is not None:
-                    on_detection(d)
-            if d.rule.rule_id in opts.keep:
-                summary.kept.append(d)
-            if store:
-                batch.append(d)
-                if len(batch) >= 50_000:
-                    _store(store, batch)
-                    batch = []
-        if store:
-            _store(store, batch)
-        st = engine.stats
-        if st.invalid_records:
-            w = IngestWarning(
-                ", ".join(paths),
-                f"{st.invalid_records} record(s) that are not JSON objects skipped",
+        return InputCounts(files=sp.count_input_files(self.spark, self.paths))
+
+    def run(self, on_progress: Progress | None) -> None:
+        """Plan and submit every rule (Spark runs them as the hits are read)."""
+        if self._events is None:
+            raise EngineError("Spark run has no inputs (add_inputs first)")
+        self.engine.run(self._events, on_progress)
+        if self.engine.stats.invalid_records:
+            self.warn(
+                IngestWarning(
+                    ", ".join(self.paths),
+                    f"{self.engine.stats.invalid_records} record(s) that are not JSON objects "
+                    "skipped",
+                )
             )
-            summary.warnings.append(w)
-            if on_warning:
-                on_warning(w)
-        if store:
-            store.add_warnings(summary.warnings)
-        summary.events = st.events
-        summary.rules_failed = {rules[i].info.rule_id: msg for i, msg in st.failed_rules.items()}
-        summary.engine = {
-            "engine": "spark",
-            "master": spark.sparkContext.master,
-            "slices": st.slices,
-            "queries": st.queries,
-            "rule_slices": st.rule_slices,
-            "invalid_records": st.invalid_records,
-            "seconds_plan": round(st.seconds_plan, 3),
-            "seconds_rules": round(st.seconds_rules, 3),
-        }
-        summary.seconds = time.perf_counter() - t0
-        if store:
-            store.finish(summary.events, summary.detections)
-            summary.store = str(opts.store)
-    finally:
-        if store:
-            store.close()
-    return summary
+
+    def detections(self, only: Sequence[int] | None = None) -> Iterator[Detection]:
+        """Every hit in time order (of the rules ``only``)."""
+        wanted = None if only is None else {id(self.rules[i].info) for i in only}
+        for d in self.engine.detections():
+            if wanted is None or id(d.rule) in wanted:
+                yield d
+
+    def json_runs(self, lead: str, end: str) -> None:
+        """None: Spark's detections are built in Python."""
+        return
+
+    def output_counts(self) -> None:
+        """None: the hunt counts Spark's detections as it reads them."""
+        return
+
+    def store_hits(self) -> Callable[[list[Detection]], None] | None:
+        """Hits go to the case store with the events they matched, as they are read."""
+        store = self.store
+        if store is None:
+            return None
+        return lambda batch: _store(store, batch)
+
+    def counters(self) -> EngineCounters:
+        """The run's figures."""
+        st = self.engine.stats
+        return EngineCounters(
+            st.events,
+            dict(st.failed_rules),
+            {
+                "engine": "spark",
+                "master": self.spark.sparkContext.master,
+                "slices": st.slices,
+                "queries": st.queries,
+                "rule_slices": st.rule_slices,
+                "invalid_records": st.invalid_records,
+                "seconds_plan": round(st.seconds_plan, 3),
+                "seconds_rules": round(st.seconds_rules, 3),
+            },
+        )
+
+    def close(self) -> None:
+        """Nothing of the run to release (the Spark session outlives it)."""
 
 
 def _store(store: CaseStore, detections: list[Detection]) -> None:
