@@ -163,3 +163,14 @@ def test_replace_refuses_a_parquet_input_whose_events_name_other_files(tmp_path:
     assert "skipped, not replaced" in err and "drop run 1" in err
     with open_case(case) as c:
         assert c.con.execute("SELECT count(*) FROM events").fetchone() == (1,)
+
+
+def test_a_copy_beside_the_original_in_one_run_is_read_once(tmp_path: Path):
+    folder = tmp_path / "zeek"
+    for sensor in ("a", "b"):
+        (folder / sensor).mkdir(parents=True)
+        (folder / sensor / "conn.log").write_text(ZEEK)
+    warnings: list = []
+    assert ingest_network([folder], tmp_path / "case.duckdb", warnings.append) == 1
+    assert [w.source for w in warnings] == [str(folder / "b" / "conn.log")]
+    assert f"as {folder / 'a' / 'conn.log'}" in warnings[0].message

@@ -182,7 +182,7 @@ def admit(
     skipped: list[Seen] = []
     replaced: list[Seen] = []
     rows = []
-    this_run: set[tuple[int, str]] = set()
+    this_run: dict[tuple[int, str], Path] = {}
     for f in files:
         ident = identify(f)
         if ident is None:  # not a regular file: the reader says why
@@ -190,9 +190,9 @@ def admit(
             continue
         key = (ident.size, ident.sha256)
         if key in this_run:  # the same content twice in one run (a copy beside the original)
-            skipped.append(Seen(f, str(f), run_id))
+            skipped.append(Seen(f, str(this_run[key]), run_id))
             continue
-        this_run.add(key)
+        this_run[key] = f
         if key in known:
             seen = Seen(f, *known[key])
             if not replace:
