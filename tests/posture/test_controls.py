@@ -286,3 +286,27 @@ def test_software_matching_needs_vendor_and_every_product_word() -> None:
     assert patching.product_matches("Microsoft", "Office", office)
     assert not patching.product_matches("Microsoft", "Windows", office)
     assert not patching.product_matches("Apache", "Office", office)
+
+
+def test_mfa_story_account_from_a_new_address_without_mfa_is_a_finding() -> None:
+    rows = [
+        _signin("avery.stone@contoso.example", "multi", ip="203.0.113.10"),
+        _signin("avery.stone@contoso.example", "single", ip="198.51.100.99"),
+    ]
+    c = mfa.assess(rows, [], frozenset(), [_story()])
+    f = next(f for f in c.findings if f.kind == "story_account_signin")
+    assert "198.51.100.99" in f.title and f.stories == ("S-1",)
+    same_place = [_signin("b@contoso.example", "multi"), _signin("b@contoso.example", "single")]
+    story_b = dataclasses.replace(_story(), users=("b",))
+    assert not any(
+        f.kind == "story_account_signin"
+        for f in mfa.assess(same_place, [], frozenset(), [story_b]).findings
+    )
+
+
+def test_mfa_everyday_account_is_not_privileged_because_its_owner_has_an_admin_account() -> None:
+    rows = [_signin("avery.stone@contoso.example", "single")]
+    c = mfa.assess(rows, [], frozenset({"adm.a.stone"}), [])
+    assert [f.kind for f in c.findings] == ["single_factor"]
+    c = mfa.assess(rows, [], frozenset({"avery.stone"}), [])  # a 4672 logon of that very account
+    assert [f.kind for f in c.findings] == ["privileged_no_mfa"]

@@ -17,7 +17,7 @@ from spearhunt.posture.common import (
     stories_of_host,
     stories_of_ip,
 )
-from spearhunt.posture.identity import find, is_admin_name, same_person
+from spearhunt.posture.identity import is_admin_name, same_person
 
 CONTROL = "mfa"
 
@@ -43,12 +43,29 @@ def assess(
     findings: list[Finding] = []
     multi = sum(s.factors == "multi" for s in ok)
     single = sum(s.factors == "single" for s in ok)
-    # sign-ins tied to a story: from a story's outside address, or by a story's account from
-    # an address the account never used with a second factor
+    # sign-ins tied to a story: from a story's outside address, or by a story's account
+    # without a second factor from an address the account never used with one
+    mfa_ips: dict[str, set[str | None]] = defaultdict(set)
+    for s in ok:
+        if s.factors == "multi":
+            mfa_ips[s.account].add(s.ip)
     for s in ok:
         if s.factors == "multi":
             continue
         by_ip = stories_of_ip(stories, s.ip)
+        of_account = stories_of_account(stories, s.account) if s.factors == "single" else ()
+        if not by_ip and of_account and s.ip not in mfa_ips[s.account]:
+            findings.append(
+                Finding(
+                    "high",
+                    f"{s.account}, an account of the intrusion, signed in without a second "
+                    f"factor from {s.ip or '?'}, an address it never used with one",
+                    account=s.account,
+                    evidence=_evidence(s),
+                    stories=of_account,
+                    kind="story_account_signin",
+                )
+            )
         if by_ip:
             findings.append(
                 Finding(
@@ -61,11 +78,14 @@ def assess(
                     kind="story_signin",
                 )
             )
-    known = {f.account for f in findings}
+    known = {f.account for f in findings if f.kind == "story_signin"}
     for account, rows in sorted(by_account.items()):
         singles = [s for s in rows if s.factors == "single"]
         legacy = [s for s in rows if s.legacy]
-        admin = is_admin_name(account) or find(account, privileged) is not None
+        admin = is_admin_name(account) or any(
+            same_person(account, p) and is_admin_name(p) == is_admin_name(account)
+            for p in privileged
+        )
         story_ids = stories_of_account(stories, account)
         if singles and account not in known:
             ips = Counter(s.ip or "?" for s in singles)
