@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from spearhunt.model.story import Story
+
 SCHEMA = "spearhunt.posture/1"
 CONTROLS = ("phishing_reporting", "mfa", "segmentation", "patching", "detection_coverage")
 STATUSES = ("pass", "partial", "fail", "unknown")
@@ -362,7 +364,7 @@ class HostEvent:
 class CaseView:
     """Everything posture reads from a case store, as plain values."""
 
-    stories: tuple[Any, ...] = ()  # model.story.Story
+    stories: tuple[Story, ...] = ()
     mails: tuple[CaseMail, ...] = ()
     flows: tuple[Flow, ...] = ()
     logons: tuple[RemoteLogon, ...] = ()

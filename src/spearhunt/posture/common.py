@@ -4,8 +4,8 @@ scores and status words."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
+from spearhunt.model.story import Story
 from spearhunt.posture.identity import same_person
 
 # ATT&CK technique -> (protocol, port) of the lateral movements spearhunt's stories name.
@@ -32,19 +32,19 @@ ADMIN_PORTS: dict[int, str] = {
 }
 
 
-def story_hosts(story: Any) -> set[str]:
+def story_hosts(story: Story) -> set[str]:
     """Short names of every host in a story."""
     return {h.host for h in story.hosts} | {story.patient_zero.host}
 
 
-def stories_of_host(stories: Sequence[Any], host: str | None) -> tuple[str, ...]:
+def stories_of_host(stories: Sequence[Story], host: str | None) -> tuple[str, ...]:
     """Ids of the stories a host is part of."""
     if not host:
         return ()
     return tuple(s.id for s in stories if host in story_hosts(s))
 
 
-def story_accounts(story: Any) -> set[str]:
+def story_accounts(story: Story) -> set[str]:
     """Accounts named in a story (its users, the accounts of its moves, patient zero's user)."""
     out = {u for u in story.users if u}
     out |= {h.account for h in story.hosts if h.account}
@@ -53,21 +53,21 @@ def story_accounts(story: Any) -> set[str]:
     return out
 
 
-def stories_of_account(stories: Sequence[Any], account: str | None) -> tuple[str, ...]:
+def stories_of_account(stories: Sequence[Story], account: str | None) -> tuple[str, ...]:
     """Ids of the stories whose accounts include this person."""
     if not account:
         return ()
     return tuple(s.id for s in stories if any(same_person(account, a) for a in story_accounts(s)))
 
 
-def story_ips(story: Any) -> set[str]:
+def story_ips(story: Story) -> set[str]:
     """Outside addresses a story talks to (C2 beacons, exfiltration)."""
     out = {b.ip for b in story.beacons if b.ip}
     out |= {x.ip for x in story.exfiltration if x.ip}
     return out
 
 
-def stories_of_ip(stories: Sequence[Any], ip: str | None) -> tuple[str, ...]:
+def stories_of_ip(stories: Sequence[Story], ip: str | None) -> tuple[str, ...]:
     """Ids of the stories that talk to this address."""
     if not ip:
         return ()

@@ -8,9 +8,9 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from spearhunt.model.posture import ControlResult, Finding, HostEvent, HostSources, unknown
+from spearhunt.model.story import Story
 from spearhunt.posture.common import pct, plural, stories_of_host, story_hosts
 
 CONTROL = "detection_coverage"
@@ -95,7 +95,7 @@ def assess(
     hosts: Sequence[HostSources],
     tamper: Sequence[HostEvent],
     rules: Sequence[RuleReach],
-    stories: Sequence[Any],
+    stories: Sequence[Story],
     fired: frozenset[str] = frozenset(),
 ) -> tuple[ControlResult, tuple[tuple[str, int, str], ...]]:
     """Judge logging per host and per technique; also returns the Navigator coverage

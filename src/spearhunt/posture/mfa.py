@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from spearhunt.model.posture import ControlResult, Finding, RemoteLogon, SignIn, unknown
+from spearhunt.model.story import Story
 from spearhunt.posture.common import (
     merge,
     pct,
@@ -26,7 +26,7 @@ def assess(
     signins: Sequence[SignIn] | None,
     logons: Sequence[RemoteLogon],
     privileged: frozenset[str],
-    stories: Sequence[Any],
+    stories: Sequence[Story],
 ) -> ControlResult:
     """Judge MFA from sign-in logs (None: none given) and the case's Windows logons."""
     if not signins:
@@ -150,7 +150,7 @@ def assess(
 
 
 def _windows_logons(
-    logons: Sequence[RemoteLogon], by_account: dict[str, list[SignIn]], stories: Sequence[Any]
+    logons: Sequence[RemoteLogon], by_account: dict[str, list[SignIn]], stories: Sequence[Story]
 ) -> list[Finding]:
     """RDP and explicit-credential logons by accounts that never signed in with MFA."""
     grouped: dict[tuple[str, str], list[RemoteLogon]] = defaultdict(list)

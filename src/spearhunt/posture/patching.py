@@ -26,6 +26,7 @@ from spearhunt.model.posture import (
     VersionRange,
     unknown,
 )
+from spearhunt.model.story import Story
 from spearhunt.posture.common import merge, pct, plural, stories_of_host
 
 CONTROL = "patching"
@@ -83,7 +84,7 @@ def assess(
     kev: Sequence[KevEntry] | None,
     ranges: Sequence[VersionRange],
     running: Sequence[HostEvent],
-    stories: Sequence[Any],
+    stories: Sequence[Story],
     as_of: date,
 ) -> ControlResult:
     """Judge patching as of ``as_of`` (the end of the case)."""
@@ -212,7 +213,7 @@ def _match(
     k: KevEntry,
     ranges: Sequence[VersionRange],
     as_of: date,
-    stories: Sequence[Any],
+    stories: Sequence[Story],
     findings: list[Finding],
     vulnerable_hosts: set[str],
     overdue_hosts: set[str],
@@ -237,7 +238,7 @@ def _match(
         unverified[(sw.host, sw.name, sw.version)].append(k.cve)
 
 
-def _vulnerable(sw: Software, k: KevEntry, as_of: date, stories: Sequence[Any]) -> Finding:
+def _vulnerable(sw: Software, k: KevEntry, as_of: date, stories: Sequence[Story]) -> Finding:
     overdue = (as_of - k.due).days if k.due else None
     late = overdue is not None and overdue > 0
     return Finding(

@@ -15,9 +15,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from spearhunt.model.posture import CaseMail, ControlResult, Finding, HostEvent, TraceRow, unknown
+from spearhunt.model.story import Story
 from spearhunt.posture.common import merge, pct, plural, stories_of_host
 from spearhunt.posture.identity import local, same_person
 
@@ -53,7 +53,7 @@ def assess(
     mails: Sequence[CaseMail],
     traces: Sequence[TraceRow] | None,
     opened: Sequence[HostEvent],
-    stories: Sequence[Any],
+    stories: Sequence[Story],
     host_owner: dict[str, str] | None = None,
 ) -> ControlResult:
     """Judge reporting; ``traces`` None means no message trace was given. ``host_owner`` maps a
@@ -123,7 +123,7 @@ def _judge(
     rows: list[Delivery],
     reports: dict[str, datetime | None],
     campaign: list[CaseMail],
-    stories: Sequence[Any],
+    stories: Sequence[Story],
     traced: bool,
     inputs: tuple[str, ...],
 ) -> ControlResult:

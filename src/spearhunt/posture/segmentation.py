@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from spearhunt.model.posture import ControlResult, Finding, Flow, ZonePolicy, unknown
+from spearhunt.model.story import Story
 from spearhunt.posture.common import ADMIN_PORTS, MOVE_PORTS, merge, pct, plural
 
 CONTROL = "segmentation"
@@ -107,7 +107,7 @@ def merge_sensors(flows: Sequence[Flow]) -> list[Flow]:
 
 
 def assess(
-    flows: Sequence[Flow], policy: ZonePolicy | None, stories: Sequence[Any]
+    flows: Sequence[Flow], policy: ZonePolicy | None, stories: Sequence[Story]
 ) -> ControlResult:
     """Judge segmentation over the case's flows against ``policy`` (None: the default one)."""
     if not flows:

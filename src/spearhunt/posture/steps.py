@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from spearhunt.model.posture import ControlResult, Finding, HostSources, StepVerdict
+from spearhunt.model.story import Story
 from spearhunt.posture.common import MOVE_PORTS
 from spearhunt.posture.coverage import sources_of
 from spearhunt.posture.identity import same_person
@@ -35,7 +35,7 @@ def _find(
 
 
 def story_steps(
-    stories: Sequence[Any], controls: Sequence[ControlResult], hosts: Sequence[HostSources]
+    stories: Sequence[Story], controls: Sequence[ControlResult], hosts: Sequence[HostSources]
 ) -> tuple[StepVerdict, ...]:
     """One row per (story step, defence) that the evidence speaks to."""
     out: list[StepVerdict] = []
