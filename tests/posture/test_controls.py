@@ -310,3 +310,12 @@ def test_mfa_everyday_account_is_not_privileged_because_its_owner_has_an_admin_a
     assert [f.kind for f in c.findings] == ["single_factor"]
     c = mfa.assess(rows, [], frozenset({"avery.stone"}), [])  # a 4672 logon of that very account
     assert [f.kind for f in c.findings] == ["privileged_no_mfa"]
+
+
+def test_default_policy_takes_host_roles_from_the_assets_file() -> None:
+    flows = [Flow("10.0.20.5", "10.0.20.6", 445, "tcp", 2, T0, "alpha", "beta", "sysmon")]
+    assert segmentation.assess(flows, None, []).status == "pass"  # names say nothing
+    roles = {"alpha": "engineering workstation", "beta": "Workstation"}
+    c = segmentation.assess(flows, None, [], roles)
+    assert c.status == "fail" and "host roles and names" in c.summary
+    assert c.findings[0].title.startswith("workstations -> workstations on port 445 (SMB)")

@@ -46,6 +46,12 @@ def posture_command(
         exists=True,
         help="Message trace: Exchange Online CSV, Postfix or Sendmail maillog.",
     ),
+    assets: Path | None = typer.Option(
+        None,
+        "--assets",
+        exists=True,
+        help="Assets file (as for correlate): host roles for the default zones without --zones.",
+    ),
     year: int | None = typer.Option(
         None, "--maillog-year", help="Year of classic syslog lines (default: this year)."
     ),
@@ -89,6 +95,7 @@ def posture_command(
         rules=tuple(rules),
         with_pack=not no_pack,
         trace_year=year,
+        assets=assets,
     )
     skipped = 0
 

@@ -50,6 +50,7 @@ class PostureInputs:
     with_pack: bool = True
     trace_year: int | None = None
     report_boxes: tuple[str, ...] = field(default=())
+    assets: Path | None = None  # correlate's assets file: host roles for the default zones
 
 
 def load_rule_reach(rule_dirs: Sequence[Path], with_pack: bool = True) -> list[RuleReach]:
@@ -104,7 +105,22 @@ def assess_case(
     step("inputs read")
     rules = load_rule_reach(inputs.rules, inputs.with_pack) if view.hosts else []
     step("rules loaded")
-    return assess(view, policy, signins, software, kev, ranges, traces, rules, warnings)
+    roles = _roles(inputs.assets, view) if inputs.assets and policy is None else None
+    return assess(view, policy, signins, software, kev, ranges, traces, rules, warnings, roles)
+
+
+def _roles(path: Path, view: CaseView) -> dict[str, str]:
+    """Host -> role from the assets file, for the hosts the case's flows name."""
+    from spearhunt.correlate.config import load_assets
+
+    assets = load_assets(path)
+    hosts = {h for f in view.flows for h in (f.src_host, f.dst_host) if h}
+    out = {}
+    for host in hosts:
+        entry = assets.lookup(host)
+        if entry is not None and entry.role:
+            out[host] = entry.role
+    return out
 
 
 def assess(
@@ -117,6 +133,7 @@ def assess(
     traces: Sequence[TraceRow] | None = None,
     rules: Sequence[RuleReach] = (),
     warnings: Sequence[str] = (),
+    roles: dict[str, str] | None = None,
 ) -> PostureResult:
     """The five controls over plain values (no files, no DuckDB)."""
     stories = view.stories
@@ -126,7 +143,7 @@ def assess(
     controls = (
         phishing.assess(view.mails, traces, view.opened, stories, owners),
         mfa.assess(signins, view.logons, view.privileged, stories),
-        segmentation.assess(view.flows, policy, stories),
+        segmentation.assess(view.flows, policy, stories, roles),
         patching.assess(software, kev, ranges or [], view.running, stories, as_of),
         cov,
     )

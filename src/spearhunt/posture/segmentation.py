@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -47,15 +47,26 @@ INTERNAL = tuple(
 )
 
 
-def default_zone(host: str | None, ip: str) -> str:
+ROLE_WORKSTATION = re.compile(r"(?i)workstation|desktop|laptop|client|kiosk|vdi")
+ROLE_SERVER = re.compile(
+    r"(?i)server|domain controller|\bdc\b|file|database|sql|backup|exchange|mail|web"
+)
+
+
+def default_zone(host: str | None, ip: str, role: str = "") -> str:
     """The default policy's zone of an address: internet for public addresses, else by the
-    host's name (workstations, servers), else ``internal``."""
+    host's role in the assets file, else by its name (workstations, servers), else
+    ``internal``."""
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return "internal"
     if not any(addr in net for net in INTERNAL):
         return "internet"
+    if ROLE_WORKSTATION.search(role):
+        return "workstations"
+    if ROLE_SERVER.search(role):
+        return "servers"
     if host and WORKSTATION.match(host):
         return "workstations"
     if host and SERVER.match(host):
@@ -107,9 +118,13 @@ def merge_sensors(flows: Sequence[Flow]) -> list[Flow]:
 
 
 def assess(
-    flows: Sequence[Flow], policy: ZonePolicy | None, stories: Sequence[Story]
+    flows: Sequence[Flow],
+    policy: ZonePolicy | None,
+    stories: Sequence[Story],
+    roles: Mapping[str, str] | None = None,
 ) -> ControlResult:
-    """Judge segmentation over the case's flows against ``policy`` (None: the default one)."""
+    """Judge segmentation over the case's flows against ``policy`` (None: the default one,
+    from ``roles`` (host -> role, from the assets file) and host names)."""
     if not flows:
         return unknown(
             CONTROL,
@@ -126,7 +141,7 @@ def assess(
     def zone(host: str | None, ip: str) -> str:
         if policy is not None:
             return policy.zone_of(ip) or "unzoned"
-        return default_zone(host, ip)
+        return default_zone(host, ip, (roles or {}).get(host or "", ""))
 
     def allowed(src: str, dst: str, port: int | None) -> str | None:
         if policy is None:
@@ -251,7 +266,9 @@ def assess(
     which = (
         f"zones file {Path(policy.source).name}"
         if policy is not None
-        else "no zones file: a default policy from host names (no admin protocols between workstations, no direct Internet from servers)"
+        else "no zones file: a default policy from host "
+        + ("roles and names" if roles else "names")
+        + " (no admin protocols between workstations, no direct Internet from servers)"
     )
     summary = (
         f"{plural(cross, 'cross-zone connection')}, {bad_flows} not allowed in "
