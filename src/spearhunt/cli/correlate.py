@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -15,23 +16,48 @@ from spearhunt.errors import UsageError
 FORMATS = ("table", "json")
 
 
-def _options(window: str, allowlist: Path | None, assets: Path | None, rules: list[Path]):  # type: ignore[no-untyped-def]
+INTERNAL_HELP = (
+    "A network of the victim's own, as CIDR (repeatable; default: private address space). "
+    "Anything outside is a destination: give it when C2 sits in private space too."
+)
+BEACON_HELP = "Connections to one destination before it can score as a beacon."
+EXFIL_HELP = "Megabytes out to one rare destination that count as exfiltration."
+
+
+def _options(  # type: ignore[no-untyped-def]
+    window: str,
+    allowlist: Path | None,
+    assets: Path | None,
+    rules: list[Path],
+    internal: Sequence[str] = (),
+    beacon_min: int = 12,
+    exfil_mb: float = 10.0,
+):
     import dataclasses
 
     from spearhunt.correlate.config import (
         CorrelateOptions,
         Windows,
+        internal_from,
         load_allowlist,
         load_assets,
         parse_duration,
     )
 
+    if beacon_min < 3:
+        raise UsageError("--beacon-min-conns must be 3 or more")
+    if exfil_mb <= 0:
+        raise UsageError("--exfil-min-mb must be above 0")
     windows = dataclasses.replace(Windows(), story=parse_duration(window))
+    asset_list = load_assets(assets)
     return CorrelateOptions(
         windows=windows,
         allowlist=load_allowlist(allowlist),
-        assets=load_assets(assets),
+        assets=asset_list,
         rule_dirs=tuple(rules),
+        internal=internal_from(list(internal), asset_list),
+        beacon_min_conns=beacon_min,
+        exfil_min_bytes=int(exfil_mb * 1024 * 1024),
     )
 
 
@@ -71,6 +97,9 @@ def correlate_command(
     rules: list[Path] = typer.Option(
         [], "--rules", "-r", help="Extra folders with Sigma correlation rules."
     ),
+    internal: list[str] = typer.Option([], "--internal", help=INTERNAL_HELP),
+    beacon_min: int = typer.Option(12, "--beacon-min-conns", help=BEACON_HELP),
+    exfil_mb: float = typer.Option(10.0, "--exfil-min-mb", help=EXFIL_HELP),
 ) -> None:
     """Chain the case's mail verdicts, detections, logons and network records into ranked
     campaign stories (also saved in the store)."""
@@ -81,7 +110,11 @@ def correlate_command(
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     with progress_bar("correlating") as bar:
-        result = correlate_store(store, _options(window, allowlist, assets, rules), on_progress=bar)
+        result = correlate_store(
+            store,
+            _options(window, allowlist, assets, rules, internal, beacon_min, exfil_mb),
+            on_progress=bar,
+        )
     _print(result, fmt)
 
 
@@ -137,11 +170,21 @@ def investigate_command(
     assets: Path | None = typer.Option(
         None, "--assets", exists=True, help="YAML asset criticality."
     ),
+    internal: list[str] = typer.Option([], "--internal", help=INTERNAL_HELP),
+    beacon_min: int = typer.Option(12, "--beacon-min-conns", help=BEACON_HELP),
+    exfil_mb: float = typer.Option(10.0, "--exfil-min-mb", help=EXFIL_HELP),
+    time_offset: list[str] = typer.Option(
+        [],
+        "--time-offset",
+        help="SOURCE_GLOB=+HH:MM: add this to the event times of matching input files "
+        "(local time written as UTC that no UTC field in the records corrects; repeatable).",
+    ),
 ) -> None:
     """Mail triage, hunt, network ingest and correlation over the inputs in one go."""
     from rich.text import Text
 
     from spearhunt.model import IngestWarning
+    from spearhunt.normalize.timefix import parse_offsets
     from spearhunt.pipeline import CaseInputs, CaseOptions, build_case
 
     if fmt not in FORMATS:
@@ -161,7 +204,11 @@ def investigate_command(
             summary = build_case(
                 CaseInputs.sniff(paths, warnings.append),
                 store,
-                CaseOptions(_options(window, allowlist, assets, rules), tuple(rules)),
+                CaseOptions(
+                    _options(window, allowlist, assets, rules, internal, beacon_min, exfil_mb),
+                    tuple(rules),
+                    time_offsets=parse_offsets(time_offset),
+                ),
                 on_progress=bar,
                 on_warning=warnings.append,
             )
@@ -169,7 +216,7 @@ def investigate_command(
             err.print(summary.line(), highlight=False)
             if warnings:  # what was skipped is said at the default verbosity
                 err.print(
-                    f"{len(warnings):,} warning(s): files, records or mails skipped",
+                    f"{len(warnings):,} warning(s): files, records or mails skipped, times corrected",
                     highlight=False,
                 )
                 for w in warnings[: 5 if not STATE.verbose else None]:

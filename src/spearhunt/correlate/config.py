@@ -12,6 +12,7 @@ re-ingest. Allow-list::
 
 Assets::
 
+    internal_networks: [192.168.0.0/16]   # the victim network (default: private space)
     assets:
       - match: "fs-*"               # glob on the short host name
         criticality: 8              # 0..10
@@ -26,6 +27,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,51 @@ class Allowlist:
         )
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Private space (RFC 1918, unique-local IPv6) is "ours" unless the case says otherwise;
+# loopback and link-local always are.
+DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+_ALWAYS_INTERNAL = tuple(
+    ipaddress.ip_network(n) for n in ("127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Internal:
+    """Which addresses are the victim network's own (``--internal``, ``internal_networks:``);
+    everything else is a destination outside."""
+
+    networks: tuple[Network, ...] = tuple(ipaddress.ip_network(n) for n in DEFAULT_INTERNAL)
+
+    def __call__(self, addr: str | None) -> bool:
+        """Is this address one of ours?"""
+        return bool(addr) and _is_internal(str(addr), self.networks)
+
+
+@lru_cache(maxsize=65536)
+def _is_internal(addr: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in n for n in _ALWAYS_INTERNAL) or any(
+        ip.version == n.version and ip in n for n in networks
+    )
+
+
+def parse_networks(texts: list[str] | tuple[str, ...], where: str) -> tuple[Network, ...]:
+    """CIDR texts (``10.0.0.0/8``, a bare address) -> networks; UsageError names ``where``."""
+    out = []
+    for text in texts:
+        try:
+            out.append(ipaddress.ip_network(str(text).strip(), strict=False))
+        except ValueError as exc:
+            raise UsageError(f"{where}: not an IP network: {text!r}") from exc
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Asset:
     """Criticality of the hosts a glob names."""
@@ -142,6 +189,7 @@ class Assets:
     """Asset criticality, first matching entry wins."""
 
     entries: tuple[Asset, ...] = ()
+    internal: tuple[Network, ...] = ()  # internal_networks: of the assets file
 
     def lookup(self, host: str) -> Asset | None:
         """The entry for a host, if any."""
@@ -175,6 +223,9 @@ class CorrelateOptions:
     with_pack: bool = True
     weak_share: float = 0.5  # an entity seen on more than this share of hosts links nothing
     min_story_score: float = 5.0
+    internal: Internal = field(default_factory=Internal)
+    beacon_min_conns: int = 12  # connections to one destination before it can be a beacon
+    exfil_min_bytes: int = 10 * 1024 * 1024  # bytes out to one rare destination: exfiltration
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -242,4 +293,14 @@ def load_assets(path: Path | None) -> Assets:
         except (TypeError, ValueError) as exc:
             raise UsageError(f"{path}: asset #{n + 1}: criticality must be 0..10") from exc
         out.append(Asset(str(item["match"]), max(0, min(10, crit)), str(item.get("role", ""))))
-    return Assets(tuple(out))
+    nets = doc.get("internal_networks") or []
+    if not isinstance(nets, list):
+        raise UsageError(f"{path}: 'internal_networks' must be a list of CIDR networks")
+    return Assets(tuple(out), parse_networks(nets, str(path)))
+
+
+def internal_from(cli: list[str] | tuple[str, ...], assets: Assets) -> Internal:
+    """The networks that are ours: ``--internal`` and the assets file's ``internal_networks:``
+    together when either is given, else private address space."""
+    nets = parse_networks(cli, "--internal") + assets.internal
+    return Internal(nets) if nets else Internal()

@@ -126,6 +126,20 @@ class Conn:
 
 
 @dataclass(frozen=True, slots=True)
+class Outbound:
+    """Connections (Sysmon 3) of one process to one address: a destination when the process
+    has an alert and the address is outside."""
+
+    host: str
+    proc: str
+    image: str
+    ip: str
+    name: str
+    first_seen: datetime
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class FileSeen:
     """A file written, or a process started, naming a mail attachment."""
 
@@ -155,6 +169,7 @@ class Facts:
     actions: list[HostAction] = field(default_factory=list)
     explicit: list[Explicit] = field(default_factory=list)
     conns: list[Conn] = field(default_factory=list)
+    outbound: dict[tuple[str, str], list[Outbound]] = field(default_factory=dict)
     files: list[FileSeen] = field(default_factory=list)
     interactive: dict[str, Counter[str]] = field(
         default_factory=dict
@@ -251,6 +266,7 @@ class CaseRows:
     actions: tuple[ev.ActionRow, ...] = ()
     conns: tuple[ev.ConnRow, ...] = ()
     interactive: tuple[ev.InteractiveRow, ...] = ()
+    outbound: tuple[ev.OutboundRow, ...] = ()
 
 
 def read_rows(case: Case) -> CaseRows:
@@ -271,6 +287,7 @@ def read_rows(case: Case) -> CaseRows:
         tuple(ev.remote_actions(case)),
         tuple(ev.admin_connections(case)),
         tuple(ev.interactive_logons(case)),
+        tuple(ev.process_destinations(case)),
     )
 
 
@@ -313,6 +330,21 @@ def from_rows(rows: CaseRows) -> Facts:
         for r in rows.conns
         if r.dst_ip and internal_ip(r.dst_ip)
     ]
+    for o in rows.outbound:
+        if weak_ip(o.ip):
+            continue
+        host = short_host(o.computer)
+        facts.outbound.setdefault((host, o.process_guid), []).append(
+            Outbound(
+                host,
+                o.process_guid,
+                o.image,
+                o.ip.removeprefix("::ffff:"),
+                o.name,
+                o.first_seen,
+                o.count,
+            )
+        )
     for r in rows.interactive:
         acct = account(r.user)
         if not weak_account(acct):

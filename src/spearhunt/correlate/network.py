@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from spearhunt.correlate.config import Allowlist
-from spearhunt.correlate.facts import Facts, internal_ip
+from spearhunt.correlate.config import Allowlist, CorrelateOptions
+from spearhunt.correlate.facts import Facts
 from spearhunt.model.hosts import short_host
 from spearhunt.model.story import Beacon
 from spearhunt.store import network as net_store
@@ -95,8 +95,12 @@ def read_rows(case: Case) -> NetRows:
     )
 
 
-def analyse(rows_in: NetRows, facts: Facts, allow: Allowlist) -> Network:
+def analyse(
+    rows_in: NetRows, facts: Facts, allow: Allowlist, opts: CorrelateOptions | None = None
+) -> Network:
     """Flows, beacons and tunnels of a case."""
+    opts = opts or CorrelateOptions()
+    internal_ip, min_conns = opts.internal, opts.beacon_min_conns
     names = rows_in.names
     has_zeek = rows_in.has_zeek
     rows = [
@@ -139,8 +143,8 @@ def analyse(rows_in: NetRows, facts: Facts, allow: Allowlist) -> Network:
                 src_host[orig], resp, domain, int(out_b), int(in_b), int(n), first, last, prevalence
             )
         )
-        if n >= MIN_BEACON_CONNS and prevalence <= max(2, RARE_SHARE * host_count):
-            b = beacon_score(src_host[orig], resp, domain, times, sizes, first, last)
+        if n >= min_conns and prevalence <= max(2, RARE_SHARE * host_count):
+            b = beacon_score(src_host[orig], resp, domain, times, sizes, first, last, min_conns)
             if b and b.score >= BEACON_THRESHOLD:
                 beacons.append(b)
     tunnels = _dns_tunnels(rows_in.queries, facts, allow, names, has_zeek, host_count)
@@ -166,11 +170,12 @@ def beacon_score(
     sizes: list[int] | None,
     first: datetime,
     last: datetime,
+    min_conns: int = MIN_BEACON_CONNS,
 ) -> Beacon | None:
     """RITA-style score: interval skew and dispersion, size skew and dispersion, how much of
     the observed period the connections span, and how many there are (each 0..1)."""
     deltas = [b - a for a, b in itertools.pairwise(times) if b - a > 0.5]
-    if len(deltas) < MIN_BEACON_CONNS - 1:
+    if len(deltas) < min_conns - 1:
         return None
     med = statistics.median(deltas)
     if med <= 0:

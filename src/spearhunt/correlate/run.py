@@ -65,7 +65,7 @@ def correlate_case(
         ]
     facts.alerts += hits_as_alerts(hits, facts)
     step("sigma correlations")
-    net = analyse(read_net(case), facts, opts.allowlist)
+    net = analyse(read_net(case), facts, opts.allowlist, opts)
     step("network")
     stories = build(F.CaseLookup(case), facts, net, opts)
     step("stories")

@@ -16,7 +16,16 @@ from spearhunt.correlate.graph import LateralIndex, Walk, walk
 from spearhunt.correlate.network import Network, registered
 from spearhunt.correlate.scoring import score_story
 from spearhunt.model.attack import tactic_rank
-from spearhunt.model.story import Beacon, Evidence, ExfilFlow, HostReach, PatientZero, Stage, Story
+from spearhunt.model.story import (
+    Beacon,
+    Destination,
+    Evidence,
+    ExfilFlow,
+    HostReach,
+    PatientZero,
+    Stage,
+    Story,
+)
 
 OFFICE = (
     "winword.exe",
@@ -32,7 +41,6 @@ OFFICE = (
     "explorer.exe",
 )
 MAIL_CACHE = ("content.outlook", "\\inetcache\\", "\\outlook\\", "olk", "\\downloads\\")
-EXFIL_MIN_BYTES = 10 * 1024 * 1024
 _USER_PATH = re.compile(r"\\users\\([^\\]+)\\", re.IGNORECASE)
 
 
@@ -322,6 +330,7 @@ def _assemble(
     )
     if seed.kind == "beacon" and not beacons:
         return None
+    destinations = _destinations(w, mine, exfil, beacons, facts, net, opts)
     evidence = _evidence(seed, w, mine, exfil, beacons)
     stages = _stages(seed, w, mine, exfil, beacons)
     hosts = _hosts(seed, w, mine, facts, opts)
@@ -360,6 +369,7 @@ def _assemble(
         users=tuple(sorted(w.accounts)),
         beacons=beacons,
         staged=staged,
+        destinations=destinations,
         first_seen=min(times) if times else seed.ts,
         last_seen=max(times) if times else seed.ts,
     )
@@ -402,14 +412,14 @@ def _exfil(
         dom = f.domain or ""
         if f.channel == "dns":
             reasons.append(f"DNS tunnelling: {f.conns} long queries below {dom}")
-        elif f.bytes_out >= EXFIL_MIN_BYTES and f.bytes_out > 3 * max(1, f.bytes_in):
+        elif f.bytes_out >= opts.exfil_min_bytes and f.bytes_out > 3 * max(1, f.bytes_in):
             reasons.append(
                 f"{f.bytes_out / 1e6:.0f} MB out, first contact after the host was reached"
             )
         if f.bytes_out >= 1_000_000 and ((dom and dom in named) or (f.ip and f.ip in named)):
             reasons.append("destination named by an exfiltration alert")
         if not reasons or (
-            f.ip in beacon_dst and f.channel != "dns" and f.bytes_out < EXFIL_MIN_BYTES
+            f.ip in beacon_dst and f.channel != "dns" and f.bytes_out < opts.exfil_min_bytes
         ):
             continue
         out.append(
@@ -428,6 +438,39 @@ def _exfil(
         )
     out.sort(key=lambda x: (x.first_seen or datetime.min, x.host, x.destination))
     return tuple(out)
+
+
+def _destinations(
+    w: Walk,
+    mine: list[Alert],
+    exfil: tuple[ExfilFlow, ...],
+    beacons: tuple[Beacon, ...],
+    facts: Facts,
+    net: Network,
+    opts: CorrelateOptions,
+) -> tuple[Destination, ...]:
+    """Outside addresses of the story: beacons, exfiltration, and whatever a process with an
+    alert connected to (a payload's C2 is rarely regular or big enough for the other two)."""
+    out: dict[str, Destination] = {}
+
+    def add(ip: str | None, domain: str | None, why: str, ts: datetime | None, host: str) -> None:
+        key = ip or domain or ""
+        if key and key not in out:
+            out[key] = Destination(ip, domain, why, ts, facts.hosts.get(host, host))
+
+    for b in beacons:
+        add(b.ip, b.destination if b.destination != b.ip else None, "beacon", b.first_seen, b.host)
+    for x in exfil:
+        add(x.ip, x.domain, "exfiltration", x.first_seen, x.host)
+    allow = opts.allowlist
+    for key in sorted({(a.host, a.proc) for a in mine if a.proc and not a.hidden}):
+        for o in facts.outbound.get(key, ()):
+            name = (o.name if o.name not in ("", "-") else None) or net.names.get(o.ip)
+            if opts.internal(o.ip) or allow.ip(o.ip) or allow.domain(name):
+                continue
+            image = o.image.rsplit("\\", 1)[-1]
+            add(o.ip, name, f"alerted process ({image})", o.first_seen, o.host)
+    return tuple(sorted(out.values(), key=lambda d: (d.first_seen or datetime.min, d.ip or "")))
 
 
 def _hosts(

@@ -126,6 +126,38 @@ class ExfilFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class Destination:
+    """An outside address a story's hosts talked to, and why it belongs to the story."""
+
+    ip: str | None
+    domain: str | None
+    why: str  # beacon, exfiltration, alerted process (<image>)
+    first_seen: datetime | None
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "ip": self.ip,
+            "domain": self.domain,
+            "why": self.why,
+            "first_seen": iso(self.first_seen),
+            "host": self.host,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Destination:
+        """Read back from the JSON form."""
+        return cls(
+            d.get("ip"),
+            d.get("domain"),
+            d.get("why", ""),
+            parse_iso(d.get("first_seen")),
+            d.get("host"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Beacon:
     """Periodic connections from a host to one destination, scored like RITA (0..1)."""
 
@@ -230,6 +262,7 @@ class Story:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     title: str = ""
+    destinations: tuple[Destination, ...] = ()
 
     @property
     def alert_ids(self) -> tuple[str, ...]:
@@ -248,6 +281,7 @@ class Story:
             "users": list(self.users),
             "exfiltration": [x.to_dict() for x in self.exfiltration],
             "beacons": [b.to_dict() for b in self.beacons],
+            "destinations": [x.to_dict() for x in self.destinations],
             "staged": list(self.staged),
             "stages": [s.to_dict() for s in self.stages],
             "techniques": list(self.techniques),
@@ -283,6 +317,7 @@ class Story:
                 for x in d["exfiltration"]
             ),
             beacons=tuple(_beacon(b) for b in d.get("beacons", ())),
+            destinations=tuple(Destination.from_dict(x) for x in d.get("destinations", ())),
             staged=tuple(d.get("staged", ())),
             stages=tuple(
                 Stage(

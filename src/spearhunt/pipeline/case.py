@@ -64,6 +64,7 @@ class CaseOptions:
     correlate: CorrelateOptions = field(default_factory=CorrelateOptions)
     rules: tuple[Path, ...] = ()  # extra Sigma rule folders (detection and correlation rules)
     command: str = "investigate"  # recorded with the case's runs (``investigate: hunt`` ...)
+    time_offsets: tuple[tuple[str, int], ...] = ()  # (source glob, seconds): --time-offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,7 @@ def build_case(
                 rules=list(options.rules),
                 store=store,
                 command=f"{options.command}: hunt",
+                time_offsets=options.time_offsets,
             ),
             on_detection,
             on_progress=on_progress,

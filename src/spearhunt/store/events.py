@@ -97,6 +97,20 @@ class ConnRow:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundRow:
+    """Outgoing Sysmon 3 connections of one process (guid and image lower case) to one
+    address: the destination name the events give, the first time and how many."""
+
+    computer: str
+    process_guid: str
+    image: str
+    ip: str
+    name: str
+    first_seen: datetime
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class InteractiveRow:
     """Local logons (4624 type 2/11) of one user on one computer."""
 
@@ -236,6 +250,20 @@ def admin_connections(case: Case) -> list[ConnRow]:
           AND TRY_CAST({_f("DestinationPort")} AS INTEGER) IN (22, 135, 139, 445, 3389, 5985, 5986)
         ORDER BY e.ts, e.eid""").fetchall()
     return [ConnRow(int(r[0]), *r[1:]) for r in rows]
+
+
+def process_destinations(case: Case) -> list[OutboundRow]:
+    """Outgoing Sysmon connections per (computer, process, destination address)."""
+    if not case.has("events"):
+        return []
+    rows = case.con.execute(f"""
+        SELECT e.computer, lower({_f("ProcessGuid")}), lower(coalesce(any_value({_f("Image")}), '')),
+          {_f("DestinationIp")}, coalesce(max({_f("DestinationHostname")}), ''), min(e.ts), count(*)
+        FROM events e WHERE e.event_id = 3 AND e.ts IS NOT NULL AND e.computer IS NOT NULL
+          AND lower(coalesce({_f("Initiated")}, 'true')) = 'true'
+          AND {_f("ProcessGuid")} IS NOT NULL AND {_f("DestinationIp")} IS NOT NULL
+        GROUP BY 1, 2, 4 ORDER BY 6, 1, 2, 4""").fetchall()
+    return [OutboundRow(*r[:6], int(r[6])) for r in rows]
 
 
 def interactive_logons(case: Case) -> list[InteractiveRow]:
