@@ -169,6 +169,7 @@ class Facts:
     actions: list[HostAction] = field(default_factory=list)
     explicit: list[Explicit] = field(default_factory=list)
     conns: list[Conn] = field(default_factory=list)
+    inbound: list[Conn] = field(default_factory=list)  # dst_ip: the remote (source) address
     outbound: dict[tuple[str, str], list[Outbound]] = field(default_factory=dict)
     files: list[FileSeen] = field(default_factory=list)
     interactive: dict[str, Counter[str]] = field(
@@ -267,6 +268,7 @@ class CaseRows:
     conns: tuple[ev.ConnRow, ...] = ()
     interactive: tuple[ev.InteractiveRow, ...] = ()
     outbound: tuple[ev.OutboundRow, ...] = ()
+    inbound: tuple[ev.ConnRow, ...] = ()
 
 
 def read_rows(case: Case) -> CaseRows:
@@ -288,6 +290,7 @@ def read_rows(case: Case) -> CaseRows:
         tuple(ev.admin_connections(case)),
         tuple(ev.interactive_logons(case)),
         tuple(ev.process_destinations(case)),
+        tuple(ev.inbound_connections(case)),
     )
 
 
@@ -330,6 +333,13 @@ def from_rows(rows: CaseRows) -> Facts:
         for r in rows.conns
         if r.dst_ip and internal_ip(r.dst_ip)
     ]
+    # the target's side of remote sessions: who connected in (ConnRow.dst_ip is the remote end)
+    for r in rows.inbound:
+        ip = (r.dst_ip or "").removeprefix("::ffff:")
+        if ip and not weak_ip(ip):
+            facts.inbound.append(
+                Conn(r.eid, r.ts, short_host(r.computer), "", r.image, ip, int(r.dst_port or 0))
+            )
     for o in rows.outbound:
         if weak_ip(o.ip):
             continue

@@ -60,6 +60,7 @@ class Reach:
 class Walk:
     """The hosts, accounts and linking events a story holds."""
 
+    root: str = ""  # the most upstream host: patient zero
     hosts: dict[str, Reach] = field(default_factory=dict)
     accounts: set[str] = field(default_factory=set)
     logon_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -73,6 +74,15 @@ class LateralIndex:
         self.facts = facts
         self.opts = opts
         w = opts.windows
+        # inbound remote logons by target, for sources found upstream of a story host
+        self.by_dst: dict[str, list[Logon]] = defaultdict(list)
+        for lg in facts.logons:
+            self.by_dst[lg.host].append(lg)
+        # inbound connections on the target (Sysmon 3, not initiated): they name the source
+        # of a logon that carries no address (Kerberos WinRM writes '-')
+        self.inbound: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        for c in facts.inbound:
+            self.inbound[c.host].append((c.ts, c.dst_ip))
         self.by_src: dict[str, list[Logon]] = defaultdict(list)
         self.first_use: dict[tuple[str, str], datetime] = {}
         for lg in facts.logons:
@@ -116,12 +126,42 @@ class LateralIndex:
         self.net_window = timedelta(seconds=w.net_to_logon)
 
     def source_of(self, lg: Logon) -> str:
-        """The host a remote logon came from, by address first, then workstation name."""
+        """The host a remote logon came from: by address, then workstation name, then the
+        inbound connection on the target at the same moment (a logon without an address)."""
         if lg.src_ip and lg.src_ip in self.facts.ip_host:
             return self.facts.ip_host[lg.src_ip]
         if lg.src_ws and lg.src_ws in self.facts.hosts:
             return lg.src_ws
+        if not lg.src_ip:
+            window = self.opts.windows.net_to_logon
+            near = [
+                ip
+                for ts, ip in self.inbound.get(lg.host, ())
+                if abs((ts - lg.ts).total_seconds()) <= window
+            ]
+            for ip in near:
+                if ip in self.facts.ip_host and self.facts.ip_host[ip] != lg.host:
+                    return self.facts.ip_host[ip]
         return ""
+
+    def edges_into(self, dst: str, since: datetime, until: datetime) -> list[Edge]:
+        """Remote sessions that ran code on ``dst`` in [since, until], from any source."""
+        out = []
+        for lg in self.by_dst.get(dst, ()):
+            if lg.ts < since or lg.ts > until:
+                continue
+            acct = lg.account
+            if weak_account(acct) or self.opts.allowlist.user(acct):
+                continue
+            src = self.source_of(lg)
+            if not src or src == dst or self.opts.allowlist.host(src):
+                continue
+            tech, acts, desc = self.technique(lg)
+            if tech is None or (tech == TECH_SHARE and not acts):
+                continue
+            why = (desc, f"remote session into {dst} from {src}")
+            out.append(Edge(src, dst, lg.ts, tech, acct, why, (lg.eid, *acts), lg.logon_id))
+        return out
 
     def technique(self, lg: Logon) -> tuple[str | None, tuple[int, ...], str]:
         """Remote-execution technique of a logon, the events showing it, and a description."""
@@ -187,6 +227,9 @@ class LateralIndex:
                             f"connection from an intruder process ({c.image.rsplit(chr(92), 1)[-1]})"
                         )
                     break
+            if not why and acts and desc.split(" ", 1)[0] in ("psexec", "service", "wmi", "winrm"):
+                # code run on the target by a session from a story host, at any hop
+                why.append(f"code run on {lg.host} by a session from {src}")
             if not why:
                 continue
             out.append(
@@ -202,9 +245,10 @@ def walk(
     index: LateralIndex,
     accounts: set[str],
     procs: set[str],
+    upstream: timedelta | None = None,
 ) -> Walk:
     """Every host reachable from ``seed`` by qualified moves, each at its earliest time."""
-    w = Walk()
+    w = Walk(root=seed)
     w.hosts[seed] = Reach(t0, None)
     w.accounts |= {a for a in accounts if not weak_account(a)}
     w.procs[seed] |= procs
@@ -217,7 +261,7 @@ def walk(
             reach = w.hosts[src]
             for e in index.edges_from(src, reach.ts, until, w):
                 cur = w.hosts.get(e.dst)
-                if e.dst == seed:
+                if e.dst == w.root:
                     continue
                 w.logon_ids[e.dst].add(e.logon_id)
                 if e.account not in w.accounts:
@@ -226,4 +270,30 @@ def walk(
                 if cur is None or e.ts < cur.ts:
                     w.hosts[e.dst] = Reach(e.ts, e)
                     changed = True
+        if upstream and _upstream(w, index, upstream):
+            changed = True
     return w
+
+
+def _upstream(w: Walk, index: LateralIndex, lookback: timedelta) -> bool:
+    """Patient zero reached by a remote session that ran code on it, shortly before its first
+    activity: the session's source joins the story upstream and becomes patient zero. The
+    source needs no alert of its own (implants start in memory, logs start mid-intrusion)."""
+    root = w.root
+    reach = w.hosts[root]
+    since = reach.ts - lookback
+    edges = [
+        e
+        for e in index.edges_into(root, since, reach.ts + index.act_window)
+        if e.src not in w.hosts
+    ]
+    if not edges:
+        return False
+    e = min(edges, key=lambda x: (x.ts, x.src))
+    w.hosts[root] = Reach(reach.ts, e)
+    w.hosts[e.src] = Reach(min(e.ts, reach.ts), None)
+    w.root = e.src
+    w.logon_ids[root].add(e.logon_id)
+    if not weak_account(e.account):
+        w.accounts.add(e.account)
+    return True

@@ -111,6 +111,8 @@ def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOption
             index,
             {seed.user} if seed.user and seed.kind == "mail" else set(),
             procs,
+            # a mail already says how the story started; other seeds may have a source upstream
+            None if seed.kind == "mail" else timedelta(seconds=opts.windows.logon_to_action),
         )
         story = _assemble(seed, w, alerts, prevalent, claimed, facts, net, opts)
         if story is None:
@@ -341,9 +343,19 @@ def _assemble(
         | ({"T1071"} if beacons else set())
     )
     staged = tuple(sorted({_staged_path(a) for a in mine if "collection" in a.tactics} - {""}))[:20]
+    times = [e.ts for e in evidence if e.ts]
+    root = w.root or seed.host
+    moved = next((r.edge for r in w.hosts.values() if r.edge and r.edge.src == root), None)
+    pz_name = facts.hosts.get(root, root)
+    # patient zero's first activity is the story's, as its evidence shows it
+    pz_times = [e.ts for e in evidence if e.ts and e.host in (root, pz_name)]
+    if root != seed.host and moved:
+        pz_times.append(moved.ts)
+    pz_first = min(pz_times) if pz_times else w.hosts[root].ts
+    pz_user = seed.user if root == seed.host else (moved.account if moved else "")
     pz = PatientZero(
-        host=facts.hosts.get(seed.host, seed.host),
-        user=seed.user or None,
+        host=pz_name,
+        user=pz_user or _process_user(mine, root) or None,
         message_id=seed.mail.message_id if seed.mail else None,
         mail_subject=seed.mail.subject if seed.mail else None,
         mail_sender=seed.mail.sender if seed.mail else None,
@@ -352,10 +364,13 @@ def _assemble(
         attachment_sha256=seed.mail.attachments[0][1]
         if seed.mail and seed.mail.attachments
         else None,
-        first_seen=seed.ts,
-        how=seed.how,
+        first_seen=pz_first,
+        how=seed.how
+        if root == seed.host
+        else f"source of the remote session into {facts.hosts.get(seed.host, seed.host)} "
+        f"({moved.why[0] if moved else 'remote logon'}); {seed.how}",
     )
-    times = [e.ts for e in evidence if e.ts]
+    times.append(pz_first)
     draft = Story(
         id=_story_id(seed),
         score=0.0,
@@ -383,6 +398,14 @@ def _assemble(
             "title": _title(draft),
         }
     )
+
+
+def _process_user(mine: list[Alert], host: str) -> str:
+    """The account the story's processes on ``host`` ran as, when no logon names it."""
+    users = Counter(
+        a.user for a in mine if a.host == host and a.user and not F.weak_account(a.user)
+    )
+    return users.most_common(1)[0][0] if users else ""
 
 
 def _staged_path(a: Alert) -> str:
@@ -486,8 +509,12 @@ def _hosts(
                 facts.hosts.get(e.src, e.src) if e else None,
                 e.technique if e else None,
                 r.ts,
-                e.account if e else (seed.user or None),
-                "; ".join(e.why) if e else seed.how,
+                e.account if e else (seed.user or None) if h == seed.host else None,
+                "; ".join(e.why)
+                if e
+                else seed.how
+                if h == seed.host
+                else "upstream: the source of a remote session that ran code in the story",
                 count[h],
                 opts.assets.criticality(facts.hosts.get(h, h)),
             )

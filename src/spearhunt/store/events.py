@@ -233,6 +233,10 @@ def remote_actions(case: Case) -> list[ActionRow]:
               WHERE e.event_id IN (1, 4688)) e
         WHERE e.ts IS NOT NULL AND (lower(p) LIKE '%\\wmiprvse.exe' OR lower(p) LIKE '%\\wsmprovhost.exe'
                                     OR lower(p) LIKE '%\\psexesvc.exe')
+        UNION ALL
+        SELECT e.eid, e.ts, e.computer, 'winrm', coalesce({_f("CommandLine")}, '')
+        FROM events e WHERE e.event_id IN (1, 4688) AND e.ts IS NOT NULL
+          AND lower(coalesce({_f("Image")}, {_f("NewProcessName")}, '')) LIKE '%\\wsmprovhost.exe'
         ORDER BY 2, 1""").fetchall()
     return [ActionRow(int(r[0]), *r[1:]) for r in rows]
 
@@ -264,6 +268,21 @@ def process_destinations(case: Case) -> list[OutboundRow]:
           AND {_f("ProcessGuid")} IS NOT NULL AND {_f("DestinationIp")} IS NOT NULL
         GROUP BY 1, 2, 4 ORDER BY 6, 1, 2, 4""").fetchall()
     return [OutboundRow(*r[:6], int(r[6])) for r in rows]
+
+
+def inbound_connections(case: Case) -> list[ConnRow]:
+    """Incoming Sysmon connections to remote-administration ports, in time order; ``dst_ip``
+    holds the remote (source) address, the side that names who connected in."""
+    if not case.has("events"):
+        return []
+    rows = case.con.execute(f"""
+        SELECT e.eid, e.ts, e.computer, '', lower(coalesce({_f("Image")}, '')), {_f("SourceIp")},
+          TRY_CAST({_f("DestinationPort")} AS INTEGER)
+        FROM events e WHERE e.event_id = 3 AND e.ts IS NOT NULL
+          AND lower({_f("Initiated")}) = 'false'
+          AND TRY_CAST({_f("DestinationPort")} AS INTEGER) IN (135, 139, 445, 3389, 5985, 5986)
+        ORDER BY e.ts, e.eid""").fetchall()
+    return [ConnRow(int(r[0]), *r[1:]) for r in rows]
 
 
 def interactive_logons(case: Case) -> list[InteractiveRow]:
