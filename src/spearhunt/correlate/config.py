@@ -224,6 +224,7 @@ class CorrelateOptions:
     weak_share: float = 0.5  # an entity seen on more than this share of hosts links nothing
     min_story_score: float = 5.0
     internal: Internal = field(default_factory=Internal)
+    episode_gap: int = 2 * 86400  # seconds without an alert on a host that end an episode
     beacon_min_conns: int = 12  # connections to one destination before it can be a beacon
     exfil_min_bytes: int = 10 * 1024 * 1024  # bytes out to one rare destination: exfiltration
 

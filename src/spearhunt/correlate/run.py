@@ -14,7 +14,7 @@ from spearhunt.correlate.config import CorrelateOptions
 from spearhunt.correlate.network import analyse
 from spearhunt.correlate.network import read_rows as read_net
 from spearhunt.correlate.sigma import hits_as_alerts, load_correlation_rules, run_correlations
-from spearhunt.correlate.story import build
+from spearhunt.correlate.story import build, unassigned
 from spearhunt.errors import StoreError
 from spearhunt.model.callbacks import Progress
 from spearhunt.model.story import CorrelationResult
@@ -68,6 +68,7 @@ def correlate_case(
     net = analyse(read_net(case), facts, opts.allowlist, opts)
     step("network")
     stories = build(F.CaseLookup(case), facts, net, opts)
+    left = unassigned(facts, stories, opts)
     step("stories")
     counts = (
         ("events", sum(facts.host_events.values())),
@@ -79,6 +80,7 @@ def correlate_case(
         ("flows", len(net.flows)),
         ("beacons", len(net.beacons)),
         ("stories", len(stories)),
+        ("unassigned", sum(u.count for u in left)),
     )
     params = (
         *opts.windows.to_pairs(),
@@ -94,6 +96,7 @@ def correlate_case(
         counts,
         __version__,
         meta={"timings": timings},
+        unassigned=tuple(left),
     )
 
 

@@ -25,6 +25,7 @@ from spearhunt.model.story import (
     PatientZero,
     Stage,
     Story,
+    Unassigned,
 )
 
 OFFICE = (
@@ -58,6 +59,7 @@ class Seed:
     procs: frozenset[str] = frozenset()
     sightings: tuple[FileSeen, ...] = ()
     priority: float = 0.0
+    refs: frozenset[str] = frozenset()  # the alerts of the episode that seeded the story
 
 
 def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOptions) -> list[Story]:
@@ -86,19 +88,21 @@ def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOption
     )
     seeds.sort(key=lambda s: (-s.priority, s.ts, s.host))
     claimed: set[str] = set()
-    claimed_hosts: dict[str, datetime] = {}
+    # host -> the spans stories already hold it (from its reach to the story's end)
+    claimed_hosts: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     stories = []
     window = timedelta(seconds=opts.windows.story)
+    gap = timedelta(seconds=opts.episode_gap)
+    skew = timedelta(seconds=opts.windows.skew)
     for seed in seeds:
         if allow.host(seed.host):
             continue
-        if (
-            seed.kind != "mail"
-            and seed.host in claimed_hosts
-            and claimed_hosts[seed.host] - window <= seed.ts <= claimed_hosts[seed.host] + window
+        if seed.kind != "mail" and any(
+            start - skew <= seed.ts <= end + gap for start, end in claimed_hosts.get(seed.host, ())
         ):
-            # a host a stronger story already holds: its left-over alerts are that story's
-            # fragments, not a story of their own
+            # an episode a stronger story already holds: its left-over alerts are that
+            # story's fragments, not a story of their own (a later episode, after a quiet
+            # gap, is a story of its own: a host hit twice)
             continue
         procs = set(seed.procs)
         if seed.procs:
@@ -119,10 +123,37 @@ def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOption
             continue
         stories.append(story)
         for h, r in w.hosts.items():
-            claimed_hosts.setdefault(h, r.ts)
+            claimed_hosts[h].append((r.ts, story.last_seen or r.ts))
     stories = [s for s in stories if s.score >= opts.min_story_score]
     stories.sort(key=lambda s: (-s.score, s.first_seen or datetime.min, s.id))
     return stories
+
+
+def unassigned(facts: Facts, stories: list[Story], opts: CorrelateOptions) -> list[Unassigned]:
+    """High and critical detections that are in no story, by host and rule: nothing severe is
+    left out without a word."""
+    told = {ref for s in stories for ref in s.alert_ids}
+    allow = opts.allowlist
+    groups: dict[tuple[str, str, str], list[datetime | None]] = defaultdict(list)
+    for a in facts.alerts:
+        if a.kind != "alert" or a.hidden or _level(a) < 3 or a.ref in told:
+            continue
+        if allow.rule(a.rule_id, a.title) or allow.host(a.host) or allow.user(a.user):
+            continue
+        groups[(facts.hosts.get(a.host, a.host), a.title, a.level)].append(a.ts)
+    out = []
+    for (host, title, level), times in groups.items():
+        ts = [t for t in times if t]
+        out.append(
+            Unassigned(host, title, level, len(times), min(ts, default=None), max(ts, default=None))
+        )
+    out.sort(
+        key=lambda u: (u.host, -_LEVELS.get(u.level, 0), u.first or datetime.min, u.rule_title)
+    )
+    return out
+
+
+_LEVELS = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
 # ---- seeds ------------------------------------------------------------------------------
@@ -265,23 +296,37 @@ def _alert_seeds(
         if a.ts and not a.hidden and _level(a) >= 2 and a.rule_id not in prevalent:
             by_host[a.host].append(a)
     out = []
-    for host, hs in by_host.items():
-        hs.sort(key=lambda a: (a.ts, a.eid))
-        first = hs[0]
-        assert first.ts is not None  # alerts without a time were left out above
-        prio = min(29.0, sum(_level(a) for a in hs[:20]))
-        out.append(
-            Seed(
-                host,
-                first.ts,
-                "alerts",
-                f"alerts|{host}|{first.ts.isoformat()}|{first.rule_id}",
-                first.user if not F.weak_account(first.user) else "",
-                how=f"first alert: {first.title}",
-                priority=prio,
-            )
-        )
+    for host, found in by_host.items():
+        for hs in _episodes(found, timedelta(seconds=opts.episode_gap)):
+            out.append(_episode_seed(host, hs))
     return out
+
+
+def _episodes(alerts: list[Alert], gap: timedelta) -> list[list[Alert]]:
+    """A host's alerts in runs of activity: a quiet gap longer than ``gap`` starts a new one."""
+    alerts = sorted(alerts, key=lambda a: (a.ts or datetime.min, a.eid))
+    runs: list[list[Alert]] = []
+    for a in alerts:
+        if runs and a.ts and runs[-1][-1].ts and a.ts - runs[-1][-1].ts <= gap:
+            runs[-1].append(a)
+        else:
+            runs.append([a])
+    return runs
+
+
+def _episode_seed(host: str, hs: list[Alert]) -> Seed:
+    """A story seed from one episode of a host's alerts."""
+    first = hs[0]
+    return Seed(
+        host,
+        first.ts or datetime.min,
+        "alerts",
+        f"alerts|{host}|{(first.ts or datetime.min).isoformat()}|{first.rule_id}",
+        first.user if not F.weak_account(first.user) else "",
+        how=f"first alert: {first.title}",
+        priority=min(29.0, sum(_level(a) for a in hs[:20])),
+        refs=frozenset(a.ref for a in hs),
+    )
 
 
 def _level(a: Alert) -> int:
@@ -319,9 +364,11 @@ def _assemble(
             or (a.logon_id and a.logon_id in w.logon_ids.get(a.host, set()))
             or (_level(a) >= 3 and a.rule_id not in prevalent)
             or (a.kind == "correlation" and _level(a) >= 2)
+            or a.ref in seed.refs
         )
         if linked:
             mine.append(a)
+    mine = _in_episode(mine, w, timedelta(seconds=opts.episode_gap))
     for a in mine:
         claimed.add(a.ref)
     exfil = _exfil(w, net, mine, seed, opts, facts)
@@ -398,6 +445,20 @@ def _assemble(
             "title": _title(draft),
         }
     )
+
+
+def _in_episode(mine: list[Alert], w: Walk, gap: timedelta) -> list[Alert]:
+    """Each host's alerts from its reach on, up to the first quiet gap: a later episode on
+    the same host is another story (a host hit twice, weeks of dwell time)."""
+    last: dict[str, datetime] = {h: r.ts for h, r in w.hosts.items()}
+    out = []
+    for a in sorted(mine, key=lambda x: (x.ts or datetime.min, x.eid)):
+        prev = last.get(a.host)
+        if a.ts is None or prev is None or a.ts - prev > gap:
+            continue
+        last[a.host] = max(prev, a.ts)
+        out.append(a)
+    return out
 
 
 def _process_user(mine: list[Alert], host: str) -> str:

@@ -398,6 +398,41 @@ class CorrelationHit:
 
 
 @dataclass(frozen=True, slots=True)
+class Unassigned:
+    """High or critical detections of one rule on one host that are in no story."""
+
+    host: str
+    rule_title: str
+    level: str
+    count: int
+    first: datetime | None
+    last: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "host": self.host,
+            "rule_title": self.rule_title,
+            "level": self.level,
+            "count": self.count,
+            "first": iso(self.first),
+            "last": iso(self.last),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Unassigned:
+        """Read back from the JSON form."""
+        return cls(
+            d["host"],
+            d["rule_title"],
+            d["level"],
+            int(d["count"]),
+            parse_iso(d.get("first")),
+            parse_iso(d.get("last")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CorrelationResult:
     """Everything a correlation run produced: the document every renderer reads."""
 
@@ -409,6 +444,7 @@ class CorrelationResult:
     version: str = ""
     schema: str = SCHEMA
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    unassigned: tuple[Unassigned, ...] = ()  # high/critical detections in no story
 
     def story(self, story_id: str) -> Story | None:
         """The story with this id (or a unique id prefix)."""
@@ -423,6 +459,7 @@ class CorrelationResult:
             "stories": [s.to_dict() for s in self.stories],
             "correlations": [c.to_dict() for c in self.correlations],
             "beacons": [b.to_dict() for b in self.beacons],
+            "unassigned": [u.to_dict() for u in self.unassigned],
             "parameters": dict(self.parameters),
             "counts": dict(self.counts),
         }
@@ -438,4 +475,5 @@ class CorrelationResult:
             counts=tuple((k, int(v)) for k, v in d.get("counts", {}).items()),
             version=d.get("version", ""),
             schema=d.get("schema", SCHEMA),
+            unassigned=tuple(Unassigned.from_dict(u) for u in d.get("unassigned", ())),
         )
