@@ -227,9 +227,6 @@ class LateralIndex:
                             f"connection from an intruder process ({c.image.rsplit(chr(92), 1)[-1]})"
                         )
                     break
-            if not why and acts and desc.split(" ", 1)[0] in ("psexec", "service", "wmi", "winrm"):
-                # code run on the target by a session from a story host, at any hop
-                why.append(f"code run on {lg.host} by a session from {src}")
             if not why:
                 continue
             out.append(

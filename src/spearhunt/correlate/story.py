@@ -60,6 +60,7 @@ class Seed:
     sightings: tuple[FileSeen, ...] = ()
     priority: float = 0.0
     refs: frozenset[str] = frozenset()  # the alerts of the episode that seeded the story
+    last: datetime | None = None  # the episode's last alert
 
 
 def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOptions) -> list[Story]:
@@ -93,12 +94,12 @@ def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOption
     stories = []
     window = timedelta(seconds=opts.windows.story)
     gap = timedelta(seconds=opts.episode_gap)
-    skew = timedelta(seconds=opts.windows.skew)
     for seed in seeds:
         if allow.host(seed.host):
             continue
         if seed.kind != "mail" and any(
-            start - skew <= seed.ts <= end + gap for start, end in claimed_hosts.get(seed.host, ())
+            seed.ts <= end + gap and (seed.last or seed.ts) >= start - gap
+            for start, end in claimed_hosts.get(seed.host, ())
         ):
             # an episode a stronger story already holds: its left-over alerts are that
             # story's fragments, not a story of their own (a later episode, after a quiet
@@ -326,6 +327,7 @@ def _episode_seed(host: str, hs: list[Alert]) -> Seed:
         how=f"first alert: {first.title}",
         priority=min(29.0, sum(_level(a) for a in hs[:20])),
         refs=frozenset(a.ref for a in hs),
+        last=hs[-1].ts,
     )
 
 
