@@ -159,6 +159,8 @@ def _is_internal(addr: str, networks: tuple[Network, ...]) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
+    if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return True  # local discovery and broadcast (SSDP, mDNS): never a destination outside
     return any(ip in n for n in _ALWAYS_INTERNAL) or any(
         ip.version == n.version and ip in n for n in networks
     )

@@ -89,14 +89,18 @@ def score_story(
         ts = [s.first_seen for s in story.stages if s.tactic in phase and s.first_seen]
         if ts:
             firsts.append((phase[0], min(ts)))
-    ordered = sum(1 for (_, a), (_, b) in itertools.pairwise(firsts) if a <= b)
+    steps = list(itertools.pairwise(firsts))
+    ordered = sum(1 for (_, a), (_, b) in steps if a <= b)
     if ordered:
+        late = [f"{p} before {q}" for (q, a), (p, b) in steps if a > b]
         parts.append(
             ScorePart(
                 "kill_chain_order",
                 ORDER_POINTS * ordered,
-                f"{ordered} phase step(s) in kill-chain order: "
-                + " -> ".join(p for p, _ in firsts),
+                f"{ordered} of {len(steps)} steps between phases in kill-chain order ("
+                + " -> ".join(p for p, _ in firsts)
+                + ")"
+                + ("; out of order: " + ", ".join(late) if late else ""),
             )
         )
     moved = min(LATERAL_MAX, len(story.hosts) - 1)

@@ -4,6 +4,7 @@ order the stages, score, and give each story a stable id."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -13,13 +14,14 @@ from spearhunt.correlate import facts as F
 from spearhunt.correlate.config import CorrelateOptions
 from spearhunt.correlate.facts import Alert, EventLookup, Facts, FileSeen, Mail
 from spearhunt.correlate.graph import LateralIndex, Walk, walk
-from spearhunt.correlate.network import Network, registered
+from spearhunt.correlate.network import Network
 from spearhunt.correlate.scoring import score_story
 from spearhunt.model.attack import tactic_rank
 from spearhunt.model.story import (
     Beacon,
     Destination,
     Evidence,
+    EvidenceLine,
     ExfilFlow,
     HostReach,
     PatientZero,
@@ -315,16 +317,41 @@ def _episodes(alerts: list[Alert], gap: timedelta) -> list[list[Alert]]:
     return runs
 
 
+# Techniques of housekeeping that opens many captures (a lab or an admin clearing logs):
+# "how it started" passes over them when the episode holds anything else.
+HOUSEKEEPING = ("T1070", "T1685")
+REPEATED = 5  # a rule firing more often than this in an episode is background, not a start
+
+
+def _start(hs: list[Alert]) -> Alert:
+    """The alert that tells how an episode started: initial access, else the first severe or
+    execution alert, else the first one, never housekeeping or a rule repeating through the
+    episode when anything else is there."""
+    per_rule = Counter(a.rule_id for a in hs)
+    plain = [
+        a
+        for a in hs
+        if per_rule[a.rule_id] <= REPEATED
+        and not any(t.startswith(HOUSEKEEPING) for t in a.techniques)
+    ]
+    return (
+        next((a for a in plain if "initial_access" in a.tactics), None)
+        or next((a for a in plain if _level(a) >= 3 or "execution" in a.tactics), None)
+        or (plain[0] if plain else hs[0])
+    )
+
+
 def _episode_seed(host: str, hs: list[Alert]) -> Seed:
     """A story seed from one episode of a host's alerts."""
     first = hs[0]
+    start = _start(hs)
     return Seed(
         host,
         first.ts or datetime.min,
         "alerts",
         f"alerts|{host}|{(first.ts or datetime.min).isoformat()}|{first.rule_id}",
-        first.user if not F.weak_account(first.user) else "",
-        how=f"first alert: {first.title}",
+        next((a.user for a in (start, *hs) if a.user and not F.weak_account(a.user)), ""),
+        how=f"first alert: {start.title}" if start is first else f"started with: {start.title}",
         priority=min(29.0, sum(_level(a) for a in hs[:20])),
         refs=frozenset(a.ref for a in hs),
         last=hs[-1].ts,
@@ -434,6 +461,7 @@ def _assemble(
         beacons=beacons,
         staged=staged,
         destinations=destinations,
+        key_evidence=key_evidence(evidence),
         first_seen=min(times) if times else seed.ts,
         last_seen=max(times) if times else seed.ts,
     )
@@ -551,7 +579,7 @@ def _destinations(
     allow = opts.allowlist
     for key in sorted({(a.host, a.proc) for a in mine if a.proc and not a.hidden}):
         for o in facts.outbound.get(key, ()):
-            name = (o.name if o.name not in ("", "-") else None) or net.names.get(o.ip)
+            name = next((n for n in (o.name, net.names.get(o.ip)) if n and n != "-"), None)
             if opts.internal(o.ip) or allow.ip(o.ip) or allow.domain(name):
                 continue
             image = o.image.rsplit("\\", 1)[-1]
@@ -678,6 +706,45 @@ def _evidence(
     return tuple(e for e in ev if not (e.ref in seen or seen.add(e.ref)))  # type: ignore[func-returns-value]
 
 
+KEY_LINES = 25
+_WEIGHT = {"critical": 10.0, "high": 6.0, "medium": 3.0, "low": 1.0, "informational": 0.5}
+
+
+def key_evidence(
+    evidence: tuple[Evidence, ...], lines: int = KEY_LINES
+) -> tuple[EvidenceLine, ...]:
+    """The evidence that tells the story: items collapsed by (kind, host, what), the ``lines``
+    weightiest kept (the mail, links and network findings first, then alerts by level, a
+    repeated rule weighing less the more it repeats), shown in time order."""
+    groups: dict[tuple[str, str | None, str], list[Evidence]] = defaultdict(list)
+    for e in evidence:
+        groups[(e.kind, e.host, e.what)].append(e)
+    out = []
+    for (kind, host, what), items in groups.items():
+        ts = [e.ts for e in items if e.ts]
+        first = items[0]
+        out.append(
+            EvidenceLine(
+                kind,
+                host,
+                what,
+                first.level,
+                len(items),
+                min(ts, default=None),
+                max(ts, default=None),
+                first.ref,
+                first.tactics,
+            )
+        )
+
+    def weight(x: EvidenceLine) -> float:
+        base = _WEIGHT.get(x.level or "", 0.5) if x.kind in ("alert", "correlation") else 8.0
+        return base / (1.0 + math.log2(x.count))
+
+    ranked = sorted(out, key=lambda x: (-weight(x), x.first or datetime.min, x.ref))[:lines]
+    return tuple(sorted(ranked, key=lambda x: (x.first or datetime.min, x.ref)))
+
+
 def _stages(
     seed: Seed,
     w: Walk,
@@ -723,9 +790,12 @@ def _title(s: Story) -> str:
         parts.append(
             "exfiltration to "
             + ", ".join(
-                sorted(
-                    {registered(x.domain) if x.domain else x.destination for x in s.exfiltration}
-                )
+                # the host name: a registered domain (amazonaws.com) names a platform, not
+                # the intruder's drop
+                sorted({x.domain or x.destination for x in s.exfiltration})
             )[:80]
         )
+    elif s.destinations:
+        d = s.destinations[0]
+        parts.append(f"contact with {d.domain or d.ip}")
     return "; ".join(parts)

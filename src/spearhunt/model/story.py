@@ -244,6 +244,51 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceLine:
+    """Evidence items of one kind, host and description collapsed to one line: a rule that
+    fired 98 times is one line with its count and span, not 98 items."""
+
+    kind: str
+    host: str | None
+    what: str
+    level: str | None
+    count: int
+    first: datetime | None
+    last: datetime | None
+    ref: str  # the first item's
+    tactics: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "kind": self.kind,
+            "host": self.host,
+            "what": self.what,
+            "level": self.level,
+            "count": self.count,
+            "first": iso(self.first),
+            "last": iso(self.last),
+            "ref": self.ref,
+            "tactics": list(self.tactics),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvidenceLine:
+        """Read back from the JSON form."""
+        return cls(
+            d["kind"],
+            d.get("host"),
+            d["what"],
+            d.get("level"),
+            int(d.get("count", 1)),
+            parse_iso(d.get("first")),
+            parse_iso(d.get("last")),
+            d.get("ref", ""),
+            tuple(d.get("tactics", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Story:
     """One campaign story: who was hit first, how the intruder moved, what left."""
 
@@ -263,6 +308,7 @@ class Story:
     last_seen: datetime | None = None
     title: str = ""
     destinations: tuple[Destination, ...] = ()
+    key_evidence: tuple[EvidenceLine, ...] = ()  # what tells the story, in time order
 
     @property
     def alert_ids(self) -> tuple[str, ...]:
@@ -288,6 +334,7 @@ class Story:
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
             "evidence": [e.to_dict() for e in self.evidence],
+            "key_evidence": [x.to_dict() for x in self.key_evidence],
         }
 
     @classmethod
@@ -318,6 +365,7 @@ class Story:
             ),
             beacons=tuple(_beacon(b) for b in d.get("beacons", ())),
             destinations=tuple(Destination.from_dict(x) for x in d.get("destinations", ())),
+            key_evidence=tuple(EvidenceLine.from_dict(x) for x in d.get("key_evidence", ())),
             staged=tuple(d.get("staged", ())),
             stages=tuple(
                 Stage(

@@ -84,6 +84,8 @@ def write_report(
             dump(out_dir / f"navigator-case{suffix}.json", navigator.case_layer(report))
             files.append(("navigator", out_dir / f"navigator-case{suffix}.json"))
         for s in report.stories:
+            if not s.techniques:  # an empty layer shows nothing and reads as a broken file
+                continue
             path = out_dir / f"navigator-{safe_name(s.story.id)}.json"
             dump(path, navigator.story_layer(s))
             files.append(("navigator", path))
@@ -118,7 +120,9 @@ def write_report(
 
 def _names(report: CaseReport, formats: tuple[str, ...], suffix: str) -> dict[str, str]:
     out = {}
-    if "navigator" in formats:
+    if "navigator" in formats and (
+        not report.story_id or any(s.techniques for s in report.stories)
+    ):
         out["ATT&CK Navigator"] = (
             f"navigator-{'case' if not report.story_id else safe_name(report.story_id)}.json"
         )

@@ -86,6 +86,20 @@ def story_view(s: Story, evidence_rows: int = 60) -> Group:
         items.append(ex)
     if s.staged:
         items.append(Text("Staged: " + ", ".join(s.staged)))
+    if s.key_evidence:
+        key = Table(box=None, title="What tells the story", title_justify="left")
+        for col in ("first", "last", "host", "level", "count", "what"):
+            key.add_column(col)
+        for x in s.key_evidence:
+            key.add_row(
+                _t(x.first),
+                _t(x.last) if x.count > 1 else "",
+                x.host or "-",
+                x.level or x.kind,
+                str(x.count),
+                Text(x.what[:80]),
+            )
+        items.append(key)
     ev = Table(
         box=None, title=f"Evidence ({len(s.evidence)}; first {evidence_rows})", title_justify="left"
     )
