@@ -149,3 +149,20 @@ def test_every_high_detection_is_in_a_story_or_unassigned(
     dcsync = [s for s in result.stories if "mordordc" in {short_host(h.host) for h in s.hosts}]
     assert dcsync, "the DCSync on the domain controller is in no story"
     assert any("DcSync" in e.what for s in dcsync for e in s.evidence)
+
+
+def test_apt29_zeek_logs_alone_give_the_story_from_the_first_host_to_reach_the_attacker(
+    sets: dict[str, Path], tmp_path: Path
+):
+    # Zeek JSON with '_' as scope separator and @stream; the victims are 10.0.0.0/8
+    result, _ = _case(tmp_path, [sets["apt29-zeek"]], ("10.0.0.0/8",))
+    assert dict(result.counts)["flows"] > 0
+    top = result.stories[0]
+    assert top.patient_zero.host == "10.0.1.4"
+    reached = {h.host: h for h in top.hosts}
+    assert reached["10.0.1.6"].reached_from == "10.0.1.4" and reached["10.0.1.6"].via
+    assert {"192.168.0.4", "192.168.0.5"} <= {d.ip for d in top.destinations}
+    # with private space as "ours" (the default) the attacker is inside: no such story
+    (tmp_path / "b").mkdir()
+    result, _ = _case(tmp_path / "b", [sets["apt29-zeek"]])
+    assert not [d for s in result.stories for d in s.destinations if d.ip == "192.168.0.5"]

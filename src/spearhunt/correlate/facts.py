@@ -21,6 +21,7 @@ from spearhunt.model.hosts import short_host
 from spearhunt.store import detections as det
 from spearhunt.store import events as ev
 from spearhunt.store import mail as mail_store
+from spearhunt.store import network as net_store
 from spearhunt.store.case import Case
 
 
@@ -140,6 +141,17 @@ class Outbound:
 
 
 @dataclass(frozen=True, slots=True)
+class NetSession:
+    """Zeek: the first connection from one address to another on a remote-access port."""
+
+    ts: datetime
+    src_ip: str
+    dst_ip: str
+    port: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class FileSeen:
     """A file written, or a process started, naming a mail attachment."""
 
@@ -171,6 +183,7 @@ class Facts:
     conns: list[Conn] = field(default_factory=list)
     inbound: list[Conn] = field(default_factory=list)  # dst_ip: the remote (source) address
     outbound: dict[tuple[str, str], list[Outbound]] = field(default_factory=dict)
+    net_sessions: list[NetSession] = field(default_factory=list)
     files: list[FileSeen] = field(default_factory=list)
     interactive: dict[str, Counter[str]] = field(
         default_factory=dict
@@ -269,14 +282,16 @@ class CaseRows:
     interactive: tuple[ev.InteractiveRow, ...] = ()
     outbound: tuple[ev.OutboundRow, ...] = ()
     inbound: tuple[ev.ConnRow, ...] = ()
+    sessions: tuple[net_store.SessionRow, ...] = ()  # Zeek, on remote-access ports
 
 
 def read_rows(case: Case) -> CaseRows:
     """Every row facts are made of, from an open case."""
     tables = frozenset(case.tables)
     mails = (tuple(mail_store.suspicious(case)), tuple(mail_store.attachments(case)))
+    sessions = tuple(net_store.remote_sessions(case))
     if "events" not in tables:
-        return CaseRows(tables, mails=mails[0], attachments=mails[1])
+        return CaseRows(tables, mails=mails[0], attachments=mails[1], sessions=sessions)
     return CaseRows(
         tables,
         tuple(ev.host_counts(case)),
@@ -291,6 +306,7 @@ def read_rows(case: Case) -> CaseRows:
         tuple(ev.interactive_logons(case)),
         tuple(ev.process_destinations(case)),
         tuple(ev.inbound_connections(case)),
+        sessions,
     )
 
 
@@ -303,6 +319,11 @@ def from_rows(rows: CaseRows) -> Facts:
     """The facts of a case, from its rows."""
     facts = Facts(tables=set(rows.tables))
     facts.mails = _mails(rows.mails, rows.attachments)
+    facts.net_sessions = [
+        NetSession(r.first_seen, r.src_ip, r.dst_ip, r.port, r.count)
+        for r in rows.sessions
+        if r.src_ip != r.dst_ip and not weak_ip(r.src_ip) and not weak_ip(r.dst_ip)
+    ]
     if "events" not in rows.tables:
         return facts
     names: dict[str, Counter[str]] = defaultdict(Counter)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from spearhunt.correlate.config import CorrelateOptions
-from spearhunt.correlate.facts import Facts, HostAction, Logon, weak_account
+from spearhunt.correlate.facts import Facts, HostAction, Logon, NetSession, weak_account
 
 # remote-execution technique of a logon, from what happened on the target right after it
 TECH_RDP, TECH_SMB, TECH_WMI, TECH_WINRM, TECH_SHARE = (
@@ -32,6 +32,24 @@ TECH_RDP, TECH_SMB, TECH_WMI, TECH_WINRM, TECH_SHARE = (
 )
 BASELINE = 86400  # seconds of data before an account's use from a host can count as new
 _ACTION_TECH = {"service": TECH_SMB, "psexec": TECH_SMB, "wmi": TECH_WMI, "winrm": TECH_WINRM}
+NET_PORT_TECH = {
+    22: "T1021.004",
+    135: TECH_WMI,
+    139: TECH_SMB,
+    445: TECH_SMB,
+    3389: TECH_RDP,
+    5985: TECH_WINRM,
+    5986: TECH_WINRM,
+}
+NET_PORT_NAME = {
+    22: "SSH",
+    135: "RPC/WMI",
+    139: "SMB",
+    445: "SMB",
+    3389: "RDP",
+    5985: "WinRM",
+    5986: "WinRM",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +101,20 @@ class LateralIndex:
         self.inbound: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
         for c in facts.inbound:
             self.inbound[c.host].append((c.ts, c.dst_ip))
+        # Zeek sessions on remote-access ports between hosts only the network logs know
+        # (no endpoint log names them): the only trace of a move in a network-only case
+        self.net_from: dict[str, list[NetSession]] = defaultdict(list)
+        self.net_into: dict[str, list[NetSession]] = defaultdict(list)
+        for ns in facts.net_sessions:
+            src, dst = (
+                facts.ip_host.get(ns.src_ip, ns.src_ip),
+                facts.ip_host.get(ns.dst_ip, ns.dst_ip),
+            )
+            if src in facts.hosts or dst in facts.hosts:
+                continue  # endpoint logs tell these moves better
+            if opts.internal(ns.src_ip) and opts.internal(ns.dst_ip):
+                self.net_from[src].append(ns)
+                self.net_into[dst].append(ns)
         self.by_src: dict[str, list[Logon]] = defaultdict(list)
         self.first_use: dict[tuple[str, str], datetime] = {}
         for lg in facts.logons:
@@ -144,9 +176,19 @@ class LateralIndex:
                     return self.facts.ip_host[ip]
         return ""
 
+    def _net_edge(self, ns: NetSession, why: str) -> Edge:
+        src = self.facts.ip_host.get(ns.src_ip, ns.src_ip)
+        dst = self.facts.ip_host.get(ns.dst_ip, ns.dst_ip)
+        desc = f"{NET_PORT_NAME.get(ns.port, str(ns.port))} session (Zeek, {ns.count} connections)"
+        return Edge(src, dst, ns.ts, NET_PORT_TECH.get(ns.port, TECH_SMB), "", (desc, why), (), "")
+
     def edges_into(self, dst: str, since: datetime, until: datetime) -> list[Edge]:
         """Remote sessions that ran code on ``dst`` in [since, until], from any source."""
-        out = []
+        out = [
+            self._net_edge(ns, f"first session into {dst} before its activity")
+            for ns in self.net_into.get(dst, ())
+            if since <= ns.ts <= until
+        ]
         for lg in self.by_dst.get(dst, ()):
             if lg.ts < since or lg.ts > until:
                 continue
@@ -183,7 +225,11 @@ class LateralIndex:
 
     def edges_from(self, src: str, since: datetime, until: datetime, walk: Walk) -> list[Edge]:
         """Qualified moves out of ``src`` in [since - skew, until]."""
-        out = []
+        out = [
+            self._net_edge(ns, f"first session from {src} after it was reached")
+            for ns in self.net_from.get(src, ())
+            if since - self.skew <= ns.ts <= until
+        ]
         for lg in self.by_src.get(src, ()):
             if lg.ts < since - self.skew or lg.ts > until:
                 continue

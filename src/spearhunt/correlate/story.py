@@ -119,7 +119,10 @@ def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOption
             {seed.user} if seed.user and seed.kind == "mail" else set(),
             procs,
             # a mail already says how the story started; other seeds may have a source upstream
-            None if seed.kind == "mail" else timedelta(seconds=opts.windows.logon_to_action),
+            # (a beacon starts a while after its implant was placed)
+            None
+            if seed.kind == "mail"
+            else timedelta(seconds=3600 if seed.kind == "beacon" else opts.windows.logon_to_action),
         )
         story = _assemble(seed, w, alerts, prevalent, claimed, facts, net, opts)
         if story is None:
@@ -409,7 +412,7 @@ def _assemble(
     if seed.kind == "beacon" and not beacons:
         return None
     destinations = _destinations(w, mine, exfil, beacons, facts, net, opts)
-    evidence = _evidence(seed, w, mine, exfil, beacons)
+    evidence = _evidence(seed, w, mine, exfil, beacons, destinations)
     stages = _stages(seed, w, mine, exfil, beacons)
     hosts = _hosts(seed, w, mine, facts, opts)
     techniques = sorted(
@@ -584,7 +587,19 @@ def _destinations(
                 continue
             image = o.image.rsplit("\\", 1)[-1]
             add(o.ip, name, f"alerted process ({image})", o.first_seen, o.host)
+    # the intruder's infrastructure clusters: a story host's flow to the same /24 as a
+    # destination already found is part of it (staging server beside the C2)
+    nets = {_net24(ip) for ip in out if _net24(ip)}
+    for f in sorted(net.flows, key=lambda f: (f.first_seen, f.ip)):
+        if f.host in w.hosts and _net24(f.ip) in nets and f.ip not in out:
+            near = next(ip for ip in out if _net24(ip) == _net24(f.ip))
+            add(f.ip, f.domain, f"beside {near} (same /24)", f.first_seen, f.host)
     return tuple(sorted(out.values(), key=lambda d: (d.first_seen or datetime.min, d.ip or "")))
+
+
+def _net24(ip: str | None) -> str:
+    parts = (ip or "").split(".")
+    return ".".join(parts[:3]) if len(parts) == 4 and all(p.isdigit() for p in parts) else ""
 
 
 def _hosts(
@@ -605,7 +620,7 @@ def _hosts(
                 if e
                 else seed.how
                 if h == seed.host
-                else "upstream: the source of a remote session that ran code in the story",
+                else "upstream: the source of a remote session into the story",
                 count[h],
                 opts.assets.criticality(facts.hosts.get(h, h)),
             )
@@ -619,8 +634,23 @@ def _evidence(
     mine: list[Alert],
     exfil: tuple[ExfilFlow, ...],
     beacons: tuple[Beacon, ...],
+    destinations: tuple[Destination, ...] = (),
 ) -> tuple[Evidence, ...]:
     ev: list[Evidence] = []
+    for d in destinations:
+        if d.why.startswith("beside "):
+            ev.append(
+                Evidence(
+                    "network",
+                    d.first_seen,
+                    d.host,
+                    f"connection to {d.domain or d.ip}, {d.why}",
+                    f"net:{d.host}>{d.ip}",
+                    None,
+                    ("command_and_control",),
+                    (),
+                )
+            )
     if seed.mail:
         ev.append(
             Evidence(

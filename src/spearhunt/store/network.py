@@ -55,6 +55,21 @@ class QueryRow:
     ts: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """Zeek connections from one address to another on one remote-access port: the first
+    one's time and how many."""
+
+    first_seen: datetime
+    src_ip: str
+    dst_ip: str
+    port: int
+    count: int
+
+
+REMOTE_PORTS = (22, 135, 139, 445, 3389, 5985, 5986)
+
+
 def write(case: Case, records: Iterable[NetRecord], src: int, run_id: int | None = None) -> int:
     """Append records of one source file (read by run ``run_id``); returns how many were
     written."""
@@ -144,6 +159,19 @@ def ip_names(case: Case) -> dict[str, str]:
           FROM ({sql}) WHERE ip IS NOT NULL AND name IS NOT NULL AND name <> '' GROUP BY ip, lower(name))
         WHERE r = 1""").fetchall()
     return {ip.strip(): name for ip, name in rows if ip and ip.strip()}
+
+
+def remote_sessions(case: Case) -> list[SessionRow]:
+    """Zeek connections on remote-access ports (SSH, RPC, SMB, RDP, WinRM) per (originator,
+    responder, port), first ones first."""
+    if not case.has("net_conn"):
+        return []
+    rows = case.con.execute(f"""
+        SELECT min(ts), orig_h, resp_h, resp_p, count(*) FROM net_conn
+        WHERE resp_p IN {REMOTE_PORTS} AND orig_h IS NOT NULL AND resp_h IS NOT NULL
+          AND ts IS NOT NULL
+        GROUP BY ALL ORDER BY 1, 2, 3, 4""").fetchall()
+    return [SessionRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
 
 
 def zeek_flows(case: Case) -> list[FlowRow]:
