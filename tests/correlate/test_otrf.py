@@ -4,15 +4,14 @@ fire on them (``otrf_rules.txt``) plus spearhunt's pack, then correlated."""
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from spearhunt.correlate.config import CorrelateOptions, Internal, load_allowlist, parse_networks
-from spearhunt.correlate.investigate import investigate
 from spearhunt.model.hosts import short_host
 from spearhunt.model.story import CorrelationResult, Story
+from spearhunt.pipeline import CaseInputs, CaseOptions, build_case
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.shared_data
@@ -41,25 +40,9 @@ def _rules() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each set as a folder (zips unpacked into a temporary folder, never into the repo)."""
-    out = {}
-    base = tmp_path_factory.mktemp("otrf")
-    for name, rel in SETS.items():
-        src = shared_data("otrf", rel)
-        if src.suffix != ".zip":
-            out[name] = src
-            continue
-        dest = base / name
-        with zipfile.ZipFile(src) as z:
-            for info in z.infolist():
-                if info.is_dir() or info.file_size > 256 << 20:
-                    continue
-                target = dest / Path(info.filename).name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(z.read(info))
-        out[name] = dest
-    return out
+def sets() -> dict[str, Path]:
+    """Each set as shipped: zips are read in place."""
+    return {name: shared_data("otrf", rel) for name, rel in SETS.items()}
 
 
 def _case(
@@ -71,8 +54,9 @@ def _case(
             allowlist=load_allowlist(None), internal=Internal(parse_networks(internal, "test"))
         )
     store = tmp / "case.duckdb"
-    result, _ = investigate([str(p) for p in paths], store, opts, _rules())
-    return result, store
+    inputs = CaseInputs.sniff([str(p) for p in paths])
+    summary = build_case(inputs, store, CaseOptions(opts, tuple(_rules())))
+    return summary.result, store
 
 
 def _story_of(result: CorrelationResult, host: str) -> Story:
