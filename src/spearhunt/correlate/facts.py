@@ -355,11 +355,11 @@ def from_rows(rows: CaseRows) -> Facts:
         if r.dst_ip and internal_ip(r.dst_ip)
     ]
     # the target's side of remote sessions: who connected in (ConnRow.dst_ip is the remote end)
-    for r in rows.inbound:
-        ip = (r.dst_ip or "").removeprefix("::ffff:")
+    for c in rows.inbound:
+        ip = (c.dst_ip or "").removeprefix("::ffff:")
         if ip and not weak_ip(ip):
             facts.inbound.append(
-                Conn(r.eid, r.ts, short_host(r.computer), "", r.image, ip, int(r.dst_port or 0))
+                Conn(c.eid, c.ts, short_host(c.computer), "", c.image, ip, int(c.dst_port or 0))
             )
     for o in rows.outbound:
         if weak_ip(o.ip):

@@ -3,6 +3,7 @@ order the stages, score, and give each story a stable id."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -470,14 +471,7 @@ def _assemble(
     )
     parts = score_story(draft, mine, seed.mail, opts.assets)
     total = sum(p.points for p in parts)
-    return Story(
-        **{
-            **{f: getattr(draft, f) for f in Story.__slots__},
-            "score": total,
-            "score_parts": parts,
-            "title": _title(draft),
-        }
-    )
+    return dataclasses.replace(draft, score=total, score_parts=parts, title=_title(draft))
 
 
 def _in_episode(mine: list[Alert], w: Walk, gap: timedelta) -> list[Alert]:

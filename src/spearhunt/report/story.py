@@ -90,14 +90,14 @@ def story_view(s: Story, evidence_rows: int = 60) -> Group:
         key = Table(box=None, title="What tells the story", title_justify="left")
         for col in ("first", "last", "host", "level", "count", "what"):
             key.add_column(col)
-        for x in s.key_evidence:
+        for line in s.key_evidence:
             key.add_row(
-                _t(x.first),
-                _t(x.last) if x.count > 1 else "",
-                x.host or "-",
-                x.level or x.kind,
-                str(x.count),
-                Text(x.what[:80]),
+                _t(line.first),
+                _t(line.last) if line.count > 1 else "",
+                line.host or "-",
+                line.level or line.kind,
+                str(line.count),
+                Text(line.what[:80]),
             )
         items.append(key)
     ev = Table(

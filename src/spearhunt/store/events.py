@@ -267,7 +267,7 @@ def process_destinations(case: Case) -> list[OutboundRow]:
           AND lower(coalesce({_f("Initiated")}, 'true')) = 'true'
           AND {_f("ProcessGuid")} IS NOT NULL AND {_f("DestinationIp")} IS NOT NULL
         GROUP BY 1, 2, 4 ORDER BY 6, 1, 2, 4""").fetchall()
-    return [OutboundRow(*r[:6], int(r[6])) for r in rows]
+    return [OutboundRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
 
 
 def inbound_connections(case: Case) -> list[ConnRow]:
