@@ -22,6 +22,9 @@ INTERNAL_HELP = (
 )
 BEACON_HELP = "Connections to one destination before it can score as a beacon."
 EXFIL_HELP = "Megabytes out to one rare destination that count as exfiltration."
+GAP_HELP = (
+    "Quiet time without an alert on a host that ends an episode (a later one is a new story)."
+)
 
 
 def _options(  # type: ignore[no-untyped-def]
@@ -32,6 +35,7 @@ def _options(  # type: ignore[no-untyped-def]
     internal: Sequence[str] = (),
     beacon_min: int = 12,
     exfil_mb: float = 10.0,
+    episode_gap: str = "2d",
 ):
     import dataclasses
 
@@ -58,6 +62,7 @@ def _options(  # type: ignore[no-untyped-def]
         internal=internal_from(list(internal), asset_list),
         beacon_min_conns=beacon_min,
         exfil_min_bytes=int(exfil_mb * 1024 * 1024),
+        episode_gap=parse_duration(episode_gap),
     )
 
 
@@ -100,6 +105,7 @@ def correlate_command(
     internal: list[str] = typer.Option([], "--internal", help=INTERNAL_HELP),
     beacon_min: int = typer.Option(12, "--beacon-min-conns", help=BEACON_HELP),
     exfil_mb: float = typer.Option(10.0, "--exfil-min-mb", help=EXFIL_HELP),
+    episode_gap: str = typer.Option("2d", "--episode-gap", help=GAP_HELP),
 ) -> None:
     """Chain the case's mail verdicts, detections, logons and network records into ranked
     campaign stories (also saved in the store)."""
@@ -112,7 +118,7 @@ def correlate_command(
     with progress_bar("correlating") as bar:
         result = correlate_store(
             store,
-            _options(window, allowlist, assets, rules, internal, beacon_min, exfil_mb),
+            _options(window, allowlist, assets, rules, internal, beacon_min, exfil_mb, episode_gap),
             on_progress=bar,
         )
     _print(result, fmt)
@@ -173,6 +179,7 @@ def investigate_command(
     internal: list[str] = typer.Option([], "--internal", help=INTERNAL_HELP),
     beacon_min: int = typer.Option(12, "--beacon-min-conns", help=BEACON_HELP),
     exfil_mb: float = typer.Option(10.0, "--exfil-min-mb", help=EXFIL_HELP),
+    episode_gap: str = typer.Option("2d", "--episode-gap", help=GAP_HELP),
     time_offset: list[str] = typer.Option(
         [],
         "--time-offset",
@@ -205,7 +212,16 @@ def investigate_command(
                 CaseInputs.sniff(paths, warnings.append),
                 store,
                 CaseOptions(
-                    _options(window, allowlist, assets, rules, internal, beacon_min, exfil_mb),
+                    _options(
+                        window,
+                        allowlist,
+                        assets,
+                        rules,
+                        internal,
+                        beacon_min,
+                        exfil_mb,
+                        episode_gap,
+                    ),
                     tuple(rules),
                     time_offsets=parse_offsets(time_offset),
                 ),
