@@ -48,6 +48,9 @@ class Lookup:
             out |= self.children.get(r, set())
         return out
 
+    def process_destinations(self, procs: list[tuple[str, str]]) -> list[F.Outbound]:
+        return []
+
 
 def alert(eid: int, minutes: float, host: str, rule: str, proc: str = "", **kw: object) -> AlertRow:
     base = AlertRow(

@@ -182,7 +182,6 @@ class Facts:
     explicit: list[Explicit] = field(default_factory=list)
     conns: list[Conn] = field(default_factory=list)
     inbound: list[Conn] = field(default_factory=list)  # dst_ip: the remote (source) address
-    outbound: dict[tuple[str, str], list[Outbound]] = field(default_factory=dict)
     net_sessions: list[NetSession] = field(default_factory=list)
     files: list[FileSeen] = field(default_factory=list)
     interactive: dict[str, Counter[str]] = field(
@@ -280,7 +279,6 @@ class CaseRows:
     actions: tuple[ev.ActionRow, ...] = ()
     conns: tuple[ev.ConnRow, ...] = ()
     interactive: tuple[ev.InteractiveRow, ...] = ()
-    outbound: tuple[ev.OutboundRow, ...] = ()
     inbound: tuple[ev.ConnRow, ...] = ()
     sessions: tuple[net_store.SessionRow, ...] = ()  # Zeek, on remote-access ports
 
@@ -304,7 +302,6 @@ def read_rows(case: Case) -> CaseRows:
         tuple(ev.remote_actions(case)),
         tuple(ev.admin_connections(case)),
         tuple(ev.interactive_logons(case)),
-        tuple(ev.process_destinations(case)),
         tuple(ev.inbound_connections(case)),
         sessions,
     )
@@ -361,21 +358,6 @@ def from_rows(rows: CaseRows) -> Facts:
             facts.inbound.append(
                 Conn(c.eid, c.ts, short_host(c.computer), "", c.image, ip, int(c.dst_port or 0))
             )
-    for o in rows.outbound:
-        if weak_ip(o.ip):
-            continue
-        host = short_host(o.computer)
-        facts.outbound.setdefault((host, o.process_guid), []).append(
-            Outbound(
-                host,
-                o.process_guid,
-                o.image,
-                o.ip.removeprefix("::ffff:"),
-                o.name,
-                o.first_seen,
-                o.count,
-            )
-        )
     for r in rows.interactive:
         acct = account(r.user)
         if not weak_account(acct):
@@ -512,6 +494,10 @@ class EventLookup(Protocol):
         """ProcessGuids descending from ``roots`` on one host."""
         ...
 
+    def process_destinations(self, procs: list[tuple[str, str]]) -> list[Outbound]:
+        """Outgoing connections of these (host key, ProcessGuid) processes, per address."""
+        ...
+
 
 class CaseLookup:
     """:class:`EventLookup` over an open case."""
@@ -526,6 +512,18 @@ class CaseLookup:
     def process_tree(self, host_name: str, roots: list[str]) -> set[str]:
         """ProcessGuids descending from ``roots`` on one host (ParentProcessGuid chains)."""
         return ev.process_tree(self.case, host_name, roots)
+
+    def process_destinations(self, procs: list[tuple[str, str]]) -> list[Outbound]:
+        """Outgoing Sysmon connections of these (host key, ProcessGuid) processes."""
+        out = []
+        for o in ev.process_destinations(self.case, procs):
+            if not weak_ip(o.ip):
+                host = short_host(o.computer)
+                ip = o.ip.removeprefix("::ffff:")
+                out.append(
+                    Outbound(host, o.process_guid, o.image, ip, o.name, o.first_seen, o.count)
+                )
+        return out
 
 
 def sighting(r: ev.SightingRow) -> FileSeen:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from spearhunt.correlate import facts as F
 from spearhunt.correlate.config import CorrelateOptions
-from spearhunt.correlate.facts import Alert, EventLookup, Facts, FileSeen, Mail
+from spearhunt.correlate.facts import Alert, EventLookup, Facts, FileSeen, Mail, Outbound
 from spearhunt.correlate.graph import LateralIndex, Walk, walk
 from spearhunt.correlate.network import Network
 from spearhunt.correlate.scoring import score_story
@@ -125,7 +125,7 @@ def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOption
             if seed.kind == "mail"
             else timedelta(seconds=3600 if seed.kind == "beacon" else opts.windows.logon_to_action),
         )
-        story = _assemble(seed, w, alerts, prevalent, claimed, facts, net, opts)
+        story = _assemble(seed, w, alerts, prevalent, claimed, facts, net, opts, lookup)
         if story is None:
             continue
         stories.append(story)
@@ -376,6 +376,7 @@ def _assemble(
     facts: Facts,
     net: Network,
     opts: CorrelateOptions,
+    lookup: EventLookup | None = None,
 ) -> Story | None:
     skew = timedelta(seconds=opts.windows.skew)
     end = seed.ts + timedelta(seconds=opts.windows.story)
@@ -412,7 +413,9 @@ def _assemble(
     )
     if seed.kind == "beacon" and not beacons:
         return None
-    destinations = _destinations(w, mine, exfil, beacons, facts, net, opts)
+    alerted = sorted({(a.host, a.proc) for a in mine if a.proc and not a.hidden})
+    outbound = lookup.process_destinations(alerted) if lookup and alerted else []
+    destinations = _destinations(w, outbound, exfil, beacons, facts, net, opts)
     evidence = _evidence(seed, w, mine, exfil, beacons, destinations)
     stages = _stages(seed, w, mine, exfil, beacons)
     hosts = _hosts(seed, w, mine, facts, opts)
@@ -553,7 +556,7 @@ def _exfil(
 
 def _destinations(
     w: Walk,
-    mine: list[Alert],
+    outbound: list[Outbound],
     exfil: tuple[ExfilFlow, ...],
     beacons: tuple[Beacon, ...],
     facts: Facts,
@@ -574,13 +577,12 @@ def _destinations(
     for x in exfil:
         add(x.ip, x.domain, "exfiltration", x.first_seen, x.host)
     allow = opts.allowlist
-    for key in sorted({(a.host, a.proc) for a in mine if a.proc and not a.hidden}):
-        for o in facts.outbound.get(key, ()):
-            name = next((n for n in (o.name, net.names.get(o.ip)) if n and n != "-"), None)
-            if opts.internal(o.ip) or allow.ip(o.ip) or allow.domain(name):
-                continue
-            image = o.image.rsplit("\\", 1)[-1]
-            add(o.ip, name, f"alerted process ({image})", o.first_seen, o.host)
+    for o in outbound:
+        name = next((n for n in (o.name, net.names.get(o.ip)) if n and n != "-"), None)
+        if opts.internal(o.ip) or allow.ip(o.ip) or allow.domain(name):
+            continue
+        image = o.image.rsplit("\\", 1)[-1]
+        add(o.ip, name, f"alerted process ({image})", o.first_seen, o.host)
     # the intruder's infrastructure clusters: a story host's flow to the same /24 as a
     # destination already found is part of it (staging server beside the C2)
     nets = {_net24(ip) for ip in out if _net24(ip)}

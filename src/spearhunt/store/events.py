@@ -256,17 +256,23 @@ def admin_connections(case: Case) -> list[ConnRow]:
     return [ConnRow(int(r[0]), *r[1:]) for r in rows]
 
 
-def process_destinations(case: Case) -> list[OutboundRow]:
-    """Outgoing Sysmon connections per (computer, process, destination address)."""
-    if not case.has("events"):
+def process_destinations(case: Case, procs: list[tuple[str, str]]) -> list[OutboundRow]:
+    """Outgoing Sysmon connections of the given (host key, ProcessGuid) processes, per
+    (computer, process, destination address); the host key is the computer's first label,
+    lower case. Asked for the few processes with alerts, not read for the whole case."""
+    if not procs or not case.has("events"):
         return []
-    rows = case.con.execute(f"""
-        SELECT e.computer, lower({_f("ProcessGuid")}), lower(coalesce(any_value({_f("Image")}), '')),
+    con = case.con
+    con.execute("CREATE OR REPLACE TEMP TABLE _procs (host VARCHAR, guid VARCHAR)")
+    con.executemany("INSERT INTO _procs VALUES (?, ?)", [[h, g.lower()] for h, g in procs])
+    rows = con.execute(f"""
+        SELECT e.computer, p.guid, lower(coalesce(any_value({_f("Image")}), '')),
           {_f("DestinationIp")}, coalesce(max({_f("DestinationHostname")}), ''), min(e.ts), count(*)
-        FROM events e WHERE e.event_id = 3 AND e.ts IS NOT NULL AND e.computer IS NOT NULL
-          AND lower(coalesce({_f("Initiated")}, 'true')) = 'true'
-          AND {_f("ProcessGuid")} IS NOT NULL AND {_f("DestinationIp")} IS NOT NULL
-        GROUP BY 1, 2, 4 ORDER BY 6, 1, 2, 4""").fetchall()
+        FROM events e JOIN _procs p ON lower({_f("ProcessGuid")}) = p.guid
+          AND lower(split_part(e.computer, '.', 1)) = p.host
+        WHERE e.event_id = 3 AND e.ts IS NOT NULL
+          AND lower(coalesce({_f("Initiated")}, 'true')) = 'true' AND {_f("DestinationIp")} IS NOT NULL
+        GROUP BY e.computer, p.guid, {_f("DestinationIp")} ORDER BY 6, 1, 2, 4""").fetchall()
     return [OutboundRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
 
 
