@@ -91,6 +91,11 @@ def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOption
         + _alert_seeds(alerts, prevalent, facts, opts)
     )
     seeds.sort(key=lambda s: (-s.priority, s.ts, s.host))
+    # where the processes with alerts connected to: one read for the case, not one per seed
+    outbound_by: dict[tuple[str, str], list[Outbound]] = defaultdict(list)
+    alerted = sorted({(a.host, a.proc) for a in alerts if a.proc and not a.hidden})
+    for o in lookup.process_destinations(alerted) if alerted else ():
+        outbound_by[(o.host, o.proc)].append(o)
     claimed: set[str] = set()
     # host -> the spans stories already hold it (from its reach to the story's end)
     claimed_hosts: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
@@ -125,7 +130,7 @@ def build(lookup: EventLookup, facts: Facts, net: Network, opts: CorrelateOption
             if seed.kind == "mail"
             else timedelta(seconds=3600 if seed.kind == "beacon" else opts.windows.logon_to_action),
         )
-        story = _assemble(seed, w, alerts, prevalent, claimed, facts, net, opts, lookup)
+        story = _assemble(seed, w, alerts, prevalent, claimed, facts, net, opts, outbound_by)
         if story is None:
             continue
         stories.append(story)
@@ -376,7 +381,7 @@ def _assemble(
     facts: Facts,
     net: Network,
     opts: CorrelateOptions,
-    lookup: EventLookup | None = None,
+    outbound_by: dict[tuple[str, str], list[Outbound]] | None = None,
 ) -> Story | None:
     skew = timedelta(seconds=opts.windows.skew)
     end = seed.ts + timedelta(seconds=opts.windows.story)
@@ -414,7 +419,7 @@ def _assemble(
     if seed.kind == "beacon" and not beacons:
         return None
     alerted = sorted({(a.host, a.proc) for a in mine if a.proc and not a.hidden})
-    outbound = lookup.process_destinations(alerted) if lookup and alerted else []
+    outbound = [o for key in alerted for o in (outbound_by or {}).get(key, ())]
     destinations = _destinations(w, outbound, exfil, beacons, facts, net, opts)
     evidence = _evidence(seed, w, mine, exfil, beacons, destinations)
     stages = _stages(seed, w, mine, exfil, beacons)
