@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from spearhunt.store.case import Case
+from spearhunt.store.db import insert_rows
 
 
 def field(name: str, alias: str = "e") -> str:
@@ -264,15 +265,18 @@ def process_destinations(case: Case, procs: list[tuple[str, str]]) -> list[Outbo
         return []
     con = case.con
     con.execute("CREATE OR REPLACE TEMP TABLE _procs (host VARCHAR, guid VARCHAR)")
-    con.executemany("INSERT INTO _procs VALUES (?, ?)", [[h, g.lower()] for h, g in procs])
+    insert_rows(con, "_procs", [(h, g.lower()) for h, g in procs])
     rows = con.execute(f"""
-        SELECT e.computer, p.guid, lower(coalesce(any_value({_f("Image")}), '')),
-          {_f("DestinationIp")}, coalesce(max({_f("DestinationHostname")}), ''), min(e.ts), count(*)
-        FROM events e JOIN _procs p ON lower({_f("ProcessGuid")}) = p.guid
-          AND lower(split_part(e.computer, '.', 1)) = p.host
-        WHERE e.event_id = 3 AND e.ts IS NOT NULL
-          AND lower(coalesce({_f("Initiated")}, 'true')) = 'true' AND {_f("DestinationIp")} IS NOT NULL
-        GROUP BY e.computer, p.guid, {_f("DestinationIp")} ORDER BY 6, 1, 2, 4""").fetchall()
+        WITH c AS (
+          SELECT e.computer, lower({_f("ProcessGuid")}) AS guid, {_f("Image")} AS image,
+            {_f("DestinationIp")} AS ip, {_f("DestinationHostname")} AS name, e.ts
+          FROM events e WHERE e.event_id = 3 AND e.ts IS NOT NULL
+            AND lower(coalesce({_f("Initiated")}, 'true')) = 'true')
+        SELECT c.computer, c.guid, lower(coalesce(any_value(c.image), '')), c.ip,
+          coalesce(max(c.name), ''), min(c.ts), count(*)
+        FROM c SEMI JOIN _procs p ON c.guid = p.guid AND lower(split_part(c.computer, '.', 1)) = p.host
+        WHERE c.ip IS NOT NULL
+        GROUP BY c.computer, c.guid, c.ip ORDER BY 6, 1, 2, 4""").fetchall()
     return [OutboundRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
 
 
