@@ -408,6 +408,10 @@ def _assemble(
         if linked:
             mine.append(a)
     mine = _in_episode(mine, w, timedelta(seconds=opts.episode_gap))
+    if seed.kind == "alerts" and len(w.hosts) == 1 and len(mine) < 2 and not any(
+        _level(a) >= 3 for a in mine
+    ):
+        return None  # one medium detection alone is a detection, not a story
     for a in mine:
         claimed.add(a.ref)
     exfil = _exfil(w, net, mine, seed, opts, facts)
