@@ -408,8 +408,11 @@ def _assemble(
         if linked:
             mine.append(a)
     mine = _in_episode(mine, w, timedelta(seconds=opts.episode_gap))
-    if seed.kind == "alerts" and len(w.hosts) == 1 and len(mine) < 2 and not any(
-        _level(a) >= 3 for a in mine
+    if (
+        seed.kind == "alerts"
+        and len(w.hosts) == 1
+        and len(mine) < 2
+        and not any(_level(a) >= 3 for a in mine)
     ):
         return None  # one medium detection alone is a detection, not a story
     for a in mine:
