@@ -46,6 +46,16 @@ class Link:
     url: str
     text: str = ""
     wrapped: str = ""  # the wrapper URL when one was removed
+    kind: str = "text"  # where it was found: anchor, area, form, button, refresh, onclick, text
+
+    @property
+    def deliberate(self) -> bool:
+        """Written as a link by the sender: not a bare URL in plain text, nor one a mail client
+        auto-linked (anchor text equal to its target)."""
+        if self.kind == "text":
+            return False
+        shown = self.text.strip().lower().rstrip("/")
+        return not (shown and shown in (self.url.lower().rstrip("/"), self.host))
 
     @property
     def host(self) -> str:
@@ -174,21 +184,80 @@ def build_context(raw: RawMail, config: MailConfig) -> MailContext:
 
 
 def collect_links(text: str, facts: HtmlFacts) -> list[Link]:
-    """Links from anchors (with their text) and bare URLs in plain text, deduplicated, capped."""
+    """Every link a reader can follow (anchors, image maps, forms, buttons, meta refresh, click
+    handlers, bare URLs in plain text), normalized once, wrappers removed, deduplicated, capped."""
     seen: dict[str, Link] = {}
-    for href, anchor_text in facts.anchors:
-        if not href or href.startswith(("#", "mailto:", "tel:", "cid:")):
+    for page_link in facts.links:
+        url = normalize_url(page_link.url)
+        if not url or url.lower().startswith(("#", "mailto:", "tel:", "cid:", "sms:")):
             continue
-        real, wrapper = unwrap(href.strip())
+        real, wrapper = unwrap(url)
         if real not in seen:
-            seen[real] = Link(real, anchor_text, wrapper)
+            seen[real] = Link(real, page_link.text, wrapper, page_link.kind)
         if len(seen) >= MAX_LINKS:
             return list(seen.values())
     for match in _URL.finditer(text[:500_000]):
-        url = match.group(0).rstrip(".,;:!?)>'\"")
+        url = normalize_url(match.group(0).rstrip(".,;:!?)>'\""))
         real, wrapper = unwrap(url)
         if real not in seen:
             seen[real] = Link(real, "", wrapper)
         if len(seen) >= MAX_LINKS:
             break
     return list(seen.values())
+
+
+_STRIPPED = re.compile(r"[\t\n\r]")
+_HOST_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+
+
+def normalize_url(url: str) -> str:
+    """A link as a browser would follow it: tabs and newlines dropped, backslashes read as slashes,
+    scheme-less hosts given http, percent-encoded and numeric (hex, octal, integer) hosts decoded."""
+    url = _STRIPPED.sub("", url).strip(" \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c")
+    low = url[:12].lower()
+    if low.startswith("www."):
+        url = "http://" + url
+    elif url.startswith(("//", "\\\\")):
+        url = "http:" + url
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return url
+    rest = rest.replace("\\", "/")
+    rest = "//" + rest.lstrip("/")
+    end = len(rest)
+    for stop in "/?#":
+        at = rest.find(stop, 2)
+        if at != -1:
+            end = min(end, at)
+    netloc = rest[2:end]
+    userinfo, at_sign, hostport = netloc.rpartition("@")
+    if _HOST_ESCAPE.search(hostport):
+        hostport = unquote(hostport)
+    host, colon, port = hostport.partition(":")
+    host = _numeric_host(host.lower().rstrip("."))
+    netloc = f"{userinfo}{at_sign}{host}{colon}{port}"
+    return f"{scheme.lower()}://{netloc}{rest[end:]}"
+
+
+def _numeric_host(host: str) -> str:
+    """Dotted IPv4 for hosts a browser reads as numbers (0x7f.1, 017700000001, 2130706433)."""
+    parts = host.split(".")
+    if not host or len(parts) > 4 or not all(parts):
+        return host
+    values = []
+    for part in parts:
+        try:
+            if part.startswith(("0x", "0X")):
+                values.append(int(part[2:] or "0", 16))
+            elif len(part) > 1 and part.startswith("0"):
+                values.append(int(part, 8))
+            else:
+                values.append(int(part, 10))
+        except ValueError:
+            return host
+    if any(v > 255 for v in values[:-1]) or values[-1] >= 256 ** (5 - len(values)):
+        return host
+    number = values[-1]
+    for i, v in enumerate(values[:-1]):
+        number += v << (8 * (3 - i))
+    return ".".join(str((number >> s) & 255) for s in (24, 16, 8, 0))

@@ -1,16 +1,21 @@
-"""What an HTML body or attachment holds, read with the stdlib tokenizer (nothing is rendered).
+"""What an HTML body or attachment holds, read the way a browser builds it (nothing is rendered).
 
-html.parser is lenient on broken markup and needs no extra dependency; every list is capped so a
-hostile page cannot grow the scan.
+Phishing pages lean on how browsers repair broken markup (unclosed anchors, stray end tags, forms
+inside tables): a tokenizer that is not an HTML5 parser sees another page than the reader does. The
+tree comes from lexbor (selectolax), an HTML5-conformant parser in C; every list is capped and the
+walk is iterative and bounded, so a hostile page cannot grow the scan or the stack.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 MAX_ITEMS = 500
+MAX_NODES = 200_000
+MAX_TEXT_PIECES = 20_000
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])", re.I)
 # Inline styles that keep text from a reader while filters still read it (salad, split words).
 _HIDING_STYLE = re.compile(
@@ -18,26 +23,13 @@ _HIDING_STYLE = re.compile(
     r"opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)",
     re.I,
 )
-_VOID = frozenset(
-    {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    }
+# Where a click handler sends the reader: location.href = '...', window.open('...').
+_ONCLICK_URL = re.compile(
+    r"""(?:location(?:\.href)?\s*=|location\.(?:assign|replace)\s*\(|window\.open\s*\()\s*['"]([^'"]{4,2000})['"]"""
 )
+_REFRESH_URL = re.compile(r"(?i)url\s*=\s*['\"]?([^'\";\s]+)")
 _BLOCK = frozenset(
-    {
+    [
         "p",
         "div",
         "br",
@@ -63,117 +55,153 @@ _BLOCK = frozenset(
         "hr",
         "pre",
         "title",
-    }
+        "form",
+    ]
 )
-MAX_STACK = 1000
+_SKIP_TEXT = frozenset({"style", "title", "template", "noscript", "textarea", "select"})
+# Form fields that ask for secrets (name, id or placeholder of an input).
+_SECRET_FIELD = re.compile(
+    r"(?i)pass|pwd|pin\b|cvv|cvc|ccv|card|expir|ssn|social|account|acct|routing|login|user|mother"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    """A place the page sends a reader: where it was found, the target, and what the reader sees."""
+
+    kind: str  # anchor, area, form, button, refresh, onclick
+    url: str
+    text: str = ""
 
 
 @dataclass(slots=True)
 class HtmlFacts:
-    """Anchors, forms, scripts and visible text of one page."""
+    """Links, forms, scripts, images and visible text of one page."""
 
-    anchors: list[tuple[str, str]] = field(default_factory=list)  # (href, visible text)
+    anchors: list[tuple[str, str]] = field(default_factory=list)  # (href, visible text) of <a>
+    links: list[PageLink] = field(default_factory=list)  # every followable target, anchors included
     form_actions: list[str] = field(default_factory=list)
     password_inputs: int = 0
+    secret_fields: list[str] = field(default_factory=list)  # inputs asking for card, PIN, login ...
     scripts: list[str] = field(default_factory=list)
     refresh: list[str] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     iframes: list[str] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)  # text inside elements styled to be invisible
+    images: list[str] = field(default_factory=list)  # img src
+    alt_text: list[str] = field(default_factory=list)  # alt / title of images (logos by name)
 
 
-class _Scanner(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.facts = HtmlFacts()
-        self._href: str | None = None
-        self._anchor_text: list[str] = []
-        self._in_script = False
-        self._skip = 0  # inside <style>/<head> text that is never shown
-        self._stack: list[tuple[str, bool]] = []  # open elements and whether each hides its content
-        self._hiding = 0
+def _attr(node: LexborNode, name: str) -> str:
+    value = node.attributes.get(name)
+    return value.strip() if isinstance(value, str) else ""
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k.lower(): (v or "") for k, v in attrs}
-        f = self.facts
-        if tag in _BLOCK and len(f.text) < 20_000:
-            f.text.append("\n")
-        if tag not in _VOID and len(self._stack) < MAX_STACK:
-            hides = "hidden" in a or bool(_HIDING_STYLE.search(a.get("style", "")))
-            self._stack.append((tag, hides))
-            self._hiding += hides
-        if tag == "a" and "href" in a:
-            self._href = a["href"].strip()
-            self._anchor_text = []
-        elif tag == "form" and len(f.form_actions) < MAX_ITEMS:
-            f.form_actions.append(a.get("action", ""))
-        elif tag == "input" and a.get("type", "").lower() == "password":
-            f.password_inputs += 1
-        elif tag == "script":
-            self._in_script = True
-            if a.get("src") and len(f.scripts) < MAX_ITEMS:
-                f.scripts.append(f"src={a['src']}")
-        elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
-            f.refresh.append(a.get("content", ""))
-        elif tag in ("iframe", "embed", "object") and len(f.iframes) < MAX_ITEMS:
-            f.iframes.append(a.get("src") or a.get("data", ""))
-        elif tag in ("style", "title"):
-            self._skip += 1
 
-    def handle_endtag(self, tag: str) -> None:
-        if any(t == tag for t, _ in self._stack):
-            while self._stack:
-                t, hides = self._stack.pop()
-                self._hiding -= hides
-                if t == tag:
-                    break
-        if tag in _BLOCK and len(self.facts.text) < 20_000:
-            self.facts.text.append("\n")
-        if tag == "a" and self._href is not None:
-            if len(self.facts.anchors) < MAX_ITEMS:
-                self.facts.anchors.append(
-                    (self._href, " ".join("".join(self._anchor_text).split())[:300])
-                )
-            self._href = None
-        elif tag == "script":
-            self._in_script = False
-        elif tag in ("style", "title") and self._skip:
-            self._skip -= 1
+def _add_link(facts: HtmlFacts, kind: str, url: str, text: str = "") -> None:
+    if url and len(facts.links) < MAX_ITEMS:
+        facts.links.append(PageLink(kind, url, " ".join(text.split())[:300]))
 
-    def handle_data(self, data: str) -> None:
-        if self._in_script:
-            if len(self.facts.scripts) < MAX_ITEMS:
-                self.facts.scripts.append(data[:200_000])
-            return
-        if self._skip:
-            return
-        if self._hiding:
-            if data.strip() and len(self.facts.hidden) < MAX_ITEMS:
-                self.facts.hidden.append(data[:2000])
-            return
-        if self._href is not None:
-            self._anchor_text.append(data)
-        if data and len(self.facts.text) < 20_000:
-            self.facts.text.append(data if data.strip() else " ")
+
+def _node_text(node: LexborNode) -> str:
+    """What a reader sees of an element: its text and the alt text of its images."""
+    parts = [node.text(deep=True, separator=" ")[:2000]]
+    parts += [_attr(img, "alt") for img in node.css("img")[:5]]
+    return " ".join(" ".join(p for p in parts if p).split())[:300]
 
 
 def scan_html(markup: str) -> HtmlFacts:
     """Facts of a page; broken markup gives partial facts, never an error."""
-    scanner = _Scanner()
+    facts = HtmlFacts()
     try:
-        scanner.feed(markup[:2_000_000])
-        scanner.close()
-    except (AssertionError, ValueError, IndexError):  # html.parser on pathological input
-        pass
-    if scanner._href is not None and len(scanner.facts.anchors) < MAX_ITEMS:
-        scanner.facts.anchors.append(
-            (scanner._href, " ".join("".join(scanner._anchor_text).split())[:300])
+        tree = LexborHTMLParser(markup[:2_000_000])
+    except (ValueError, RuntimeError):  # undecodable input: nothing to read
+        return facts
+    root = tree.root
+    if root is None:
+        return facts
+    # (node, hidden by an ancestor, inside an element whose text is never shown)
+    stack: list[tuple[LexborNode, bool, bool]] = [(root, False, False)]
+    seen = 0
+    while stack and seen < MAX_NODES:
+        node, hidden, quiet = stack.pop()
+        seen += 1
+        tag = node.tag or ""
+        if tag == "-text":
+            text = node.text_content or ""
+            if quiet:
+                continue
+            if hidden:
+                if text.strip() and len(facts.hidden) < MAX_ITEMS:
+                    facts.hidden.append(text[:2000])
+            elif len(facts.text) < MAX_TEXT_PIECES:
+                facts.text.append(text if text.strip() else " ")
+            continue
+        if tag.startswith("-"):  # comments, doctype
+            continue
+        if tag == "script":
+            src = _attr(node, "src")
+            if len(facts.scripts) < MAX_ITEMS:
+                facts.scripts.append(f"src={src}" if src else node.text(deep=True)[:200_000])
+            continue
+        if tag in _BLOCK and len(facts.text) < MAX_TEXT_PIECES:
+            facts.text.append("\n")
+        hides = "hidden" in node.attributes or bool(_HIDING_STYLE.search(_attr(node, "style")))
+        _element(node, tag, facts)
+        children = list(node.iter(include_text=True))
+        stack.extend(
+            (child, hidden or hides, quiet or tag in _SKIP_TEXT) for child in reversed(children)
         )
-    return scanner.facts
+    return facts
+
+
+def _element(node: LexborNode, tag: str, facts: HtmlFacts) -> None:
+    """Facts of one element (its links, form fields, media)."""
+    if tag == "a":
+        href = _attr(node, "href")
+        if href and len(facts.anchors) < MAX_ITEMS:
+            text = _node_text(node)
+            facts.anchors.append((href, text))
+            _add_link(facts, "anchor", href, text)
+    elif tag == "area":
+        _add_link(facts, "area", _attr(node, "href"), _attr(node, "alt") or _attr(node, "title"))
+    elif tag == "form":
+        if len(facts.form_actions) < MAX_ITEMS:
+            action = _attr(node, "action")
+            facts.form_actions.append(action)
+            _add_link(facts, "form", action)
+    elif tag in ("input", "button"):
+        kind = _attr(node, "type").lower()
+        if kind == "password":
+            facts.password_inputs += 1
+        if kind not in ("hidden", "submit", "button", "image", "reset", "checkbox", "radio"):
+            label = " ".join(
+                _attr(node, a) for a in ("name", "id", "placeholder", "autocomplete")
+            ).strip()
+            if label and _SECRET_FIELD.search(label) and len(facts.secret_fields) < MAX_ITEMS:
+                facts.secret_fields.append(label[:80])
+        _add_link(facts, "button", _attr(node, "formaction"), _attr(node, "value"))
+    elif tag == "meta" and _attr(node, "http-equiv").lower() == "refresh":
+        content = _attr(node, "content")
+        facts.refresh.append(content)
+        match = _REFRESH_URL.search(content)
+        if match:
+            _add_link(facts, "refresh", match.group(1))
+    elif tag in ("iframe", "embed", "object", "frame") and len(facts.iframes) < MAX_ITEMS:
+        facts.iframes.append(_attr(node, "src") or _attr(node, "data"))
+    elif tag == "img" and len(facts.images) < MAX_ITEMS:
+        facts.images.append(_attr(node, "src"))
+        alt = _attr(node, "alt") or _attr(node, "title")
+        if alt:
+            facts.alt_text.append(alt[:200])
+    onclick = _attr(node, "onclick")
+    if onclick:
+        match = _ONCLICK_URL.search(onclick)
+        if match:
+            _add_link(facts, "onclick", match.group(1), _node_text(node))
 
 
 def visible_text(facts: HtmlFacts) -> str:
-    """The page's text as a reader would see it (roughly: hidden styling is not evaluated)."""
+    """The page's text as a reader would see it (roughly: only inline hiding styles are evaluated)."""
     return " ".join("".join(facts.text).split())
 
 
