@@ -22,6 +22,7 @@ Check = Callable[[MailContext], list[Reason]]
 MESSAGE_CHECKS: tuple[Check, ...] = (
     auth.check_auth,
     auth.check_alignment,
+    auth.check_brand_auth,
     headers.check_addresses,
     headers.check_sender_domain,
     links.check_links,

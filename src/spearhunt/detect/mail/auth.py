@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from spearhunt.detect.mail import domains
+from spearhunt.detect.mail.benign import through_list
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.context import MailContext
 from spearhunt.model.mail import Reason
@@ -54,7 +55,8 @@ def check_auth(ctx: MailContext) -> list[Reason]:
         out.append(reason(cfg, "auth.spf_fail", shown))
     elif res.get("spf") == "softfail":
         out.append(reason(cfg, "auth.spf_softfail", shown))
-    if res.get("dkim") == "fail" and not dmarc_pass:
+    listed = through_list(ctx)  # the list's own changes break the poster's signature
+    if res.get("dkim") == "fail" and not dmarc_pass and not listed:
         out.append(reason(cfg, "auth.dkim_fail", shown))
     if res.get("dmarc") == "fail":
         # p=none: the domain owner only monitors, so a failure is as likely misconfiguration
@@ -72,7 +74,8 @@ def check_auth(ctx: MailContext) -> list[Reason]:
     if res.get("compauth") == "fail":
         out.append(reason(cfg, "auth.compauth_fail", shown))
     passes = [k for k in ("spf", "dkim", "dmarc") if res.get(k) in ("pass", "bestguesspass")]
-    if not passes and any(k in res for k in ("spf", "dkim", "dmarc")):
+    # one fact counted once: a failure already scored is not scored again as "unauthenticated"
+    if not passes and not out and not listed and any(k in res for k in ("spf", "dkim", "dmarc")):
         out.append(reason(cfg, "auth.unauthenticated", shown))
     return out
 
@@ -117,6 +120,7 @@ def check_alignment(ctx: MailContext) -> list[Reason]:
     s_root = sender.root
     if (
         signers
+        and not through_list(ctx)
         and not any(domains.root(d) == s_root for d in signers)
         and auth_results(ctx).get("dmarc") not in ("pass", "bestguesspass")
     ):
@@ -148,3 +152,53 @@ def check_alignment(ctx: MailContext) -> list[Reason]:
                 )
             )
     return out
+
+
+def sender_authenticated(ctx: MailContext) -> bool:
+    """Whether the receiving server vouched for the From domain: DMARC pass, or an SPF or DKIM pass
+    for the From domain's own root. No Authentication-Results at all is not authenticated."""
+    sender = ctx.sender
+    if sender is None or not sender.root:
+        return False
+    res = auth_results(ctx)
+    if res.get("dmarc") in ("pass", "bestguesspass"):
+        return True
+    s_root = sender.root
+    if res.get("dkim") == "pass" and any(domains.root(d) == s_root for d in dkim_domains(ctx)):
+        return True
+    rp = ctx.return_path
+    return res.get("spf") == "pass" and rp is not None and rp.root == s_root
+
+
+def brand_of_sender(ctx: MailContext) -> str:
+    """The brand (or protected domain) whose own domain the From address is on, or ''."""
+    sender = ctx.sender
+    if sender is None or not sender.domain:
+        return ""
+    cfg = ctx.config
+    if sender.root in cfg.free_email:
+        return ""  # anyone can have a mailbox there: the provider's brand is not claimed
+    if domains.within(sender.domain, cfg.protected_domains):
+        return sender.root
+    for brand, owned in cfg.brands.items():
+        if owned and (sender.root in owned or domains.within(sender.domain, owned)):
+            return brand
+    return ""
+
+
+def check_brand_auth(ctx: MailContext) -> list[Reason]:
+    """A From on a brand's own domain that nothing authenticates: the brand cannot be taken at its
+    word (forged senders of old mail, internal relays and stripping gateways all look like this)."""
+    brand = brand_of_sender(ctx)
+    if not brand or sender_authenticated(ctx):
+        return []
+    assert ctx.sender is not None
+    res = auth_results(ctx)
+    shown = ", ".join(f"{k}={v}" for k, v in res.items()) or "no authentication results at all"
+    return [
+        reason(
+            ctx.config,
+            "auth.brand_unauthenticated",
+            [f"From {ctx.sender.address} speaks as {brand!r}", shown],
+        )
+    ]

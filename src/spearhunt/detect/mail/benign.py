@@ -30,6 +30,25 @@ def list_domain(ctx: MailContext) -> str:
     return f"{label}.{suffix}"
 
 
+def list_rewrote_from(ctx: MailContext) -> bool:
+    """The From is a mailing list's own address, put there by the list for DMARC ("Ann via List"),
+    with the poster in Reply-To: replies and signatures then belong to the list, not to a forger."""
+    sender = ctx.sender
+    lid = list_domain(ctx)
+    return bool(lid) and sender is not None and sender.root == lid
+
+
+def through_list(ctx: MailContext) -> bool:
+    """Delivered by a mailing list whose List-Id agrees with the From, Sender or Return-Path
+    domain; lists rewrite subjects and footers, which breaks the poster's DKIM signature."""
+    lid = list_domain(ctx)
+    if not lid:
+        return False
+    roots = {a.root for a in (ctx.sender, ctx.return_path) if a is not None}
+    roots |= {a.root for a in parse_addresses(ctx.raw.header("Sender"))}
+    return lid in roots
+
+
 def check_benign(ctx: MailContext) -> list[Reason]:
     """A consistent mailing list, or a reply quoting an earlier message of the thread."""
     cfg = ctx.config

@@ -21,6 +21,10 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
         "Message-ID claims a mail provider the mail never passed through",
         "T1036",
     ),
+    "auth.brand_unauthenticated": (
+        "From a brand's own domain, but nothing authenticates the sender",
+        "T1656",
+    ),
     "hdr.reply_to_mismatch": ("Reply-To points to another domain than From", "T1566"),
     "hdr.reply_to_freemail": (
         "Replies go to a free-mail address while From is not free-mail",
@@ -86,6 +90,19 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "link.at_sign": ("Link hides its host behind an @", "T1566.002"),
     "link.suspicious_tld": ("Link to a top-level domain favoured for abuse", "T1566.002"),
     "link.brand_not_linked": ("Mail speaks for a brand but links elsewhere", "T1566.002"),
+    "link.form_off_domain": ("Mail body holds a form that posts to another site", "T1566.002"),
+    "link.sender_name_elsewhere": (
+        "Link host carries the sender's own name under another domain",
+        "T1583.001",
+    ),
+    "link.domain_in_path": (
+        "Link hides a trusted domain in the path of another host",
+        "T1566.002",
+    ),
+    "body.image_lure": (
+        "The message is a picture with a link laid over it (image map or linked image)",
+        "T1566.002",
+    ),
     "link.credential_form": ("Mail body holds a form asking for a password", "T1566.002"),
     "hdr.reference_number": (
         "Order, claim or account number in the subject (lure framing)",

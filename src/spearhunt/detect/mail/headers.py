@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from spearhunt.detect.mail import domains
+from spearhunt.detect.mail.benign import list_rewrote_from
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.context import MailContext
 from spearhunt.detect.mail.text import disguised_words, fold, hidden_chars, unmask
@@ -32,7 +33,8 @@ def check_addresses(ctx: MailContext) -> list[Reason]:
         ctx.raw.header(h) for h in ("List-Id", "List-Post", "List-Help", "Sender")
     ).lower()
     recipient_roots = {a.root for a in ctx.recipients}
-    for rt in ctx.reply_to:
+    rewritten = list_rewrote_from(ctx)
+    for rt in [] if rewritten else ctx.reply_to:
         r_root = rt.root
         if not r_root or r_root == s_root or r_root in recipient_roots or r_root in list_hosts:
             continue
@@ -139,7 +141,7 @@ def check_addresses(ctx: MailContext) -> list[Reason]:
         out.append(reason(cfg, "dom.free_hosting_sender", [f"sender {sender.address}"]))
     elif s_root not in cfg.free_email and _MIXED_CASE.search(sender.local):
         out.append(reason(cfg, "hdr.random_sender", [sender.address]))
-    if any(sender.address and sender.address == r.address for r in ctx.to):
+    if not rewritten and any(sender.address and sender.address == r.address for r in ctx.to):
         out.append(reason(cfg, "hdr.self_sent", [f"From and To are both {sender.address}"]))
     out.extend(_recipients(ctx, display))
     return out

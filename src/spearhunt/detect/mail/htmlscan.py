@@ -83,6 +83,7 @@ class HtmlFacts:
     form_actions: list[str] = field(default_factory=list)
     password_inputs: int = 0
     secret_fields: list[str] = field(default_factory=list)  # inputs asking for card, PIN, login ...
+    text_inputs: int = 0  # fields a reader types into (text, email, password, number ...)
     scripts: list[str] = field(default_factory=list)
     refresh: list[str] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
@@ -173,7 +174,16 @@ def _element(node: LexborNode, tag: str, facts: HtmlFacts) -> None:
         kind = _attr(node, "type").lower()
         if kind == "password":
             facts.password_inputs += 1
-        if kind not in ("hidden", "submit", "button", "image", "reset", "checkbox", "radio"):
+        if tag == "input" and kind not in (
+            "hidden",
+            "submit",
+            "button",
+            "image",
+            "reset",
+            "checkbox",
+            "radio",
+        ):
+            facts.text_inputs += 1
             label = " ".join(
                 _attr(node, a) for a in ("name", "id", "placeholder", "autocomplete")
             ).strip()
