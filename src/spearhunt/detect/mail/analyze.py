@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from spearhunt.detect.mail import auth, benign, files, headers, language, links, structure
+from spearhunt.detect.mail import auth, benign, files, headers, infra, language, links, structure
 from spearhunt.detect.mail.attachments import report
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.config import MailConfig
@@ -25,6 +25,7 @@ MESSAGE_CHECKS: tuple[Check, ...] = (
     auth.check_brand_auth,
     headers.check_addresses,
     headers.check_sender_domain,
+    infra.check_infrastructure,
     links.check_links,
     language.check_language,
     structure.check_structure,

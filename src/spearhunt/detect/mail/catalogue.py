@@ -115,6 +115,15 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
         "T1027",
     ),
     "body.gibberish": ("Body is random-token salad (filter poisoning)", "T1027"),
+    "hdr.helo_bare": (
+        "Sending host greeted with a bare address or machine name, straight to the recipient's server",
+        "T1566",
+    ),
+    "hdr.helo_forged": ("Sending host claims the From domain's name but is not on it", "T1036"),
+    "hdr.mailer_mismatch": (
+        "X-Mailer names a mail program whose traces the mail does not carry",
+        "T1036",
+    ),
     "hdr.fake_mailer": ("X-Mailer is a bare word, not a mail program with a version", "T1036"),
     "body.tiny_lure": ("Almost no text: the mail is just a link, image or attachment", "T1566"),
     "ben.mailing_list": ("Sent through a mailing list whose headers agree with the sender", None),
