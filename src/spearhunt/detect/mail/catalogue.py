@@ -95,6 +95,10 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
         "Link host carries the sender's own name under another domain",
         "T1583.001",
     ),
+    "link.obfuscated_host": (
+        "Link host written to hide it (percent-encoded or numeric address)",
+        "T1027",
+    ),
     "link.domain_in_path": (
         "Link hides a trusted domain in the path of another host",
         "T1566.002",

@@ -67,11 +67,16 @@ def load_config(path: Path | None = None) -> MailConfig:
     return _build(data, str(path) if path else "default.yaml")
 
 
+_PHRASE_START = r"(?<![0-9A-Za-z_\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff])"
+
+
 def _build(data: dict[str, Any], where: str) -> MailConfig:
     try:
         phrases = {
             family: re.compile(
-                r"(?<![\w])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")", re.IGNORECASE
+                # a phrase starts at a word boundary in alphabetic scripts; Chinese has no spaces
+                _PHRASE_START + "(?:" + "|".join(f"(?:{p})" for p in patterns) + ")",
+                re.IGNORECASE,
             )
             for family, patterns in (data.get("phrases") or {}).items()
             if patterns

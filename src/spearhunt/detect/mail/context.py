@@ -46,7 +46,10 @@ class Link:
     url: str
     text: str = ""
     wrapped: str = ""  # the wrapper URL when one was removed
-    kind: str = "text"  # where it was found: anchor, area, form, button, refresh, onclick, text
+    kind: str = (
+        "text"  # where it was found: anchor, image, area, form, button, refresh, onclick, text
+    )
+    disguise: str = ""  # how the written host hid the real one (percent-encoded, numeric ...)
 
     @property
     def deliberate(self) -> bool:
@@ -193,7 +196,8 @@ def collect_links(text: str, facts: HtmlFacts) -> list[Link]:
             continue
         real, wrapper = unwrap(url)
         if real not in seen:
-            seen[real] = Link(real, page_link.text, wrapper, page_link.kind)
+            disguise = host_disguise(page_link.url, url)
+            seen[real] = Link(real, page_link.text, wrapper, page_link.kind, disguise)
         if len(seen) >= MAX_LINKS:
             return list(seen.values())
     for match in _URL.finditer(text[:500_000]):
@@ -237,6 +241,25 @@ def normalize_url(url: str) -> str:
     host = _numeric_host(host.lower().rstrip("."))
     netloc = f"{userinfo}{at_sign}{host}{colon}{port}"
     return f"{scheme.lower()}://{netloc}{rest[end:]}"
+
+
+_DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+def host_disguise(written: str, normalized: str) -> str:
+    """How a written link hides its host from a reader ('' when it does not): percent-encoded
+    letters, or an address in hex, octal or one big number that a browser still follows."""
+    try:
+        shown = urlsplit(_STRIPPED.sub("", written.strip())).netloc.rpartition("@")[2]
+        real = urlsplit(normalized).hostname or ""
+    except ValueError:
+        return ""
+    shown = shown.rsplit(":", 1)[0].lower() if shown.count(":") == 1 else shown.lower()
+    if "%" in shown and real:
+        return f"percent-encoded host {shown[:60]} is {real}"
+    if real != shown and _DOTTED_QUAD.match(real) and not _DOTTED_QUAD.match(shown):
+        return f"numeric host {shown[:60]} is {real}"
+    return ""
 
 
 def _numeric_host(host: str) -> str:

@@ -69,7 +69,7 @@ _SECRET_FIELD = re.compile(
 class PageLink:
     """A place the page sends a reader: where it was found, the target, and what the reader sees."""
 
-    kind: str  # anchor, area, form, button, refresh, onclick
+    kind: str  # anchor, image (an anchor around a picture), area, form, button, refresh, onclick
     url: str
     text: str = ""
 
@@ -162,7 +162,9 @@ def _element(node: LexborNode, tag: str, facts: HtmlFacts) -> None:
         if href and len(facts.anchors) < MAX_ITEMS:
             text = _node_text(node)
             facts.anchors.append((href, text))
-            _add_link(facts, "anchor", href, text)
+            # a picture that is the link: the reader clicks what the image shows
+            pictured = node.css_first("img") is not None and not node.text(deep=True).strip()
+            _add_link(facts, "image" if pictured else "anchor", href, text)
     elif tag == "area":
         _add_link(facts, "area", _attr(node, "href"), _attr(node, "alt") or _attr(node, "title"))
     elif tag == "form":

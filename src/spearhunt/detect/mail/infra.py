@@ -29,6 +29,9 @@ _OUTLOOK_ID = re.compile(
     r"^<?(?:[0-9a-f]{12}\$[0-9a-f]{8}\$[0-9a-f]{8}\$?|[A-P]{28}\.[^@]*)@", re.IGNORECASE
 )
 _SERVER_ID = re.compile(r"@([\w.-]+)>?$")
+_OUTLOOK_HEX = re.compile(
+    r"^-*=_NextPart_\d{3}_[0-9A-F]{4}_[0-9A-F]{8}\.[0-9A-F]{8}$", re.IGNORECASE
+)
 _OUTLOOK_BOUNDARY = re.compile(r"^-*=_NextPart_", re.IGNORECASE)
 _BOUNDARY = re.compile(r"""boundary\s*=\s*"?([^";\s]+)""", re.IGNORECASE)
 # spamware pads a borrowed X-Mailer with dictionary words after the version number
@@ -125,8 +128,6 @@ def _server_made(ctx: MailContext, mid: str) -> bool:
 def _mailer_shape(ctx: MailContext) -> list[Reason]:
     """An X-Mailer claiming Outlook on a mail Outlook did not write."""
     mailer = " ".join(ctx.raw.header("X-Mailer").split())
-    if not mailer:
-        return []
     cfg = ctx.config
     tail = _MAILER_TAIL.search(mailer)
     if tail and not re.search(r"[()\[\];]", mailer[tail.start(1) :]):
@@ -135,6 +136,19 @@ def _mailer_shape(ctx: MailContext) -> list[Reason]:
                 cfg,
                 "hdr.mailer_mismatch",
                 [f"X-Mailer {mailer[:100]!r} ends in padding words {tail.group(1)!r}"],
+            )
+        ]
+    boundary = _BOUNDARY.search(ctx.raw.header("Content-Type"))
+    shape = boundary.group(1) if boundary else ""
+    if _OUTLOOK_BOUNDARY.match(shape) and not _OUTLOOK_HEX.match(shape):
+        return [
+            reason(
+                cfg,
+                "hdr.mailer_mismatch",
+                [
+                    f"MIME boundary {shape[:60]!r} imitates Outlook's but not its hexadecimal counters",
+                    f"X-Mailer {mailer[:80]!r}" if mailer else "no X-Mailer",
+                ],
             )
         ]
     if not _OUTLOOK_MAILER.search(mailer) or "macintosh" in mailer.lower():

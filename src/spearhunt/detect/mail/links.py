@@ -97,6 +97,8 @@ def check_links(ctx: MailContext) -> list[Reason]:
         if not host or "." not in host:
             continue
         root = domains.root(host)
+        if link.disguise:
+            hit("link.obfuscated_host", f"{link.disguise}: {link.url[:120]}")
         if _is_ip(host) and not _harmless_ip(link):
             hit("link.ip_literal", link.url)
         if _userinfo(link.url):

@@ -7,6 +7,7 @@ import re
 from spearhunt.detect.mail import domains
 from spearhunt.detect.mail.catalogue import reason
 from spearhunt.detect.mail.context import MailContext, parse_addresses
+from spearhunt.detect.mail.htmlscan import visible_text
 from spearhunt.model.mail import Reason
 
 # a newsletter's one hidden preview line is normal; salad, or letters split by hidden junk, is not
@@ -42,6 +43,7 @@ def check_structure(ctx: MailContext) -> list[Reason]:
     """Hidden text, link-only bodies, emoji and junk tokens in the sender name or subject."""
     out = _hidden(ctx)
     out.extend(_tiny(ctx))
+    out.extend(_image_lure(ctx))
     cfg = ctx.config
     display = ctx.sender.display if ctx.sender else ""
     emoji = _EMOJI.findall(f"{display} {ctx.subject}")
@@ -121,6 +123,40 @@ def _tiny(ctx: MailContext) -> list[Reason]:
     if carried:
         what.append(f"attachment {carried[0][:60]}")
     return [reason(ctx.config, "body.tiny_lure", what)]
+
+
+IMAGE_LURE_TEXT = 200
+
+
+def _image_lure(ctx: MailContext) -> list[Reason]:
+    """An HTML body that is a picture with the link laid over it (an image map or a linked image)
+    and next to no text: the words a filter would read are inside the image."""
+    facts = ctx.html
+    if not facts.images:
+        return []
+    shown = visible_text(facts)
+    if len(shown) >= IMAGE_LURE_TEXT:
+        return []
+    own = ctx.sender.root if ctx.sender else ""
+    over = [
+        link
+        for link in ctx.links
+        if link.kind in ("area", "image") and link.host and domains.root(link.host) != own
+    ]
+    if not over:
+        return []
+    inline = sum(1 for src in facts.images if src.lower().startswith("cid:"))
+    return [
+        reason(
+            ctx.config,
+            "body.image_lure",
+            [
+                f"{len(facts.images)} image(s), {inline} carried in the mail (cid:)",
+                f"{len(shown)} characters of text",
+                f"{over[0].kind} link to {over[0].url[:100]}",
+            ],
+        )
+    ]
 
 
 def random_local(local: str) -> str:
