@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,6 +82,7 @@ class MailAnalyzer:
         for att in attachments:
             for part in att.walk():
                 reasons.extend(part.findings)
+        reasons.extend(enable_content(ctx, attachments))
         combo = weak_combo(reasons, self.config)
         if combo is not None:
             reasons.append(combo)
@@ -128,6 +130,54 @@ class MailAnalyzer:
             findings=findings,
             children=sub.attachments,
         )
+
+
+_ENABLE = re.compile(
+    r"(?i)enabl\w* (?:the )?(?:content|editing|macros?)|(?:content|editing|macros?) (?:must be|needs to be) enabled|"
+    r"(?:inhalt|bearbeitung|makros?) aktivieren|aktivieren sie (?:die bearbeitung|den inhalt|(?:die )?makros|inhalte?)|"
+    r"activ\w+ (?:le contenu|la modification|les macros)|включит\w* (?:содержимое|редактирование|макрос\w*)|"
+    r"启用(?:内容|编辑|宏)|abilit\w+ (?:il )?(?:contenuto|modifica|macro)|habilit\w+ (?:el |o )?(?:contenido|edición|conteúdo|edição|macros?)"
+)
+_OFFICE_TYPES = frozenset({"ole", "ooxml", "rtf", "odf"})
+_OFFICE_EXT = (
+    ".doc",
+    ".docx",
+    ".docm",
+    ".dot",
+    ".dotm",
+    ".xls",
+    ".xlsx",
+    ".xlsm",
+    ".xlsb",
+    ".ppt",
+    ".pptx",
+    ".pptm",
+    ".rtf",
+)
+
+
+def enable_content(ctx: MailContext, attachments: tuple[AttachmentReport, ...]) -> list[Reason]:
+    """ "Enable content / enable editing" in the mail beside an Office document: the step that lets
+    a macro or a remote template run, asked of the reader."""
+    office = [
+        part.name
+        for att in attachments
+        for part in att.walk()
+        if part.type in _OFFICE_TYPES or part.name.lower().endswith(_OFFICE_EXT)
+    ]
+    if not office:
+        return []
+    match = _ENABLE.search(f"{ctx.subject}\n{ctx.body[:50_000]}")
+    if not match:
+        return []
+    return [
+        reason(
+            ctx.config,
+            "att.enable_content",
+            [f"body says {match.group(0)!r}", f"beside {office[0][:80]}"],
+            where=office[0][:120],
+        )
+    ]
 
 
 def _walk(blob: Blob) -> list[Blob]:

@@ -83,6 +83,9 @@ def _office_reasons(f: office.OfficeFacts, config: MailConfig, where: str) -> li
             "att.office_encrypted",
             [f"opened with {f.password!r}" if f.password else "password not found"],
         )
+    if f.vba_unreadable:
+        # stomped or damaged on purpose: the code cannot be read, so it cannot be cleared either
+        add("att.vba_unreadable", ["VBA project part present", "no macro source could be read"])
     if f.has_vba:
         add("att.vba", [f"macro source ({len(f.macro_source)} chars)"])
         if f.autoexec:

@@ -54,6 +54,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     ),
     "hdr.recipient_in_subject": ("Recipient address repeated in subject or display name", "T1566"),
     "hdr.undisclosed_recipients": ("No visible recipient (undisclosed or missing To)", None),
+    "hdr.no_from": ("No From header: the sender is not named at all", "T1036"),
     "hdr.no_message_id": ("No Message-ID header", None),
     "hdr.message_id_domain": ("Message-ID domain unrelated to the sender", None),
     "hdr.received_anomaly": ("Received chain anomaly", None),
@@ -160,6 +161,14 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "att.pdf_links": ("PDF with links", "T1566.001"),
     "att.pdf_link_lure": ("Short or encrypted PDF whose content is a link to follow", "T1566.001"),
     "att.vba": ("Office document with VBA macros", "T1204.002"),
+    "att.vba_unreadable": (
+        "Office document whose macro project is there but cannot be read",
+        "T1027",
+    ),
+    "att.enable_content": (
+        "Body tells the reader to enable content or editing beside an Office attachment",
+        "T1204.002",
+    ),
     "att.vba_autoexec": ("Macro runs automatically on open", "T1204.002"),
     "att.vba_suspicious": ("Macro writes or executes (mraptor)", "T1059.005"),
     "att.xlm": ("Excel 4 (XLM) macros", "T1059"),

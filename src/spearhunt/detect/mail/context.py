@@ -76,6 +76,19 @@ class Link:
         return self.url.split(":", 1)[0].lower() if ":" in self.url[:12] else "http"
 
 
+def parse_sender(value: str) -> Address | None:
+    """The From mailbox, kept when the header is malformed: "Microsoft account team ,_<x@y>" parses
+    as two entries, a bare word and the address; the address is the sender and the words before it
+    its display name."""
+    found = parse_addresses(value)
+    mailboxes = [a for a in found if "@" in a.address]
+    if len(mailboxes) != 1 or len(found) == 1:
+        return found[0] if found else None
+    display = value.rsplit("<", 1)[0] if "<" in value else mailboxes[0].display
+    display = " ".join(display.replace('"', " ").split()).strip(" ,;_")
+    return Address(display or mailboxes[0].display, mailboxes[0].address)
+
+
 def parse_addresses(value: str) -> list[Address]:
     """Mailboxes of an address header, tolerant of junk."""
     out = []
@@ -168,12 +181,11 @@ class MailContext:
 
 def build_context(raw: RawMail, config: MailConfig) -> MailContext:
     """Parse addresses, text and links of ``raw`` once."""
-    senders = parse_addresses(raw.header("From"))
     rp = parse_addresses(raw.header("Return-Path"))
     ctx = MailContext(
         raw=raw,
         config=config,
-        sender=senders[0] if senders else None,
+        sender=parse_sender(raw.header("From")),
         reply_to=parse_addresses(raw.header("Reply-To")),
         return_path=rp[0] if rp and rp[0].address else None,
         to=parse_addresses(raw.header("To")),

@@ -20,14 +20,7 @@ def check_addresses(ctx: MailContext) -> list[Reason]:
     out: list[Reason] = []
     sender = ctx.sender
     if sender is None:
-        return [
-            reason(
-                cfg,
-                "hdr.undisclosed_recipients",
-                ["no From header"],
-                score=cfg.score("hdr.no_message_id"),
-            )
-        ]
+        return [reason(cfg, "hdr.no_from", ["no From header"])]
     s_root = sender.root
     list_hosts = " ".join(
         ctx.raw.header(h) for h in ("List-Id", "List-Post", "List-Help", "Sender")

@@ -30,7 +30,7 @@ _OUTLOOK_ID = re.compile(
 )
 _SERVER_ID = re.compile(r"@([\w.-]+)>?$")
 _OUTLOOK_HEX = re.compile(
-    r"^-*=_NextPart_\d{3}_[0-9A-F]{4}_[0-9A-F]{8}\.[0-9A-F]{8}$", re.IGNORECASE
+    r"^-*=_NextPart_\d{3}_[0-9A-F]{4,8}_[0-9A-F]{8}\.[0-9A-F]{8}$", re.IGNORECASE
 )
 _OUTLOOK_BOUNDARY = re.compile(r"^-*=_NextPart_", re.IGNORECASE)
 _BOUNDARY = re.compile(r"""boundary\s*=\s*"?([^";\s]+)""", re.IGNORECASE)

@@ -27,6 +27,23 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+# addresses that only mean something inside a network: RFC 1918, shared, loopback, link-local
+_INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
 def _harmless_ip(link: Link) -> bool:
     """A bare-IP link nobody sends as a lure: a private or reserved address quoted in plain text
     (from a log, a config), or a version number a mail client turned into a link (no path,
@@ -38,7 +55,8 @@ def _harmless_ip(link: Link) -> bool:
         addr = ipaddress.ip_address(link.host.strip("[]"))
     except ValueError:
         return False
-    return not addr.is_global or (parts.path in ("", "/") and not parts.query and not parts.port)
+    internal = any(addr in net for net in _INTERNAL if addr.version == net.version)
+    return internal or (parts.path in ("", "/") and not parts.query and not parts.port)
 
 
 FORM_FIELDS = 3

@@ -52,6 +52,7 @@ class OfficeFacts:
     """What oletools (and a few structure checks) say about one document."""
 
     has_vba: bool = False
+    vba_unreadable: bool = False  # a VBA project part is there, but no macro could be read from it
     has_xlm: bool = False
     autoexec: list[str] = field(default_factory=list)
     suspicious: list[str] = field(default_factory=list)
@@ -99,7 +100,18 @@ def analyse(blob: Blob, passwords: tuple[str, ...] = ()) -> OfficeFacts:
         except Exception as exc:
             log.debug("%s failed on %s", step.__name__, blob.name, exc_info=True)
             facts.errors.append(f"{step.__name__.strip('_')}: {type(exc).__name__}: {exc}"[:200])
+    facts.vba_unreadable = not facts.has_vba and has_vba_project(data)
     return facts
+
+
+# The VBA project's own part: "vbaProject.bin" in an OOXML zip's directory, the "_VBA_PROJECT"
+# stream name (UTF-16) in an OLE directory. Both names are stored uncompressed.
+_VBA_PROJECT = (b"vbaProject.bin", "_VBA_PROJECT".encode("utf-16-le"))
+
+
+def has_vba_project(data: bytes) -> bool:
+    """Whether the container holds a VBA project part, whatever state its content is in."""
+    return any(name in data for name in _VBA_PROJECT)
 
 
 def _decrypt(data: bytes, passwords: tuple[str, ...], facts: OfficeFacts) -> bytes | None:

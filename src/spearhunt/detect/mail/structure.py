@@ -184,8 +184,14 @@ def _sender_shape(ctx: MailContext) -> list[Reason]:
     sender = ctx.sender
     raw_from = ctx.raw.header("From")
     domain = sender.domain if sender else ""
-    mailboxes = [a for a in parse_addresses(raw_from) if "@" in a.address]
-    if not domain or ("." in domain and not _HOSTNAME.match(domain)) or len(mailboxes) > 1:
+    entries = parse_addresses(raw_from)
+    mailboxes = [a for a in entries if "@" in a.address]
+    if (
+        not domain
+        or ("." in domain and not _HOSTNAME.match(domain))
+        or len(mailboxes) > 1
+        or len(entries) > len(mailboxes)  # stray words around the address: a header built by hand
+    ):
         return [reason(cfg, "hdr.malformed_from", [f"From: {raw_from[:120]!r}"])]
     if sender is None or sender.root in cfg.free_email:
         return []  # free-mail local parts are the user's own choice; headers.py judges those

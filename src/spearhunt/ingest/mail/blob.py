@@ -72,6 +72,8 @@ def _zip_flavour(data: bytes) -> str:
 
 
 def _looks_like_mail(head: bytes) -> bool:
+    if head.lstrip()[:1] == b">":
+        return False  # quoted text (">From ..." of a pasted mail), not a mail file
     keys = (b"received:", b"from:", b"message-id:", b"subject:", b"return-path:", b"mime-version:")
     return sum(1 for k in keys if k in head[:2048]) >= 2
 
