@@ -96,6 +96,10 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
         "Link host carries the sender's own name under another domain",
         "T1583.001",
     ),
+    "link.status_spoof": (
+        "Script rewrites the status bar so a link does not show where it goes",
+        "T1036",
+    ),
     "link.obfuscated_host": (
         "Link host written to hide it (percent-encoded or numeric address)",
         "T1027",

@@ -91,6 +91,7 @@ class HtmlFacts:
     hidden: list[str] = field(default_factory=list)  # text inside elements styled to be invisible
     images: list[str] = field(default_factory=list)  # img src
     alt_text: list[str] = field(default_factory=list)  # alt / title of images (logos by name)
+    handlers: list[str] = field(default_factory=list)  # onmouseover / onmouseout / onfocus code
 
 
 def _attr(node: LexborNode, name: str) -> str:
@@ -205,6 +206,10 @@ def _element(node: LexborNode, tag: str, facts: HtmlFacts) -> None:
         alt = _attr(node, "alt") or _attr(node, "title")
         if alt:
             facts.alt_text.append(alt[:200])
+    for event in ("onmouseover", "onmouseout", "onfocus", "onload"):
+        code = _attr(node, event)
+        if code and len(facts.handlers) < MAX_ITEMS:
+            facts.handlers.append(code[:500])
     onclick = _attr(node, "onclick")
     if onclick:
         match = _ONCLICK_URL.search(onclick)

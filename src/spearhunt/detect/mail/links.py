@@ -160,7 +160,29 @@ def check_links(ctx: MailContext) -> list[Reason]:
     out = [reason(cfg, rid, ev) for rid, ev in hits.items()]
     out.extend(_brand_links(ctx))
     out.extend(_forms(ctx, sender_root))
+    out.extend(_status_spoof(ctx))
     return out
+
+
+# writing the browser's status bar: the reader hovering a link sees a text of the sender's choosing
+_STATUS_SCRIPT = re.compile(r"\b(?:window|self|top|parent)\.status\s*=(?!=)")
+_STATUS_HANDLER = re.compile(r"(?:^|[;\s])(?:(?:window|self|top|parent)\.)?status\s*=(?!=)")
+
+
+def _status_spoof(ctx: MailContext) -> list[Reason]:
+    """Script that rewrites the status bar, so hovering a link does not show where it goes."""
+    facts = ctx.html
+    found = [h for h in facts.handlers if _STATUS_HANDLER.search(h)]
+    found += [s for s in facts.scripts if _STATUS_SCRIPT.search(s[:100_000])]
+    if not found:
+        return []
+    return [
+        reason(
+            ctx.config,
+            "link.status_spoof",
+            [f"{len(found)} place(s) write the status bar", repr(found[0][:100])],
+        )
+    ]
 
 
 def _forms(ctx: MailContext, sender_root: str) -> list[Reason]:
