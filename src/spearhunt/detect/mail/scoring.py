@@ -8,7 +8,7 @@ from spearhunt.detect.mail.config import MailConfig
 from spearhunt.model.mail import Reason
 
 # Language alone must not condemn a newsletter: its reasons together count at most this much.
-GROUP_CAPS = {"lang.": 30, "hdr.": 60, "auth.": 45, "link.": 40}
+GROUP_CAPS = {"lang.": 30, "hdr.": 60, "auth.": 45, "link.": 60}
 # Benign evidence (negative scores) may lower a score this much at most: it never hides a payload.
 BENIGN_FLOOR = -25
 
