@@ -48,6 +48,27 @@ class Hop:
     line: str
 
 
+_BY = re.compile(r"\bby\s+([\w.-]+)", re.IGNORECASE)
+
+
+def receiving_hosts(ctx: MailContext) -> set[str]:
+    """Servers of the receiving side: the "by" host of every Received line down to the handoff."""
+    hosts: set[str] = set()
+    for value in ctx.raw.header_all("Received")[:30]:
+        line = " ".join(value.split())
+        by = _BY.search(line)
+        if by:
+            hosts.add(by.group(1).lower().strip("."))
+        match = _RECEIVED.match(line)
+        if match:
+            try:
+                if ipaddress.ip_address(match.group(3)).is_global:
+                    break
+            except ValueError:
+                continue
+    return hosts
+
+
 def handoff(ctx: MailContext) -> Hop | None:
     """The hop where the mail entered the receiving side: the newest Received line whose sending
     address is public (internal relays of the recipient come before it)."""
@@ -70,7 +91,32 @@ def check_infrastructure(ctx: MailContext) -> list[Reason]:
     """HELO, Received chain and mailer shapes that do not fit the claimed sender."""
     out = _helo(ctx)
     out.extend(_mailer_shape(ctx))
+    out.extend(_receiver_message_id(ctx))
     return out
+
+
+def _receiver_message_id(ctx: MailContext) -> list[Reason]:
+    """A Message-ID written by the recipient's own server: the sending software wrote none, which
+    every mail program and mail server does and bulk tools skip."""
+    mid = ctx.raw.header("Message-ID").strip()
+    match = _SERVER_ID.search(mid)
+    if not match or handoff(ctx) is None:
+        return []
+    host = match.group(1).lower().strip(".")
+    sender = ctx.sender
+    if sender is not None and domains.root(host) == sender.root:
+        return []
+    if "." not in host or host.startswith("localhost"):
+        return []  # a client naming itself "localhost" wrote it
+    if host not in receiving_hosts(ctx):
+        return []
+    return [
+        reason(
+            ctx.config,
+            "hdr.no_message_id",
+            [f"Message-ID {mid[:80]} was written by the receiving server {host}"],
+        )
+    ]
 
 
 def _helo(ctx: MailContext) -> list[Reason]:
