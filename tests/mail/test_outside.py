@@ -449,3 +449,66 @@ def test_malformed_from_keeps_its_address() -> None:
     v = judge(raw)
     assert "hdr.malformed_from" in ids(v)
     assert "no-reply@account-ms.example" in {i.value for i in v.iocs}
+
+
+# --- later additions: status-bar rewriting, white-on-white text, Message-ID origin -------------
+
+
+def test_script_that_rewrites_the_status_bar_is_flagged() -> None:
+    html = (
+        f"<p>{LONG}</p><a href='http://x.example.net/' "
+        "onmouseover=\"window.status='https://www.examplebank.com/'; return true\">sign in</a>"
+    )
+    assert "link.status_spoof" in ids(judge(bank_mail(html)))
+
+
+def test_ordinary_script_and_handlers_do_not_rewrite_the_status_bar() -> None:
+    html = f"<p>{LONG}</p><a href='https://x.example.net/' onmouseover=\"this.className='hi'\">more</a>"
+    assert "link.status_spoof" not in ids(judge(bank_mail(html)))
+
+
+def test_near_white_text_on_a_white_page_is_hidden() -> None:
+    facts = scan_html('<p>Pay now</p><p><font color="#FFFFF8">salad words here</font></p>')
+    assert visible_text(facts) == "Pay now"
+    assert facts.hidden == ["salad words here"]
+
+
+def test_near_white_text_on_a_painted_background_is_visible() -> None:
+    facts = scan_html('<body bgcolor="#003366"><p><font color="#FFFFFF">Welcome</font></p></body>')
+    assert visible_text(facts) == "Welcome"
+
+
+def _relayed(message_id: str) -> bytes:
+    return raw_mail(
+        [
+            (
+                "Received",
+                "from relay.example.org (relay.example.org [10.23.1.4]) by mx.example.org",
+            ),
+            (
+                "Received",
+                "from client.example.net (client.example.net [66.93.12.142]) by relay.example.org",
+            ),
+            ("From", "Ann <ann@example.net>"),
+            ("To", "bob@example.org"),
+            ("Subject", "Minutes"),
+            ("Message-ID", message_id),
+        ],
+        LONG,
+    )
+
+
+def test_message_id_written_by_the_recipients_server_means_the_sender_wrote_none() -> None:
+    v = judge(_relayed("<20041218061652.79C6BC0A1@relay.example.org>"))
+    assert "hdr.no_message_id" in ids(v)
+
+
+def test_message_id_of_the_senders_own_software_is_fine() -> None:
+    assert "hdr.no_message_id" not in ids(judge(_relayed("<abc.123@client.example.net>")))
+
+
+def test_msn_message_id_that_never_passed_through_microsoft_is_forged() -> None:
+    raw = fx.mail(sender="SunTrust <service@suntrust.com>").replace(
+        b"<fixture-1@example.net>", b"<MDYCNDRPEKNJRIIJDFRRXDAR@msn.com>"
+    )
+    assert "auth.forged_message_id" in ids(judge(raw))

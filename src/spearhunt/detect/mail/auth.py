@@ -86,12 +86,14 @@ _HEADER_D = re.compile(
 )
 # Message-ID domains of the big mailbox providers, and what their own Received lines mention.
 _PROVIDER_IDS = {
-    "mail.gmail.com": "google.com",
-    "gmail.com": "google.com",
-    "outlook.com": "outlook.com",
-    "yahoo.com": "yahoo.com",
-    "mail.yahoo.com": "yahoo.com",
-    "hotmail.com": "outlook.com",
+    "mail.gmail.com": ("google.com",),
+    "gmail.com": ("google.com",),
+    "outlook.com": ("outlook.com",),
+    "yahoo.com": ("yahoo.com",),
+    "mail.yahoo.com": ("yahoo.com",),
+    # Hotmail and MSN mail went out through hotmail.com hosts, then through outlook.com
+    "hotmail.com": ("outlook.com", "hotmail.com"),
+    "msn.com": ("outlook.com", "hotmail.com", "msn.com"),
 }
 _GMAIL_ID = re.compile(r"^<?CA[\w+=/.-]{28,}@mail\.gmail\.com>?$")
 
@@ -136,7 +138,8 @@ def check_alignment(ctx: MailContext) -> list[Reason]:
     claimed = _PROVIDER_IDS.get(host)
     if claimed and s_root != domains.root(host):
         via = " ".join(ctx.raw.header_all("Received")[:30]).lower()
-        forged = claimed not in via or (host == "mail.gmail.com" and not _GMAIL_ID.match(mid))
+        passed = any(name in via for name in claimed)
+        forged = not passed or (host == "mail.gmail.com" and not _GMAIL_ID.match(mid))
         if forged:
             out.append(
                 reason(
@@ -144,8 +147,8 @@ def check_alignment(ctx: MailContext) -> list[Reason]:
                     "auth.forged_message_id",
                     [
                         f"Message-ID {mid[:100]}",
-                        f"no Received line through {claimed}"
-                        if claimed not in via
+                        f"no Received line through {' or '.join(claimed)}"
+                        if not passed
                         else "not in the provider's Message-ID format",
                         f"sender {sender.address}",
                     ],

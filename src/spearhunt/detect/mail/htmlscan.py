@@ -65,6 +65,25 @@ _SECRET_FIELD = re.compile(
 )
 
 
+_STYLE_COLOR = re.compile(r"(?:^|;)\s*color\s*:\s*([#\w]+)", re.IGNORECASE)
+
+
+def _near_white(color: str) -> bool:
+    """#fff, #fffff8, white: text a reader cannot see on a white page."""
+    value = color.strip().lower().lstrip("#")
+    if value in ("white", "snow", "ivory", "ghostwhite", "whitesmoke"):
+        return True
+    if len(value) == 3:
+        value = "".join(ch * 2 for ch in value)
+    if len(value) != 6:
+        return False
+    try:
+        channels = [int(value[i : i + 2], 16) for i in (0, 2, 4)]
+    except ValueError:
+        return False
+    return min(channels) >= 0xF0
+
+
 @dataclass(frozen=True, slots=True)
 class PageLink:
     """A place the page sends a reader: where it was found, the target, and what the reader sees."""
@@ -121,6 +140,8 @@ def scan_html(markup: str) -> HtmlFacts:
     root = tree.root
     if root is None:
         return facts
+    # near-white text hides on the default white page; with any background set, it may be legible
+    painted = tree.css_first("[bgcolor], [background], [style*='background']") is not None
     # (node, hidden by an ancestor, inside an element whose text is never shown)
     stack: list[tuple[LexborNode, bool, bool]] = [(root, False, False)]
     seen = 0
@@ -147,7 +168,11 @@ def scan_html(markup: str) -> HtmlFacts:
             continue
         if tag in _BLOCK and len(facts.text) < MAX_TEXT_PIECES:
             facts.text.append("\n")
-        hides = "hidden" in node.attributes or bool(_HIDING_STYLE.search(_attr(node, "style")))
+        style = _attr(node, "style")
+        hides = "hidden" in node.attributes or bool(_HIDING_STYLE.search(style))
+        if not hides and not painted:
+            styled = _STYLE_COLOR.search(style)
+            hides = _near_white(_attr(node, "color") or (styled.group(1) if styled else ""))
         _element(node, tag, facts)
         children = list(node.iter(include_text=True))
         stack.extend(
