@@ -512,3 +512,16 @@ def test_msn_message_id_that_never_passed_through_microsoft_is_forged() -> None:
         b"<fixture-1@example.net>", b"<MDYCNDRPEKNJRIIJDFRRXDAR@msn.com>"
     )
     assert "auth.forged_message_id" in ids(judge(raw))
+
+
+def test_brand_mail_handed_over_by_a_home_dsl_line() -> None:
+    line = (
+        "from wamu.com (ar9.hnllhi1-4.26.243.152.hnllhi1.dsl-verizon.example.net [4.26.243.152])"
+        " by mx.example.org"
+    )
+    assert "hdr.dynamic_origin" in ids(judge(_received(line)))
+
+
+def test_mail_handed_over_by_a_named_mail_server_is_not_dynamic() -> None:
+    line = "from smtp.examplebank.com (smtp2.mailhost.example.net [4.26.243.152]) by mx.example.org"
+    assert "hdr.dynamic_origin" not in ids(judge(_received(line)))

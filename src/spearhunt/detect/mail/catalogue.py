@@ -128,6 +128,10 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
         "Sending host greeted with a bare address or machine name, straight to the recipient's server",
         "T1566",
     ),
+    "hdr.dynamic_origin": (
+        "Mail for the From domain handed over by a home or dynamic access line",
+        "T1584.005",
+    ),
     "hdr.helo_forged": ("Sending host claims the From domain's name but is not on it", "T1036"),
     "hdr.mailer_mismatch": (
         "X-Mailer names a mail program whose traces the mail does not carry",

@@ -21,6 +21,11 @@ from spearhunt.model.mail import Reason
 _RECEIVED = re.compile(
     r"^\s*from\s+(\S+)\s+\(([^()\[\]]*?)\s*\[(?:IPv6:)?([0-9a-fA-F.:]+)\]", re.IGNORECASE
 )
+# reverse names of consumer access lines: DSL, cable, dial-up, dynamic pools, addresses spelled out
+_DYNAMIC = re.compile(
+    r"(?i)(?:^|[.-])(?:a?dsl|cable|dyn(?:amic)?|dial(?:up)?|dhcp|ppp|pool|cpe|client|broadband|"
+    r"dip\d*|home|user)[\d.-]|\d{1,3}[.-]\d{1,3}[.-]\d{1,3}[.-]\d{1,3}"
+)
 _DOTTED = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 # Outlook and Outlook Express (every version that writes X-Mailer) build Message-IDs from a
 # timestamp and counters in hex joined by "$", and boundaries as "----=_NextPart_..."
@@ -139,6 +144,19 @@ def _helo(ctx: MailContext) -> list[Reason]:
             )
         )
     sender = ctx.sender
+    if (
+        sender is not None
+        and sender.root
+        and _DYNAMIC.search(hop.rdns)
+        and domains.root(hop.rdns) != sender.root
+    ):
+        out.append(
+            reason(
+                cfg,
+                "hdr.dynamic_origin",
+                [f"handed over by {hop.rdns} [{hop.ip}]", f"for the From domain {sender.root}"],
+            )
+        )
     if sender is not None and sender.root and "." in hop.helo and not _DOTTED.match(hop.helo):
         claimed = domains.root(hop.helo)
         # a hosted server may resolve to its provider's name; one that resolves to nothing while
