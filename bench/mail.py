@@ -139,7 +139,9 @@ def pct(part: int, whole: int) -> str:
 
 def main() -> None:
     """Print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--no-spamassassin", action="store_true", help="skip SpamAssassin")
     parser.add_argument(
         "--misses",

@@ -147,7 +147,9 @@ def curve(mails: list[Judged], weights: dict[str, int], config: MailConfig, whic
 
 def main() -> None:
     """Fit, then print rates and curves for both halves."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3, help="coordinate-search rounds (3)")
     parser.add_argument("--write", action="store_true", help="print the fitted weights as YAML")
     args = parser.parse_args()
