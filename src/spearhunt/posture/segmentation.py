@@ -162,6 +162,7 @@ def assess(
         )
         return f"allow {rule.src} -> {rule.dst} ({ports})"
 
+    denied = "no allow line permits" if policy is not None else "the default policy forbids"
     groups: dict[tuple[str, str, int | None], _Group] = {}
     cross = 0
     for f in flows:
@@ -198,7 +199,7 @@ def assess(
                     "critical" if why is None else "medium",
                     f"the move {step} {crossing}, which "
                     + (
-                        "no allow line permits: the policy is not enforced"
+                        f"{denied}: the policy is not enforced"
                         if why is None
                         else f"the policy allows ({why})"
                     ),
@@ -219,7 +220,7 @@ def assess(
                 Finding(
                     "critical" if why is None else "medium",
                     f"exfiltration {x.host} -> {x.destination} went from {sz} to {dz}, which "
-                    + ("no allow line permits" if why is None else f"the policy allows ({why})"),
+                    + (denied if why is None else f"the policy allows ({why})"),
                     host=x.host,
                     evidence=(f"{x.bytes:,} bytes to {x.ip}",),
                     stories=(s.id,),
@@ -238,7 +239,8 @@ def assess(
                 sev,
                 f"{g.src_zone} -> {g.dst_zone} on port {g.port if g.port is not None else '?'}"
                 + (f" ({name})" if name else "")
-                + f": {plural(g.count, 'connection')} that no allow line permits"
+                + f": {plural(g.count, 'connection')} that "
+                + ("no allow line permits" if policy is not None else "the default policy forbids")
                 + (f"; used by {', '.join(g.story_steps[:3])}" if g.story_steps else ""),
                 host=pairs[0][0] if len(pairs) == 1 else None,
                 evidence=tuple(f"{a} -> {b}" for a, b in pairs[:10])
@@ -273,7 +275,7 @@ def assess(
     summary = (
         f"{plural(cross, 'cross-zone connection')}, {bad_flows} not allowed in "
         f"{plural(len(groups), 'zone pair/port')} ({bad_admin} admin protocols); "
-        f"{len(story_allowed)} story steps the policy allowed; {which}"
+        f"{plural(len(story_allowed), 'story step')} the policy allowed; {which}"
     )
     figures = (
         ("flows", str(sum(f.count for f in flows))),

@@ -34,20 +34,26 @@ SEVERITY_STYLE = {
 GRADIENT = ["#f8d7da", "#fff3cd", "#66bb6a"]
 
 
-def controls_table(result: PostureResult) -> Table:
-    """One row per defence: status, score, summary."""
+def controls_table(result: PostureResult) -> Group:
+    """One row per defence (status, score, findings), then each defence's summary as wrapped
+    text, so the table reads at 80 columns."""
     table = Table(box=None, title="Posture: the five defences", title_justify="left")
-    for col in ("defence", "status", "score", "findings", "summary"):
-        table.add_column(col, overflow="fold")
+    table.add_column("defence", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("score", justify="right")
+    table.add_column("findings", justify="right")
     for c in result.controls:
         table.add_row(
             TITLES.get(c.control, c.control),
             Text(c.status.upper(), style=STATUS_STYLE.get(c.status, "")),
             "-" if c.status == "unknown" else str(c.score),
             str(len(c.findings)),
-            Text(c.summary),
         )
-    return table
+    notes = Text()
+    for c in result.controls:
+        notes.append(f"\n{TITLES.get(c.control, c.control)}: ", style="bold")
+        notes.append(c.summary)
+    return Group(table, notes)
 
 
 def findings_table(result: PostureResult, per_control: int = 8) -> Table:
@@ -55,8 +61,9 @@ def findings_table(result: PostureResult, per_control: int = 8) -> Table:
     table = Table(box=None, title="Findings (worst first)", title_justify="left")
     for col in ("defence", "severity", "finding", "stories"):
         table.add_column(col, overflow="fold")
+    order = {sev: i for i, sev in enumerate(SEVERITY_STYLE)}
     for c in result.controls:
-        for f in c.findings[:per_control]:
+        for f in sorted(c.findings, key=lambda f: order.get(f.severity, 9))[:per_control]:
             table.add_row(
                 c.control,
                 Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
