@@ -345,3 +345,30 @@ def test_story_without_technique_gets_no_navigator_layer(tmp_path: Path):
     written = write_report(store, tmp_path / "out", ("navigator",))
     names = sorted(p.name for _, p in written.files)
     assert names == ["navigator-case.json"]
+
+
+def test_unassigned_detections_are_shown_by_correlate_and_the_report(tmp_path: Path):
+    from rich.console import Console
+
+    from spearhunt.model.story import Unassigned
+    from spearhunt.report import html
+    from spearhunt.report.document import load
+    from spearhunt.report.story import unassigned_table
+    from tests.report.cases import _save, _store
+
+    left = Unassigned("ws9.corp", "Noisy <b>Tool</b> Started", "high", 7, T0, T0)
+    result = CorrelationResult(stories=(), unassigned=(left,))
+    console = Console(record=True, width=200)
+    console.print(unassigned_table(result))
+    text = console.export_text()
+    assert "7 high/critical detections in no story" in text and "Noisy <b>Tool</b> Started" in text
+    assert unassigned_table(CorrelationResult(stories=())) is None
+    store = tmp_path / "case.duckdb"
+    _store(store).close()
+    _save(store, result)
+    page = html.render(load(store))
+    assert 'id="unassigned"' in page and "Noisy &lt;b&gt;Tool&lt;/b&gt; Started" in page
+    empty = tmp_path / "empty.duckdb"
+    _store(empty).close()
+    _save(empty, CorrelationResult(stories=()))
+    assert 'id="unassigned"' not in html.render(load(empty))

@@ -67,7 +67,7 @@ def _options(  # type: ignore[no-untyped-def]
 
 
 def _print(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
-    from spearhunt.report.story import stories_table, story_view
+    from spearhunt.report.story import stories_table, story_view, unassigned_table
 
     if fmt == "json":
         out.file.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -76,6 +76,10 @@ def _print(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
     if result.stories:
         out.print()
         out.print(story_view(result.stories[0], evidence_rows=25))
+    left = unassigned_table(result)
+    if left is not None:  # nothing severe is left out without a word
+        out.print()
+        out.print(left)
 
 
 @app.command("correlate")

@@ -32,6 +32,25 @@ def stories_table(result: CorrelationResult, top: int = 20) -> Table:
     return table
 
 
+def unassigned_table(result: CorrelationResult, top: int = 30) -> Table | None:
+    """The high and critical detections that are in no story, by host and rule."""
+    if not result.unassigned:
+        return None
+    total = sum(u.count for u in result.unassigned)
+    table = Table(
+        box=None,
+        title=f"{total:,} high/critical detections in no story ({len(result.unassigned)} host/rule pairs)",
+        title_justify="left",
+    )
+    for col in ("host", "level", "count", "first", "last", "rule"):
+        table.add_column(col)
+    for u in result.unassigned[:top]:
+        table.add_row(
+            Text(u.host), u.level, str(u.count), _t(u.first), _t(u.last), Text(u.rule_title)
+        )
+    return table
+
+
 def story_view(s: Story, evidence_rows: int = 60) -> Group:
     """One story: summary, score parts, hosts, stages, exfiltration and evidence."""
     pz = s.patient_zero
