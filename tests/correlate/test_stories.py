@@ -372,3 +372,45 @@ def test_unassigned_detections_are_shown_by_correlate_and_the_report(tmp_path: P
     _store(empty).close()
     _save(empty, CorrelationResult(stories=()))
     assert 'id="unassigned"' not in html.render(load(empty))
+
+
+def explicit(host: str, t: float, user: str, server: str, ip: str) -> dict[str, Any]:
+    return {
+        "Computer": host,
+        "Channel": "Security",
+        "EventID": 4648,
+        "TimeCreated": _at(t),
+        "SubjectUserName": user,
+        "TargetUserName": user,
+        "TargetServerName": server,
+        "IpAddress": ip,
+        "ProcessName": "C:\\Windows\\System32\\cmd.exe",
+    }
+
+
+def test_second_hop_over_winrm_without_any_alert_on_the_target(tmp_path: Path):
+    # ws1 (alert) -> ws2 with explicit credentials and a service -> ws3 over WinRM: on ws3
+    # only the 4624 and wsmprovhost's start, no rule fires there
+    hosts = {"ws1.corp": "10.0.0.1", "ws2.corp": "10.0.0.2", "ws3.corp": "10.0.0.3"}
+    events = [
+        *_background(hosts),
+        proc("ws1.corp", 10, "C:\\x\\evil.exe", "{e1}"),
+        explicit("ws1.corp", 100, "bob", "ws2.corp", "10.0.0.2"),
+        logon("ws2.corp", 101, "10.0.0.1"),
+        service("ws2.corp", 102),
+        logon("ws3.corp", 200, "10.0.0.2"),
+        proc(
+            "ws3.corp",
+            201,
+            "C:\\Windows\\System32\\wsmprovhost.exe",
+            "{w3}",
+            parent="C:\\Windows\\System32\\svchost.exe",
+        ),
+    ]
+    top = _case(tmp_path, events).stories[0]
+    assert _hosts(top) == {"ws1": None, "ws2": "ws1", "ws3": "ws2"}
+    assert {short_host(h.host): h.via for h in top.hosts}["ws3"] == "T1021.006"
+    # without wsmprovhost the logon ran nothing that shows: ws3 stays out
+    (tmp_path / "b").mkdir()
+    top = _case(tmp_path / "b", events[:-1]).stories[0]
+    assert "ws3" not in _hosts(top)
