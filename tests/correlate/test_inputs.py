@@ -169,3 +169,24 @@ def test_time_offset_option_settles_a_source_no_field_can(tmp_path: Path):
     assert any("--time-offset -02:30" in w.message for w in summary.warnings)
     with pytest.raises(UsageError):
         parse_offsets(["sec.json=+2h"])
+
+
+def test_an_archive_of_zeek_logs_alone_is_no_usage_error_for_investigate(tmp_path: Path):
+    import zipfile
+
+    from spearhunt.pipeline import CaseInputs, CaseOptions, build_case
+
+    zeek = (
+        '{"@stream":"conn","ts":1588205199.8,"uid":"C1","id_orig_h":"10.0.1.4",'
+        '"id_orig_p":50000,"id_resp_h":"10.0.1.6","id_resp_p":5985,"proto":"tcp"}\n'
+    )
+    archive = tmp_path / "sensor.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("logs/conn.log", zeek)
+    summary = build_case(CaseInputs.sniff([str(archive)]), tmp_path / "case.duckdb", CaseOptions())
+    assert summary.events == 0 and summary.network_records == 1
+    # a plain file that is no event log still is, for the hunt
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n")
+    with pytest.raises(UsageError):
+        hunt(HuntOptions(paths=[str(other)]), None)

@@ -22,7 +22,7 @@ from spearhunt.detect.sigma.compiler import CompiledRule
 from spearhunt.errors import IngestError, UsageError
 from spearhunt.ingest.archives import sources_of
 from spearhunt.ingest.events import read_events
-from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths
+from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.callbacks import Progress
 from spearhunt.model.detection import json_runs
@@ -118,7 +118,14 @@ class DuckRun:
                 on_progress(done_bytes, total_bytes, f"{read:,} events, {path.name}")
         if parquet:
             counts.files_failed += _add_parquet(engine, parquet, self.eid_base, warn)
-        if not counts.files and self.files and all(Path(a).is_file() for a in self.opts.paths):
+        # an archive without event logs may hold Zeek logs or mail for other stages
+        # (investigate), so only plain files that are no event log are a usage error
+        if (
+            not counts.files
+            and self.files
+            and all(Path(a).is_file() for a in self.opts.paths)
+            and not any(sniff(Path(a)).kind is Kind.ARCHIVE for a in self.opts.paths)
+        ):
             raise UsageError("none of the inputs is an event log (EVTX, JSON Lines or JSON)")
         engine.flush()  # before the store is written: the engine thread shares its connection
         for fix in correct_times(
