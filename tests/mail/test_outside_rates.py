@@ -48,7 +48,7 @@ def test_outside_phish_and_ham_rates(outside: dict[tuple[str, str], list[str]], 
     malicious = share(phish, "malicious")
     ham_flagged = share(ham, "suspicious", "malicious")
     report = f"{which}: phish flagged {flagged:.1%}, malicious {malicious:.1%}; ham flagged {ham_flagged:.1%}"
-    # reached: 90.7% / 78.9% / 0.0% on all (dev 92.6% / holdout 88.7% flagged); the bar is
+    # reached: 90.7% / 77.9% / 0.0% on all (dev 91.2% / holdout 90.1% flagged); the bar is
     # 90% / 60% / 1%; floors keep a margin of a few mails for parser changes, wider per half
     assert flagged >= (0.89 if which == "all" else 0.86), report
     assert malicious >= 0.60, report
