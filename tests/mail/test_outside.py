@@ -525,3 +525,12 @@ def test_brand_mail_handed_over_by_a_home_dsl_line() -> None:
 def test_mail_handed_over_by_a_named_mail_server_is_not_dynamic() -> None:
     line = "from smtp.examplebank.com (smtp2.mailhost.example.net [4.26.243.152]) by mx.example.org"
     assert "hdr.dynamic_origin" not in ids(judge(_received(line)))
+
+
+def test_spear_phish_with_unreadable_macro_and_enable_content_is_malicious() -> None:
+    # the blind spot of the issue: only the file type counted, the mail scored 20 (clean)
+    body = "Dear colleague, the tender is attached. Click Enable Content to view the document."
+    docm = _docm(b"\x01\x00garbled VBA project" * 40)
+    v = judge(fx.mail(body=body, attachments={"tender.docm": docm}))
+    assert {"att.vba_unreadable", "att.enable_content"} <= ids(v)
+    assert v.verdict == "malicious"
