@@ -194,7 +194,7 @@ def test_quiet_spark_keeps_the_jvm_log_to_errors_and_the_users_java_options():
     assert ("a", "b") in conf
     [opts] = [v for k, v in conf if k == "spark.driver.extraJavaOptions"]
     assert opts.endswith(" -Xss4m") and QUIET_LOG4J.as_uri() in opts
-    assert "rootLogger.level = error" in QUIET_LOG4J.read_text()
+    assert "filter.threshold.level = error" in QUIET_LOG4J.read_text()
 
 
 def test_spark_like_duckdb_keeps_helper_rules_of_correlations_out_of_the_output(tmp_path, spark):
