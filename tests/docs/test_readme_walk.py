@@ -171,6 +171,7 @@ def walk(sandbox: Sandbox, steps: list[Example], capsys: pytest.CaptureFixture[s
     for name, content in files(README.read_text(encoding="utf-8")).items():
         (sandbox.work / name).write_text(content, encoding="utf-8")
     done: set[tuple[str, ...]] = set()
+    timings: list[str] = []  # shown when an example fails: what ran before it, how long
     for ex in steps:
         if ex.argv in done:
             continue
@@ -178,9 +179,10 @@ def walk(sandbox: Sandbox, steps: list[Example], capsys: pytest.CaptureFixture[s
         started = time.perf_counter()
         code = run(sandbox.adapt(ex))
         out = capsys.readouterr()
-        with capsys.disabled():  # the walk's timings, shown with -s
-            print(f"{time.perf_counter() - started:6.1f}s  {ex}")
-        assert code == ex.expect, f"{ex} exited {code}, not {ex.expect}:\n{out.err[-3000:]}"
+        timings.append(f"{time.perf_counter() - started:6.1f}s  {ex}")
+        assert code == ex.expect, (
+            f"{ex} exited {code}, not {ex.expect}:\n{out.err[-3000:]}\n" + "\n".join(timings)
+        )
 
 
 def test_the_readme_names_its_examples():
