@@ -319,3 +319,33 @@ def test_default_policy_takes_host_roles_from_the_assets_file() -> None:
     c = segmentation.assess(flows, None, [], roles)
     assert c.status == "fail" and "host roles and names" in c.summary
     assert c.findings[0].title.startswith("workstations -> workstations on port 445 (SMB)")
+
+
+def test_a_move_is_judged_only_by_its_own_segmentation_finding() -> None:
+    from spearhunt.model.posture import ControlResult, Finding
+    from spearhunt.posture.steps import story_steps
+
+    move = HostReach("dc-1", "ws-2", "T1021.002", T0, account="adm.b.rowe")
+    story = _story((move,))
+    unrelated = Finding(
+        "critical",
+        "srv -> internet on port 80: 19 connections that no allow line permits",
+        evidence=("fs-1 -> 203.0.113.9",),
+        stories=("S-1",),
+        kind="flow_not_allowed",
+    )
+    seg = ControlResult("segmentation", "fail", 20, "", findings=(unrelated,))
+    rows = [v for v in story_steps([story], [seg], []) if v.control == "segmentation"]
+    assert rows == []  # before: "would have stopped (if enforced: srv -> internet on port 80 ...)"
+    own = Finding(
+        "critical",
+        "the move ws-2 -> dc-1 over SMB crossed from ws to srv, which no allow line permits",
+        host="dc-1",
+        stories=("S-1",),
+        kind="story_move_blocked",
+    )
+    seg = ControlResult("segmentation", "fail", 20, "", findings=(unrelated, own))
+    rows = [v for v in story_steps([story], [seg], []) if v.control == "segmentation"]
+    assert [(r.verdict, r.why) for r in rows] == [
+        ("would have stopped", f"if enforced: {own.title}")
+    ]

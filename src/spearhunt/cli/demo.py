@@ -254,7 +254,8 @@ def _posture(sim_dir: Path, store: Path) -> None:
     )
     out.print(controls_table(result))
     for s in [s for s in result.steps if s.verdict == "would have stopped"][:4]:
-        out.print(Text(f"  {s.step}: {s.control} would have stopped it ({s.why[:110]})"))
+        why = s.why if len(s.why) <= 140 else s.why[:139].rsplit(" ", 1)[0] + "…"
+        out.print(Text(f"  {s.step}: {s.control} would have stopped it ({why})"))
 
 
 def _dest(d: object) -> str:

@@ -119,21 +119,10 @@ def story_steps(
                 f" as {h.account}" if h.account else ""
             )
             if seg is not None and seg.status != "unknown":
-                f = _find(
-                    seg,
-                    story.id,
-                    ("story_move_allowed", "story_move_blocked", "flow_not_allowed"),
-                    host=h.host,
-                )
-                if f is None:
-                    f = next(
-                        (
-                            x
-                            for x in seg.findings
-                            if x.kind == "flow_not_allowed" and story.id in x.stories
-                        ),
-                        None,
-                    )
+                # Only the move's own finding speaks to it: another flow of the story that no
+                # allow line permits (servers -> internet on 80, say) says nothing about
+                # whether this move could have been stopped.
+                f = _find(seg, story.id, ("story_move_allowed", "story_move_blocked"), host=h.host)
                 if f is not None and f.kind == "story_move_allowed":
                     out.append(StepVerdict(story.id, step, "segmentation", "did not stop", f.title))
                 elif f is not None:
