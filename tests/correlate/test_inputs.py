@@ -122,6 +122,27 @@ def test_local_time_labelled_utc_is_corrected_from_sysmon_utctime_and_said(tmp_p
     ]
 
 
+def test_time_correction_in_small_event_windows_gives_the_same_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # the queries run per window of event ids so a small --memory-limit holds (#12 item 9):
+    # votes add up across windows and every window is corrected, edges included
+    from spearhunt.normalize import timefix
+
+    monkeypatch.setattr(timefix, "WINDOW", 3)
+    recs = [_helk(i, f"2023-08-15T09:5{i}:00.500Z", f"2023-08-16 04:5{i}:00.123") for i in range(6)]
+    recs.append(_helk(9, "2023-08-15T09:59:30.000Z", None))
+    recs.append(_helk(7, "2023-08-15T09:57:00.500Z", "2023-08-10 14:39:12.046"))
+    f = _jsonl(tmp_path / "helk.json", recs)
+    store = tmp_path / "case.duckdb"
+    summary = hunt(HuntOptions(paths=[str(f)], store=store), None)
+    times = _times(store)
+    assert [t for _, t in times[:6]] == [f"2023-08-16 04:5{i}:00.123" for i in range(6)]
+    assert times[6] == (4688, "2023-08-16 04:59:30.000")
+    assert times[7] == (1, "2023-08-16 04:57:00.500")
+    assert any("(6 of 7 agree): corrected by +19:00" in w.message for w in summary.warnings)
+
+
 def test_true_utc_times_are_left_alone(tmp_path: Path):
     recs = [_helk(i, f"2023-08-16T04:5{i}:00.500Z", f"2023-08-16 04:5{i}:00.123") for i in range(6)]
     f = _jsonl(tmp_path / "utc.json", recs)

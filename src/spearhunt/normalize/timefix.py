@@ -26,6 +26,7 @@ QUANTUM = 900  # seconds: time zones are whole quarter hours
 MIN_SAMPLES = 5
 MIN_SHARE = 0.8  # share of the samples that must agree on the offset
 SAME_EVENT = 120  # seconds: a UTC field this close to the corrected time is the event's own
+WINDOW = 16_384  # events per query (see _windows)
 # UTC fields a record may carry, best first: Sysmon's own time, then a collector's receive
 # time (seconds after the event, so only the quarter-hour offset is taken from it).
 UTC_FIELDS = ("UtcTime", "@timestamp")
@@ -68,24 +69,43 @@ def _hhmm(secs: int) -> str:
     return f"{sign}{secs // 3600:02d}:{secs % 3600 // 60:02d}"
 
 
+def _windows(con: duckdb.DuckDBPyConnection, first_eid: int) -> list[tuple[int, int]]:
+    """[lo, hi) event-id windows covering the events from ``first_eid`` on.
+
+    Each query of this module runs once per window, so that what it holds (the JSON of the
+    records it reads, the rows it updates) stays within a small ``--memory-limit``: one
+    query over all the events ran out of memory at 256MB on the OTRF host logs."""
+    row = con.execute("SELECT max(eid) FROM events WHERE eid >= $1", [first_eid]).fetchone()
+    last = row[0] if row and row[0] is not None else None
+    if last is None:
+        return []
+    return [(lo, min(lo + WINDOW, last + 1)) for lo in range(first_eid, last + 1, WINDOW)]
+
+
+def _utc(field: str) -> str:
+    """SQL for the time a record's ``field`` holds (a TIMESTAMPTZ, NULL if none or no time)."""
+    return f"TRY_CAST(json_extract_string(fields, '$.\"{field}\"') AS TIMESTAMPTZ)"
+
+
 def measure(
     con: duckdb.DuckDBPyConnection, first_eid: int, field: str
 ) -> dict[tuple[int, str | None], tuple[int, int, int]]:
     """(src, computer) -> (offset in quanta, records agreeing, records measured)."""
-    path = '$."' + field + '"'
-    rows = con.execute(
-        f"""
-        SELECT src, computer, off, count(*) FROM (
-          SELECT src, computer, round((epoch(TRY_CAST(json_extract_string(fields, '{path}')
-              AS TIMESTAMPTZ)::TIMESTAMP) - epoch(ts)) / {QUANTUM}) AS off
-          FROM events WHERE eid >= $1 AND ts IS NOT NULL
-            AND json_extract_string(fields, '{path}') IS NOT NULL)
-        WHERE off IS NOT NULL GROUP BY ALL""",
-        [first_eid],
-    ).fetchall()
     votes: dict[tuple[int, str | None], dict[int, int]] = defaultdict(dict)
-    for src, computer, off, n in rows:
-        votes[(src, computer)][int(off)] = n
+    for lo, hi in _windows(con, first_eid):
+        rows = con.execute(
+            f"""
+            SELECT src, computer, off, count(*) FROM (
+              SELECT src, computer, round((epoch(u::TIMESTAMP) - epoch(ts)) / {QUANTUM}) AS off
+              FROM (SELECT src, computer, ts, {_utc(field)} AS u
+                FROM events WHERE eid >= $1 AND eid < $2 AND ts IS NOT NULL)
+              WHERE u IS NOT NULL)
+            WHERE off IS NOT NULL GROUP BY ALL""",
+            [lo, hi],
+        ).fetchall()
+        for src, computer, off, n in rows:
+            v = votes[(src, computer)]
+            v[int(off)] = v.get(int(off), 0) + n
     out = {}
     for key, v in votes.items():
         best = max(v, key=lambda k: (v[k], -abs(k)))
@@ -103,12 +123,15 @@ def correct_times(
     """Measure and correct the event times of events from ``first_eid`` on; the fixes made."""
     fixes: list[TimeFix] = []
     given = {src_base + i: _given(p, offsets) for i, p in enumerate(sources)}
+    windows = _windows(con, first_eid)
     for src, secs in given.items():
         if secs:
-            con.execute(
-                "UPDATE events SET ts = ts + to_seconds($1) WHERE eid >= $2 AND src = $3",
-                [secs, first_eid, src],
-            )
+            for lo, hi in windows:
+                con.execute(
+                    "UPDATE events SET ts = ts + to_seconds($1)"
+                    " WHERE eid >= $2 AND eid < $3 AND src = $4",
+                    [secs, lo, hi, src],
+                )
             fixes.append(TimeFix(src, None, secs, f"--time-offset {_hhmm(secs)}"))
     settled: set[tuple[int, str | None]] = set()
     for field in UTC_FIELDS:
@@ -123,20 +146,18 @@ def correct_times(
             if off == 0:
                 continue
             secs = off * QUANTUM
-            where = "eid >= $2 AND src = $3 AND computer IS NOT DISTINCT FROM $4"
-            con.execute(
-                f"UPDATE events SET ts = ts + to_seconds($1) WHERE {where}",
-                [secs, first_eid, src, computer],
-            )
-            if field == "UtcTime":  # the record's own UTC time, to the millisecond
-                path = '$."' + field + '"'
+            # the record's own UTC time, to the millisecond, where it is the event's own
+            own = "NULL"
+            if field == "UtcTime":
+                u = f"{_utc(field)}::TIMESTAMP"
+                own = f"CASE WHEN abs(epoch({u}) - epoch(ts + to_seconds($1))) <= {SAME_EVENT}"
+                own += f" THEN {u} END"
+            for lo, hi in windows:
                 con.execute(
-                    f"""UPDATE events SET ts = u FROM (
-                      SELECT eid AS k, TRY_CAST(json_extract_string(fields, '{path}')
-                        AS TIMESTAMPTZ)::TIMESTAMP AS u FROM events WHERE {where}) x
-                    WHERE events.eid = x.k AND x.u IS NOT NULL
-                      AND abs(epoch(x.u) - epoch(events.ts)) <= $1""",
-                    [SAME_EVENT, first_eid, src, computer],
+                    f"""UPDATE events SET ts = coalesce({own}, ts + to_seconds($1))
+                    WHERE eid >= $2 AND eid < $3 AND src = $4
+                      AND computer IS NOT DISTINCT FROM $5""",
+                    [secs, lo, hi, src, computer],
                 )
             fixes.append(
                 TimeFix(
