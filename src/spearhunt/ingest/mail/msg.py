@@ -18,6 +18,9 @@ def parse_msg(data: bytes, source: str, limits: Limits, depth: int = 0) -> RawMa
     """Parse Outlook .msg bytes; raise MailError when it is not a readable .msg at all."""
     import extract_msg
 
+    # extract-msg logs a broken file's fault at ERROR before raising it; the MailError below says
+    # it once, for that file
+    logging.getLogger("extract_msg").setLevel(logging.CRITICAL)
     try:
         msg = extract_msg.openMsg(data, delayAttachments=False)
     except Exception as exc:  # extract-msg raises its own and olefile's errors on bad input
@@ -54,8 +57,12 @@ def _convert(msg: Any, source: str, limits: Limits, depth: int, size: int) -> Ra
             value = _safe(msg, attr)
             if value:
                 headers.append((key, decode_header(value, limits.max_header_chars)))
-    text = (_safe(msg, "body") or "")[: limits.max_body_chars]
-    html_raw = _safe(msg, "htmlBody") or b""
+    body = _safe(msg, "body")
+    html_raw = _safe(msg, "htmlBody")
+    if body is None and html_raw is None:  # no plain, HTML or RTF body stream
+        warnings.append("msg has no readable body: judged on its headers and attachments")
+    text = (body or "")[: limits.max_body_chars]
+    html_raw = html_raw or b""
     html = html_raw.decode("utf-8", "replace") if isinstance(html_raw, bytes) else str(html_raw)
     attachments: list[Blob] = []
     embedded: list[RawMail] = []
