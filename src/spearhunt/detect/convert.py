@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from spearhunt.detect.engine.plan import needed_fields
+from spearhunt.detect.engine.plan import SYSTEM_CHANNEL, needed_fields
 from spearhunt.detect.engine.sql import Dialect, Renderer
 from spearhunt.detect.sigma import ir
 from spearhunt.detect.sigma.compiler import CompiledRule
@@ -84,7 +84,9 @@ def view_sql(trees: Sequence[ir.Node], dialect: Dialect, spellings: dict[str, st
     cols = ["eid", "ts", "computer", "channel", "provider", "event_id", "record_id", "source"]
     for f in sorted(lower | cased):
         key = spellings.get(f, f)
-        if spark:
+        if f == SYSTEM_CHANNEL:  # the logsource's channel: the System value, never a field
+            value = "channel"
+        elif spark:
             value = f"get_json_object(fields, {dialect.string('$.' + key)})"
         else:
             value = f"json_extract_string(fields, {dialect.string(_duck_path(key))})"

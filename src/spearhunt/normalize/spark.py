@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from spearhunt.normalize.windows import EVTX_SYSTEM_FIELDS, OBJECTS, PATHS
+from spearhunt.normalize.windows import EVTX_SYSTEM_FIELDS, FLAT_SHADOWED, OBJECTS, PATHS
 
 _SEGMENT = re.compile(r'\."([^"]*)"|\.([A-Za-z0-9_]+)')
 
@@ -81,6 +81,15 @@ def normalize_spark_sql(raw: str, time_from: str | None = None, time_to: str | N
         f"coalesce(element_at(map_values(from_json({ud}, 'map<string,string>')), 1), '{{}}') "
         "ELSE '{}' END"
     )
+    # Flat records: an EventData field shadowed by a System value comes from the message
+    # (windows.FLAT_SHADOWED); the record's other values are kept as their text.
+    flat_fix = "".join(
+        f"WHEN shape = 3 AND try_cast({picks['event_id']} AS INT) = {eid} THEN to_json("
+        f"map_concat(map_filter(from_json(j, 'map<string,string>'), (k, v) -> k <> {_lit(key)}), "
+        f"map({_lit(key)}, nullif(regexp_extract(coalesce({_get('j', '$.' + src)}, ''), "
+        f"{_lit(pattern)}, 1), '')))) "
+        for (eid, key), (src, pattern) in FLAT_SHADOWED.items()
+    )
     filters = []
     if time_from:
         filters.append(f"ts >= TIMESTAMP_NTZ {_lit(time_from)}")
@@ -102,7 +111,8 @@ SELECT eid,
   source, pos,
   CASE WHEN NOT valid THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
-    WHEN shape = 2 THEN coalesce({ecs}, '{{}}') ELSE j END AS fields,
+    WHEN shape = 2 THEN coalesce({ecs}, {_get("j", OBJECTS["ecs_user"])}, '{{}}')
+    {flat_fix}ELSE j END AS fields,
   {sys_select}
 FROM (
   SELECT *,

@@ -110,6 +110,8 @@ OBJECTS = {
     "eventdata": "$.Event.EventData",
     "userdata": "$.Event.UserData",
     "ecs": "$.winlog.event_data",
+    # Winlogbeat puts UserData (event 104's cleared log, 1102's user) here, without event_data
+    "ecs_user": "$.winlog.user_data",
 }
 # System values of the evtx shape that rules may name as fields (the flat shape has them
 # inline). Kept as chunk columns ``sys:<Field>``, read only by slices whose rules name them.
@@ -173,6 +175,7 @@ def normalize_sql(
     # record's EventData cost ~10% of this statement).
     data = at(OBJECTS["eventdata"] + ".Data")
     ecs = at(OBJECTS["ecs"], SHAPE_ECS)
+    ecs_user = at(OBJECTS["ecs_user"], SHAPE_ECS)
     sys_cols = {name: at(path) for name, path in EVTX_SYSTEM_FIELDS.items()}
     evtx_channel, evtx_eid = at(PATHS["channel"][0][1]), at(PATHS["event_id"][1][1])
     ecs_channel, ecs_eid = at("$.winlog.channel", SHAPE_ECS), at("$.winlog.event_id", SHAPE_ECS)
@@ -236,7 +239,7 @@ SELECT {eid_base} + i AS eid,
   src, pos,
   CAST(CASE WHEN s IS NULL OR NOT starts_with(j, '{{') THEN NULL
     WHEN shape = 1 THEN {evtx_fields}
-    WHEN shape = 2 THEN coalesce({ecs}, '{{}}') {flat_fix}ELSE j END AS VARCHAR) AS fields,
+    WHEN shape = 2 THEN coalesce({ecs}, {ecs_user}, '{{}}') {flat_fix}ELSE j END AS VARCHAR) AS fields,
   hash(channel, provider, event_id) AS slice,
   {sys_select}
 FROM (

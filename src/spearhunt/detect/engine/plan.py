@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from spearhunt.detect.sigma import ir
 from spearhunt.detect.sigma.compiler import CompiledRule
+from spearhunt.detect.sigma.pipelines import SYSTEM_CHANNEL as SYSTEM_CHANNEL_FIELD
 
-CONSTANT_FIELDS = ("channel", "provider_name", "eventid")
+SYSTEM_CHANNEL = ir.field_key(SYSTEM_CHANNEL_FIELD)
+CONSTANT_FIELDS = (SYSTEM_CHANNEL, "provider_name", "eventid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,10 @@ def route(node: ir.Node) -> Route:
     match node:
         case ir.Match(field, "eq", value, False):
             key = ir.field_key(field)
-            if key == "channel":
+            # A rule's own Channel routes like the logsource's: the two differ only on events
+            # that carry a Channel field (event 104), and rules for those have a logsource
+            # channel too (a product-wide rule naming a cleared log alone misses event 104).
+            if key in (SYSTEM_CHANNEL, "channel"):
                 return Route(frozenset({value}), None, None)
             if key == "eventid" and value.lstrip("-").isdigit():
                 return Route(None, frozenset({int(value)}), None)
@@ -142,8 +147,14 @@ def specialize(
     event_id: int | None,
     present: set[str],
 ) -> ir.Node:
-    """The target's tree folded for one slice (``present``: lowercased field names seen)."""
-    constants = {"channel": channel, "provider_name": provider, "eventid": event_id}
+    """The target's tree folded for one slice (``present``: lowercased field names seen).
+
+    A rule's own ``Channel`` is the events' field of that name where they have one (event
+    104's cleared log), else the System channel, as the logsource's channel always is.
+    """
+    constants = {SYSTEM_CHANNEL: channel, "provider_name": provider, "eventid": event_id}
+    if "channel" not in present:
+        constants["channel"] = channel
     return ir.specialize(target.tree, constants, present.__contains__)
 
 

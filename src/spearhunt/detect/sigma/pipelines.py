@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pySigma is imported when a rule is compiled, not to compute
 
 # Categories the audit pipeline knows (pysigma-pipeline-windows); others only have a Sysmon form.
 AUDIT_CATEGORIES = frozenset({"process_creation", "registry_event", "registry_set", "registry_add"})
-PIPELINE_VERSION = "2"  # bump when the mapping below changes: it keys the compiled-rule cache
+PIPELINE_VERSION = "3"  # bump when the mapping below changes: it keys the compiled-rule cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,32 @@ def _placeholders(values: Mapping[str, Sequence[str]]) -> ProcessingPipeline:
     )
 
 
+# A rule's own ``Channel`` is the event's field of that name when the event has one (event 104
+# names the log it cleared, EVTX UserData ``Channel``), the System channel otherwise; the
+# channel condition a logsource adds is always the System channel. Both are ``Channel`` once
+# the logsource pipeline ran, so the rule's own is set aside before it and the added one
+# renamed after it: the engine folds ``SYSTEM_CHANNEL`` to the slice's channel, and ``Channel``
+# only when no event of the slice has a field of that name (plan.specialize).
+SYSTEM_CHANNEL = "SystemChannel"
+_OWN_CHANNEL = "spearhunt_own_channel"
+
+
+def _rename(identifier: str, mapping: dict[str | None, str | list[str]]) -> ProcessingPipeline:
+    from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+    from sigma.processing.transformations import FieldMappingTransformation
+
+    return ProcessingPipeline(
+        name=f"spearhunt {identifier}",
+        priority=5,
+        items=[
+            ProcessingItem(
+                identifier=f"spearhunt_{identifier}",
+                transformation=FieldMappingTransformation(mapping),
+            )
+        ],
+    )
+
+
 def variants_for(category: str | None, placeholders: Mapping[str, Sequence[str]]) -> list[Variant]:
     """The variants a rule with this logsource category is compiled in."""
     from sigma.pipelines.sysmon.sysmon import sysmon_pipeline
@@ -56,10 +82,13 @@ def variants_for(category: str | None, placeholders: Mapping[str, Sequence[str]]
         windows_logsource_pipeline,
     )
 
-    ph = _placeholders(placeholders)
-    out = [Variant("sysmon", ph + sysmon_pipeline() + windows_logsource_pipeline())]
+    ph = _placeholders(placeholders) + _rename("own_channel", {"Channel": _OWN_CHANNEL})
+    after = _rename("system_channel", {"Channel": SYSTEM_CHANNEL, _OWN_CHANNEL: "Channel"})
+    out = [Variant("sysmon", ph + sysmon_pipeline() + windows_logsource_pipeline() + after)]
     if category in AUDIT_CATEGORIES:
-        out.append(Variant("audit", ph + windows_audit_pipeline() + windows_logsource_pipeline()))
+        out.append(
+            Variant("audit", ph + windows_audit_pipeline() + windows_logsource_pipeline() + after)
+        )
     return out
 
 
