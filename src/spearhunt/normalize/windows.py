@@ -279,6 +279,31 @@ def _strict(match: re.Match[str]) -> str:
     return "" if token == "," else "null"
 
 
+def _loads(text: str) -> Any:
+    """``text`` read as the engines' JSON readers take it (see ``event_fields``); None if not."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        if len(text) > LENIENT_MAX:  # the rewrite scans the text from every quote it cannot pair
+            return None
+        try:  # Python's reader also takes numbers past a double's range (1e999: infinity)
+            return json.loads(_LENIENT.sub(_strict, text), parse_int=_int64)
+        except (ValueError, RecursionError):
+            return None
+
+
+def last_values(text: str) -> str | None:
+    """A JSON record whose objects repeat a key, rewritten with each key once holding its last
+    value (what orjson, Python and most JSON readers take); None when it cannot be read."""
+    value = _loads(text)
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # nested past orjson's depth limit
+        return None
+
+
 def event_fields(text: str | None) -> dict[str, Any]:
     """An event's ``fields`` text (a JSON object) as a dict, as either engine stores it.
 
@@ -289,13 +314,5 @@ def event_fields(text: str | None) -> dict[str, Any]:
     """
     if not text:
         return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        if len(text) > LENIENT_MAX:  # the rewrite scans the text from every quote it cannot pair
-            return {}
-        try:  # Python's reader also takes numbers past a double's range (1e999: infinity)
-            value = json.loads(_LENIENT.sub(_strict, text), parse_int=_int64)
-        except (ValueError, RecursionError):
-            return {}
+    value = _loads(text)
     return value if isinstance(value, dict) else {}

@@ -37,6 +37,7 @@ from spearhunt.model import Detection, IngestWarning
 from spearhunt.normalize.windows import (
     EVENT_COLUMNS,
     event_fields,
+    last_values,
     normalize_sql,
 )
 from spearhunt.store import schema as case_schema
@@ -176,26 +177,104 @@ class DuckEngine(SliceMatcher):
         self.stats.events += raw.num_rows - skipped  # minus what the time window dropped below
         self.stats.chunks += 1
         self._lap("invalid", t0)
-        self._index_chunk(first)
+        self._index_chunk(raw, first)
 
-    def _index_chunk(self, first: int) -> None:
-        """Events from ``first`` on were just appended: see ``_index_rows``."""
-        self._index_rows("(SELECT * FROM events WHERE eid >= $1)", [first])
+    def _index_chunk(self, raw: pa.Table, first: int) -> None:
+        """Events from ``first`` on were just appended from ``raw``: records whose fields
+        repeat a key are read again with the last value of each (``_last_values``), then
+        see ``_index_rows``. The key lists are those the slices tally, so the check costs
+        no second parse of the fields."""
+        t0 = time.perf_counter()
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE chunk_keys AS SELECT eid, slice, json_keys(fields) AS k "
+            "FROM events WHERE eid >= $1",
+            [first],
+        )
+        try:
+            repeated = self.con.execute(
+                "SELECT eid FROM chunk_keys WHERE len(k) > len(list_distinct(k)) ORDER BY eid"
+            ).fetchall()
+            if repeated:
+                self._last_values(raw, first, [e for (e,) in repeated])
+            self._lap("keys", t0)
+            self._index_rows("(SELECT * FROM events WHERE eid >= $1)", [first], "chunk_keys")
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS chunk_keys")
 
-    def _index_rows(self, rows: str, params: list[Any]) -> None:
+    def _last_values(self, raw: pa.Table, first: int, eids: list[int]) -> None:
+        """Normalize again the records of ``raw`` whose fields repeat a key, each key once with
+        its last value: DuckDB's JSON functions read the first, the output (and most JSON
+        readers) the last, so a rule could match a value the analyst never sees. Said once
+        per file and chunk, with where the first such record is."""
+        texts = raw.column("j")
+        fixed: dict[str, list[Any]] = {"i": [], "src": [], "pos": [], "j": []}
+        for eid in eids:
+            row = eid - first  # raw's row i (from 1) became event first - 1 + i
+            text = last_values(texts[row].as_py())
+            if text is not None:
+                fixed["i"].append(row + 1)
+                fixed["src"].append(raw.column("src")[row].as_py())
+                fixed["pos"].append(raw.column("pos")[row].as_py())
+                fixed["j"].append(text)
+        if not fixed["i"]:
+            return
+        again = [first + i - 1 for i in fixed["i"]]
+        table = pa.table(
+            {
+                "i": pa.array(fixed["i"], pa.int64()),
+                "src": pa.array(fixed["src"], pa.int32()),
+                "pos": pa.array(fixed["pos"], pa.int64()),
+                "j": pa.array(fixed["j"], pa.string()),
+            }
+        )
+        sql = normalize_sql("fixed_chunk", first - 1, self.time_from, self.time_to)
+        self.con.execute("DELETE FROM events WHERE list_contains($1, eid)", [again])
+        self.con.execute("DELETE FROM chunk_keys WHERE list_contains($1, eid)", [again])
+        with arrow_views(self.con, fixed_chunk=table):
+            self.con.execute(f"INSERT INTO events SELECT * FROM ({sql})")
+        self.con.execute(
+            "INSERT INTO chunk_keys SELECT eid, slice, json_keys(fields) FROM events "
+            "WHERE list_contains($1, eid)",
+            [again],
+        )
+        by_src: dict[int, list[int]] = {}
+        for src, pos in zip(fixed["src"], fixed["pos"], strict=True):
+            by_src.setdefault(src, []).append(pos)
+        for src, positions in by_src.items():
+            index = src - self._src_base
+            where = (
+                {"record": positions[0]} if index in self._evtx_index else {"line": positions[0]}
+            )
+            n = len(positions)
+            self.on_warning(
+                IngestWarning(
+                    self.sources[index],
+                    f"{n:,} JSON record{'s' if n > 1 else ''} with a key given twice: "
+                    "the last value of each key is kept (the first such record here)",
+                    **where,
+                )
+            )
+        self.stats.repeated_keys += len(again)
+
+    def _index_rows(self, rows: str, params: list[Any], keys: str | None = None) -> None:
         """Events just appended (``rows``, a relation over them): tally their slices and field
-        names, and run the product-wide rules over them. On the engine thread, this overlaps
-        reading the next chunk; at the end of the run it would be a pass over every event."""
+        names (``keys``: a table of their slices' key lists, else read from ``rows``), and run
+        the product-wide rules over them. On the engine thread, this overlaps reading the next
+        chunk; at the end of the run it would be a pass over every event."""
         t0 = time.perf_counter()
         self.con.execute(
             "INSERT INTO slice_groups SELECT slice, channel, provider, event_id, "
             f"count(*), bool_or(sys IS NOT NULL) FROM {rows} GROUP BY ALL",
             params,
         )
-        self.con.execute(
-            f"INSERT INTO slice_keys SELECT DISTINCT slice, unnest(json_keys(fields)) FROM {rows}",
-            params,
-        )
+        if keys:
+            self.con.execute(f"INSERT INTO slice_keys SELECT DISTINCT slice, unnest(k) FROM {keys}")
+        else:
+            self.con.execute(
+                "INSERT INTO slice_keys SELECT DISTINCT slice, unnest(json_keys(fields)) "
+                f"FROM {rows}",
+                params,
+            )
         t0 = self._lap("keys", t0)
         if self.router.anywhere:
             self._match_anywhere(rows, params)

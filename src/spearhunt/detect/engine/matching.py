@@ -53,6 +53,7 @@ class EngineStats:
     seconds_rules: float = 0.0
     failed_rules: dict[int, str] = field(default_factory=dict)
     not_events: int = 0  # JSON records with no event id, channel or computer
+    repeated_keys: int = 0  # records read again with the last value of a repeated key
     phase: dict[str, float] = field(default_factory=dict)
 
 
