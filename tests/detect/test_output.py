@@ -99,9 +99,9 @@ def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Pa
     reference, _, _ = _run([str(evtx)], engine_json=False)
     slow_index = duck.DuckEngine._index_chunk
 
-    def slow(self, first):
+    def slow(self, *args):
         time.sleep(0.3)
-        slow_index(self, first)
+        slow_index(self, *args)
 
     monkeypatch.setattr(chunks, "CHUNK_EVENTS", 200)
     monkeypatch.setattr(duck.DuckEngine, "_index_chunk", slow)
