@@ -62,3 +62,14 @@ def test_report_matrix_and_sigma_tags_use_the_model_tactics() -> None:
     assert attack_tactics(("attack.lateral-movement", "attack.t1021", "attack.nonsense")) == (
         "lateral_movement",
     )
+
+
+def test_local_networks_have_one_home_and_documentation_ranges_are_the_internet() -> None:
+    import ipaddress
+
+    from spearhunt.model.networks import is_local_address
+
+    for ip in ("10.1.2.3", "172.31.0.1", "192.168.0.5", "100.64.1.1", "127.0.0.1", "fe80::1"):
+        assert is_local_address(ipaddress.ip_address(ip)), ip
+    for ip in ("192.0.2.77", "203.0.113.9", "8.8.8.8", "172.32.0.1", "2001:db8::1"):
+        assert not is_local_address(ipaddress.ip_address(ip)), ip

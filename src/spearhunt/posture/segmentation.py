@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from spearhunt.model.networks import is_local_address
 from spearhunt.model.posture import ControlResult, Finding, Flow, ZonePolicy, unknown
 from spearhunt.model.story import Story
 from spearhunt.posture.common import ADMIN_PORTS, MOVE_PORTS, merge, pct, plural
@@ -26,24 +27,6 @@ WORKSTATION = re.compile(
 SERVER = re.compile(
     r"^(dc|srv|sv|fs|file|sql|db|app|web|ex|exch|mail|bk|backup|sccm|wsus|ca|adfs|rds|jump|hv|esx)[-_0-9]",
     re.I,
-)
-
-
-# Addresses of the organisation itself (RFC 1918, shared, loopback, link-local, ULA); anything
-# else, documentation ranges included, is the Internet.
-INTERNAL = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "fc00::/7",
-        "fe80::/10",
-        "::1/128",
-    )
 )
 
 
@@ -61,7 +44,7 @@ def default_zone(host: str | None, ip: str, role: str = "") -> str:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return "internal"
-    if not any(addr in net for net in INTERNAL):
+    if not is_local_address(addr):
         return "internet"
     if ROLE_WORKSTATION.search(role):
         return "workstations"

@@ -13,6 +13,7 @@ from spearhunt.detect.mail.context import Link, MailContext, normalize_url
 from spearhunt.detect.mail.headers import names_itself
 from spearhunt.detect.mail.text import fold
 from spearhunt.model.mail import Reason
+from spearhunt.model.networks import is_local_address
 
 _SHOWN_URL = re.compile(
     r"(?i)^(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,24})(?:[/:?#]\S*)?$"
@@ -27,23 +28,6 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-# addresses that only mean something inside a network: RFC 1918, shared, loopback, link-local
-_INTERNAL = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-    )
-)
-
-
 def _harmless_ip(link: Link) -> bool:
     """A bare-IP link nobody sends as a lure: a private or reserved address quoted in plain text
     (from a log, a config), or a version number a mail client turned into a link (no path,
@@ -55,7 +39,7 @@ def _harmless_ip(link: Link) -> bool:
         addr = ipaddress.ip_address(link.host.strip("[]"))
     except ValueError:
         return False
-    internal = any(addr in net for net in _INTERNAL if addr.version == net.version)
+    internal = is_local_address(addr)
     return internal or (parts.path in ("", "/") and not parts.query and not parts.port)
 
 
