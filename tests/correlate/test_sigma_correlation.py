@@ -189,3 +189,67 @@ def test_correlation_over_stored_rows_without_a_database():
     # the row without the group-by field is in no group: two left, below the threshold
     hits, _ = correlate_matches([_rule(COUNT)], rows[1:], ["User"])
     assert hits == []
+
+
+def _naive_windows(rule, kind, items, span):  # type: ignore[no-untyped-def]
+    """The per-item recount the sliding windows replaced: the reference they must equal."""
+    import bisect
+
+    from sigma.correlations import SigmaCorrelationType as K
+
+    from spearhunt.correlate.sigma import _OPS, _in_order
+
+    times = [m.ts for m, _ in items]
+    cond = rule.rule.condition
+    out, last_end, refs = [], -1, [r for r, _ in rule.refs]
+    for i in range(len(items)):
+        lo = max(bisect.bisect_left(times, items[i][0].ts - span), last_end + 1)
+        window = items[lo : i + 1]
+        if kind == K.EVENT_COUNT:
+            ok = _OPS[cond.op.name.lower()](len(window), cond.count)
+        elif kind == K.VALUE_COUNT:
+            fr = cond.fieldref
+            fields = fr if isinstance(fr, list) else [fr]
+            distinct = {tuple(m.values.get(f, "").lower() for f in fields) for m, _ in window}
+            distinct.discard(tuple("" for _ in fields))
+            ok = _OPS[cond.op.name.lower()](len(distinct), cond.count)
+        elif kind == K.TEMPORAL:
+            ok = set(refs) <= {r for _, r in window}
+        else:
+            ok = _in_order(window, refs)
+        if ok:
+            out.append(window)
+            last_end = i
+    return out
+
+
+def test_sliding_windows_equal_the_per_item_recount_on_random_streams():
+    import random
+
+    from spearhunt.correlate import sigma as corr
+
+    rng = random.Random(7)
+    temporal = COUNT.replace("event_count", "temporal").replace("[rule_a]", "[rule_a, rule_b]")
+    temporal = temporal.replace("  condition: {gte: 3}\n", "")
+    for body in (COUNT, VALUE, temporal, ORDERED):
+        rule = _rule(body)
+        for _ in range(30):
+            rows, t = [], 0.0
+            for n in range(rng.randint(0, 60)):
+                t += rng.choice((1, 5, 30, 200, 900))
+                rows.append(
+                    _row(
+                        n,
+                        rng.choice("ab"),
+                        t,
+                        User="u",
+                        IpAddress="10.0.0.9",
+                        TargetUserName=rng.choice(("ann", "ANN", "bob", "carl", "dan", "")),
+                        ProcessGuid="p",
+                        SourceProcessGuid="p",
+                    )
+                )
+            items = [(m, ref) for m in rows for ref, ids in rule.refs if m.rule_id in ids]
+            span = timedelta(seconds=rule.rule.timespan.seconds)
+            kind = rule.rule.type
+            assert corr._windows(rule, kind, items, span) == _naive_windows(rule, kind, items, span)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -266,39 +266,60 @@ def _windows(
     items: list[tuple[_Row, str]],
     span: timedelta,
 ) -> list[list[tuple[_Row, str]]]:
+    """The reported windows of one group: for each item, the items within ``span`` before it
+    (after the last reported window) that meet the condition.
+
+    The window's start only moves forward, so the counts of distinct values and of rule
+    references are kept as the window slides (one pass): recomputing them per item was
+    quadratic, and minutes long for a helper rule that fires on every event of a big hunt.
+    """
     times = [m.ts for m, _ in items]
     # Counting kinds always carry a plain condition (extended ones are temporal only).
     cond = cast("SigmaCorrelationCondition", rule.rule.condition)
     out: list[list[tuple[_Row, str]]] = []
     last_end = -1
     refs = [r for r, _ in rule.refs]
+    fr = cond.fieldref if kind == SigmaCorrelationType.VALUE_COUNT else None
+    fields = fr if isinstance(fr, list) else [fr] if fr is not None else []
+    empty = tuple("" for _ in fields)
+    values = [tuple(m.values.get(f, "").lower() for f in fields) for m, _ in items]
+    counts: Counter[Any] = Counter()  # distinct values (value_count) or references (temporal)
+    start = 0  # the window is items[start : i + 1]
     for i in range(len(items)):
         lo = bisect.bisect_left(times, items[i][0].ts - span)
         lo = max(lo, last_end + 1)  # a new match starts after the last one reported
-        window = items[lo : i + 1]
-        if not window:
+        if lo > i:
+            counts.clear()
+            start = i + 1
             continue
+        while start < lo:  # items that left the window
+            key = values[start] if kind == SigmaCorrelationType.VALUE_COUNT else items[start][1]
+            counts[key] -= 1
+            if counts[key] <= 0:
+                del counts[key]
+            start += 1
+        counts[values[i] if kind == SigmaCorrelationType.VALUE_COUNT else items[i][1]] += 1
+        n = i + 1 - lo
         ok = False
         if kind == SigmaCorrelationType.EVENT_COUNT:
-            ok = _OPS[cond.op.name.lower()](len(window), cond.count)
+            ok = _OPS[cond.op.name.lower()](n, cond.count)
         elif kind == SigmaCorrelationType.VALUE_COUNT:
-            fr = cond.fieldref
-            fields = fr if isinstance(fr, list) else [fr] if fr is not None else []
-            distinct = {tuple(m.values.get(f, "").lower() for f in fields) for m, _ in window}
-            distinct.discard(tuple("" for _ in fields))
-            ok = _OPS[cond.op.name.lower()](len(distinct), cond.count)
+            distinct = len(counts) - (1 if empty in counts else 0)
+            ok = _OPS[cond.op.name.lower()](distinct, cond.count)
         elif kind == SigmaCorrelationType.TEMPORAL:
-            ok = set(refs) <= {r for _, r in window}
+            ok = set(refs) <= set(counts)
         elif kind == SigmaCorrelationType.TEMPORAL_ORDERED:
-            ok = _in_order(window, refs)
+            ok = _in_order(items[lo : i + 1], refs)
         if ok and kind in (
             SigmaCorrelationType.TEMPORAL,
             SigmaCorrelationType.TEMPORAL_ORDERED,
             SigmaCorrelationType.EVENT_COUNT,
             SigmaCorrelationType.VALUE_COUNT,
         ):
-            out.append(window)
+            out.append(items[lo : i + 1])
             last_end = i
+            counts.clear()
+            start = i + 1
     return out
 
 
