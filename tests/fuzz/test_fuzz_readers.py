@@ -11,7 +11,6 @@ import gzip
 import io
 import json
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -61,8 +60,7 @@ def _events_of(path: Path) -> int:
     return n
 
 
-def _file_target(name: str):  # type: ignore[no-untyped-def]
-    folder = Path(tempfile.mkdtemp(prefix="spearhunt-fuzz-"))
+def _file_target(folder: Path, name: str):  # type: ignore[no-untyped-def]
     path = folder / name
 
     def target(data: bytes) -> None:
@@ -88,14 +86,14 @@ def _as_bytes(seeds: list[bytes | str]) -> list[bytes]:
     return [s.encode() if isinstance(s, str) else s for s in seeds]
 
 
-def test_fuzz_json_lines_array_stream_and_zeek():
+def test_fuzz_json_lines_array_stream_and_zeek(tmp_path: Path) -> None:
     seeds = _as_bytes(_log_seeds())  # type: ignore[arg-type]
-    assert run(seeds, _file_target("x.json"), (SpearhuntError,), examples(300)) > 0
+    assert run(seeds, _file_target(tmp_path, "x.json"), (SpearhuntError,), examples(300)) > 0
 
 
-def test_fuzz_gzip_logs():
+def test_fuzz_gzip_logs(tmp_path: Path) -> None:
     seeds = [gzip.compress(s) for s in _as_bytes(_log_seeds())]  # type: ignore[arg-type]
-    assert run(seeds, _file_target("x.json.gz"), (SpearhuntError,), examples(200)) > 0
+    assert run(seeds, _file_target(tmp_path, "x.json.gz"), (SpearhuntError,), examples(200)) > 0
 
 
 def _zip(files: dict[str, bytes]) -> bytes:
@@ -116,7 +114,7 @@ def _tgz(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_fuzz_log_archives():
+def test_fuzz_log_archives(tmp_path: Path) -> None:
     logs = _as_bytes(_log_seeds())  # type: ignore[arg-type]
     files = {
         "a.jsonl": logs[0],
@@ -125,16 +123,16 @@ def test_fuzz_log_archives():
         "c.gz": gzip.compress(logs[0]),
     }
     seeds = [_zip(files), _zip({"x.json": logs[2]}), _tgz(files)]
-    assert run(seeds, _file_target("x.zip"), (SpearhuntError,), examples(150)) > 0
+    assert run(seeds, _file_target(tmp_path, "x.zip"), (SpearhuntError,), examples(150)) > 0
 
 
 @pytest.mark.shared_data
-def test_fuzz_evtx():
+def test_fuzz_evtx(tmp_path: Path) -> None:
     seeds = [
         shared_data("deepbluecli-evtx", "eventlog-dac.evtx").read_bytes(),
         shared_data("deepbluecli-evtx", "disablestop-eventlog.evtx").read_bytes(),
     ]
-    assert run(seeds, _file_target("x.evtx"), (SpearhuntError,), examples(60)) > 0
+    assert run(seeds, _file_target(tmp_path, "x.evtx"), (SpearhuntError,), examples(60)) > 0
 
 
 def _mail_target(data: bytes) -> None:
@@ -160,8 +158,8 @@ def test_fuzz_mail():
     assert run(_mail_seeds(), _mail_target, (), examples(300)) > 0
 
 
-def test_fuzz_mbox_file():
-    folder = Path(tempfile.mkdtemp(prefix="spearhunt-fuzz-"))
+def test_fuzz_mbox_file(tmp_path: Path) -> None:
+    folder = tmp_path
     from spearhunt.ingest.mail import read_file
 
     def target(data: bytes) -> None:

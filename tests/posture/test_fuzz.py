@@ -4,7 +4,6 @@ that file, never another exception. ``SPEARHUNT_FUZZ=N`` runs N cases per reader
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from tests.fuzz.harness import examples, run
 HERE = FIXTURES / "posture"
 
 
-def _target(name: str, read: Callable[[Path], Any]) -> Callable[[bytes], None]:
-    path = Path(tempfile.mkdtemp(prefix="spearhunt-fuzz-posture-")) / name
+def _target(folder: Path, name: str, read: Callable[[Path], Any]) -> Callable[[bytes], None]:
+    path = folder / name
 
     def target(data: bytes) -> None:
         path.write_bytes(data)
@@ -59,6 +58,8 @@ def _all(reader: Any) -> Callable[[Path], Any]:
         ("zones.yml", ["zones.yml"], read_zones),
     ],
 )
-def test_fuzz_posture_readers(name: str, seeds: list[str], read: Callable[[Path], Any]) -> None:
+def test_fuzz_posture_readers(
+    tmp_path: Path, name: str, seeds: list[str], read: Callable[[Path], Any]
+) -> None:
     data = [(HERE / s).read_bytes() for s in seeds]
-    assert run(data, _target(name, read), (SpearhuntError,), examples(60)) > 0
+    assert run(data, _target(tmp_path, name, read), (SpearhuntError,), examples(60)) > 0
