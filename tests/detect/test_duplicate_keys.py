@@ -46,7 +46,9 @@ EVTX = (
 CLEAN = "{" + HEAD + ', "Image": "C:\\\\good.exe", "EventRecordID": 3}'
 
 
-def _hunt(tmp: Path, lines: list[str]) -> tuple[set[tuple[str, int]], dict, list[IngestWarning]]:
+def _hunt(
+    tmp: Path, lines: list[str], chunk_bytes: int | None = None
+) -> tuple[set[tuple[str, int]], dict, list[IngestWarning]]:
     rules_dir = tmp / "rules"
     rules_dir.mkdir()
     for n, title in enumerate(("evil", "good")):
@@ -58,7 +60,9 @@ def _hunt(tmp: Path, lines: list[str]) -> tuple[set[tuple[str, int]], dict, list
     data = tmp / "events.jsonl"
     data.write_text("\n".join(lines) + "\n")
     warnings: list[IngestWarning] = []
-    eng = DuckEngine(rules, on_warning=warnings.append)
+    eng = DuckEngine(
+        rules, on_warning=warnings.append, **({"chunk_bytes": chunk_bytes} if chunk_bytes else {})
+    )
     src = eng.source(str(data))
     for batch in read_events(sniff(data), warnings.append):
         eng.add(src, batch)
@@ -69,8 +73,11 @@ def _hunt(tmp: Path, lines: list[str]) -> tuple[set[tuple[str, int]], dict, list
     return hits, images, warnings
 
 
-def test_a_repeated_key_is_matched_and_output_with_its_last_value_and_said(tmp_path: Path):
-    hits, images, warnings = _hunt(tmp_path, [FLAT, EVTX, CLEAN])
+@pytest.mark.parametrize("chunk_bytes", [None, 4096], ids=["direct", "staged"])
+def test_a_repeated_key_is_matched_and_output_with_its_last_value_and_said(
+    tmp_path: Path, chunk_bytes: int | None
+):
+    hits, images, warnings = _hunt(tmp_path, [FLAT, EVTX, CLEAN], chunk_bytes)
     # the rules see the last Image of records 1 and 2, as the output does
     assert hits == {("evil", 1), ("evil", 2), ("good", 3)}
     assert images[("evil", 1)] == images[("evil", 2)] == "C:\\evil.exe"

@@ -97,14 +97,19 @@ def test_store_gets_every_detection_while_the_engine_thread_is_busy(tmp_path: Pa
 
     evtx = shared_data("evtx-attack-samples", "Credential Access")
     reference, _, _ = _run([str(evtx)], engine_json=False)
-    slow_index = duck.DuckEngine._index_chunk
+    slow_check, slow_drain = duck.DuckEngine._check_keys, duck.DuckEngine._drain
 
-    def slow(self, *args):
-        time.sleep(0.3)
-        slow_index(self, *args)
+    def slow(step):  # type: ignore[no-untyped-def]
+        def run(self, *args):  # type: ignore[no-untyped-def]
+            time.sleep(0.3)
+            step(self, *args)
+
+        return run
 
     monkeypatch.setattr(chunks, "CHUNK_EVENTS", 200)
-    monkeypatch.setattr(duck.DuckEngine, "_index_chunk", slow)
+    monkeypatch.setattr(duck, "CHUNK_EVENTS", 200)
+    monkeypatch.setattr(duck.DuckEngine, "_check_keys", slow(slow_check))
+    monkeypatch.setattr(duck.DuckEngine, "_drain", slow(slow_drain))
     store = tmp_path / "case.duckdb"
     for engine_json in (True, False):
         out, summary, _ = _run([str(evtx)], engine_json, store)
