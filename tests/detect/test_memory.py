@@ -3,6 +3,7 @@ and an out-of-memory failure that names spearhunt's options."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import orjson
 import pytest
 
 from spearhunt.cli.main import run
+from spearhunt.detect.engine import memory
 from spearhunt.detect.engine.duck import DuckEngine
 from spearhunt.detect.engine.memory import PER_THREAD, budget, parse_memory
 from spearhunt.detect.hunt import HuntOptions, hunt
@@ -69,6 +71,33 @@ def test_a_memory_limit_that_is_not_a_size_is_a_usage_error(text: str) -> None:
         parse_memory(text)
 
 
+@pytest.mark.parametrize(
+    ("total", "limit"),
+    [
+        (None, 768_000_000),  # memory unknown: the laptop default
+        (2 * 10**9, 768_000_000),  # a small machine: never below 768MB
+        (8 * 10**9, 2 * 10**9),  # a quarter
+        (64 * 10**9, 4 * 10**9),  # a workstation: at most 4GB
+    ],
+)
+def test_auto_is_a_quarter_of_the_machine_within_768mb_and_4gb(
+    monkeypatch, total: int | None, limit: int
+) -> None:
+    monkeypatch.setattr(memory, "machine_memory", lambda: total)
+    assert parse_memory("auto") == parse_memory(" AUTO ") == limit
+
+
+def test_machine_memory_takes_a_lower_container_limit(monkeypatch, tmp_path: Path) -> None:
+    host = memory.machine_memory()
+    assert host is not None and host > 0  # Linux: sysconf
+    cgroup = tmp_path / "memory.max"
+    cgroup.write_text("1000000000\n")
+    monkeypatch.setattr(memory, "_CGROUP_LIMITS", (str(tmp_path / "missing"), str(cgroup)))
+    assert memory.machine_memory() == min(host, 10**9)
+    cgroup.write_text("max\n")  # cgroup v2's "no limit"
+    assert memory.machine_memory() == host
+
+
 def test_a_memory_limit_too_small_to_run_is_refused_up_front() -> None:
     with pytest.raises(UsageError, match="too small"):
         parse_memory("64MB")
@@ -100,7 +129,7 @@ def test_out_of_memory_names_spearhunts_options(events, monkeypatch) -> None:
     )
     with pytest.raises(EngineError) as err:
         hunt(opts, None)
-    assert "--memory-limit 768MB" in err.value.message
+    assert re.search(r"--memory-limit auto \([\d,]+MB\)", err.value.message)
     assert "--threads" in err.value.message and "SET threads" not in err.value.message
 
 

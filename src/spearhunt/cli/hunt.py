@@ -106,9 +106,10 @@ def hunt_command(
         False, "--no-cache", help="Recompile every rule instead of using the compiled-rule cache."
     ),
     memory_limit: str = typer.Option(
-        "768MB",
+        "auto",
         "--memory-limit",
-        help="Engine memory before it spills to disk (e.g. 512MB, 4GB); more is faster on big inputs.",
+        help="Engine memory before it spills to disk (e.g. 512MB, 4GB); more is faster on big "
+        "inputs. auto: a quarter of this machine's memory, 768MB to 4GB.",
     ),
     threads: int | None = typer.Option(
         None, "--threads", help="Engine threads (default: all cores)."

@@ -29,7 +29,7 @@ class HuntOptions:
     replace: bool = False  # re-read inputs the store holds already, in place of the earlier copy
     placeholders: Path | None = None
     use_cache: bool = True
-    memory_limit: str = "768MB"
+    memory_limit: str = "auto"
     threads: int | None = None
     command: str = "hunt"
     engine: str = "duckdb"  # or "spark" (detect.hunt_spark)

@@ -1,5 +1,10 @@
 """The engine's memory budget: what ``--memory-limit`` means and how it is shared out.
 
+The default, ``auto``, is a quarter of the machine's memory (or of the container's limit),
+at least 768MB and at most 4GB: a laptop keeps most of its memory, a workstation is not held
+to a laptop's share (at 768MB the engine spills a 1M-event hunt to disk and runs ~1.5x
+slower than at 4GB; ``bench/hunt.py --memory-limit``).
+
 ``--memory-limit`` bounds what the engine holds for the run's events: DuckDB's buffer pool
 (which spills to disk past its share) and the input chunks on their way into it (Python's
 lists of record texts and their Arrow copy, one chunk read while one is normalized). The
@@ -9,8 +14,11 @@ libraries and the compiled rules (``OVERHEAD``, measured by ``bench/memory.py``)
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from spearhunt.errors import UsageError
 
@@ -48,8 +56,40 @@ RESERVE = 8
 OVERHEAD = "~350 MB"
 
 
+AUTO = "auto"
+AUTO_MIN = 768 * 1000**2
+AUTO_MAX = 4 * 1000**3
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def machine_memory() -> int | None:
+    """Bytes of memory this process can have: the machine's, or its container's limit when
+    lower; None where neither can be read."""
+    total: int | None = None
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in _CGROUP_LIMITS:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and 0 < int(text) < (total or 1 << 62):
+            total = int(text)
+    return total if total and total > 0 else None
+
+
+def auto_limit(total: int | None = None) -> int:
+    """``--memory-limit auto``: a quarter of ``total`` (default: ``machine_memory()``),
+    within 768MB and 4GB; 768MB when the machine's memory is unknown."""
+    total = machine_memory() if total is None else total
+    return AUTO_MIN if not total else max(AUTO_MIN, min(AUTO_MAX, total // 4))
+
+
 def parse_memory(text: str, option: str = "--memory-limit") -> int:
-    """Bytes of a size such as ``768MB``, ``4GB``, ``512MiB``; a clear error otherwise."""
+    """Bytes of a size such as ``768MB``, ``4GB``, ``512MiB`` or ``auto`` (``auto_limit``);
+    a clear error otherwise."""
+    if (text or "").strip().lower() == AUTO:
+        return auto_limit()
     m = _SIZE.match(text or "")
     unit = m.group(2).lower() if m else ""
     if not m or unit not in _UNITS:
@@ -92,8 +132,16 @@ def budget(limit: int, threads: int | None, cores: int) -> Budget:
     return Budget(limit, chunk, duck, threads)
 
 
+def describe(text: str) -> str:
+    """A ``--memory-limit`` as the user gave it, with what ``auto`` came to."""
+    if text.strip().lower() != AUTO:
+        return text
+    return f"{AUTO} ({auto_limit() / 1000**2:,.0f}MB)"
+
+
 def out_of_memory_message(limit_text: str, threads: int | None) -> str:
     """What an out-of-memory failure tells the user: spearhunt's options, not DuckDB's."""
+    limit_text = describe(limit_text)
     if threads == 1:
         return (
             f"the engine ran out of memory within --memory-limit {limit_text} (--threads 1): "
