@@ -211,3 +211,42 @@ def test_an_archive_of_zeek_logs_alone_is_no_usage_error_for_investigate(tmp_pat
     other.write_text("hello\n")
     with pytest.raises(UsageError):
         hunt(HuntOptions(paths=[str(other)]), None)
+
+
+def test_each_source_is_corrected_by_its_own_offset_in_its_own_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Corrections update a source's own event-id span, window by window; measuring reads
+    # only the slices whose records carry a UTC field. Three files in one run: local time
+    # labelled UTC (+19:00 to fix), true UTC (left alone), and a log with no UTC field.
+    import duckdb
+
+    from spearhunt.normalize import timefix
+
+    monkeypatch.setattr(timefix, "WINDOW", 3)
+    local = [
+        _helk(i, f"2023-08-15T09:5{i}:00.500Z", f"2023-08-16 04:5{i}:00.123") for i in range(6)
+    ]
+    utc = [_helk(i, f"2023-08-16T04:5{i}:00.123Z", f"2023-08-16 04:5{i}:00.123") for i in range(6)]
+    plain = [_helk(9, f"2023-08-15T09:0{i}:00.000Z", None) for i in range(4)]
+    files = [
+        _jsonl(tmp_path / "a-local.json", local),
+        _jsonl(tmp_path / "b-utc.json", utc),
+        _jsonl(tmp_path / "c-plain.json", [{**r, "Hostname": "OTHER"} for r in plain]),
+    ]
+    store = tmp_path / "case.duckdb"
+    summary = hunt(HuntOptions(paths=[str(f) for f in files], store=store), None)
+    con = duckdb.connect(str(store), read_only=True)
+    rows = con.execute(
+        "SELECT s.path, strftime(e.ts, '%H:%M:%S.%g') FROM events e JOIN sources s "
+        "ON s.src = e.src ORDER BY e.src, e.pos"
+    ).fetchall()
+    con.close()
+    times: dict[str, list[str]] = {}
+    for path, t in rows:
+        times.setdefault(Path(path).name, []).append(t)
+    assert times["a-local.json"] == [f"04:5{i}:00.123" for i in range(6)]
+    assert times["b-utc.json"] == [f"04:5{i}:00.123" for i in range(6)]
+    assert times["c-plain.json"] == [f"09:0{i}:00.000" for i in range(4)]
+    fixed = [w.source for w in summary.warnings if "corrected by +19:00" in w.message]
+    assert [Path(s).name for s in fixed] == ["a-local.json"]

@@ -26,7 +26,7 @@ from spearhunt.ingest.sources import EVENT_KINDS, Kind, expand_paths, sniff
 from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.callbacks import Progress
 from spearhunt.model.detection import json_runs
-from spearhunt.normalize.timefix import correct_times
+from spearhunt.normalize.timefix import UTC_FIELDS, correct_times
 from spearhunt.store.case import CaseStore
 from spearhunt.store.db import connect
 
@@ -129,7 +129,12 @@ class DuckRun:
             raise UsageError("none of the inputs is an event log (EVTX, JSON Lines or JSON)")
         engine.flush()  # before the store is written: the engine thread shares its connection
         for fix in correct_times(
-            self.con, engine.sources, self.src_base, self.eid_base + 1, self.opts.time_offsets
+            self.con,
+            engine.sources,
+            self.src_base,
+            self.eid_base + 1,
+            self.opts.time_offsets,
+            engine.slices_with(UTC_FIELDS),
         ):  # endpoint clocks written as UTC that are not (normalize.timefix)
             where = engine.sources[fix.src - self.src_base]
             warn(IngestWarning(where, f"{fix.computer or 'all computers'}: {fix.why}"))

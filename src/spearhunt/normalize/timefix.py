@@ -69,17 +69,23 @@ def _hhmm(secs: int) -> str:
     return f"{sign}{secs // 3600:02d}:{secs % 3600 // 60:02d}"
 
 
-def _windows(con: duckdb.DuckDBPyConnection, first_eid: int) -> list[tuple[int, int]]:
-    """[lo, hi) event-id windows covering the events from ``first_eid`` on.
+def _windows(lo: int, hi: int) -> list[tuple[int, int]]:
+    """[lo, hi) cut into event-id windows.
 
     Each query of this module runs once per window, so that what it holds (the JSON of the
     records it reads, the rows it updates) stays within a small ``--memory-limit``: one
     query over all the events ran out of memory at 256MB on the OTRF host logs."""
-    row = con.execute("SELECT max(eid) FROM events WHERE eid >= $1", [first_eid]).fetchone()
-    last = row[0] if row and row[0] is not None else None
-    if last is None:
-        return []
-    return [(lo, min(lo + WINDOW, last + 1)) for lo in range(first_eid, last + 1, WINDOW)]
+    return [(a, min(a + WINDOW, hi)) for a in range(lo, hi, WINDOW)]
+
+
+def _spans(con: duckdb.DuckDBPyConnection, first_eid: int) -> dict[int, tuple[int, int]]:
+    """src -> [lo, hi) of its event ids from ``first_eid`` on (a source's events are
+    appended together, so an update of one source visits its windows only)."""
+    rows = con.execute(
+        "SELECT src, min(eid), max(eid) + 1 FROM events WHERE eid >= $1 GROUP BY src",
+        [first_eid],
+    ).fetchall()
+    return {src: (lo, hi) for src, lo, hi in rows}
 
 
 def _utc(field: str) -> str:
@@ -88,28 +94,48 @@ def _utc(field: str) -> str:
 
 
 def measure(
-    con: duckdb.DuckDBPyConnection, first_eid: int, field: str
-) -> dict[tuple[int, str | None], tuple[int, int, int]]:
-    """(src, computer) -> (offset in quanta, records agreeing, records measured)."""
-    votes: dict[tuple[int, str | None], dict[int, int]] = defaultdict(dict)
-    for lo, hi in _windows(con, first_eid):
+    con: duckdb.DuckDBPyConnection,
+    first_eid: int,
+    fields: Sequence[str] = UTC_FIELDS,
+    slices: Sequence[int] | None = None,
+) -> dict[str, dict[tuple[int, str | None], tuple[int, int, int]]]:
+    """field -> (src, computer) -> (offset in quanta, records agreeing, records measured).
+
+    Every field is read in one parse of each record's fields; with ``slices``, only events
+    of these slices are read (those whose records carry one of the fields at all)."""
+    votes: dict[str, dict[tuple[int, str | None], dict[int, int]]] = {
+        f: defaultdict(dict) for f in fields
+    }
+    spans = _spans(con, first_eid).values()
+    if not spans or slices == []:
+        return {f: {} for f in fields}
+    paths = ", ".join("'$.\"" + f + "\"'" for f in fields)
+    offs = ", ".join(
+        f"round((epoch(TRY_CAST(u[{i}] AS TIMESTAMPTZ)::TIMESTAMP) - epoch(ts)) / {QUANTUM})"
+        for i in range(1, len(fields) + 1)
+    )
+    only = "AND list_contains($3, slice)" if slices is not None else ""
+    for lo, hi in _windows(min(a for a, _ in spans), max(b for _, b in spans)):
         rows = con.execute(
             f"""
-            SELECT src, computer, off, count(*) FROM (
-              SELECT src, computer, round((epoch(u::TIMESTAMP) - epoch(ts)) / {QUANTUM}) AS off
-              FROM (SELECT src, computer, ts, {_utc(field)} AS u
-                FROM events WHERE eid >= $1 AND eid < $2 AND ts IS NOT NULL)
-              WHERE u IS NOT NULL)
-            WHERE off IS NOT NULL GROUP BY ALL""",
-            [lo, hi],
+            SELECT src, computer, offs, count(*) FROM (
+              SELECT src, computer, [{offs}] AS offs
+              FROM (SELECT src, computer, ts, json_extract_string(fields, [{paths}]) AS u
+                FROM events WHERE eid >= $1 AND eid < $2 AND ts IS NOT NULL {only}))
+            WHERE len(list_filter(offs, lambda x: x IS NOT NULL)) > 0 GROUP BY ALL""",
+            [lo, hi, list(slices)] if slices is not None else [lo, hi],
         ).fetchall()
-        for src, computer, off, n in rows:
-            v = votes[(src, computer)]
-            v[int(off)] = v.get(int(off), 0) + n
-    out = {}
-    for key, v in votes.items():
-        best = max(v, key=lambda k: (v[k], -abs(k)))
-        out[key] = (best, v[best], sum(v.values()))
+        for src, computer, offsets, n in rows:
+            for field, off in zip(fields, offsets, strict=True):
+                if off is not None:
+                    v = votes[field][(src, computer)]
+                    v[int(off)] = v.get(int(off), 0) + n
+    out: dict[str, dict[tuple[int, str | None], tuple[int, int, int]]] = {}
+    for field, by_key in votes.items():
+        out[field] = {}
+        for key, v in by_key.items():
+            best = max(v, key=lambda k: (v[k], -abs(k)))
+            out[field][key] = (best, v[best], sum(v.values()))
     return out
 
 
@@ -119,14 +145,16 @@ def correct_times(
     src_base: int,
     first_eid: int,
     offsets: Sequence[tuple[str, int]] = (),
+    slices: Sequence[int] | None = None,
 ) -> list[TimeFix]:
-    """Measure and correct the event times of events from ``first_eid`` on; the fixes made."""
+    """Measure and correct the event times of events from ``first_eid`` on; the fixes made.
+    ``slices``: the slices whose records carry a UTC field (None: read every event)."""
     fixes: list[TimeFix] = []
     given = {src_base + i: _given(p, offsets) for i, p in enumerate(sources)}
-    windows = _windows(con, first_eid)
+    spans = _spans(con, first_eid)
     for src, secs in given.items():
-        if secs:
-            for lo, hi in windows:
+        if secs and src in spans:
+            for lo, hi in _windows(*spans[src]):
                 con.execute(
                     "UPDATE events SET ts = ts + to_seconds($1)"
                     " WHERE eid >= $2 AND eid < $3 AND src = $4",
@@ -134,9 +162,10 @@ def correct_times(
                 )
             fixes.append(TimeFix(src, None, secs, f"--time-offset {_hhmm(secs)}"))
     settled: set[tuple[int, str | None]] = set()
+    measured = measure(con, first_eid, UTC_FIELDS, slices)
     for field in UTC_FIELDS:
         for (src, computer), (off, agree, total) in sorted(
-            measure(con, first_eid, field).items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
+            measured[field].items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
         ):
             if given.get(src) is not None or (src, computer) in settled:
                 continue
@@ -152,7 +181,7 @@ def correct_times(
                 u = f"{_utc(field)}::TIMESTAMP"
                 own = f"CASE WHEN abs(epoch({u}) - epoch(ts + to_seconds($1))) <= {SAME_EVENT}"
                 own += f" THEN {u} END"
-            for lo, hi in windows:
+            for lo, hi in _windows(*spans[src]):
                 con.execute(
                     f"""UPDATE events SET ts = coalesce({own}, ts + to_seconds($1))
                     WHERE eid >= $2 AND eid < $3 AND src = $4

@@ -323,6 +323,14 @@ class DuckEngine(SliceMatcher):
             self._match_anywhere(rows, params)
             self._lap("anywhere", t0)
 
+    def slices_with(self, keys: Sequence[str]) -> list[int]:
+        """The slices (so far) whose events' fields have one of ``keys`` at the top level."""
+        rows = self.con.execute(
+            "SELECT DISTINCT slice FROM slice_keys WHERE list_contains($1, key) ORDER BY slice",
+            [list(keys)],
+        ).fetchall()
+        return [s for (s,) in rows]
+
     @property
     def next_eid(self) -> int:
         """The event key the next event will get."""
