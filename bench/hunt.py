@@ -6,12 +6,22 @@ For each input, in the same run:
   b) `spearhunt hunt` end to end (subprocess, warm rule cache, all SigmaHQ Windows rules);
   c) the Zircolite design: pySigma's sqlite backend, one in-memory SQLite table with every
      field as a column, one query per rule. It runs ~1k events/s, so on inputs larger than
-     --baseline-max events it runs on the first --baseline-max events and its rate is
-     reported from that sample (its cost per event does not fall with size).
+     --baseline-max events it runs on the first --baseline-max events of the EVTX corpus
+     (repeated as needed) and its rate is reported from that sample (its cost per event does
+     not fall with size, nor with repeated rows: it has no de-duplication).
 Prints rates, b/a, b/c and peak RSS of b. Timings on a shared machine vary: compare ratios.
 
-    python bench/hunt.py                 # shared EVTX corpus + 1M events
-    python bench/hunt.py --sizes 5m      # the 5M-event load (writes ~6 GB to --work)
+The large inputs (1m, 5m) are, with --input:
+  mixed (default): distinct events, no record twice: the shared EVTX corpus (20.8k events),
+     the OTRF host logs (119k, JSON Lines as recorded) and the campaign simulator's endpoint
+     logs in evtx_dump shape (every host, day and process its own) for the rest;
+  evtx / jsonl: the shared EVTX corpus replicated (as files, or as one JSON Lines file): the
+     engine runs rules once per distinct row, so replication flatters it (52k distinct rows
+     per 1M events).
+
+    python bench/hunt.py                              # shared EVTX corpus + 1M mixed events
+    python bench/hunt.py --sizes 5m                   # 5M mixed events (~6 GB in --work)
+    python bench/hunt.py --sizes 1m --memory-limit 768MB
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import evtx
@@ -66,6 +77,51 @@ def make_evtx_tree(path: Path, n: int) -> int:
     return copies * per_copy
 
 
+def make_mixed(path: Path, n: int) -> int:
+    """About n distinct events in ``path``: links to the EVTX corpus and the unzipped OTRF host
+    logs, and simulated endpoint logs (evtx_dump shape) for the rest; returns the count."""
+    marker = path / "events.txt"
+    if marker.exists():
+        return int(marker.read_text())
+    path.mkdir(parents=True, exist_ok=True)
+    real = path / "real"
+    real.mkdir(exist_ok=True)
+    for i, f in enumerate(corpus_files()):
+        (real / f"{i:04d}.evtx").symlink_to(f)
+    for z in sorted((DATA / "otrf").rglob("*.zip")):
+        if "zeek" not in z.name:
+            with zipfile.ZipFile(z) as zf:
+                zf.extractall(real / "otrf" / z.stem)
+    have = len(corpus_records()) + sum(
+        sum(1 for _ in p.open("rb")) for p in (real / "otrf").rglob("*.json")
+    )
+    hosts, days = 200, 14
+    sim = path / "simulated"
+    noise, made = max(1, (n - have) // (hosts * days)), 0
+    for _ in range(3):  # the simulator's volume per host-day varies by role and weekday
+        subprocess.run(
+            [
+                *[sys.executable, "-m", "spearhunt.cli", "-q", "simulate", "--out", str(sim)],
+                *["--force", "--only", "endpoint", "--endpoint-format", "evtx-json"],
+                *["--hosts", str(hosts), "--days", str(days), "--noise", str(noise)],
+            ],
+            check=True,
+        )
+        made = sum(sum(1 for _ in p.open("rb")) for p in sim.rglob("*.jsonl"))
+        if abs(have + made - n) < n // 20:
+            break
+        noise = max(1, round(noise * (n - have) / made))
+    total = have + made
+    marker.write_text(str(total))
+    return total
+
+
+def mixed_inputs(path: Path) -> list[str]:
+    """The event logs of a ``make_mixed`` folder."""
+    logs = [*(path / "real").rglob("*.evtx"), *(path / "real").rglob("*.json")]
+    return sorted(str(p) for p in [*logs, *(path / "simulated").rglob("*.jsonl")])
+
+
 def make_jsonl(path: Path, n: int) -> None:
     """n events: the shared EVTX corpus as evtx_dump JSON lines, repeated."""
     if path.exists() and sum(1 for _ in path.open("rb")) == n:
@@ -100,7 +156,7 @@ def bare_read(inputs: list[str], threads: int = 0) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
-def run_hunt(inputs: list[str], out: Path) -> tuple[float, int, dict]:
+def run_hunt(inputs: list[str], out: Path, memory_limit: str | None) -> tuple[float, int, dict]:
     cmd = [
         sys.executable,
         "-m",
@@ -115,6 +171,7 @@ def run_hunt(inputs: list[str], out: Path) -> tuple[float, int, dict]:
         "json",
         "-o",
         str(out),
+        *(["--memory-limit", memory_limit] if memory_limit else []),
     ]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd)
@@ -210,17 +267,28 @@ def main() -> None:
     )
     ap.add_argument(
         "--input",
-        choices=("evtx", "jsonl"),
-        default="evtx",
-        help="large inputs as the EVTX corpus replicated (default) or as JSON Lines",
+        choices=("mixed", "evtx", "jsonl"),
+        default="mixed",
+        help="large inputs: distinct real and simulated events (default), or the EVTX corpus "
+        "replicated as EVTX files or as JSON Lines",
+    )
+    ap.add_argument(
+        "--memory-limit",
+        help="spearhunt hunt's --memory-limit (default: the hunt's own default, auto)",
     )
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if not RULES.exists():
         raise SystemExit(f"shared data not found at {DATA}")
-    print(f"spearhunt hunt benchmark, {os.cpu_count()} cores; rules: {RULES}")
+    from spearhunt.detect.engine.memory import describe
+
+    limit = describe(args.memory_limit or "auto")
+    print(
+        f"spearhunt hunt benchmark, {os.cpu_count()} cores; rules: {RULES}; "
+        f"--memory-limit {limit}; large inputs: {args.input}"
+    )
     warm = args.work / "warm.json"
-    run_hunt(corpus_files()[:1], warm)  # fills the compiled-rule cache
+    run_hunt(corpus_files()[:1], warm, args.memory_limit)  # fills the compiled-rule cache
     records = None
     print(
         f"{'input':>8} {'events':>10} {'a read/s':>10} {'b hunt/s':>10} {'c sqlite/s':>10} "
@@ -229,6 +297,10 @@ def main() -> None:
     for size in args.sizes.split(","):
         if size == "small":
             inputs = corpus_files()
+        elif args.input == "mixed":
+            tree = args.work / f"mixed_{size}"
+            make_mixed(tree, SIZES[size])
+            inputs = mixed_inputs(tree)
         elif args.input == "evtx":
             tree = args.work / f"evtx_{size}"
             make_evtx_tree(tree, SIZES[size])
@@ -242,10 +314,11 @@ def main() -> None:
         t_b, rss, summary = run_hunt(
             inputs
             if size == "small"
-            else [str(Path(inputs[0]).parents[1])]
-            if args.input == "evtx"
+            else [str(args.work / f"{args.input}_{size}")]  # the folder, as an analyst would
+            if args.input in ("evtx", "mixed")
             else inputs,
             args.work / f"out_{size}.json",
+            args.memory_limit,
         )
         n_b = summary["events"]
         if records is None:
