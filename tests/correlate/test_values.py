@@ -214,3 +214,23 @@ def test_network_from_values_no_beacon_for_irregular_traffic():
         CorrelateOptions().allowlist,
     )
     assert net.beacons == [] and len(net.flows) == 1
+
+
+def test_lateral_link_candidates_follow_the_cases_internal_networks():
+    # A connection to an admin port is a lateral-link candidate only if its destination is
+    # one of ours: with --internal 10.0.0.0/24, an attacker box at 10.0.5.13 (private
+    # space, but not the network's) is no hop, however the port looks.
+    from spearhunt.correlate.config import Internal, parse_networks
+    from spearhunt.store.events import ConnRow
+
+    conns = (
+        ConnRow(40, at(30), "WS-1.corp.example", "{c1}", "c:\\psexec.exe", "10.0.0.12", 445),
+        ConnRow(41, at(31), "WS-1.corp.example", "{c1}", "c:\\psexec.exe", "10.0.5.13", 445),
+        ConnRow(42, at(32), "WS-1.corp.example", "{c1}", "c:\\psexec.exe", "203.0.113.9", 445),
+    )
+    rows = replace(case_rows(), conns=conns)
+    default = F.from_rows(rows)
+    assert [c.dst_ip for c in default.conns] == ["10.0.0.12", "10.0.5.13"]
+    ours = Internal(parse_networks(["10.0.0.0/24"], "--internal"))
+    narrowed = F.from_rows(rows, ours)
+    assert [c.dst_ip for c in narrowed.conns] == ["10.0.0.12"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -115,7 +115,8 @@ class Explicit:
 
 @dataclass(frozen=True, slots=True)
 class Conn:
-    """A Sysmon 3 connection from a host (internal destinations only, for lateral links)."""
+    """A Sysmon 3 connection from a host to a remote-administration port of an internal
+    address (``--internal``): a candidate lateral link."""
 
     eid: int
     ts: datetime
@@ -307,13 +308,16 @@ def read_rows(case: Case) -> CaseRows:
     )
 
 
-def load(case: Case) -> Facts:
-    """Load every fact correlation needs from an open case."""
-    return from_rows(read_rows(case))
+def load(case: Case, internal: Callable[[str], bool] | None = None) -> Facts:
+    """Load every fact correlation needs from an open case (``from_rows``)."""
+    return from_rows(read_rows(case), internal)
 
 
-def from_rows(rows: CaseRows) -> Facts:
-    """The facts of a case, from its rows."""
+def from_rows(rows: CaseRows, internal: Callable[[str], bool] | None = None) -> Facts:
+    """The facts of a case, from its rows. ``internal``: which addresses are the network's
+    own (the case's ``--internal`` networks; default: private, loopback and link-local):
+    a connection to any other address is no lateral move, whatever its port."""
+    internal = internal or internal_ip
     facts = Facts(tables=set(rows.tables))
     facts.mails = _mails(rows.mails, rows.attachments)
     facts.net_sessions = [
@@ -349,7 +353,7 @@ def from_rows(rows: CaseRows) -> Facts:
             int(r.dst_port or 0),
         )
         for r in rows.conns
-        if r.dst_ip and internal_ip(r.dst_ip)
+        if r.dst_ip and internal(r.dst_ip)
     ]
     # the target's side of remote sessions: who connected in (ConnRow.dst_ip is the remote end)
     for c in rows.inbound:

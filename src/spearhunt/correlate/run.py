@@ -53,7 +53,7 @@ def correlate_case(
         if on_progress:
             on_progress(0, None, name)
 
-    facts = F.load(case)
+    facts = F.load(case, opts.internal)
     step("load")
     rules = load_correlation_rules(opts.rule_dirs, opts.with_pack)
     hits, hidden = (
