@@ -88,3 +88,24 @@ def test_an_engine_that_counts_itself_gives_the_same_summary():
     assert duck_like.to_dict()["by_level"] == spark_like.to_dict()["by_level"] == {"high": 2}
     assert duck_like.by_host == spark_like.by_host
     assert duck_like.kept == spark_like.kept == [hits[1]]
+
+
+def test_kept_detections_hold_only_the_fields_the_correlations_read():
+    # A base rule may match a large share of the input: its kept detections carry the
+    # correlation's fields, not whole events (the pack's helpers held ~380 MB at 1M events).
+    import dataclasses
+
+    event = {"IpAddress": "10.0.0.9", "TargetUserName": "bob", "CommandLine": "x" * 500}
+    hits = [dataclasses.replace(_d(HELPER, 2), event=event)]
+    for counts in (False, True):
+        summary = HuntSummary()
+        opts = HuntOptions(
+            paths=[], keep=frozenset({"r-helper"}), keep_fields=frozenset({"IpAddress", "Nope"})
+        )
+        _deliver(FakeEngine(hits, counts), opts, [ALERT, HELPER], summary, None, None)
+        assert [d.event for d in summary.kept] == [{"IpAddress": "10.0.0.9"}]
+        assert summary.kept[0].event_key == 2 and summary.kept[0].computer == "ws2"
+    whole = HuntSummary()
+    opts = HuntOptions(paths=[], keep=frozenset({"r-helper"}))  # keep_fields None: all
+    _deliver(FakeEngine(hits), opts, [ALERT, HELPER], whole, None, None)
+    assert whole.kept[0].event == event

@@ -175,10 +175,19 @@ def hunt_command(
     )
     # Sigma correlation rules among the rules run over this hunt's own detections (as
     # Hayabusa does); the case store and `spearhunt correlate` see them again, with stories.
-    from spearhunt.correlate.sigma import base_rules, correlate_detections, load_correlation_rules
+    from spearhunt.correlate.sigma import (
+        base_rules,
+        correlate_detections,
+        correlation_fields,
+        load_correlation_rules,
+    )
 
     correlations = load_correlation_rules(list(rules), with_pack=not no_pack)
-    opts = dataclasses.replace(opts, keep=frozenset(base_rules(correlations)))
+    opts = dataclasses.replace(
+        opts,
+        keep=frozenset(base_rules(correlations)),
+        keep_fields=frozenset(correlation_fields(correlations)),
+    )
     if engine == "spark":
         from spearhunt.detect.engine.spark import require_pyspark
 

@@ -133,7 +133,8 @@ class _Row:
     values: dict[str, str]
 
 
-def _fields(rules: Sequence[CorrelationRule]) -> set[str]:
+def correlation_fields(rules: Sequence[CorrelationRule]) -> set[str]:
+    """The event fields ``rules`` read: group-by, alias targets and counted fields."""
     out: set[str] = set()
     for r in rules:
         out |= set(r.rule.group_by or ())
@@ -153,7 +154,7 @@ def run_correlations(
     """Every correlation hit, and the base rules whose own alerts are hidden (generate: false)."""
     if not rules:
         return [], set()
-    names = sorted(_fields(rules))
+    names = sorted(correlation_fields(rules))
     return correlate_matches(rules, det.base_matches(case, base_rules(rules), names), names)
 
 
@@ -164,7 +165,7 @@ def correlate_detections(
     what ``spearhunt hunt`` reports, as Hayabusa does in its scan."""
     if not rules:
         return [], set()
-    names = sorted(_fields(rules))
+    names = sorted(correlation_fields(rules))
     rows: dict[tuple[int, str], det.BaseMatch] = {}
     for d in detections:
         if d.timestamp is not None:

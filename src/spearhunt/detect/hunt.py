@@ -7,6 +7,7 @@ Library code: it reports through callbacks (``on_progress``, ``on_warning``,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -206,7 +207,7 @@ def _deliver(
                 if runs is None and on_detection is not None:
                     on_detection(d)
             if id(d.rule) in kept_ids:
-                summary.kept.append(d)
+                summary.kept.append(_lean(d, opts.keep_fields))
             if store_hits:
                 batch.append(d)
                 if len(batch) >= 50_000:
@@ -218,4 +219,11 @@ def _deliver(
         for index, computer, n in counted:
             summary.add(infos[index], computer, n)
         if keep:
-            summary.kept = list(engine.detections(only=keep))
+            summary.kept = [_lean(d, opts.keep_fields) for d in engine.detections(only=keep)]
+
+
+def _lean(d: Detection, fields: frozenset[str] | None) -> Detection:
+    """``d`` with only ``fields`` of its event (all with None)."""
+    if fields is None:
+        return d
+    return dataclasses.replace(d, event={k: v for k, v in d.event.items() if k in fields})

@@ -38,6 +38,9 @@ class HuntOptions:
     # Rule ids whose detections (output or not) the summary keeps, for the caller to evaluate
     # the Sigma correlation rules that reference them (``HuntSummary.kept``).
     keep: frozenset[str] = frozenset()
+    # The event fields those rules read (None: whole events): a kept detection holds only
+    # these, so a base rule that matches half the input does not hold half of it in Python.
+    keep_fields: frozenset[str] | None = None
     time_offsets: Sequence[tuple[str, int]] = ()  # (source glob, seconds): --time-offset
 
 
