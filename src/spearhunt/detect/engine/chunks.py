@@ -19,7 +19,7 @@ from spearhunt.normalize.windows import SHAPE_EVTX
 
 CHUNK_EVENTS = 100_000
 CHUNK_BYTES = 96 * 1024 * 1024
-SCAN_BATCH = 4_096
+SCAN_BATCH = 16_384
 T = TypeVar("T")
 
 
