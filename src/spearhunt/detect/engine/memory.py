@@ -2,7 +2,7 @@
 
 The default, ``auto``, is a quarter of the machine's memory (or of the container's limit),
 at least 768MB and at most 4GB: a laptop keeps most of its memory, a workstation is not held
-to a laptop's share (at 768MB the engine spills a 1M-event hunt to disk and runs ~1.5x
+to a laptop's share (at 768MB the engine spills a 1M-event hunt to disk and runs 1.2-1.3x
 slower than at 4GB; ``bench/hunt.py --memory-limit``).
 
 ``--memory-limit`` bounds what the engine holds for the run's events: DuckDB's buffer pool
