@@ -35,3 +35,18 @@ def test_demo_refuses_a_non_empty_folder(tmp_path, capsys):
     (tmp_path / "x").write_text("keep me")
     assert run(["demo", "--out", str(tmp_path)]) == 2
     assert (tmp_path / "x").read_text() == "keep me"
+
+
+def test_demo_tactic_table_keeps_tactic_time_and_hosts_on_one_line_at_80_columns(
+    tmp_path, capsys, monkeypatch
+):
+    import re
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run(["demo", "--out", str(tmp_path / "d"), "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("First detection per ATT&CK tactic", 1)[1].split("Answer key", 1)[0]
+    rows = [r for r in table.splitlines() if re.match(r"^ [a-z_]+ +\d{4}-\d\d-\d\d \d\d:\d\d ", r)]
+    assert len(rows) >= 4
+    assert "…" not in table  # no tactic or host cut short
+    assert all(len(line) <= 80 for line in table.splitlines())

@@ -167,18 +167,23 @@ def _print_hunt(stage: StageDone, by_tactic: dict[str, list[Detection]]) -> None
         f"from {stage.rules:,} rules"
     )
     table = Table(box=None, title="First detection per ATT&CK tactic", title_justify="left")
-    for col in ("tactic", "first seen (UTC)", "hosts", "rule"):
-        table.add_column(col)
+    # At 80 columns the tactic, time and hosts stay on one line; the rule title wraps.
+    table.add_column("tactic", no_wrap=True)
+    table.add_column("first seen (UTC)", no_wrap=True)
+    table.add_column("hosts", no_wrap=True)
+    table.add_column("rule", ratio=1)
     for tactic in (*TACTIC_ORDER, "other"):
         hits = by_tactic.get(tactic)
         if not hits:
             continue
         first = min(hits, key=lambda d: (d.timestamp is None, d.timestamp))
         hosts = sorted({short_host(d.computer) or "?" for d in hits})
+        where = short_host(first.computer) or "?"
+        others = len(hosts) - 1
         table.add_row(
             tactic,
-            str(first.timestamp)[:19],
-            Text(", ".join(hosts[:5]) + (" ..." if len(hosts) > 5 else "")),
+            str(first.timestamp)[:16] if first.timestamp else "?",
+            Text(where + (f" +{others}" if others else "")),
             Text(first.rule.title),
         )
     out.print(table)
