@@ -174,3 +174,31 @@ def test_a_copy_beside_the_original_in_one_run_is_read_once(tmp_path: Path):
     assert ingest_network([folder], tmp_path / "case.duckdb", warnings.append) == 1
     assert [w.source for w in warnings] == [str(folder / "b" / "conn.log")]
     assert f"as {folder / 'a' / 'conn.log'}" in warnings[0].message
+
+
+def test_hunt_and_mail_outputs_are_private_whatever_the_umask(tmp_path: Path, capsys):
+    # -o files quote command lines, user names and mail, as reports do
+    events = tmp_path / "ev.jsonl"
+    events.write_text(
+        '{"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Computer": "ws1",'
+        ' "TimeCreated": "2024-05-01T10:00:00Z", "Image": "C:\\\\Windows\\\\whoami.exe"}\n'
+    )
+    mail = tmp_path / "m.eml"
+    mail.write_text("From: a@example.com\nTo: b@example.com\nSubject: hi\n\nhello\n")
+    old = os.umask(0o022)
+    try:
+        assert run(["-q", "hunt", str(events), "-f", "json", "-o", str(tmp_path / "h.json")]) == 0
+        assert run(["-q", "mail", str(mail), "-o", str(tmp_path / "m.json")]) == 0
+    finally:
+        os.umask(old)
+    for name in ("h.json", "m.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_private_open_leaves_a_device_as_it_is():
+    # `hunt -o /dev/null` must not make /dev/null owner-only (run as root, it would)
+    before = Path("/dev/null").stat().st_mode
+    with private_open(Path("/dev/null")) as fh:
+        fh.write("x")
+    assert Path("/dev/null").stat().st_mode == before

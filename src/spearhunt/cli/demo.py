@@ -19,6 +19,7 @@ from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
 from spearhunt.model.attack import TACTIC_ORDER
 from spearhunt.model.hosts import short_host
+from spearhunt.store.files import private_open
 
 if TYPE_CHECKING:
     from spearhunt.model import Detection
@@ -92,8 +93,8 @@ def demo(
     }
     with (
         progress_bar("building the case") as bar,
-        (base / "mail.jsonl").open("wb") as mail_sink,
-        (base / "detections.jsonl").open("w") as fh,
+        private_open(base / "mail.jsonl", "wb") as mail_sink,
+        private_open(base / "detections.jsonl", "w") as fh,
     ):
         writer = DetectionWriter("jsonl", fh)
 

@@ -20,6 +20,7 @@ from spearhunt.model import Detection, IngestWarning
 from spearhunt.model.detection import LEVELS
 from spearhunt.normalize.timefix import parse_offsets
 from spearhunt.report.detections import DetectionWriter, details
+from spearhunt.store.files import private_open
 
 if TYPE_CHECKING:
     from spearhunt.detect.hunt import HuntSummary
@@ -194,7 +195,7 @@ def hunt_command(
         require_pyspark()  # before any output file is opened
     with ExitStack() as stack:
         stream: TextIO = (
-            stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+            stack.enter_context(private_open(output, "w", encoding="utf-8", newline=""))
             if output
             else sys.stdout
         )

@@ -11,6 +11,7 @@ import typer
 from spearhunt.cli.console import STATE, err, neutralize, out, progress_bar
 from spearhunt.cli.main import app
 from spearhunt.errors import UsageError
+from spearhunt.store.files import private_open
 
 FAIL_ON = ("suspicious", "malicious")
 EXIT_VERDICT = 3
@@ -72,7 +73,7 @@ def mail(
     if fail_on is not None and fail_on not in FAIL_ON:
         raise UsageError("--fail-on must be suspicious or malicious")
     analyzer = MailAnalyzer(load_config(config), YaraRules(yara_dir) if yara_dir else None)
-    sink = output.open("wb") if output else sys.stdout.buffer
+    sink = private_open(output, "wb") if output else sys.stdout.buffer
     verdicts = []
     failures = []
     try:

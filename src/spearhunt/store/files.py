@@ -4,6 +4,7 @@ private whatever the umask: they quote command lines, user names and mail, often
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
@@ -33,12 +34,14 @@ def private_open(path: Path, mode: Literal["w"] = "w", **kwargs: Any) -> TextIO:
 def private_open(path: Path, mode: Literal["wb"], **kwargs: Any) -> BinaryIO: ...
 def private_open(path: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
     """``open(path, mode)`` for writing, the file owner read/write only from its first byte
-    (an existing file is truncated and made private too)."""
+    (an existing file is truncated and made private too; a device or pipe such as
+    ``/dev/null`` or ``/dev/stdout`` is written to as it is, its mode left alone)."""
     if mode not in ("w", "wb"):
         raise ValueError(f"private_open writes files: mode {mode!r}")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, FILE_MODE)
         return os.fdopen(fd, mode, **kwargs)
     except BaseException:
         os.close(fd)
