@@ -250,3 +250,37 @@ def test_each_source_is_corrected_by_its_own_offset_in_its_own_windows(
     assert times["c-plain.json"] == [f"09:0{i}:00.000" for i in range(4)]
     fixed = [w.source for w in summary.warnings if "corrected by +19:00" in w.message]
     assert [Path(s).name for s in fixed] == ["a-local.json"]
+
+
+def test_from_and_to_hold_for_corrected_times(tmp_path: Path):
+    # --from/--to are UTC: a source whose clock says 09:5x "Z" but is 19 hours behind is
+    # filtered by its corrected times (04:5x the next day), not by what it wrote.
+    from datetime import datetime
+
+    recs = [_helk(i, f"2023-08-15T09:5{i}:00.500Z", f"2023-08-16 04:5{i}:00.123") for i in range(6)]
+    recs.append(_helk(9, "2023-08-15T09:53:30.000Z", None))  # no UtcTime: offset only
+    f = _jsonl(tmp_path / "helk.json", recs)
+    store = tmp_path / "case.duckdb"
+    opts = HuntOptions(
+        paths=[str(f)],
+        store=store,
+        time_from=datetime(2023, 8, 16, 4, 52),
+        time_to=datetime(2023, 8, 16, 4, 54, 30),
+    )
+    summary = hunt(opts, None)
+    assert _times(store) == [
+        (1, "2023-08-16 04:52:00.123"),
+        (1, "2023-08-16 04:53:00.123"),
+        (1, "2023-08-16 04:54:00.123"),
+        (4688, "2023-08-16 04:53:30.000"),
+    ]
+    assert summary.events == 4
+    # and a window in the written (wrong) times finds nothing
+    other = tmp_path / "other.duckdb"
+    written = HuntOptions(
+        paths=[str(f)],
+        store=other,
+        time_from=datetime(2023, 8, 15, 9, 50),
+        time_to=datetime(2023, 8, 15, 9, 59),
+    )
+    assert hunt(written, None).events == 0

@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from spearhunt.detect.engine.base import EngineCounters, InputCounts
@@ -70,8 +71,10 @@ class DuckRun:
             eid_base=self.eid_base,
             src_base=self.src_base,
             chunk_bytes=self.mem.chunk_bytes,
-            time_from=opts.time_from.isoformat(sep=" ") if opts.time_from else None,
-            time_to=opts.time_to.isoformat(sep=" ") if opts.time_to else None,
+            # --from/--to hold for corrected times: chunks are normalized with the window
+            # widened by the largest correction, the exact one applied after correcting.
+            time_from=_iso(opts.time_from, -_margin(opts)),
+            time_to=_iso(opts.time_to, _margin(opts)),
         )
         self.router = self.engine.router
 
@@ -138,6 +141,10 @@ class DuckRun:
         ):  # endpoint clocks written as UTC that are not (normalize.timefix)
             where = engine.sources[fix.src - self.src_base]
             warn(IngestWarning(where, f"{fix.computer or 'all computers'}: {fix.why}"))
+        if self.opts.time_from or self.opts.time_to:
+            engine.drop_outside(
+                self.eid_base + 1, _iso(self.opts.time_from), _iso(self.opts.time_to)
+            )
         if self.store:  # the engine's source list: Parquet inputs name their original files
             self.store.add_sources(
                 self.src_base,
@@ -237,3 +244,18 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+# Time zones span -12:00 to +14:00: a clock written as UTC is at most this far off.
+ZONE_MARGIN = timedelta(hours=26)
+
+
+def _margin(opts: HuntOptions) -> timedelta:
+    """How far a correction may move an event time: any time zone, or a --time-offset."""
+    given = max((abs(secs) for _, secs in opts.time_offsets), default=0)
+    return max(ZONE_MARGIN, timedelta(seconds=given))
+
+
+def _iso(t: datetime | None, shift: timedelta = timedelta(0)) -> str | None:
+    """``t`` (moved by ``shift``) as the engine's SQL text, or None."""
+    return (t + shift).isoformat(sep=" ") if t else None

@@ -331,6 +331,32 @@ class DuckEngine(SliceMatcher):
             self._match_anywhere(rows, params)
             self._lap("anywhere", t0)
 
+    def drop_outside(self, first_eid: int, time_from: str | None, time_to: str | None) -> int:
+        """Drop the events from ``first_eid`` on whose time is not within [``time_from``,
+        ``time_to``] (either may be None), with their hits and their share of the slice
+        counts; returns how many. For a window applied after the times are corrected: the
+        chunks were normalized with a wider one (``DuckRun``)."""
+        bounds = [("<", time_from), (">", time_to)]
+        outside = " OR ".join(
+            ["ts IS NULL"] + [f"ts {op} TIMESTAMP {_sql_text(t)}" for op, t in bounds if t]
+        )
+        where = f"eid >= $1 AND ({outside})"
+        [(n,)] = self.con.execute(
+            f"SELECT count(*) FROM events WHERE {where}", [first_eid]
+        ).fetchall()
+        if not n:
+            return 0
+        self.con.execute(
+            "INSERT INTO slice_groups SELECT slice, channel, provider, event_id, -count(*), "
+            f"false FROM events WHERE {where} GROUP BY ALL",
+            [first_eid],
+        )
+        self.con.execute(
+            f"DELETE FROM hits WHERE eid IN (SELECT eid FROM events WHERE {where})", [first_eid]
+        )
+        self.con.execute(f"DELETE FROM events WHERE {where}", [first_eid])
+        return int(n)
+
     def slices_with(self, keys: Sequence[str]) -> list[int]:
         """The slices (so far) whose events' fields have one of ``keys`` at the top level."""
         rows = self.con.execute(
@@ -521,3 +547,8 @@ def _lookup(columns: dict[str, list[Any]], key: str) -> pa.Table:
             for k, v in columns.items()
         }
     )
+
+
+def _sql_text(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"

@@ -105,7 +105,7 @@ class SliceMatcher:
             "k AS (SELECT slice, list(DISTINCT key ORDER BY key) AS keys FROM slice_keys "
             "  GROUP BY slice) "
             "SELECT g.slice, channel, provider, event_id, n, keys, evtx FROM g "
-            "LEFT JOIN k USING (slice) ORDER BY ALL"
+            "LEFT JOIN k USING (slice) WHERE n > 0 ORDER BY ALL"
         ).fetchall()
         self.stats.events = sum(g[4] for g in groups)
         t1 = self._lap("keys", t0)
