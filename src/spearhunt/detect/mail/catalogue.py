@@ -23,7 +23,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     ),
     "auth.brand_unauthenticated": (
         "From a brand's own domain, but nothing authenticates the sender",
-        "T1656",
+        "T1684.002",
     ),
     "hdr.reply_to_mismatch": ("Reply-To points to another domain than From", "T1566"),
     "hdr.reply_to_freemail": (
@@ -33,19 +33,19 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "hdr.return_path_mismatch": ("Return-Path domain differs from From", None),
     "hdr.display_name_address": (
         "Display name shows another address than the real sender",
-        "T1656",
+        "T1684.001",
     ),
     "hdr.brand_display_name": (
         "Display name uses a brand the sending domain does not belong to",
-        "T1656",
+        "T1684.001",
     ),
     "hdr.vip_impersonation": (
         "Display name of a protected person from an outside address",
-        "T1656",
+        "T1684.001",
     ),
     "hdr.org_impersonation": (
         "Display name claims the organisation from an outside address",
-        "T1656",
+        "T1684.001",
     ),
     "hdr.freemail_sender": ("Sender uses a free-mail provider", None),
     "hdr.invisible_chars": (
@@ -60,7 +60,7 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "hdr.received_anomaly": ("Received chain anomaly", None),
     "hdr.confusable_text": ("Look-alike letters disguise words in sender name or subject", "T1036"),
     "hdr.random_token": ("Machine-generated token in sender name or subject", None),
-    "hdr.freemail_org_name": ("Free-mail sender with an organisation-like display name", "T1656"),
+    "hdr.freemail_org_name": ("Free-mail sender with an organisation-like display name", "T1684.001"),
     "hdr.self_sent": ("Sender and recipient are the same address", None),
     "att.link_lure": ("Near-empty body; the attachment carries the link", "T1566.001"),
     "att.risky_type": (
