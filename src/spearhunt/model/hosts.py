@@ -20,3 +20,20 @@ def short_host(name: str | None) -> str:
     except ValueError:
         return text.split(".", 1)[0] or text
     return text
+
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"^{_OCTET}(\.{_OCTET}){{3}}$"
+
+
+def short_host_sql(column: str) -> str:
+    """SQL for ``short_host`` of a text column (IPv4 addresses and anything with a ``:``,
+    as IPv6 addresses are, kept whole; else the first label, or the whole name when the
+    first label is empty)."""
+    text = f"lower(trim({column}))"
+    first = f"split_part({text}, '.', 1)"
+    return (
+        f"CASE WHEN {column} IS NULL THEN '' "
+        f"WHEN regexp_matches({text}, '{_IPV4}') OR contains({text}, ':') THEN {text} "
+        f"WHEN {first} = '' THEN {text} ELSE {first} END"
+    )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from spearhunt.model.hosts import short_host_sql
 from spearhunt.store.case import Case
 from spearhunt.store.db import one
 from spearhunt.store.events import field as _f
@@ -156,7 +157,7 @@ def base_matches(case: Case, rule_ids: Sequence[str], fields: Sequence[str]) -> 
 def _host_where(hosts: set[str] | None) -> tuple[str, list[Any]]:
     if hosts is None:
         return "", []
-    return "WHERE lower(split_part(computer, '.', 1)) IN (SELECT unnest(?))", [sorted(hosts)]
+    return f"WHERE {short_host_sql('computer')} IN (SELECT unnest(?))", [sorted(hosts)]
 
 
 def counts(case: Case, hosts: set[str] | None = None) -> DetectionCounts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from spearhunt.model.hosts import short_host_sql
 from spearhunt.store.case import Case
 from spearhunt.store.db import insert_rows
 
@@ -274,7 +275,7 @@ def process_destinations(case: Case, procs: list[tuple[str, str]]) -> list[Outbo
             AND lower(coalesce({_f("Initiated")}, 'true')) = 'true')
         SELECT c.computer, c.guid, lower(coalesce(any_value(c.image), '')), c.ip,
           coalesce(max(c.name), ''), min(c.ts), count(*)
-        FROM c SEMI JOIN _procs p ON c.guid = p.guid AND lower(split_part(c.computer, '.', 1)) = p.host
+        FROM c SEMI JOIN _procs p ON c.guid = p.guid AND {short_host_sql("c.computer")} = p.host
         WHERE c.ip IS NOT NULL
         GROUP BY c.computer, c.guid, c.ip ORDER BY 6, 1, 2, 4""").fetchall()
     return [OutboundRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]

@@ -60,7 +60,10 @@ CATALOGUE: dict[str, tuple[str, str | None]] = {
     "hdr.received_anomaly": ("Received chain anomaly", None),
     "hdr.confusable_text": ("Look-alike letters disguise words in sender name or subject", "T1036"),
     "hdr.random_token": ("Machine-generated token in sender name or subject", None),
-    "hdr.freemail_org_name": ("Free-mail sender with an organisation-like display name", "T1684.001"),
+    "hdr.freemail_org_name": (
+        "Free-mail sender with an organisation-like display name",
+        "T1684.001",
+    ),
     "hdr.self_sent": ("Sender and recipient are the same address", None),
     "att.link_lure": ("Near-empty body; the attachment carries the link", "T1566.001"),
     "att.risky_type": (
