@@ -185,3 +185,36 @@ def test_fifo_in_a_mail_folder_is_reported_not_skipped_silently(tmp_path: Path):
     assert [
         (Path(i.file).name, "FIFO" in i.error) for i in items if isinstance(i, MailFailure)
     ] == [("pipe.eml", True)]
+
+
+def test_a_file_only_the_udf_tree_lists_is_judged():
+    # Windows mounts an image by its UDF tree; a Joliet tree can show a harmless file while
+    # the UDF tree holds the payload. Every tree is walked; a file several trees list
+    # under one name is one member.
+    pycdlib = pytest.importorskip("pycdlib")
+    iso = pycdlib.PyCdlib()
+    iso.new(joliet=3, udf="2.60")
+    text = b"meeting notes"
+    iso.add_fp(
+        io.BytesIO(text), len(text), "/NOTES.TXT;1", joliet_path="/notes.txt", udf_path="/notes.txt"
+    )
+    iso.add_fp(io.BytesIO(SCRIPT), len(SCRIPT), udf_path="/invoice.js")
+    out = io.BytesIO()
+    iso.write_fp(out)
+    blob = expand(make_blob("a.iso", out.getvalue()), (), Budget(DEFAULT_LIMITS))
+    names = sorted(c.name.lower() for c in blob.children)
+    assert names == ["invoice.js", "notes.txt"]
+    [hidden] = [c for c in blob.children if c.name.lower() == "invoice.js"]
+    assert hidden.data == SCRIPT
+
+
+def test_an_iso_without_udf_is_read_as_before():
+    pycdlib = pytest.importorskip("pycdlib")
+    iso = pycdlib.PyCdlib()
+    iso.new(joliet=3)
+    iso.add_fp(io.BytesIO(SCRIPT), len(SCRIPT), "/RUN.JS;1", joliet_path="/run.js")
+    out = io.BytesIO()
+    iso.write_fp(out)
+    blob = expand(make_blob("b.iso", out.getvalue()), (), Budget(DEFAULT_LIMITS))
+    assert [c.name for c in blob.children] == ["run.js"]
+    assert blob.children[0].data == SCRIPT

@@ -292,33 +292,61 @@ def _open_gzip(
 def _open_iso(
     blob: Blob, passwords: tuple[str, ...], budget: Budget, notes: list[Note]
 ) -> Iterator[_Member]:
+    """Every file of every directory tree the image has: UDF first (what Windows shows when
+    it mounts an image), then Joliet, Rock Ridge and plain ISO 9660. A file only one tree
+    lists (a payload in the UDF tree behind a harmless Joliet one) is judged like the rest.
+    A file is judged under the names of the first tree that lists it (later trees give the
+    same file 8.3 or upper-case names); hard links in that tree are judged by each name;
+    its data is read once."""
     import pycdlib
 
     limits = budget.limits
     iso = pycdlib.PyCdlib()
     iso.open_fp(io.BytesIO(blob.data))
     try:
-        facade = "joliet_path" if iso.has_joliet() else "iso_path"
+        trees = [
+            facade
+            for facade, present in (
+                ("udf_path", iso.has_udf()),
+                ("joliet_path", iso.has_joliet()),
+                ("rr_path", iso.has_rock_ridge()),
+                ("iso_path", True),
+            )
+            if present
+        ]
         seen = 0
         room = limits.max_total_bytes - budget.bytes  # what this image may still read
-        for root, _dirs, files in iso.walk(**{facade: "/"}):
-            for fname in files:
-                seen += 1
-                if seen > 4 * limits.max_children:
-                    return
-                path = root.rstrip("/") + "/" + fname
-                name = path.lstrip("/").split(";")[0]
-                # The size is checked before reading: hundreds of hard links to one large
-                # extent each cost a full read otherwise.
-                size = iso.get_record(**{facade: path}).get_data_length()
-                if min(size, limits.max_member_bytes) > room:
-                    yield _Member(name, b"", read=False)
-                    continue
-                out = _CappedBuffer(limits.max_member_bytes)
-                iso.get_file_from_iso_fp(out, **{facade: path})
-                data = out.getvalue()
-                room -= len(data)
-                yield _Member(name, data)
+        read: dict[int, bytes] = {}  # data already read, by the file's inode
+        tree_of: dict[int, str] = {}  # the tree a file was first listed in
+        named: set[tuple[int, str]] = set()
+        for facade in trees:
+            for root, _dirs, files in iso.walk(**{facade: "/"}):
+                for fname in files:
+                    seen += 1
+                    if seen > 4 * limits.max_children:
+                        return
+                    path = root.rstrip("/") + "/" + fname
+                    name = path.lstrip("/").split(";")[0]
+                    record = iso.get_record(**{facade: path})
+                    inode = getattr(record, "inode", None)
+                    key = id(inode if inode is not None else record)
+                    if tree_of.setdefault(key, facade) != facade:
+                        continue  # listed by an earlier tree, under the names it shows
+                    if (key, name.lower()) in named:
+                        continue
+                    named.add((key, name.lower()))
+                    # The size is checked before reading: hundreds of hard links to one
+                    # large extent each cost a full read otherwise.
+                    size = len(read[key]) if key in read else record.get_data_length()
+                    if min(size, limits.max_member_bytes) > room:
+                        yield _Member(name, b"", read=False)
+                        continue
+                    if key not in read:
+                        out = _CappedBuffer(limits.max_member_bytes)
+                        iso.get_file_from_iso_fp(out, **{facade: path})
+                        read[key] = out.getvalue()
+                    room -= len(read[key])
+                    yield _Member(name, read[key])
     finally:
         iso.close()
 
