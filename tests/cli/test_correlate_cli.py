@@ -18,12 +18,14 @@ def case(tmp_path_factory):
             seed=5, hosts=8, users=10, days=5, noise=30, variant="macro+runkey+psexec+https"
         ),
     )
+    # the case every test reads, made here so that each test also runs alone
+    assert run(["-q", "investigate", str(sim.out_dir), "--store", str(base / "case.duckdb")]) == 0
     return base, sim
 
 
 def test_investigate_json_contract_and_truth(case, capsys):
     base, sim = case
-    store = base / "case.duckdb"
+    store = base / "fresh.duckdb"
     assert run(["-q", "investigate", str(sim.out_dir), "--store", str(store), "-f", "json"]) == 0
     doc = orjson.loads(capsys.readouterr().out)
     stories = doc["stories"]
