@@ -28,7 +28,10 @@ def ingest_command(
         ..., "--to-parquet", help="Dataset folder to write (created or appended to)."
     ),
     memory_limit: str = typer.Option(
-        "1GB", "--memory-limit", help="Memory before normalization spills to disk."
+        "auto",
+        "--memory-limit",
+        help="Memory before normalization spills to disk (e.g. 1GB). auto: a quarter of "
+        "this machine's memory, 768MB to 4GB.",
     ),
 ) -> None:
     from spearhunt.detect.engine.parquet import ingest_to_parquet

@@ -264,7 +264,7 @@ def ingest_to_parquet(
     *,
     on_warning: Callable[[IngestWarning], None],
     on_progress: Progress | None = None,
-    memory_limit: str = "1GB",
+    memory_limit: str = "auto",
 ) -> tuple[int, int]:
     """Every event file under ``paths`` -> the Parquet dataset in ``out_dir``.
 
