@@ -284,3 +284,14 @@ def test_from_and_to_hold_for_corrected_times(tmp_path: Path):
         time_to=datetime(2023, 8, 15, 9, 59),
     )
     assert hunt(written, None).events == 0
+
+
+def test_from_alone_holds_for_corrected_times(tmp_path: Path):
+    from datetime import datetime
+
+    recs = [_helk(i, f"2023-08-15T09:5{i}:00.500Z", f"2023-08-16 04:5{i}:00.123") for i in range(6)]
+    f = _jsonl(tmp_path / "helk.json", recs)
+    store = tmp_path / "case.duckdb"
+    opts = HuntOptions(paths=[str(f)], store=store, time_from=datetime(2023, 8, 16, 4, 54, 30))
+    assert hunt(opts, None).events == 1
+    assert _times(store) == [(1, "2023-08-16 04:55:00.123")]

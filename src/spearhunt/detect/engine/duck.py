@@ -336,25 +336,23 @@ class DuckEngine(SliceMatcher):
         ``time_to``] (either may be None), with their hits and their share of the slice
         counts; returns how many. For a window applied after the times are corrected: the
         chunks were normalized with a wider one (``DuckRun``)."""
-        bounds = [("<", time_from), (">", time_to)]
-        outside = " OR ".join(
-            ["ts IS NULL"] + [f"ts {op} TIMESTAMP {_sql_text(t)}" for op, t in bounds if t]
+        where = (
+            "eid >= $1 AND (ts IS NULL OR ts < coalesce($2::TIMESTAMP, ts) "
+            "OR ts > coalesce($3::TIMESTAMP, ts))"
         )
-        where = f"eid >= $1 AND ({outside})"
-        [(n,)] = self.con.execute(
-            f"SELECT count(*) FROM events WHERE {where}", [first_eid]
-        ).fetchall()
+        params = [first_eid, time_from, time_to]
+        [(n,)] = self.con.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchall()
         if not n:
             return 0
         self.con.execute(
             "INSERT INTO slice_groups SELECT slice, channel, provider, event_id, -count(*), "
             f"false FROM events WHERE {where} GROUP BY ALL",
-            [first_eid],
+            params,
         )
         self.con.execute(
-            f"DELETE FROM hits WHERE eid IN (SELECT eid FROM events WHERE {where})", [first_eid]
+            f"DELETE FROM hits WHERE eid IN (SELECT eid FROM events WHERE {where})", params
         )
-        self.con.execute(f"DELETE FROM events WHERE {where}", [first_eid])
+        self.con.execute(f"DELETE FROM events WHERE {where}", params)
         return int(n)
 
     def slices_with(self, keys: Sequence[str]) -> list[int]:
@@ -547,8 +545,3 @@ def _lookup(columns: dict[str, list[Any]], key: str) -> pa.Table:
             for k, v in columns.items()
         }
     )
-
-
-def _sql_text(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
