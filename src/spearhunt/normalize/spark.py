@@ -99,8 +99,34 @@ def normalize_spark_sql(raw: str, time_from: str | None = None, time_to: str | N
         f"CASE WHEN shape = 1 THEN {_get('j', path)} END AS sys_{name.lower()}"
         for name, path in EVTX_SYSTEM_FIELDS.items()
     )
+    # A JSON object that gives a key twice keeps the last value, as DuckDB's engine and the
+    # output do (get_json_object reads the first: a rule would match what no one sees).
+    # from_json keeps both keys in its map; map_from_arrays applies mapKeyDedupPolicy.
+    keys = "json_object_keys(fields)"
+    m = "from_json(fields, 'map<string,string>')"
+    dedup = (
+        f"CASE WHEN fields IS NOT NULL AND size({keys}) > size(array_distinct({keys})) "
+        f"THEN to_json(map_from_arrays(map_keys({m}), map_values({m}))) ELSE fields END AS fields"
+    )
+    kept = ", ".join(
+        [
+            *[
+                "eid",
+                "ts",
+                "computer",
+                "channel",
+                "provider",
+                "event_id",
+                "record_id",
+                "source",
+                "pos",
+            ],
+            dedup,
+        ]
+        + [f"sys_{name.lower()}" for name in EVTX_SYSTEM_FIELDS]
+    )
     return f"""
-SELECT * FROM (
+SELECT {kept} FROM (
 SELECT eid,
   CAST(try_cast({picks["ts"]} AS TIMESTAMP) AS TIMESTAMP_NTZ) AS ts,
   {picks["computer"]} AS computer,
