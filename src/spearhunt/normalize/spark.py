@@ -43,6 +43,19 @@ def _lines(array_json: str) -> str:
     return f"CASE WHEN startswith(ltrim({array_json}), '[') THEN concat_ws(char(10), {arr}) END"
 
 
+# The fields of an event as a map (a JSON object's values as their text).
+FIELDS_MAP = "from_json(fields, 'map<string,string>')"
+_KEYS = "json_object_keys(fields)"
+# ``fields`` with the last value of each key a JSON object gives twice, as DuckDB's engine and
+# the output read it (get_json_object reads the first: a rule would match what no one sees).
+# from_json keeps both keys in its map; map_from_arrays applies mapKeyDedupPolicy=LAST_WIN.
+LAST_VALUE_FIELDS = (
+    f"CASE WHEN fields IS NOT NULL AND size({_KEYS}) > size(array_distinct({_KEYS})) "
+    f"THEN to_json(map_from_arrays(map_keys({FIELDS_MAP}), map_values({FIELDS_MAP}))) "
+    "ELSE fields END"
+)
+
+
 def normalize_spark_sql(raw: str, time_from: str | None = None, time_to: str | None = None) -> str:
     """SELECT turning ``raw(eid, source, pos, j)`` rows into the Parquet event schema.
 
@@ -99,34 +112,8 @@ def normalize_spark_sql(raw: str, time_from: str | None = None, time_to: str | N
         f"CASE WHEN shape = 1 THEN {_get('j', path)} END AS sys_{name.lower()}"
         for name, path in EVTX_SYSTEM_FIELDS.items()
     )
-    # A JSON object that gives a key twice keeps the last value, as DuckDB's engine and the
-    # output do (get_json_object reads the first: a rule would match what no one sees).
-    # from_json keeps both keys in its map; map_from_arrays applies mapKeyDedupPolicy.
-    keys = "json_object_keys(fields)"
-    m = "from_json(fields, 'map<string,string>')"
-    dedup = (
-        f"CASE WHEN fields IS NOT NULL AND size({keys}) > size(array_distinct({keys})) "
-        f"THEN to_json(map_from_arrays(map_keys({m}), map_values({m}))) ELSE fields END AS fields"
-    )
-    kept = ", ".join(
-        [
-            *[
-                "eid",
-                "ts",
-                "computer",
-                "channel",
-                "provider",
-                "event_id",
-                "record_id",
-                "source",
-                "pos",
-            ],
-            dedup,
-        ]
-        + [f"sys_{name.lower()}" for name in EVTX_SYSTEM_FIELDS]
-    )
     return f"""
-SELECT {kept} FROM (
+SELECT * FROM (
 SELECT eid,
   CAST(try_cast({picks["ts"]} AS TIMESTAMP) AS TIMESTAMP_NTZ) AS ts,
   {picks["computer"]} AS computer,

@@ -35,7 +35,7 @@ from spearhunt.detect.sigma.compiler import CompiledRule
 from spearhunt.errors import EngineError, UsageError
 from spearhunt.model import Detection
 from spearhunt.model.callbacks import Progress
-from spearhunt.normalize.spark import normalize_spark_sql
+from spearhunt.normalize.spark import FIELDS_MAP, LAST_VALUE_FIELDS, normalize_spark_sql
 from spearhunt.normalize.windows import SYSTEM_FIELD_COLUMNS, event_fields
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ INSTALL_HINT = "pip install 'spearhunt[spark]'"
 # parse an event); an event evaluates only its own slice's rules, so bigger batches cost
 # planning time (~1 s per 600 pairs), not evaluation time.
 RULES_PER_QUERY = 600
-MAP = "from_json(fields, 'map<string,string>')"
+MAP = FIELDS_MAP
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".gz")
 
 # Settings spearhunt needs whatever the cluster's defaults (the user's --spark-conf wins for
@@ -169,6 +169,7 @@ def read_events(
         )
         raw.createOrReplaceTempView("spearhunt_raw")
         df = spark.sql(normalize_spark_sql("spearhunt_raw", time_from, time_to))
+        df = df.withColumn("fields", F.expr(LAST_VALUE_FIELDS))
         # eids come from row positions: keep the normalized rows so every query sees them
         df = df.withColumn("p_channel", F.lit(None).cast("string")).persist()
         frames.append(df.select(*cols, "p_channel"))
