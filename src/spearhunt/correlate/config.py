@@ -35,6 +35,7 @@ import yaml
 
 from spearhunt.errors import UsageError
 from spearhunt.model.hosts import short_host
+from spearhunt.model.networks import parse_address
 
 DEFAULT_ALLOW = Path(__file__).resolve().parent / "default_allow.yaml"
 
@@ -153,12 +154,9 @@ class Internal:
 
 @lru_cache(maxsize=65536)
 def _is_internal(addr: str, networks: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    except ValueError:
+    ip = parse_address(addr)
+    if ip is None:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
     if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
         return True  # local discovery and broadcast (SSDP, mDNS): never a destination outside
     return any(ip in n for n in _ALWAYS_INTERNAL) or any(

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from spearhunt.model.hosts import short_host
+from spearhunt.model.networks import parse_address
 from spearhunt.store import detections as det
 from spearhunt.store import events as ev
 from spearhunt.store import mail as mail_store
@@ -231,12 +232,9 @@ def weak_account(name: str) -> bool:
 @lru_cache(maxsize=65536)
 def internal_ip(addr: str) -> bool:
     """Private, loopback or link-local: an address of ours, not a destination on the Internet."""
-    try:
-        ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    except ValueError:
+    ip = parse_address(addr)
+    if ip is None:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
     return bool(ip.is_private and not _doc_net(ip)) or ip.is_loopback or ip.is_link_local
 
 

@@ -27,3 +27,15 @@ LOCAL_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tupl
 def is_local_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Whether ``addr`` is in one of the :data:`LOCAL_NETWORKS`."""
     return any(addr in net for net in LOCAL_NETWORKS if addr.version == net.version)
+
+
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as logs write it (``fe80::1%eth0`` with its zone, ``::ffff:10.0.0.5`` for
+    an IPv4 peer of a dual-stack socket, taken as the IPv4 address); None if it is none."""
+    try:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    return ip
