@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from spearhunt.detect.engine.duck import DuckEngine
-from spearhunt.detect.sigma.compiler import RuleCompiler
+from spearhunt.detect.sigma.compiler import CompiledRule, RuleCompiler
 from spearhunt.ingest.events import read_events
 from spearhunt.ingest.sources import sniff
 from spearhunt.model import IngestWarning
@@ -46,9 +46,8 @@ EVTX = (
 CLEAN = "{" + HEAD + ', "Image": "C:\\\\good.exe", "EventRecordID": 3}'
 
 
-def _hunt(
-    tmp: Path, lines: list[str], chunk_bytes: int | None = None
-) -> tuple[set[tuple[str, int]], dict, list[IngestWarning]]:
+def rules_and_events(tmp: Path, lines: list[str]) -> tuple[list[CompiledRule], Path]:
+    """The two rules ("evil" and "good" Image) and ``lines`` as a JSON Lines file."""
     rules_dir = tmp / "rules"
     rules_dir.mkdir()
     for n, title in enumerate(("evil", "good")):
@@ -59,6 +58,13 @@ def _hunt(
     rules = RuleCompiler(use_cache=False).compile_all(sorted(rules_dir.glob("*.yml"))).rules
     data = tmp / "events.jsonl"
     data.write_text("\n".join(lines) + "\n")
+    return rules, data
+
+
+def _hunt(
+    tmp: Path, lines: list[str], chunk_bytes: int | None = None
+) -> tuple[set[tuple[str, int]], dict, list[IngestWarning]]:
+    rules, data = rules_and_events(tmp, lines)
     warnings: list[IngestWarning] = []
     eng = DuckEngine(
         rules, on_warning=warnings.append, **({"chunk_bytes": chunk_bytes} if chunk_bytes else {})

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spearhunt.detect.sigma.compiler import RuleCompiler
-from tests.detect.test_duplicate_keys import CLEAN, EVTX, FLAT, RULE
+from tests.detect.test_duplicate_keys import CLEAN, EVTX, FLAT, rules_and_events
 
 pytestmark = pytest.mark.spark
 
@@ -18,16 +17,7 @@ def test_spark_matches_and_outputs_the_last_value_of_a_repeated_key(tmp_path: Pa
     from spearhunt.detect.engine.spark import SparkEngine
     from spearhunt.detect.engine.spark import read_events as spark_read
 
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    for n, title in enumerate(("evil", "good")):
-        rule_id = f"00000000-0000-4000-8000-00000000000{n}"
-        (rules_dir / f"{title}.yml").write_text(
-            RULE.format(title=title, image=f"{title}.exe", id=rule_id)
-        )
-    rules = RuleCompiler(use_cache=False).compile_all(sorted(rules_dir.glob("*.yml"))).rules
-    data = tmp_path / "events.jsonl"
-    data.write_text("\n".join([FLAT, EVTX, CLEAN]) + "\n")
+    rules, data = rules_and_events(tmp_path, [FLAT, EVTX, CLEAN])
     eng = SparkEngine(spark, rules)
     found = list(eng.detections(eng.run(spark_read(spark, [str(data)]))))
     assert {(d.rule.title, d.record_id) for d in found} == {
