@@ -138,9 +138,11 @@ class DuckEngine(SliceMatcher):
         self.stats.seconds_normalize += time.perf_counter() - t0
 
     def _new_stage(self) -> None:
-        """An empty stage: the events of the chunks since the last ``_drain``, and their
-        field names (``stage_keys``). Replaced, not emptied, so its memory goes back."""
-        self.con.execute("CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM events LIMIT 0")
+        """An empty stage: the events of the chunks since the last ``_drain`` (none when
+        chunks go straight in), and their field names (``stage_keys``). Replaced, not
+        emptied, so its memory goes back."""
+        if not self._direct:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM events LIMIT 0")
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE stage_keys (eid BIGINT, slice UBIGINT, k VARCHAR[])"
         )
